@@ -1,0 +1,127 @@
+// The tape: nodes that know how to send gradients back to their inputs, grad mode, and
+// the engine entry points (Tensor::backward, tg::autograd::grad).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg {
+
+// Recording on the tape is on by default; ops record only when an input requires grad.
+struct GradMode {
+    static bool is_enabled();
+    static void set_enabled(bool enabled);
+};
+
+// Nothing is recorded while one lives (= libtorch's NoGradGuard; inference, updates).
+class NoGradGuard {
+public:
+    NoGradGuard() : previous_(GradMode::is_enabled()) { GradMode::set_enabled(false); }
+    ~NoGradGuard() { GradMode::set_enabled(previous_); }
+    NoGradGuard(const NoGradGuard&) = delete;
+    NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+private:
+    bool previous_;
+};
+
+// Sets grad mode for a scope (libtorch's AutoGradMode).
+class AutoGradMode {
+public:
+    explicit AutoGradMode(bool enabled) : previous_(GradMode::is_enabled()) {
+        GradMode::set_enabled(enabled);
+    }
+    ~AutoGradMode() { GradMode::set_enabled(previous_); }
+    AutoGradMode(const AutoGradMode&) = delete;
+    AutoGradMode& operator=(const AutoGradMode&) = delete;
+
+private:
+    bool previous_;
+};
+
+// Where a node sends the gradient for one of its inputs: that input's producing node and
+// which of its outputs the input was (or the leaf's gradient accumulator).
+struct Edge {
+    std::shared_ptr<Node> node;
+    std::uint32_t input_nr = 0;
+    bool valid() const { return node != nullptr; }
+};
+
+struct TensorMeta {
+    Shape sizes;
+    Dtype dtype = kFloat32;
+};
+
+// One recorded operation. apply() maps the gradients of its outputs to the gradients of
+// its inputs (one per next_edges entry; undefined where an input needs none).
+class Node : public std::enable_shared_from_this<Node> {
+public:
+    Node();
+    virtual ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    virtual std::string_view name() const = 0;
+    virtual std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) = 0;
+    // Drops what apply() needs (saved tensors) once a backward without retain_graph ran.
+    virtual void release() {}
+    // Bytes of tensor data this node keeps alive for its backward (debugging aids).
+    virtual std::size_t saved_bytes() const { return 0; }
+
+    const std::vector<Edge>& next_edges() const { return next_edges_; }
+    const std::vector<TensorMeta>& outputs() const { return outputs_; }
+    std::uint64_t sequence_nr() const { return sequence_nr_; }
+    bool released() const { return released_; }
+    // Module / variable-scope path at the time the op ran ("encoder/conv1"), may be empty.
+    const std::string& scope() const { return scope_; }
+
+    // Hooks run on this node's output gradients before apply (Tensor::register_hook).
+    using GradHook = std::function<Tensor(const Tensor&)>;
+    void add_output_hook(std::uint32_t output_nr, GradHook hook);
+
+protected:
+    friend struct NodeAccess;
+    std::vector<Edge> next_edges_;
+    std::vector<TensorMeta> outputs_;
+    std::vector<std::pair<std::uint32_t, GradHook>> hooks_;
+    std::uint64_t sequence_nr_;
+    std::string scope_;
+    bool released_ = false;
+};
+
+namespace autograd {
+
+// d(outputs)/d(inputs) weighted by grad_outputs (default: ones for one-element outputs),
+// returned instead of accumulated into .grad() (= tf.gradients). With create_graph the
+// backward pass itself is recorded, so the results can be differentiated again.
+// An input the outputs do not depend on gets an undefined tensor, or an error unless
+// allow_unused.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {},
+                         bool retain_graph = false, bool create_graph = false,
+                         bool allow_unused = false);
+
+// Runs backward from `tensors` (the engine behind Tensor::backward).
+void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors = {},
+              bool retain_graph = false, bool create_graph = false);
+
+// Compares the analytic gradient of sum(fn(inputs) * r) (r random, fixed) with central
+// finite differences, for every float64 input that requires grad. Returns true when all
+// agree to atol + rtol * |numeric|; otherwise false, and `report` (if given) says where.
+struct GradcheckOptions {
+    double eps = 1e-6;
+    double atol = 1e-5;
+    double rtol = 1e-3;
+};
+bool gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+               const std::vector<Tensor>& inputs, const GradcheckOptions& options = {},
+               std::string* report = nullptr);
+
+}  // namespace autograd
+}  // namespace tg

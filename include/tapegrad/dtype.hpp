@@ -1,0 +1,36 @@
+// Runtime element types of a tensor.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string_view>
+
+namespace tg {
+
+enum class Dtype : std::uint8_t { Bool, Int64, Float32, Float64 };
+
+// libtorch spellings, so `tg::kFloat32` reads like `torch::kFloat32`.
+inline constexpr Dtype kBool = Dtype::Bool;
+inline constexpr Dtype kInt64 = Dtype::Int64;
+inline constexpr Dtype kLong = Dtype::Int64;
+inline constexpr Dtype kFloat32 = Dtype::Float32;
+inline constexpr Dtype kFloat = Dtype::Float32;
+inline constexpr Dtype kFloat64 = Dtype::Float64;
+inline constexpr Dtype kDouble = Dtype::Float64;
+
+std::string_view dtype_name(Dtype dtype);  // "float32", "int64", ...
+std::size_t element_size(Dtype dtype);
+bool is_floating_point(Dtype dtype);
+// The dtype both operands of an arithmetic op are converted to: the wider of the two in
+// the order bool < int64 < float32 < float64 (as libtorch promotes).
+Dtype promote_types(Dtype a, Dtype b);
+std::ostream& operator<<(std::ostream& os, Dtype dtype);
+
+// Maps a C++ element type to its Dtype.
+template <class T> struct dtype_of;
+template <> struct dtype_of<bool> { static constexpr Dtype value = kBool; };
+template <> struct dtype_of<std::int64_t> { static constexpr Dtype value = kInt64; };
+template <> struct dtype_of<float> { static constexpr Dtype value = kFloat32; };
+template <> struct dtype_of<double> { static constexpr Dtype value = kFloat64; };
+
+}  // namespace tg

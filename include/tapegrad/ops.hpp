@@ -1,0 +1,153 @@
+// Differentiable operations on tensors. Binary ops broadcast like NumPy; a shape they
+// cannot broadcast throws tg::Error naming the op, both shapes and the failing dim.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg {
+
+// ---- elementwise arithmetic (lib/ops/elementwise.cpp) --------------------------------------
+Tensor add(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a + alpha * b
+Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a - alpha * b
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor rsub(const Tensor& a, double b);  // b - a
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+Tensor rdiv(const Tensor& a, double b);  // b / a
+Tensor neg(const Tensor& a);
+Tensor pow(const Tensor& a, double exponent);
+Tensor pow(const Tensor& a, const Tensor& exponent);
+Tensor pow(double base, const Tensor& exponent);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor abs(const Tensor& a);
+Tensor sign(const Tensor& a);  // no gradient flows (zero almost everywhere)
+Tensor square(const Tensor& a);
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+
+// ---- comparisons and selection: bool results, no gradient ----------------------------------
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, double b);
+Tensor operator!=(const Tensor& a, double b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+Tensor logical_not(const Tensor& a);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+// condition ? a : b, elementwise with broadcasting; differentiable in a and b.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+bool equal(const Tensor& a, const Tensor& b);  // same shape and exactly equal values
+
+// ---- reductions (lib/ops/reduce.cpp) ------------------------------------------------------
+// `dims` may be negative; an empty `dims` list reduces over every dim.
+Tensor sum(const Tensor& a);
+Tensor sum(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& a);
+Tensor mean(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor max(const Tensor& a);  // over all elements
+Tensor max(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor min(const Tensor& a);
+Tensor min(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);  // int64
+Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& a);  // index into the flattened tensor
+Tensor argmin(const Tensor& a);
+// Population variance/std (unbiased=false divides by N, TF-1's tf.nn.moments).
+Tensor var(const Tensor& a, const Shape& dims, bool unbiased = true, bool keepdim = false);
+Tensor std(const Tensor& a, const Shape& dims, bool unbiased = true, bool keepdim = false);
+Tensor logsumexp(const Tensor& a, std::int64_t dim, bool keepdim = false);
+
+// ---- shape and indexing (lib/ops/shape.cpp) -----------------------------------------------
+// reshape/view accept one -1 dim. view never copies and requires compatible strides;
+// reshape copies only when it must.
+Tensor reshape(const Tensor& a, const Shape& shape);
+Tensor view(const Tensor& a, const Shape& shape);
+Tensor flatten(const Tensor& a, std::int64_t start_dim = 0, std::int64_t end_dim = -1);
+Tensor transpose(const Tensor& a, std::int64_t dim0, std::int64_t dim1);
+Tensor permute(const Tensor& a, const Shape& dims);
+Tensor squeeze(const Tensor& a);
+Tensor squeeze(const Tensor& a, std::int64_t dim);
+Tensor unsqueeze(const Tensor& a, std::int64_t dim);
+Tensor expand(const Tensor& a, const Shape& sizes);  // -1 keeps a dim; a view, no copy
+Tensor broadcast_to(const Tensor& a, const Shape& sizes);
+Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length);
+Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);
+Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim = 0);
+std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim = 0);
+std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim = 0);
+// Elements where mask is true, as a 1-D tensor (mask broadcasts to a's shape).
+Tensor masked_select(const Tensor& a, const Tensor& mask);
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
+// out[i][j] = a[i][index[i][j]] along `dim` (index has a's rank).
+Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
+
+// ---- linear algebra (lib/ops/linalg.cpp), through cblas ----------------------------------
+// matmul: 1-D·1-D (dot), 2-D·2-D, 1-D/2-D mixes, and batched 3-D (batch dims broadcast).
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor mm(const Tensor& a, const Tensor& b);   // 2-D only
+Tensor bmm(const Tensor& a, const Tensor& b);  // 3-D only, equal batch
+Tensor dot(const Tensor& a, const Tensor& b);  // 1-D only
+// beta * input + alpha * (a @ b): the fused dense-layer product.
+Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta = 1.0,
+             double alpha = 1.0);
+
+// ---- activations and softmax (lib/ops/activation.cpp) ------------------------------------
+Tensor relu(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor elu(const Tensor& a, double alpha = 1.0);
+Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
+Tensor softplus(const Tensor& a);
+// Numerically stable: subtracts the max along `dim` first.
+Tensor softmax(const Tensor& a, std::int64_t dim);
+Tensor log_softmax(const Tensor& a, std::int64_t dim);
+// (N) int64 class indices -> (N, num_classes); float32 unless asked otherwise.
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype = kFloat32);
+
+// ---- threads ------------------------------------------------------------------------------
+// tapegrad owns one pool: OpenBLAS's. Sets how many threads matrix products use.
+void set_num_threads(int threads);
+int get_num_threads();
+
+}  // namespace tg

@@ -1,0 +1,12 @@
+// The one header an eager tapegrad program includes.
+#pragma once
+
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/creation.hpp"
+#include "tapegrad/data/idx.hpp"
+#include "tapegrad/dtype.hpp"
+#include "tapegrad/error.hpp"
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/ops.hpp"
+#include "tapegrad/shape.hpp"
+#include "tapegrad/tensor.hpp"

@@ -1,0 +1,23 @@
+// Internal pieces of the engine shared with Tensor's autograd methods.
+#pragma once
+
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/tensor.hpp"
+
+namespace tg::detail {
+
+// Where gradients for `t` go: its grad_fn output, or its leaf accumulator (created on
+// first use). Invalid when t does not require grad.
+Edge gradient_edge(const Tensor& t);
+
+// Grants the engine access to a node's protected parts.
+}  // namespace tg::detail
+
+namespace tg {
+struct NodeAccess {
+    static std::vector<Edge>& edges(Node& n) { return n.next_edges_; }
+    static std::vector<TensorMeta>& outputs(Node& n) { return n.outputs_; }
+    static auto& hooks(Node& n) { return n.hooks_; }
+    static void mark_released(Node& n) { n.released_ = true; }
+};
+}  // namespace tg

@@ -1,0 +1,102 @@
+#include "autograd/record.hpp"
+
+#include "autograd/engine.hpp"
+#include "tapegrad/creation.hpp"
+#include "tensor/check.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::detail {
+
+namespace {
+thread_local Node* running_node = nullptr;
+}
+
+Node* current_node() { return running_node; }
+
+Node* exchange_current_node(Node* node) {
+    Node* previous = running_node;
+    running_node = node;
+    return previous;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+    if (!GradMode::is_enabled()) return false;
+    for (const auto& t : inputs)
+        if (t.requires_grad()) return true;
+    return false;
+}
+
+SavedTensor::SavedTensor(const Tensor& tensor, bool is_output)
+    : is_output_(is_output) {
+    if (!tensor.defined()) return;
+    data_ = is_output ? tensor.detach() : tensor;
+    version_ = tensor.version();
+}
+
+Tensor SavedTensor::unpack() const {
+    if (!data_.defined()) return {};
+    if (data_.version() != version_) {
+        std::string op = running_node ? std::string(running_node->name()) : std::string("backward");
+        throw Error(fmt::format(
+            "{}: a tensor of shape {} saved for the backward pass was modified in place after "
+            "it was saved (version {} is now {}); clone() it before writing to it, or write "
+            "after backward()",
+            op, data_.sizes(), version_, data_.version()));
+    }
+    if (is_output_ && GradMode::is_enabled() && running_node) {
+        // Recording a double backward: the saved output's producer is the running node.
+        Tensor alias = data_.detach();
+        auto& meta = impl_of(alias).ensure_autograd();
+        meta.requires_grad = true;
+        meta.grad_fn = running_node->shared_from_this();
+        meta.output_nr = 0;
+        return alias;
+    }
+    return data_;
+}
+
+std::size_t SavedTensor::bytes() const {
+    return data_.defined() ? static_cast<std::size_t>(data_.numel()) * element_size(data_.dtype()) : 0;
+}
+
+std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grad_outputs) {
+    TG_CHECK(backward_ != nullptr, name_,
+             "trying to backward through the graph a second time (the first backward freed "
+             "its saved tensors); call backward(grad, /*retain_graph=*/true) the first time");
+    for (std::size_t i = 0; i < grad_outputs.size(); ++i)
+        if (!grad_outputs[i].defined())
+            grad_outputs[i] = zeros(outputs_[i].sizes, outputs_[i].dtype);
+    return backward_(grad_outputs);
+}
+
+void record_node(std::string_view name, const Tensor* inputs, std::size_t num_inputs,
+                 const std::vector<Tensor*>& outputs, BackwardFn backward, std::size_t saved_bytes) {
+    auto node = std::make_shared<FunctionNode>(name, std::move(backward), saved_bytes);
+    auto& edges = NodeAccess::edges(*node);
+    edges.reserve(num_inputs);
+    for (std::size_t i = 0; i < num_inputs; ++i)
+        edges.push_back(inputs[i].requires_grad() ? gradient_edge(inputs[i]) : Edge{});
+    auto& metas = NodeAccess::outputs(*node);
+    metas.reserve(outputs.size());
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+        Tensor& out = *outputs[k];
+        metas.push_back({out.sizes(), out.dtype()});
+        auto& meta = impl_of(out).ensure_autograd();
+        meta.requires_grad = true;
+        meta.grad_fn = node;
+        meta.output_nr = static_cast<std::uint32_t>(k);
+    }
+}
+
+void check_inplace(const Tensor& target, std::string_view op) {
+    check_defined(target, op);
+    TG_CHECK(!(GradMode::is_enabled() && target.requires_grad()), op,
+             "cannot write in place to a tensor of shape {} that requires grad while grad mode "
+             "is on; wrap the update in tg::NoGradGuard (as optimizers do) or use the "
+             "out-of-place op",
+             target.sizes());
+}
+
+void bump_version(const Tensor& target) { ++impl_of(target).storage()->version; }
+
+}  // namespace tg::detail

@@ -1,0 +1,77 @@
+// The one general strided iterator of elementwise kernels. Operands are described by
+// their strides (in elements) over a common iteration shape; a broadcast dim has
+// stride 0. The loop walks the outer dims with a counter and hands the innermost dim to
+// the kernel as a (pointer offsets, count, inner strides) row, so kernels keep a tight
+// inner loop that the compiler vectorises when the inner strides are 1.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "tapegrad/shape.hpp"
+
+namespace tg::detail {
+
+template <std::size_t N>
+struct StridedRow {
+    std::array<std::int64_t, N> offsets;  // element offset of each operand's row start
+    std::array<std::int64_t, N> strides;  // each operand's innermost stride
+    std::int64_t count;                   // elements in the row
+};
+
+// Merges adjacent dims that are contiguous in every operand so that, e.g., a contiguous
+// tensor becomes a single long row.
+template <std::size_t N>
+void coalesce_dims(Shape& shape, std::array<Shape, N>& strides) {
+    if (shape.size() <= 1) return;
+    std::size_t out = 0;
+    for (std::size_t d = 1; d < shape.size(); ++d) {
+        bool mergeable = true;
+        for (std::size_t k = 0; k < N; ++k)
+            if (strides[k][out] != strides[k][d] * shape[d]) mergeable = false;
+        if (mergeable) {
+            for (std::size_t k = 0; k < N; ++k) strides[k][out] = strides[k][d];
+            shape[out] *= shape[d];
+        } else {
+            ++out;
+            shape[out] = shape[d];
+            for (std::size_t k = 0; k < N; ++k) strides[k][out] = strides[k][d];
+        }
+    }
+    shape.resize(out + 1);
+    for (std::size_t k = 0; k < N; ++k) strides[k].resize(out + 1);
+}
+
+// Calls row(StridedRow<N>) for every innermost row of `shape`.
+template <std::size_t N, class RowFn>
+void for_each_row(Shape shape, std::array<Shape, N> strides, RowFn&& row) {
+    if (shape.numel() == 0) return;
+    if (shape.empty()) {  // a scalar: one row of one element
+        row(StridedRow<N>{{}, {}, 1});
+        return;
+    }
+    coalesce_dims(shape, strides);
+    const std::size_t rank = shape.size();
+    const std::size_t inner = rank - 1;
+    StridedRow<N> r{};
+    r.count = shape[inner];
+    for (std::size_t k = 0; k < N; ++k) r.strides[k] = strides[k][inner];
+    Shape counter(rank, 0);
+    while (true) {
+        row(r);
+        // advance the outer counter like an odometer
+        std::size_t d = inner;
+        while (d > 0) {
+            --d;
+            ++counter[d];
+            for (std::size_t k = 0; k < N; ++k) r.offsets[k] += strides[k][d];
+            if (counter[d] < shape[d]) break;
+            for (std::size_t k = 0; k < N; ++k) r.offsets[k] -= strides[k][d] * shape[d];
+            counter[d] = 0;
+            if (d == 0) return;
+        }
+        if (inner == 0) return;
+    }
+}
+
+}  // namespace tg::detail

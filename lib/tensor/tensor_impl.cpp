@@ -1,0 +1,70 @@
+#include "tensor/tensor_impl.hpp"
+
+#include <cstdlib>
+#include <new>
+
+#include "tapegrad/error.hpp"
+
+namespace tg {
+
+namespace {
+constexpr std::size_t kAlignment = 64;  // a cache line; what xsimd's widest loads like
+}
+
+Storage::Storage(std::size_t bytes) : nbytes(bytes) {
+    const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    data = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+    if (!data) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data); }
+
+TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape strides,
+                       std::int64_t offset, Dtype dtype)
+    : storage_(std::move(storage)),
+      sizes_(std::move(sizes)),
+      strides_(std::move(strides)),
+      offset_(offset),
+      numel_(sizes_.numel()),
+      dtype_(dtype) {
+    // Contiguous = row-major with no gaps; dims of size 1 may have any stride.
+    contiguous_ = true;
+    std::int64_t expected = 1;
+    for (std::size_t d = sizes_.size(); d-- > 0;) {
+        if (sizes_[d] == 1) continue;
+        if (strides_[d] != expected) {
+            contiguous_ = false;
+            break;
+        }
+        expected *= sizes_[d];
+    }
+}
+
+AutogradMeta& TensorImpl::ensure_autograd() {
+    if (!autograd_) autograd_ = std::make_unique<AutogradMeta>();
+    return *autograd_;
+}
+
+Shape contiguous_strides(const Shape& sizes) {
+    Shape strides(sizes.size(), 1);
+    std::int64_t stride = 1;
+    for (std::size_t d = sizes.size(); d-- > 0;) {
+        strides[d] = stride;
+        stride *= sizes[d] > 0 ? sizes[d] : 1;
+    }
+    return strides;
+}
+
+Tensor make_tensor(const Shape& sizes, Dtype dtype) {
+    for (auto s : sizes)
+        if (s < 0) throw Error("empty: negative dimension in shape " + sizes.str());
+    auto storage = std::make_shared<Storage>(static_cast<std::size_t>(sizes.numel()) * element_size(dtype));
+    return Tensor(std::make_shared<TensorImpl>(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype));
+}
+
+Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, std::int64_t offset) {
+    const auto& b = impl_of(base);
+    return Tensor(std::make_shared<TensorImpl>(b.storage(), sizes, strides, offset, b.dtype()));
+}
+
+}  // namespace tg

@@ -1,0 +1,81 @@
+// What a Tensor handle points to: storage + view + (optional) autograd metadata.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/tensor.hpp"
+
+namespace tg {
+
+// A 64-byte aligned buffer shared by all views of it. `version` counts in-place writes.
+struct Storage {
+    explicit Storage(std::size_t nbytes);
+    ~Storage();
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+
+    void* data = nullptr;
+    std::size_t nbytes = 0;
+    std::uint64_t version = 0;
+};
+
+// Allocated only for tensors that take part in autograd (or carry a name).
+struct AutogradMeta {
+    bool requires_grad = false;
+    bool retains_grad = false;
+    Tensor grad;
+    std::shared_ptr<Node> grad_fn;  // null for leaves
+    std::uint32_t output_nr = 0;    // which output of grad_fn this tensor is
+    std::weak_ptr<Node> grad_accumulator;  // leaves: shared by every use of the leaf
+    std::vector<Node::GradHook> leaf_hooks;
+    std::string name;
+};
+
+class TensorImpl {
+public:
+    TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape strides, std::int64_t offset,
+               Dtype dtype);
+
+    const std::shared_ptr<Storage>& storage() const { return storage_; }
+    const Shape& sizes() const { return sizes_; }
+    const Shape& strides() const { return strides_; }
+    std::int64_t offset() const { return offset_; }
+    Dtype dtype() const { return dtype_; }
+    std::int64_t numel() const { return numel_; }
+    bool is_contiguous() const { return contiguous_; }
+
+    // First element of the view.
+    void* data() const {
+        return static_cast<char*>(storage_->data) + offset_ * static_cast<std::int64_t>(element_size(dtype_));
+    }
+    template <class T> T* data_as() const { return static_cast<T*>(data()); }
+
+    AutogradMeta* autograd() const { return autograd_.get(); }
+    AutogradMeta& ensure_autograd();
+    bool requires_grad() const { return autograd_ && autograd_->requires_grad; }
+
+private:
+    std::shared_ptr<Storage> storage_;
+    Shape sizes_;
+    Shape strides_;
+    std::int64_t offset_;
+    std::int64_t numel_;
+    Dtype dtype_;
+    bool contiguous_;
+    std::unique_ptr<AutogradMeta> autograd_;
+};
+
+Shape contiguous_strides(const Shape& sizes);
+
+// A new contiguous, uninitialised tensor.
+Tensor make_tensor(const Shape& sizes, Dtype dtype);
+// A view of `base`'s storage with other sizes/strides/offset (no autograd metadata).
+Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, std::int64_t offset);
+
+inline TensorImpl& impl_of(const Tensor& t) { return *t.unsafe_impl(); }
+
+}  // namespace tg

@@ -1,0 +1,131 @@
+#include "test_support.hpp"
+
+#include <fstream>
+
+using namespace tgtest;
+
+TEST_CASE("backward accumulates into leaves, and sums gradients of reused tensors") {
+    auto a = tg::tensor({2.0, 3.0}, tg::kFloat64).requires_grad_();
+    auto b = tg::tensor({5.0, 7.0}, tg::kFloat64).requires_grad_();
+    auto c = (a * b + a).sum();  // dc/da = b + 1, dc/db = a
+    CHECK(c.grad_fn()->name() == "sum");
+    c.backward();
+    CHECK(values(a.grad()) == std::vector<double>{6, 8});
+    CHECK(values(b.grad()) == std::vector<double>{2, 3});
+    (a * a).sum().backward();  // accumulates 2a
+    CHECK(values(a.grad()) == std::vector<double>{10, 14});
+    a.zero_grad();
+    CHECK_FALSE(a.grad().defined());
+}
+
+TEST_CASE("a second backward through a freed tape is a clear error; retain_graph allows it") {
+    auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
+    auto y = (a * a).sum();
+    y.backward({}, /*retain_graph=*/true);
+    y.backward();
+    CHECK(values(a.grad()) == std::vector<double>{4, 8});
+    REQUIRE_TG_ERROR(y.backward(), "second time", "retain_graph");
+}
+
+TEST_CASE("no tape under NoGradGuard or without requires_grad") {
+    auto a = tg::ones({2}).requires_grad_();
+    {
+        tg::NoGradGuard guard;
+        auto y = a * 2;
+        CHECK_FALSE(y.requires_grad());
+        CHECK(y.grad_fn() == nullptr);
+    }
+    auto z = tg::ones({2}) * 2;
+    CHECK_FALSE(z.requires_grad());
+    REQUIRE_TG_ERROR(z.sum().backward(), "backward", "does not require grad");
+    REQUIRE_TG_ERROR((a * 2).backward(), "backward", "one-element", "[2]");
+}
+
+TEST_CASE("detach cuts the tape (stop_gradient)") {
+    auto a = tg::tensor({3.0}, tg::kFloat64).requires_grad_();
+    auto y = a * a.detach();  // d/da = a (only the first factor)
+    y.backward();
+    CHECK(a.grad().item<double>() == 3.0);
+}
+
+TEST_CASE("an in-place write to a saved tensor is caught at backward") {
+    auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
+    auto b = tg::tensor({3.0, 4.0}, tg::kFloat64);
+    auto y = (a * b).sum();
+    b.mul_(2.0);
+    REQUIRE_TG_ERROR(y.backward(), "mul", "modified in place");
+    REQUIRE_TG_ERROR(a.add_(1.0), "add_", "requires grad");
+    {
+        tg::NoGradGuard guard;
+        a.add_(1.0);  // what an optimizer step does
+    }
+    CHECK(values(a) == std::vector<double>{2, 3});
+}
+
+TEST_CASE("autograd::grad returns gradients without touching .grad") {
+    auto x = tg::tensor({2.0}, tg::kFloat64).requires_grad_();
+    auto y = x * x * x;  // y = x^3
+    auto g = tg::autograd::grad({y}, {x}, {}, false, /*create_graph=*/true);
+    CHECK(g[0].item<double>() == Approx(12.0));  // 3x^2
+    CHECK_FALSE(x.grad().defined());
+    auto g2 = tg::autograd::grad({g[0]}, {x});
+    CHECK(g2[0].item<double>() == Approx(12.0));  // 6x
+    auto unused = tg::tensor({1.0}, tg::kFloat64).requires_grad_();
+    auto z = x * 2;
+    REQUIRE_TG_ERROR(tg::autograd::grad({z}, {unused}), "autograd::grad", "not used");
+}
+
+TEST_CASE("gradients through broadcasting reduce to the input shape") {
+    auto a = leaf({3, 1});
+    auto b = leaf({4});
+    auto fn = [](const std::vector<tg::Tensor>& in) { return in[0] * in[1] + in[0] / (in[1] * in[1] + 1.0); };
+    REQUIRE_GRADCHECK(fn, (std::vector<tg::Tensor>{a, b}));
+    REQUIRE_TG_ERROR(tg::ones({32, 10}) + tg::ones({32, 5}), "add", "[32, 10]", "[32, 5]", "dim 1: 10 vs 5");
+}
+
+TEST_CASE("a 100,000-node chain runs backward and frees without recursion") {
+    auto x = tg::tensor({1.0}, tg::kFloat64).requires_grad_();
+    tg::Tensor y = x;
+    for (int i = 0; i < 100000; ++i) y = y * 1.0;
+    y.backward();
+    CHECK(x.grad().item<double>() == 1.0);
+    tg::Tensor z = x;
+    for (int i = 0; i < 100000; ++i) z = z + 0.0;
+    z = tg::Tensor();  // destroying the unreleased tape must not overflow the stack
+    CHECK(x.requires_grad());
+}
+
+namespace {
+long resident_kb() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    long value = 0;
+    while (status >> key) {
+        if (key == "VmRSS:") {
+            status >> value;
+            return value;
+        }
+        std::getline(status, key);
+    }
+    return -1;
+}
+}  // namespace
+
+TEST_CASE("a 10,000-step training loop keeps memory flat") {
+    tg::manual_seed(1);
+    auto w = tg::randn({64, 32}).requires_grad_();
+    auto x = tg::randn({16, 64});
+    auto step = [&] {
+        auto loss = (tg::mm(x, w) * tg::mm(x, w)).mean();
+        loss.backward();
+        tg::NoGradGuard guard;
+        w.add_(w.grad(), -1e-4);
+        w.zero_grad();
+    };
+    for (int i = 0; i < 1000; ++i) step();
+    const long before = resident_kb();
+    for (int i = 0; i < 10000; ++i) step();
+    const long after = resident_kb();
+    INFO("RSS before " << before << " kB, after " << after << " kB");
+    CHECK(after - before < 2048);
+}

@@ -1,0 +1,72 @@
+#include "test_support.hpp"
+
+using namespace tgtest;
+
+TEST_CASE("factories make the shapes, dtypes and values asked for") {
+    auto z = tg::zeros({2, 3});
+    CHECK(z.sizes() == tg::Shape{2, 3});
+    CHECK(z.dtype() == tg::kFloat32);
+    CHECK(values(z) == std::vector<double>(6, 0.0));
+    CHECK(values(tg::full({2}, 2.5, tg::kFloat64)) == std::vector<double>{2.5, 2.5});
+    CHECK(values(tg::arange(5)) == std::vector<double>{0, 1, 2, 3, 4});
+    CHECK(tg::arange(5).dtype() == tg::kInt64);
+    CHECK(values(tg::arange(1, 2, 0.25, tg::kFloat64)) == std::vector<double>{1, 1.25, 1.5, 1.75});
+    CHECK(values(tg::eye(2, 3)) == std::vector<double>{1, 0, 0, 0, 1, 0});
+    auto t = tg::tensor({{1, 2}, {3, 4}});
+    CHECK(t.sizes() == tg::Shape{2, 2});
+    CHECK(t.at({1, 0}) == 3.0);
+    CHECK(tg::from_vector(std::vector<std::int64_t>{1, 2, 3, 4}, {2, 2}).dtype() == tg::kInt64);
+    REQUIRE_TG_ERROR(tg::from_vector(std::vector<float>{1, 2, 3}, {2, 2}), "from_vector", "[2, 2]");
+}
+
+TEST_CASE("manual_seed makes random tensors repeat") {
+    tg::manual_seed(7);
+    auto a = tg::randn({100});
+    auto r = tg::randint(0, 10, {1000});
+    tg::manual_seed(7);
+    CHECK(tg::equal(a, tg::randn({100})));
+    CHECK(tg::equal(r, tg::randint(0, 10, {1000})));
+    auto big = tg::randn({20000}, tg::kFloat64);
+    CHECK(std::abs(big.mean().item<double>()) < 0.03);
+    CHECK(std::abs(((big * big).mean().item<double>()) - 1.0) < 0.05);
+    auto u = tg::rand({20000}, tg::kFloat64);
+    CHECK(u.min().item<double>() >= 0.0);
+    CHECK(u.max().item<double>() < 1.0);
+}
+
+TEST_CASE("views share storage and see writes") {
+    auto a = tg::arange(0, 6, 1, tg::kFloat32).reshape({2, 3});
+    auto t = a.t();
+    CHECK(t.sizes() == tg::Shape{3, 2});
+    CHECK_FALSE(t.is_contiguous());
+    CHECK(t.shares_storage(a));
+    CHECK(t.at({2, 1}) == 5.0);
+    auto row = a.select(0, 1);
+    CHECK(values(row) == std::vector<double>{3, 4, 5});
+    row.fill_(9);
+    CHECK(a.at({1, 2}) == 9.0);
+    CHECK(values(t.contiguous()) == std::vector<double>{0, 9, 1, 9, 2, 9});
+    CHECK(values(a.narrow(1, 1, 2)) == std::vector<double>{1, 2, 9, 9});
+    REQUIRE_TG_ERROR(t.view({6}), "view", "[3, 2]");
+    CHECK(values(t.reshape({6})) == std::vector<double>{0, 9, 1, 9, 2, 9});
+    REQUIRE_TG_ERROR(a.reshape({4, 2}), "reshape", "[4, 2]", "[2, 3]");
+}
+
+TEST_CASE("dtype conversion and item") {
+    auto a = tg::tensor({1.5, -2.5});
+    CHECK(a.to(tg::kInt64).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, -2});
+    CHECK(tg::tensor({3.0}).item<float>() == 3.0f);
+    REQUIRE_TG_ERROR(a.item<float>(), "item", "[2]");
+    REQUIRE_TG_ERROR(tg::arange(3).requires_grad_(), "requires_grad_", "int64");
+}
+
+TEST_CASE("printing shows values, shape and dtype") {
+    std::ostringstream os;
+    os << tg::tensor({{1, 2}, {3, 4}});
+    CHECK(os.str().find("[[1, 2],") != std::string::npos);
+    CHECK(os.str().find("float32 [2, 2]") != std::string::npos);
+    std::ostringstream big;
+    big << tg::zeros({100, 100});
+    CHECK(big.str().find("...") != std::string::npos);
+    CHECK(big.str().size() < 2000);
+}

@@ -1,0 +1,19 @@
+# Installs Debian 12 packages only when missing (non-interactive). Sourced by tools/*.
+BUILD_PACKAGES=(g++ meson ninja-build pkg-config libxtensor-dev libxsimd-dev catch2 libfmt-dev
+                libopenblas-dev zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev)
+
+# install_packages PKG...: apt-get installs those of PKG that are not installed yet.
+install_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq || return 1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_build_deps() { install_packages "${BUILD_PACKAGES[@]}"; }
