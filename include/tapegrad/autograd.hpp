@@ -93,6 +93,12 @@ protected:
     std::uint64_t sequence_nr_;
     std::string scope_;
     bool released_ = false;
+    // Bookkeeping of the backward pass running through this node (engine.cpp): how many
+    // consumers have yet to send a gradient, and the gradients summed so far. Kept here
+    // rather than in hash maps because per-op overhead is a product feature.
+    int pending_consumers_ = 0;
+    bool visited_ = false;
+    std::vector<Tensor> input_buffer_;
 };
 
 namespace autograd {

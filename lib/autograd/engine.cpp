@@ -5,8 +5,6 @@
 #include "autograd/engine.hpp"
 
 #include <queue>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
@@ -81,34 +79,41 @@ struct Capture {
 // their edge; with `accumulate` false, leaves' .grad() are left alone.
 void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads, bool keep_graph,
                   bool create_graph, bool accumulate, std::vector<Capture>& captures) {
-    // 1. Count dependencies with an explicit stack (no recursion: tapes can be 100k deep).
-    std::unordered_map<Node*, int> dependencies;
-    std::vector<std::shared_ptr<Node>> alive;  // keeps every node alive during the pass
-    std::vector<Node*> stack;
-    std::unordered_set<Node*> seen;
-    for (const auto& root : roots) {
-        if (seen.insert(root.node.get()).second) {
-            stack.push_back(root.node.get());
-            alive.push_back(root.node);
+    // 1. Count each node's consumers with an explicit stack (no recursion: tapes can be
+    //    100k nodes deep). `alive` keeps every node of the pass alive and lets us reset
+    //    the per-node bookkeeping at the end, even when an exception leaves early.
+    std::vector<std::shared_ptr<Node>> alive;
+    struct ResetBookkeeping {
+        std::vector<std::shared_ptr<Node>>& nodes;
+        ~ResetBookkeeping() {
+            for (auto& n : nodes) {
+                NodeAccess::pending_consumers(*n) = 0;
+                NodeAccess::visited(*n) = false;
+                NodeAccess::input_buffer(*n).clear();
+            }
         }
-    }
+    } reset{alive};
+    std::vector<Node*> stack;
+    auto visit = [&](const std::shared_ptr<Node>& node) {
+        if (NodeAccess::visited(*node)) return;
+        NodeAccess::visited(*node) = true;
+        alive.push_back(node);
+        stack.push_back(node.get());
+    };
+    for (const auto& root : roots) visit(root.node);
     while (!stack.empty()) {
         Node* node = stack.back();
         stack.pop_back();
         for (const auto& edge : node->next_edges()) {
             if (!edge.node) continue;
-            ++dependencies[edge.node.get()];
-            if (seen.insert(edge.node.get()).second) {
-                stack.push_back(edge.node.get());
-                alive.push_back(edge.node);
-            }
+            ++NodeAccess::pending_consumers(*edge.node);
+            visit(edge.node);
         }
     }
 
     // 2. Seed the input buffers with the root gradients.
-    std::unordered_map<Node*, std::vector<Tensor>> buffers;
     auto add_to_buffer = [&](Node* node, std::uint32_t nr, Tensor grad) {
-        auto& buffer = buffers[node];
+        auto& buffer = NodeAccess::input_buffer(*node);
         if (buffer.empty()) buffer.resize(node->outputs().size());
         if (!buffer[nr].defined())
             buffer[nr] = std::move(grad);
@@ -122,8 +127,8 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
     auto later_first = [](Node* a, Node* b) { return a->sequence_nr() < b->sequence_nr(); };
     std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
     for (const auto& root : roots)
-        if (dependencies[root.node.get()] == 0) {
-            dependencies[root.node.get()] = -1;  // queued once even if given twice
+        if (NodeAccess::pending_consumers(*root.node) == 0) {
+            NodeAccess::pending_consumers(*root.node) = -1;  // queued once even if given twice
             ready.push(root.node.get());
         }
 
@@ -131,8 +136,7 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
     while (!ready.empty()) {
         Node* node = ready.top();
         ready.pop();
-        std::vector<Tensor> grads = std::move(buffers[node]);
-        buffers.erase(node);
+        std::vector<Tensor> grads = std::move(NodeAccess::input_buffer(*node));
         grads.resize(node->outputs().size());
         bool any_defined = false;
         for (std::uint32_t i = 0; i < grads.size(); ++i) {
@@ -171,7 +175,7 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
                          input_grads[i].sizes(), i, expected.sizes);
                 add_to_buffer(next, edge.input_nr, std::move(input_grads[i]));
             }
-            if (--dependencies[next] == 0) ready.push(next);
+            if (--NodeAccess::pending_consumers(*next) == 0) ready.push(next);
         }
     }
 }

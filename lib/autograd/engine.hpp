@@ -19,5 +19,8 @@ struct NodeAccess {
     static std::vector<TensorMeta>& outputs(Node& n) { return n.outputs_; }
     static auto& hooks(Node& n) { return n.hooks_; }
     static void mark_released(Node& n) { n.released_ = true; }
+    static int& pending_consumers(Node& n) { return n.pending_consumers_; }
+    static bool& visited(Node& n) { return n.visited_; }
+    static std::vector<Tensor>& input_buffer(Node& n) { return n.input_buffer_; }
 };
 }  // namespace tg
