@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# meson install into a temporary prefix, then build a 3-line program against the
+# installed copy with nothing but `pkg-config --cflags --libs tapegrad`.
+set -euo pipefail
+BUILD=${BUILD:-build}
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+meson install -C "$BUILD" --destdir "$prefix" --no-rebuild --quiet
+root="$prefix$(meson introspect "$BUILD" --buildoptions | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')"
+pcdir=$(dirname "$(find "$root" -name tapegrad.pc | head -1)")
+# The .pc names the final prefix; point it at the staged copy.
+sed -i "s|^prefix=.*|prefix=$root|" "$pcdir/tapegrad.pc"
+cat > "$prefix/hello.cpp" <<'CPP'
+#include <tapegrad/tapegrad.hpp>
+#include <iostream>
+int main() { auto x = tg::tensor({3.0}).requires_grad_(); auto y = x * x; y.backward(); std::cout << x.grad().item<float>() << "\n"; }
+CPP
+PKG_CONFIG_PATH="$pcdir" g++ "$prefix/hello.cpp" -o "$prefix/hello" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs tapegrad)
+out=$(LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libtapegrad.so' | head -1)")" "$prefix/hello")
+echo "installed program printed: $out"
+[ "$out" = "6" ]
+# The installed headers must not pull in xtensor, xsimd or cblas (REPLs parse them).
+if grep -rlE '#include <(xtensor|xsimd|cblas)' "$root/include/tapegrad" | grep -v '/xtensor.hpp$'; then
+    echo "public headers include kernel libraries"; exit 1
+fi
