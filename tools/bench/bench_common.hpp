@@ -1,0 +1,123 @@
+// Shared timing harness for the tapegrad and libtorch benchmark twins.
+//
+// Header-only and C++17 so that both tg_bench.cpp (C++20, tapegrad) and
+// torch/torch_bench.cpp (C++17, libtorch) measure and report identically.
+//
+// CLI of both programs:  PROG WORKLOAD [--reps N] [--warmup N] [--inner N]
+// Output: human-readable lines plus, per metric, one machine-readable line
+//   RESULT lib=LIB workload=W metric=M median=X min=X max=X reps=N [k=v ...]
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct Options {
+    std::string workload;
+    int reps = -1;    // -1: workload default
+    int warmup = -1;  // -1: workload default
+    int inner = -1;   // -1: workload default (iterations timed together as one rep)
+};
+
+inline void usage(const char* prog, const char* workloads) {
+    std::fprintf(stderr,
+                 "usage: %s WORKLOAD [--reps N] [--warmup N] [--inner N]\n"
+                 "workloads: %s\n",
+                 prog, workloads);
+}
+
+inline bool parse_args(int argc, char** argv, Options& o, const char* workloads) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto next_int = [&](int& dst) {
+            if (i + 1 >= argc) return false;
+            dst = std::atoi(argv[++i]);
+            return dst >= 0;
+        };
+        if (a == "--reps") {
+            if (!next_int(o.reps) || o.reps < 1) return false;
+        } else if (a == "--warmup") {
+            if (!next_int(o.warmup)) return false;
+        } else if (a == "--inner") {
+            if (!next_int(o.inner) || o.inner < 1) return false;
+        } else if (a == "-h" || a == "--help") {
+            usage(argv[0], workloads);
+            std::exit(0);
+        } else if (!a.empty() && a[0] != '-' && o.workload.empty()) {
+            o.workload = a;
+        } else {
+            return false;
+        }
+    }
+    if (o.workload.empty()) return false;
+    return true;
+}
+
+struct Stats {
+    double median = 0, min = 0, max = 0;
+    int reps = 0;
+};
+
+inline Stats stats_of(std::vector<double> v) {
+    Stats s;
+    s.reps = static_cast<int>(v.size());
+    if (v.empty()) return s;
+    std::sort(v.begin(), v.end());
+    s.min = v.front();
+    s.max = v.back();
+    const size_t n = v.size();
+    s.median = (n % 2) ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return s;
+}
+
+// Runs `body` warmup*inner times untimed, then reps times `inner` iterations,
+// timing each block of `inner` iterations. Returns seconds per iteration, one
+// sample per rep.
+inline std::vector<double> time_reps(int warmup, int reps, int inner,
+                                     const std::function<void()>& body) {
+    for (int w = 0; w < warmup; ++w)
+        for (int i = 0; i < inner; ++i) body();
+    std::vector<double> samples;
+    samples.reserve(static_cast<size_t>(reps));
+    for (int r = 0; r < reps; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < inner; ++i) body();
+        auto t1 = std::chrono::steady_clock::now();
+        samples.push_back(std::chrono::duration<double>(t1 - t0).count() / inner);
+    }
+    return samples;
+}
+
+inline std::vector<double> scaled(std::vector<double> v, double k) {
+    for (auto& x : v) x *= k;
+    return v;
+}
+
+// Converts seconds-per-unit samples into a rate (`work` units per second).
+inline std::vector<double> rate(std::vector<double> secs, double work) {
+    for (auto& x : secs) x = work / x;
+    return secs;
+}
+
+inline void report(const char* lib, const std::string& workload, const char* metric,
+                   const std::vector<double>& samples, const char* human_unit,
+                   const std::string& extra = "") {
+    Stats s = stats_of(samples);
+    std::printf("%-10s %-12s %-24s median %12.4f  min %12.4f  max %12.4f  %s  (%d reps)\n",
+                lib, workload.c_str(), metric, s.median, s.min, s.max, human_unit, s.reps);
+    std::printf("RESULT lib=%s workload=%s metric=%s median=%.6g min=%.6g max=%.6g reps=%d%s%s\n",
+                lib, workload.c_str(), metric, s.median, s.min, s.max, s.reps,
+                extra.empty() ? "" : " ", extra.c_str());
+    std::fflush(stdout);
+}
+
+inline int pick(int requested, int dflt) { return requested >= 0 ? requested : dflt; }
+
+}  // namespace bench
