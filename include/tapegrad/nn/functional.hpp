@@ -30,4 +30,75 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
 Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
                 Reduction reduction = Reduction::Mean);
 
+
+// ==== Layer ops (nnops: lib/ops/conv.cpp, pool.cpp, norm.cpp, dropout.cpp, embedding.cpp) ====
+// The functional forms behind the nn modules. Every op is differentiable in each tensor
+// argument, and its backward is itself recorded (double backward works).
+// Size arguments (stride, padding, dilation, kernel) take one value for both spatial
+// dims ({2}) or one per dim ({height, width}).
+
+// y = input @ weight^T + bias. weight is (out, in) like libtorch; input is (in), (N, in)
+// or (..., in); bias (out) is optional. conv2d and linear are the two GEMM-backed layers.
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
+
+// TF-1 padding modes. Valid: no padding. Same: out = ceil(in / stride); the total padding
+// max((out - 1) * stride + (k - 1) * dilation + 1 - in, 0) is split with the odd pixel on
+// the bottom/right, like TensorFlow (so it can be asymmetric).
+enum class Padding { Valid, Same };
+
+// Explicit per-side padding of a 2-D op.
+struct Padding2d {
+    std::int64_t top = 0, bottom = 0, left = 0, right = 0;
+};
+// The per-side padding TF uses for `mode` on an input of `in_h` x `in_w`.
+Padding2d tf_padding(Padding mode, std::int64_t in_h, std::int64_t in_w, const Shape& kernel,
+                     const Shape& stride, const Shape& dilation = {1, 1});
+
+// 2-D cross-correlation (libtorch's conv2d, groups = 1): input (N, C, H, W), weight
+// (O, C, kh, kw), optional bias (O) -> (N, O, OH, OW) with
+// OH = (H + 2 * pad_h - dilation_h * (kh - 1) - 1) / stride_h + 1. NCHW, float32/float64.
+// im2col + one cblas GEMM over the whole batch (chunked when the columns would be large).
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Shape& stride = {1, 1},
+              const Shape& padding = {0, 0}, const Shape& dilation = {1, 1});
+// TF-1's tf.nn.conv2d / tf.layers.conv2d padding="valid" / "same" (still NCHW).
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
+              Padding padding, const Shape& dilation = {1, 1});
+
+// Max over each window of (N, C, H, W) (or (C, H, W)); stride defaults to the kernel.
+// Padded cells never win (they are -inf); like libtorch, padding <= kernel / 2.
+// The gradient goes to the first maximal element of each window.
+Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride = {},
+                  const Shape& padding = {0, 0});
+// TF-1's tf.nn.max_pool / tf.layers.max_pooling2d with padding "valid" / "same".
+Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding);
+
+// Mean over each window. count_include_pad = true (libtorch's default) divides by the
+// full window size, zeros of the padding included; false divides by the cells inside the
+// input only. Windows are clipped to the padded input.
+Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride = {},
+                  const Shape& padding = {0, 0}, bool count_include_pad = true);
+// TF-1's tf.nn.avg_pool padding "valid" / "same": TF averages over the cells inside the
+// input only (count_include_pad = false).
+Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding);
+
+// Inverted dropout: zeroes each element with probability p and scales the survivors by
+// 1 / (1 - p), so the expectation is unchanged. The identity when !training or p == 0;
+// zeros when p == 1. Draws from tg's seeded generator (tg::manual_seed repeats a run).
+Tensor dropout(const Tensor& input, double p = 0.5, bool training = true);
+
+// Batch normalisation over (N, C) or (N, C, H, W) (statistics per channel C).
+// training: normalise with the batch mean and biased variance, and, when the running
+// tensors are defined, update them in place (not recorded):
+//   running_mean = (1 - momentum) * running_mean + momentum * batch_mean
+//   running_var  = (1 - momentum) * running_var  + momentum * unbiased batch variance
+// eval: normalise with running_mean / running_var (undefined running tensors: batch stats).
+// weight (gamma) and bias (beta), shape (C), may be undefined (no affine transform).
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+
+// Rows of weight (V, D) picked by int64 indices of any shape: result indices.shape + [D].
+// The gradient for weight adds up the rows of every occurrence of an index.
+Tensor embedding(const Tensor& indices, const Tensor& weight);
+
 }  // namespace tg::nn::functional

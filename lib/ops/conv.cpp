@@ -1,0 +1,381 @@
+// The two GEMM-backed layers: dense (linear) and 2-D convolution (im2col + cblas).
+//
+// Convolution as one matrix product: im2col lays the input out as columns
+// (C*kh*kw, N*OH*OW), one row per (channel, kernel cell), so that
+//   out^T (O, N*OH*OW) = weight (O, C*kh*kw) @ columns.
+// Folding the batch into the columns makes one large GEMM instead of N small ones (the
+// batch is chunked when the columns would outgrow kColumnBudget). The backward is two
+// more GEMMs: weight grad = grad^T @ columns^T, input grad = col2im(weight^T @ grad^T).
+//
+// Three recorded ops are adjoint to each other, so each one's backward is written with
+// the others and double backward works:
+//   conv_forward(x, w)       = conv(x, w)
+//   conv_input_grad(g, w)    = d<conv(x, w), g>/dx
+//   conv_weight_grad(x, g)   = d<conv(x, w), g>/dw
+#include <algorithm>
+#include <cstring>
+
+#include <cblas.h>
+
+#include "autograd/record.hpp"
+#include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/ops.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::nn::functional {
+
+using detail::GradList;
+using detail::SavedTensor;
+
+// ---- dense layer ----------------------------------------------------------------------------
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    detail::check_defined(input, "linear");
+    detail::check_defined(weight, "linear");
+    TG_CHECK(weight.dim() == 2, "linear", "weight must be 2-D (out_features, in_features), got shape {}",
+             weight.sizes());
+    TG_CHECK(input.dim() >= 1, "linear", "input must have at least 1 dim, got shape {}", input.sizes());
+    TG_CHECK(input.size(-1) == weight.sizes()[1], "linear",
+             "input shape {} has {} features in its last dim but weight shape {} expects {}", input.sizes(),
+             input.size(-1), weight.sizes(), weight.sizes()[1]);
+    if (bias.defined())
+        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "linear",
+                 "bias shape {} does not match weight shape {} (expected [{}])", bias.sizes(), weight.sizes(),
+                 weight.sizes()[0]);
+    if (input.dim() == 2) return bias.defined() ? addmm(bias, input, weight.t()) : mm(input, weight.t());
+    if (input.dim() == 1) return squeeze(linear(unsqueeze(input, 0), weight, bias), 0);
+    // (..., in): fold the leading dims into the rows of one GEMM.
+    Shape out_shape(input.sizes().data(), input.sizes().size() - 1);
+    out_shape.push_back(weight.sizes()[0]);
+    return reshape(linear(reshape(input, {-1, input.size(-1)}), weight, bias), out_shape);
+}
+
+// ---- padding and geometry ----------------------------------------------------------------
+
+namespace {
+
+// {v} or {h, w} -> {h, w}
+std::pair<std::int64_t, std::int64_t> spatial_pair(const Shape& s, const char* what, const char* op,
+                                                   std::int64_t min_value) {
+    TG_CHECK(s.size() == 1 || s.size() == 2, op, "{} must have 1 or 2 values, got {}", what, s);
+    const std::int64_t h = s[0], w = s.size() == 2 ? s[1] : s[0];
+    TG_CHECK(h >= min_value && w >= min_value, op, "{} must be >= {}, got {}", what, min_value, s);
+    return {h, w};
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {  // b > 0, any sign of a
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+// TF's "same" for one dim: out = ceil(in / stride), odd padding pixel after.
+std::pair<std::int64_t, std::int64_t> tf_same_1d(std::int64_t in, std::int64_t k, std::int64_t s,
+                                                 std::int64_t d) {
+    const std::int64_t out = ceil_div(in, s);
+    const std::int64_t total = std::max<std::int64_t>((out - 1) * s + (k - 1) * d + 1 - in, 0);
+    return {total / 2, total - total / 2};
+}
+
+}  // namespace
+
+Padding2d tf_padding(Padding mode, std::int64_t in_h, std::int64_t in_w, const Shape& kernel, const Shape& stride,
+                     const Shape& dilation) {
+    const auto [kh, kw] = spatial_pair(kernel, "kernel size", "tf_padding", 1);
+    const auto [sh, sw] = spatial_pair(stride, "stride", "tf_padding", 1);
+    const auto [dh, dw] = spatial_pair(dilation, "dilation", "tf_padding", 1);
+    if (mode == Padding::Valid) return {};
+    const auto [t, b] = tf_same_1d(in_h, kh, sh, dh);
+    const auto [l, r] = tf_same_1d(in_w, kw, sw, dw);
+    return {t, b, l, r};
+}
+
+namespace {
+
+struct ConvGeom {
+    std::int64_t N, C, H, W;     // input
+    std::int64_t O, kh, kw;      // weight
+    std::int64_t sh, sw, dh, dw;
+    std::int64_t pt, pb, pl, pr;
+    std::int64_t OH, OW;
+    std::int64_t ck() const { return C * kh * kw; }
+    std::int64_t L() const { return OH * OW; }
+    Shape input_shape() const { return {N, C, H, W}; }
+    Shape weight_shape() const { return {O, C, kh, kw}; }
+    Shape output_shape() const { return {N, O, OH, OW}; }
+};
+
+// Columns are capped at this many elements per chunk of the batch (64 MB of float32).
+constexpr std::int64_t kColumnBudget = std::int64_t{16} << 20;
+
+std::int64_t batch_chunk(const ConvGeom& g) {
+    const std::int64_t per_sample = std::max<std::int64_t>(g.ck() * g.L(), 1);
+    return std::clamp<std::int64_t>(kColumnBudget / per_sample, 1, std::max<std::int64_t>(g.N, 1));
+}
+
+// The output columns [lo, hi) whose input column ow * sw - pl + kj * dw lies in [0, W).
+std::pair<std::int64_t, std::int64_t> valid_range(std::int64_t offset, std::int64_t stride, std::int64_t in,
+                                                  std::int64_t out) {
+    const std::int64_t lo = std::clamp<std::int64_t>(ceil_div(-offset, stride), 0, out);
+    const std::int64_t hi = std::clamp<std::int64_t>(ceil_div(in - offset, stride), lo, out);
+    return {lo, hi};
+}
+
+// Visits every (column row, sample, output row) of samples [n0, n0 + nb) with the input
+// row it reads (null when that row is padding) and the column segment it fills; `row`
+// then handles the OW entries with the precomputed valid range, so the inner loop has no
+// bounds checks or index arithmetic beyond a stride.
+template <class T, class RowFn>
+void for_each_column_row(const ConvGeom& g, T* input, T* cols, std::int64_t n0, std::int64_t nb, RowFn&& row) {
+    const std::int64_t L = g.L(), plane = g.H * g.W;
+    for (std::int64_t c = 0; c < g.C; ++c)
+        for (std::int64_t ki = 0; ki < g.kh; ++ki)
+            for (std::int64_t kj = 0; kj < g.kw; ++kj) {
+                const std::int64_t r = (c * g.kh + ki) * g.kw + kj;
+                const std::int64_t col_offset = kj * g.dw - g.pl;
+                const auto [lo, hi] = valid_range(col_offset, g.sw, g.W, g.OW);
+                for (std::int64_t n = 0; n < nb; ++n) {
+                    T* dst = cols + r * nb * L + n * L;
+                    T* src_plane = input + ((n0 + n) * g.C + c) * plane;
+                    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+                        const std::int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+                        T* src = ih >= 0 && ih < g.H ? src_plane + ih * g.W + col_offset : nullptr;
+                        row(dst + oh * g.OW, src, lo, hi);
+                    }
+                }
+            }
+}
+
+// cols (ck, nb * L) from input samples [n0, n0 + nb).
+template <class T>
+void im2col(const ConvGeom& g, const T* input, T* cols, std::int64_t n0, std::int64_t nb) {
+    const std::int64_t sw = g.sw, OW = g.OW;
+    for_each_column_row(g, const_cast<T*>(input), cols, n0, nb,
+                        [&](T* dst, const T* src, std::int64_t lo, std::int64_t hi) {
+                            if (!src) {
+                                std::fill(dst, dst + OW, T(0));
+                                return;
+                            }
+                            std::fill(dst, dst + lo, T(0));
+                            if (sw == 1)
+                                std::memcpy(dst + lo, src + lo, static_cast<std::size_t>(hi - lo) * sizeof(T));
+                            else
+                                for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * sw];
+                            std::fill(dst + hi, dst + OW, T(0));
+                        });
+}
+
+// input samples [n0, n0 + nb) += the columns scattered back (the adjoint of im2col).
+template <class T>
+void col2im(const ConvGeom& g, T* input, const T* cols, std::int64_t n0, std::int64_t nb) {
+    const std::int64_t sw = g.sw;
+    for_each_column_row(g, input, const_cast<T*>(cols), n0, nb,
+                        [&](const T* col, T* dst, std::int64_t lo, std::int64_t hi) {
+                            if (!dst) return;
+                            if (sw == 1)
+                                for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow] += col[ow];
+                            else
+                                for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow * sw] += col[ow];
+                        });
+}
+
+template <class T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+    if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    else
+        cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+// (N, O, L) samples [n0, n0 + nb) <-> (O, nb * L): the layout change around the GEMMs.
+template <class T>
+void batch_to_rows(const T* nol, T* rows, std::int64_t n0, std::int64_t nb, std::int64_t O, std::int64_t L) {
+    for (std::int64_t n = 0; n < nb; ++n)
+        for (std::int64_t o = 0; o < O; ++o)
+            std::memcpy(rows + o * nb * L + n * L, nol + ((n0 + n) * O + o) * L, static_cast<std::size_t>(L) * sizeof(T));
+}
+
+Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
+
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g);
+Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g);
+Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g);
+
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g) {
+    const Tensor cx = raw(x), cw = raw(w), cb = bias.defined() ? raw(bias) : Tensor();
+    Tensor out = make_tensor(g.output_shape(), x.dtype());
+    detail::visit_floating(x.dtype(), "conv2d", [&](auto v) {
+        using T = decltype(v);
+        const std::int64_t ck = g.ck(), L = g.L(), chunk = batch_chunk(g);
+        const T* px = impl_of(cx).data_as<T>();
+        const T* pw = impl_of(cw).data_as<T>();
+        const T* pb = cb.defined() ? impl_of(cb).data_as<T>() : nullptr;
+        T* po = impl_of(out).data_as<T>();
+        Tensor cols = make_tensor({ck * chunk * L}, x.dtype());
+        Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, x.dtype());
+        for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+            const std::int64_t nb = std::min(chunk, g.N - n0);
+            T* pc = impl_of(cols).data_as<T>();
+            im2col(g, px, pc, n0, nb);
+            // One sample writes its (O, L) block in place; several go through `rows`.
+            T* dst = nb == 1 ? po + n0 * g.O * L : impl_of(rows).data_as<T>();
+            gemm<T>(CblasNoTrans, CblasNoTrans, g.O, nb * L, ck, pw, ck, pc, nb * L, T(0), dst, nb * L);
+            for (std::int64_t n = 0; n < nb; ++n)
+                for (std::int64_t o = 0; o < g.O; ++o) {
+                    T* out_row = po + ((n0 + n) * g.O + o) * L;
+                    const T* src = nb == 1 ? out_row : dst + o * nb * L + n * L;
+                    const T b = pb ? pb[o] : T(0);
+                    for (std::int64_t l = 0; l < L; ++l) out_row[l] = src[l] + b;
+                }
+        }
+    });
+    if (detail::needs_grad(x, w) || (bias.defined() && detail::needs_grad(bias))) {
+        const bool rx = x.requires_grad(), rw = w.requires_grad(), rb = bias.defined() && bias.requires_grad();
+        auto backward = [sx = SavedTensor(rw ? x : Tensor()), sw = SavedTensor(rx ? w : Tensor()), rx, rw, rb,
+                         g](const Tensor& grad) -> GradList {
+            GradList grads{rx ? conv_input_grad(grad, sw.unpack(), g) : Tensor(),
+                           rw ? conv_weight_grad(sx.unpack(), grad, g) : Tensor()};
+            grads.push_back(rb ? sum(grad, {0, 2, 3}) : Tensor());
+            return grads;
+        };
+        if (bias.defined())
+            detail::record("conv2d", {x, w, bias}, out, std::move(backward));
+        else
+            detail::record("conv2d", {x, w}, out, [b = std::move(backward)](const Tensor& grad) {
+                GradList grads = b(grad);
+                grads.pop_back();
+                return grads;
+            });
+    }
+    return out;
+}
+
+// d<conv(x, w), grad>/dx = col2im(w^T @ grad^T)
+Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g) {
+    const Tensor cg = raw(grad), cw = raw(w);
+    Tensor dx = zeros(g.input_shape(), grad.dtype());
+    detail::visit_floating(grad.dtype(), "conv2d", [&](auto v) {
+        using T = decltype(v);
+        const std::int64_t ck = g.ck(), L = g.L(), chunk = batch_chunk(g);
+        const T* pg = impl_of(cg).data_as<T>();
+        const T* pw = impl_of(cw).data_as<T>();
+        Tensor cols = make_tensor({ck * chunk * L}, grad.dtype());
+        Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, grad.dtype());
+        for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+            const std::int64_t nb = std::min(chunk, g.N - n0);
+            const T* src = pg + n0 * g.O * L;
+            if (nb > 1) {
+                batch_to_rows(pg, impl_of(rows).data_as<T>(), n0, nb, g.O, L);
+                src = impl_of(rows).data_as<T>();
+            }
+            T* pc = impl_of(cols).data_as<T>();
+            gemm<T>(CblasTrans, CblasNoTrans, ck, nb * L, g.O, pw, ck, src, nb * L, T(0), pc, nb * L);
+            col2im(g, impl_of(dx).data_as<T>(), pc, n0, nb);
+        }
+    });
+    if (detail::needs_grad(grad, w))
+        detail::record("conv2d_input_grad", {grad, w}, dx,
+                       [sg = SavedTensor(w.requires_grad() ? grad : Tensor()),
+                        sw = SavedTensor(grad.requires_grad() ? w : Tensor()), rg = grad.requires_grad(),
+                        rw = w.requires_grad(), g](const Tensor& h) -> GradList {
+                           return {rg ? conv_forward(h, sw.unpack(), Tensor(), g) : Tensor(),
+                                   rw ? conv_weight_grad(h, sg.unpack(), g) : Tensor()};
+                       });
+    return dx;
+}
+
+// d<conv(x, w), grad>/dw = grad^T @ im2col(x)^T
+Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) {
+    const Tensor cx = raw(x), cg = raw(grad);
+    Tensor dw = zeros(g.weight_shape(), x.dtype());
+    detail::visit_floating(x.dtype(), "conv2d", [&](auto v) {
+        using T = decltype(v);
+        const std::int64_t ck = g.ck(), L = g.L(), chunk = batch_chunk(g);
+        const T* px = impl_of(cx).data_as<T>();
+        const T* pg = impl_of(cg).data_as<T>();
+        Tensor cols = make_tensor({ck * chunk * L}, x.dtype());
+        Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, x.dtype());
+        for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+            const std::int64_t nb = std::min(chunk, g.N - n0);
+            const T* src = pg + n0 * g.O * L;
+            if (nb > 1) {
+                batch_to_rows(pg, impl_of(rows).data_as<T>(), n0, nb, g.O, L);
+                src = impl_of(rows).data_as<T>();
+            }
+            T* pc = impl_of(cols).data_as<T>();
+            im2col(g, px, pc, n0, nb);
+            gemm<T>(CblasNoTrans, CblasTrans, g.O, ck, nb * L, src, nb * L, pc, nb * L, T(1),
+                    impl_of(dw).data_as<T>(), ck);
+        }
+    });
+    if (detail::needs_grad(x, grad))
+        detail::record("conv2d_weight_grad", {x, grad}, dw,
+                       [sx = SavedTensor(grad.requires_grad() ? x : Tensor()),
+                        sg = SavedTensor(x.requires_grad() ? grad : Tensor()), rx = x.requires_grad(),
+                        rg = grad.requires_grad(), g](const Tensor& h) -> GradList {
+                           return {rx ? conv_input_grad(sg.unpack(), h, g) : Tensor(),
+                                   rg ? conv_forward(sx.unpack(), h, Tensor(), g) : Tensor()};
+                       });
+    return dw;
+}
+
+Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
+                   const Padding2d& pad, const Shape& dilation) {
+    detail::check_defined(input, "conv2d");
+    detail::check_defined(weight, "conv2d");
+    TG_CHECK(input.dim() == 4, "conv2d", "input must be 4-D (N, C, H, W), got shape {}", input.sizes());
+    TG_CHECK(weight.dim() == 4, "conv2d", "weight must be 4-D (out_channels, in_channels, kh, kw), got shape {}",
+             weight.sizes());
+    detail::check_floating(input, "conv2d");
+    detail::check_same_dtype(input, weight, "conv2d");
+    TG_CHECK(input.sizes()[1] == weight.sizes()[1], "conv2d",
+             "input shape {} has {} channels but weight shape {} expects {} input channels", input.sizes(),
+             input.sizes()[1], weight.sizes(), weight.sizes()[1]);
+    if (bias.defined()) {
+        detail::check_same_dtype(input, bias, "conv2d");
+        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "conv2d",
+                 "bias shape {} does not match weight shape {} (expected [{}])", bias.sizes(), weight.sizes(),
+                 weight.sizes()[0]);
+    }
+    const auto [sh, sw] = spatial_pair(stride, "stride", "conv2d", 1);
+    const auto [dh, dw] = spatial_pair(dilation, "dilation", "conv2d", 1);
+    TG_CHECK(pad.top >= 0 && pad.bottom >= 0 && pad.left >= 0 && pad.right >= 0, "conv2d",
+             "padding must be non-negative, got top {} bottom {} left {} right {}", pad.top, pad.bottom, pad.left,
+             pad.right);
+    ConvGeom g{};
+    g.N = input.sizes()[0], g.C = input.sizes()[1], g.H = input.sizes()[2], g.W = input.sizes()[3];
+    g.O = weight.sizes()[0], g.kh = weight.sizes()[2], g.kw = weight.sizes()[3];
+    g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
+    g.pt = pad.top, g.pb = pad.bottom, g.pl = pad.left, g.pr = pad.right;
+    const std::int64_t ext_h = (g.kh - 1) * dh + 1, ext_w = (g.kw - 1) * dw + 1;
+    const std::int64_t padded_h = g.H + g.pt + g.pb, padded_w = g.W + g.pl + g.pr;
+    TG_CHECK(ext_h <= padded_h && ext_w <= padded_w, "conv2d",
+             "kernel {}x{} (dilated {}x{}) is larger than the padded input {}x{} (input shape {}, weight shape {})",
+             g.kh, g.kw, ext_h, ext_w, padded_h, padded_w, input.sizes(), weight.sizes());
+    g.OH = (padded_h - ext_h) / sh + 1;
+    g.OW = (padded_w - ext_w) / sw + 1;
+    return conv_forward(input, weight, bias, g);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
+              const Shape& padding, const Shape& dilation) {
+    const auto [ph, pw] = spatial_pair(padding, "padding", "conv2d", 0);
+    return conv2d_impl(input, weight, bias, stride, Padding2d{ph, ph, pw, pw}, dilation);
+}
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
+              Padding padding, const Shape& dilation) {
+    detail::check_defined(input, "conv2d");
+    detail::check_defined(weight, "conv2d");
+    TG_CHECK(input.dim() == 4 && weight.dim() == 4, "conv2d",
+             "expected a 4-D input and weight, got shapes {} and {}", input.sizes(), weight.sizes());
+    const Padding2d pad = tf_padding(padding, input.sizes()[2], input.sizes()[3],
+                                     {weight.sizes()[2], weight.sizes()[3]}, stride, dilation);
+    return conv2d_impl(input, weight, bias, stride, pad, dilation);
+}
+
+}  // namespace tg::nn::functional

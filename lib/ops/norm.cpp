@@ -1,0 +1,241 @@
+// Batch normalisation over (N, C, *) inputs: statistics per channel C, over the batch and
+// every trailing (spatial) dim.
+//
+// Training runs one fused kernel forward (statistics accumulated in double) and, for an
+// ordinary backward, one fused kernel back, with the textbook formula
+//   dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)),  dw = sum(g * xhat),  db = sum(g)
+// (means and sums per channel). When the backward itself is being recorded
+// (create_graph), the same formula is written with tapegrad ops from the saved input, so
+// the statistics are differentiated too. Eval mode is an affine map with constants from
+// the running statistics, written with tapegrad ops.
+#include <cmath>
+#include <vector>
+
+#include "autograd/record.hpp"
+#include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/ops.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::nn::functional {
+
+using detail::GradList;
+using detail::SavedTensor;
+
+namespace {
+
+struct NormGeom {
+    std::int64_t N, C, S;  // batch, channels, elements per (sample, channel)
+    std::int64_t count() const { return N * S; }
+    Shape reduce_dims;  // {0, 2, 3, ...}
+    Shape stat_shape;   // {1, C, 1, 1, ...}: a per-channel tensor broadcast over the input
+};
+
+NormGeom norm_geom(const Tensor& x) {
+    NormGeom g{};
+    g.N = x.sizes()[0], g.C = x.sizes()[1], g.S = 1;
+    g.reduce_dims = {0};
+    g.stat_shape = {1, g.C};
+    for (std::int64_t d = 2; d < x.dim(); ++d) {
+        g.S *= x.sizes()[static_cast<std::size_t>(d)];
+        g.reduce_dims.push_back(d);
+        g.stat_shape.push_back(1);
+    }
+    return g;
+}
+
+Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
+
+// The backward written with tapegrad ops (recorded: used under create_graph).
+GradList batch_norm_backward_graph(const Tensor& grad, const Tensor& x, const Tensor& weight, bool has_bias,
+                                   const NormGeom& g, double eps) {
+    const double m = static_cast<double>(g.count());
+    const Tensor mean_x = mean(x, g.reduce_dims, true);
+    const Tensor centered = x - mean_x;
+    const Tensor invstd = pow(mean(centered * centered, g.reduce_dims, true) + eps, -0.5);
+    const Tensor xhat = centered * invstd;
+    const Tensor sum_g = sum(grad, g.reduce_dims, true);
+    const Tensor sum_gx = sum(grad * xhat, g.reduce_dims, true);
+    const Tensor scale = weight.defined() ? reshape(weight, g.stat_shape) * invstd : invstd;
+    GradList grads{x.requires_grad() ? scale * (grad - sum_g / m - xhat * (sum_gx / m)) : Tensor()};
+    if (weight.defined()) grads.push_back(weight.requires_grad() ? reshape(sum_gx, {g.C}) : Tensor());
+    if (has_bias) grads.push_back(reshape(sum_g, {g.C}));
+    return grads;
+}
+
+// Training forward: y = (x - mean) * invstd * w + b with batch statistics; fills
+// `mean` / `var` (biased) per channel.
+Tensor batch_norm_train(const Tensor& input, const Tensor& weight, const Tensor& bias, const NormGeom& g,
+                        double eps, std::vector<double>& mean_c, std::vector<double>& var_c) {
+    const Tensor cx = raw(input);
+    const Tensor cw = weight.defined() ? raw(weight) : Tensor(), cb = bias.defined() ? raw(bias) : Tensor();
+    Tensor out = make_tensor(input.sizes(), input.dtype());
+    mean_c.assign(static_cast<std::size_t>(g.C), 0.0);
+    var_c.assign(static_cast<std::size_t>(g.C), 0.0);
+    detail::visit_floating(input.dtype(), "batch_norm", [&](auto v) {
+        using T = decltype(v);
+        const T* px = impl_of(cx).data_as<T>();
+        T* po = impl_of(out).data_as<T>();
+        const double m = static_cast<double>(g.count());
+        for (std::int64_t c = 0; c < g.C; ++c) {
+            double s = 0;
+            for (std::int64_t n = 0; n < g.N; ++n) {
+                const T* row = px + (n * g.C + c) * g.S;
+                for (std::int64_t i = 0; i < g.S; ++i) s += row[i];
+            }
+            const double mu = s / m;
+            double sq = 0;  // two passes: no cancellation for data far from zero
+            for (std::int64_t n = 0; n < g.N; ++n) {
+                const T* row = px + (n * g.C + c) * g.S;
+                for (std::int64_t i = 0; i < g.S; ++i) {
+                    const double d = row[i] - mu;
+                    sq += d * d;
+                }
+            }
+            const double var = sq / m;
+            mean_c[static_cast<std::size_t>(c)] = mu;
+            var_c[static_cast<std::size_t>(c)] = var;
+            const double invstd = 1.0 / std::sqrt(var + eps);
+            const double w = cw.defined() ? static_cast<double>(impl_of(cw).data_as<T>()[c]) : 1.0;
+            const double b = cb.defined() ? static_cast<double>(impl_of(cb).data_as<T>()[c]) : 0.0;
+            const T scale = static_cast<T>(w * invstd), shift = static_cast<T>(b - mu * w * invstd);
+            for (std::int64_t n = 0; n < g.N; ++n) {
+                const T* row = px + (n * g.C + c) * g.S;
+                T* orow = po + (n * g.C + c) * g.S;
+                for (std::int64_t i = 0; i < g.S; ++i) orow[i] = row[i] * scale + shift;
+            }
+        }
+    });
+    return out;
+}
+
+// The fused training backward: one pass for the two channel sums, one for dx.
+GradList batch_norm_backward_fused(const Tensor& grad, const Tensor& x, const Tensor& weight, bool has_bias,
+                                   const NormGeom& g, const std::vector<double>& mean_c,
+                                   const std::vector<double>& invstd_c) {
+    const Tensor cg = raw(grad), cx = raw(x), cw = weight.defined() ? raw(weight) : Tensor();
+    const bool want_x = x.requires_grad(), want_w = weight.defined() && weight.requires_grad();
+    Tensor dx = want_x ? make_tensor(x.sizes(), x.dtype()) : Tensor();
+    Tensor dw = want_w ? make_tensor({g.C}, x.dtype()) : Tensor();
+    Tensor db = has_bias ? make_tensor({g.C}, x.dtype()) : Tensor();
+    detail::visit_floating(x.dtype(), "batch_norm", [&](auto v) {
+        using T = decltype(v);
+        const T* pg = impl_of(cg).data_as<T>();
+        const T* px = impl_of(cx).data_as<T>();
+        const double m = static_cast<double>(g.count());
+        for (std::int64_t c = 0; c < g.C; ++c) {
+            const double mu = mean_c[static_cast<std::size_t>(c)], invstd = invstd_c[static_cast<std::size_t>(c)];
+            double sum_g = 0, sum_gc = 0;  // sum(g), sum(g * (x - mean))
+            for (std::int64_t n = 0; n < g.N; ++n) {
+                const std::int64_t off = (n * g.C + c) * g.S;
+                for (std::int64_t i = 0; i < g.S; ++i) {
+                    sum_g += pg[off + i];
+                    sum_gc += pg[off + i] * (px[off + i] - mu);
+                }
+            }
+            if (want_w) impl_of(dw).data_as<T>()[c] = static_cast<T>(sum_gc * invstd);
+            if (has_bias) impl_of(db).data_as<T>()[c] = static_cast<T>(sum_g);
+            if (!want_x) continue;
+            const double w = cw.defined() ? static_cast<double>(impl_of(cw).data_as<T>()[c]) : 1.0;
+            // dx = k * (g - sum_g / m - (x - mean) * invstd^2 * sum_gc / m), k = w * invstd
+            const T k = static_cast<T>(w * invstd);
+            const T a = static_cast<T>(invstd * invstd * sum_gc / m);
+            const T b = static_cast<T>(sum_g / m - mu * invstd * invstd * sum_gc / m);
+            T* pd = impl_of(dx).data_as<T>();
+            for (std::int64_t n = 0; n < g.N; ++n) {
+                const std::int64_t off = (n * g.C + c) * g.S;
+                for (std::int64_t i = 0; i < g.S; ++i) pd[off + i] = k * (pg[off + i] - px[off + i] * a - b);
+            }
+        }
+    });
+    GradList grads{dx};
+    if (weight.defined()) grads.push_back(dw);
+    if (has_bias) grads.push_back(db);
+    return grads;
+}
+
+void check_channel_tensor(const Tensor& t, const char* what, const Tensor& input) {
+    if (!t.defined()) return;
+    TG_CHECK(t.dim() == 1 && t.sizes()[0] == input.sizes()[1], "batch_norm",
+             "{} must have shape [{}] (the channels of input shape {}), got shape {}", what, input.sizes()[1],
+             input.sizes(), t.sizes());
+    TG_CHECK(t.dtype() == input.dtype(), "batch_norm", "{} has dtype {} but the input has dtype {}", what,
+             dtype_name(t.dtype()), dtype_name(input.dtype()));
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+    detail::check_defined(input, "batch_norm");
+    TG_CHECK(input.dim() >= 2, "batch_norm", "input must be (N, C) or (N, C, H, W), got shape {}", input.sizes());
+    detail::check_floating(input, "batch_norm");
+    check_channel_tensor(running_mean, "running_mean", input);
+    check_channel_tensor(running_var, "running_var", input);
+    check_channel_tensor(weight, "weight", input);
+    check_channel_tensor(bias, "bias", input);
+    TG_CHECK(running_mean.defined() == running_var.defined(), "batch_norm",
+             "running_mean and running_var must both be given or both be undefined");
+    TG_CHECK(eps > 0, "batch_norm", "eps must be positive, got {}", eps);
+    const NormGeom g = norm_geom(input);
+    const bool has_running = running_mean.defined();
+
+    if (!training && has_running) {
+        // y = x * scale + shift with scale = w / sqrt(running_var + eps), shift = b - running_mean * scale
+        Tensor invstd = make_tensor({g.C}, input.dtype());
+        const Tensor rv = raw(running_var);
+        detail::visit_floating(input.dtype(), "batch_norm", [&](auto v) {
+            using T = decltype(v);
+            for (std::int64_t c = 0; c < g.C; ++c)
+                impl_of(invstd).data_as<T>()[c] =
+                    static_cast<T>(1.0 / std::sqrt(static_cast<double>(impl_of(rv).data_as<T>()[c]) + eps));
+        });
+        const Tensor scale = weight.defined() ? weight * invstd : invstd;
+        Tensor shift = neg(running_mean.detach() * scale);
+        if (bias.defined()) shift = shift + bias;
+        return input * reshape(scale, g.stat_shape) + reshape(shift, g.stat_shape);
+    }
+
+    TG_CHECK(g.count() > 1, "batch_norm",
+             "training needs more than 1 value per channel to compute statistics, got input shape {}", input.sizes());
+    std::vector<double> mean_c, var_c;
+    Tensor out = batch_norm_train(input, weight, bias, g, eps, mean_c, var_c);
+
+    if (training && has_running) {
+        NoGradGuard no_grad;
+        Tensor batch_mean = make_tensor({g.C}, input.dtype()), batch_var = make_tensor({g.C}, input.dtype());
+        const double unbias = static_cast<double>(g.count()) / static_cast<double>(g.count() - 1);
+        detail::visit_floating(input.dtype(), "batch_norm", [&](auto v) {
+            using T = decltype(v);
+            for (std::int64_t c = 0; c < g.C; ++c) {
+                impl_of(batch_mean).data_as<T>()[c] = static_cast<T>(mean_c[static_cast<std::size_t>(c)]);
+                impl_of(batch_var).data_as<T>()[c] = static_cast<T>(var_c[static_cast<std::size_t>(c)] * unbias);
+            }
+        });
+        Tensor rm = running_mean, rv = running_var;
+        rm.mul_(1.0 - momentum).add_(batch_mean, momentum);
+        rv.mul_(1.0 - momentum).add_(batch_var, momentum);
+    }
+
+    const bool has_weight = weight.defined(), has_bias = bias.defined();
+    std::vector<Tensor> inputs{input};
+    if (has_weight) inputs.push_back(weight);
+    if (has_bias) inputs.push_back(bias);
+    if (detail::needs_grad(inputs)) {
+        std::vector<double> invstd_c(var_c.size());
+        for (std::size_t c = 0; c < var_c.size(); ++c) invstd_c[c] = 1.0 / std::sqrt(var_c[c] + eps);
+        detail::record("batch_norm", inputs, out,
+                       [sx = SavedTensor(input), sw = SavedTensor(has_weight ? weight : Tensor()),
+                        has_bias, g, eps, mean_c = std::move(mean_c),
+                        invstd_c = std::move(invstd_c)](const Tensor& grad) -> GradList {
+                           const Tensor x = sx.unpack(), w = sw.unpack();
+                           if (GradMode::is_enabled())  // create_graph: differentiate the statistics too
+                               return batch_norm_backward_graph(grad, x, w, has_bias, g, eps);
+                           return batch_norm_backward_fused(grad, x, w, has_bias, g, mean_c, invstd_c);
+                       });
+    }
+    return out;
+}
+
+}  // namespace tg::nn::functional

@@ -1,0 +1,286 @@
+// 2-D max and average pooling over (N, C, H, W) (or (C, H, W)) inputs.
+//
+// Max pooling saves, per output cell, the flat index (h * W + w) of the winner in its
+// plane; its backward scatters the gradient there, and the adjoint of that scatter is a
+// gather at the same indices, so both are recorded ops (double backward works).
+// Average pooling is linear: its backward is its adjoint (spread each gradient over the
+// window), whose backward is the forward again.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/record.hpp"
+#include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/ops.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::nn::functional {
+
+using detail::GradList;
+using detail::SavedTensor;
+
+namespace {
+
+struct PoolGeom {
+    std::int64_t planes, H, W;  // planes = N * C
+    std::int64_t kh, kw, sh, sw;
+    std::int64_t pt, pl;  // leading padding (trailing padding only shapes OH / OW)
+    std::int64_t OH, OW;
+    bool count_include_pad = true;
+    std::int64_t padded_h, padded_w;  // H + pt + pb, W + pl + pr
+    Shape in_shape, out_shape;        // of the 4-D view
+};
+
+std::pair<std::int64_t, std::int64_t> spatial_pair(const Shape& s, const char* what, const char* op,
+                                                   std::int64_t min_value) {
+    TG_CHECK(s.size() == 1 || s.size() == 2, op, "{} must have 1 or 2 values, got {}", what, s);
+    const std::int64_t h = s[0], w = s.size() == 2 ? s[1] : s[0];
+    TG_CHECK(h >= min_value && w >= min_value, op, "{} must be >= {}, got {}", what, min_value, s);
+    return {h, w};
+}
+
+// Validates a 4-D input and builds the geometry. `pad` is top, bottom, left, right.
+PoolGeom pool_geom(const Tensor& x, const Shape& kernel, const Shape& stride, const Padding2d& pad,
+                   const char* op) {
+    detail::check_floating(x, op);
+    const auto [kh, kw] = spatial_pair(kernel, "kernel size", op, 1);
+    const auto [sh, sw] = spatial_pair(stride.empty() ? kernel : stride, "stride", op, 1);
+    PoolGeom g{};
+    g.planes = x.sizes()[0] * x.sizes()[1], g.H = x.sizes()[2], g.W = x.sizes()[3];
+    g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.pt = pad.top, g.pl = pad.left;
+    g.padded_h = g.H + pad.top + pad.bottom, g.padded_w = g.W + pad.left + pad.right;
+    TG_CHECK(kh <= g.padded_h && kw <= g.padded_w, op,
+             "kernel {}x{} is larger than the padded input {}x{} (input shape {})", kh, kw, g.padded_h, g.padded_w,
+             x.sizes());
+    g.OH = (g.padded_h - kh) / sh + 1;
+    g.OW = (g.padded_w - kw) / sw + 1;
+    g.in_shape = x.sizes();
+    g.out_shape = {x.sizes()[0], x.sizes()[1], g.OH, g.OW};
+    return g;
+}
+
+// Runs `pool` on a 4-D view of a 3-D (C, H, W) or 4-D input.
+template <class F>
+Tensor on_4d(const Tensor& input, const char* op, F&& pool) {
+    detail::check_defined(input, op);
+    TG_CHECK(input.dim() == 3 || input.dim() == 4, op, "input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {}",
+             input.sizes());
+    if (input.dim() == 3) return squeeze(pool(unsqueeze(input, 0)), 0);
+    return pool(input);
+}
+
+Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
+
+// ---- max pooling ------------------------------------------------------------------------
+
+Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g);
+
+// out[p, j] = x[p, indices[p, j]]: the adjoint of max_pool_scatter.
+Tensor max_pool_gather(const Tensor& x, const Tensor& indices, const PoolGeom& g) {
+    const Tensor cx = raw(x);
+    Tensor out = make_tensor(g.out_shape, x.dtype());
+    detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
+        using T = decltype(v);
+        const T* px = impl_of(cx).data_as<T>();
+        const auto* pi = impl_of(indices).data_as<std::int64_t>();
+        T* po = impl_of(out).data_as<T>();
+        const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+        for (std::int64_t p = 0; p < g.planes; ++p)
+            for (std::int64_t j = 0; j < out_plane; ++j) {
+                const std::int64_t i = pi[p * out_plane + j];
+                po[p * out_plane + j] = i >= 0 ? px[p * in_plane + i] : T(0);
+            }
+    });
+    if (detail::needs_grad(x))
+        detail::record("max_pool2d_gather", {x}, out, [indices, g](const Tensor& h) -> GradList {
+            return {max_pool_scatter(h, indices, g)};
+        });
+    return out;
+}
+
+// dx[p, indices[p, j]] += grad[p, j]
+Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g) {
+    const Tensor cg = raw(grad);
+    Tensor dx = zeros(g.in_shape, grad.dtype());
+    detail::visit_floating(grad.dtype(), "max_pool2d", [&](auto v) {
+        using T = decltype(v);
+        const T* pg = impl_of(cg).data_as<T>();
+        const auto* pi = impl_of(indices).data_as<std::int64_t>();
+        T* pd = impl_of(dx).data_as<T>();
+        const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+        for (std::int64_t p = 0; p < g.planes; ++p)
+            for (std::int64_t j = 0; j < out_plane; ++j) {
+                const std::int64_t i = pi[p * out_plane + j];
+                if (i >= 0) pd[p * in_plane + i] += pg[p * out_plane + j];
+            }
+    });
+    if (detail::needs_grad(grad))
+        detail::record("max_pool2d_backward", {grad}, dx, [indices, g](const Tensor& h) -> GradList {
+            return {max_pool_gather(h, indices, g)};
+        });
+    return dx;
+}
+
+Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
+    const Tensor cx = raw(x);
+    Tensor out = make_tensor(g.out_shape, x.dtype());
+    Tensor indices = make_tensor(g.out_shape, kInt64);
+    detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
+        using T = decltype(v);
+        const T* px = impl_of(cx).data_as<T>();
+        T* po = impl_of(out).data_as<T>();
+        auto* pi = impl_of(indices).data_as<std::int64_t>();
+        for (std::int64_t p = 0; p < g.planes; ++p) {
+            const T* plane = px + p * g.H * g.W;
+            for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+                const std::int64_t h0 = oh * g.sh - g.pt;
+                const std::int64_t hs = std::max<std::int64_t>(h0, 0), he = std::min(h0 + g.kh, g.H);
+                for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                    const std::int64_t w0 = ow * g.sw - g.pl;
+                    const std::int64_t ws = std::max<std::int64_t>(w0, 0), we = std::min(w0 + g.kw, g.W);
+                    T best = -std::numeric_limits<T>::infinity();
+                    std::int64_t arg = -1;
+                    for (std::int64_t h = hs; h < he; ++h)
+                        for (std::int64_t w = ws; w < we; ++w) {
+                            const T val = plane[h * g.W + w];
+                            // NaN wins and propagates, like libtorch.
+                            if (arg < 0 || val > best || std::isnan(val)) {
+                                best = val;
+                                arg = h * g.W + w;
+                            }
+                        }
+                    po[0] = arg >= 0 ? best : T(0);
+                    pi[0] = arg;
+                    ++po, ++pi;
+                }
+            }
+        }
+    });
+    if (detail::needs_grad(x))
+        detail::record("max_pool2d", {x}, out, [indices, g](const Tensor& grad) -> GradList {
+            return {max_pool_scatter(grad, indices, g)};
+        });
+    return out;
+}
+
+// ---- average pooling --------------------------------------------------------------------
+
+// Calls cell(p, oh, ow, hs, he, ws, we, divisor) for every output cell: the window
+// [hs, he) x [ws, we) clipped to the input, and the count it is divided by.
+template <class F>
+void for_each_avg_window(const PoolGeom& g, F&& cell) {
+    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+        const std::int64_t h0 = oh * g.sh - g.pt;
+        const std::int64_t hs = std::max<std::int64_t>(h0, 0), he = std::min(h0 + g.kh, g.H);
+        const std::int64_t ph = std::min(h0 + g.kh, g.padded_h - g.pt) - h0;  // rows inside the padded input
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t w0 = ow * g.sw - g.pl;
+            const std::int64_t ws = std::max<std::int64_t>(w0, 0), we = std::min(w0 + g.kw, g.W);
+            const std::int64_t pw = std::min(w0 + g.kw, g.padded_w - g.pl) - w0;
+            const std::int64_t count = g.count_include_pad ? ph * pw : (he - hs) * (we - ws);
+            cell(oh * g.OW + ow, hs, he, ws, we, count > 0 ? 1.0 / static_cast<double>(count) : 0.0);
+        }
+    }
+}
+
+Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g);
+
+Tensor avg_pool_forward(const Tensor& x, const PoolGeom& g) {
+    const Tensor cx = raw(x);
+    Tensor out = make_tensor(g.out_shape, x.dtype());
+    detail::visit_floating(x.dtype(), "avg_pool2d", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t p = 0; p < g.planes; ++p) {
+            const T* plane = impl_of(cx).data_as<T>() + p * g.H * g.W;
+            T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
+            for_each_avg_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
+                                       std::int64_t we, double scale) {
+                T s = 0;
+                for (std::int64_t h = hs; h < he; ++h)
+                    for (std::int64_t w = ws; w < we; ++w) s += plane[h * g.W + w];
+                po[j] = static_cast<T>(s * scale);
+            });
+        }
+    });
+    if (detail::needs_grad(x))
+        detail::record("avg_pool2d", {x}, out, [g](const Tensor& grad) -> GradList {
+            return {avg_pool_adjoint(grad, g)};
+        });
+    return out;
+}
+
+// dx[window of j] += grad[j] / count[j]
+Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g) {
+    const Tensor cg = raw(grad);
+    Tensor dx = zeros(g.in_shape, grad.dtype());
+    detail::visit_floating(grad.dtype(), "avg_pool2d", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t p = 0; p < g.planes; ++p) {
+            const T* pg = impl_of(cg).data_as<T>() + p * g.OH * g.OW;
+            T* plane = impl_of(dx).data_as<T>() + p * g.H * g.W;
+            for_each_avg_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
+                                       std::int64_t we, double scale) {
+                const T share = static_cast<T>(pg[j] * scale);
+                for (std::int64_t h = hs; h < he; ++h)
+                    for (std::int64_t w = ws; w < we; ++w) plane[h * g.W + w] += share;
+            });
+        }
+    });
+    if (detail::needs_grad(grad))
+        detail::record("avg_pool2d_backward", {grad}, dx, [g](const Tensor& h) -> GradList {
+            return {avg_pool_forward(h, g)};
+        });
+    return dx;
+}
+
+Padding2d symmetric(const Shape& padding, const char* op) {
+    const auto [ph, pw] = spatial_pair(padding, "padding", op, 0);
+    return {ph, ph, pw, pw};
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding) {
+    return on_4d(input, "max_pool2d", [&](const Tensor& x) {
+        const Padding2d pad = symmetric(padding, "max_pool2d");
+        const auto [kh, kw] = spatial_pair(kernel, "kernel size", "max_pool2d", 1);
+        TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "max_pool2d",
+                 "padding {} must be at most half the kernel size {}", padding, kernel);
+        return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d"));
+    });
+}
+
+Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
+    return on_4d(input, "max_pool2d", [&](const Tensor& x) {
+        const Shape& s = stride.empty() ? kernel : stride;
+        const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
+        return max_pool_forward(x, pool_geom(x, kernel, s, pad, "max_pool2d"));
+    });
+}
+
+Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
+                  bool count_include_pad) {
+    return on_4d(input, "avg_pool2d", [&](const Tensor& x) {
+        const Padding2d pad = symmetric(padding, "avg_pool2d");
+        const auto [kh, kw] = spatial_pair(kernel, "kernel size", "avg_pool2d", 1);
+        TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "avg_pool2d",
+                 "padding {} must be at most half the kernel size {}", padding, kernel);
+        PoolGeom g = pool_geom(x, kernel, stride, pad, "avg_pool2d");
+        g.count_include_pad = count_include_pad;
+        return avg_pool_forward(x, g);
+    });
+}
+
+Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
+    return on_4d(input, "avg_pool2d", [&](const Tensor& x) {
+        const Shape& s = stride.empty() ? kernel : stride;
+        const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
+        PoolGeom g = pool_geom(x, kernel, s, pad, "avg_pool2d");
+        g.count_include_pad = false;  // TF averages over the cells inside the input
+        return avg_pool_forward(x, g);
+    });
+}
+
+}  // namespace tg::nn::functional

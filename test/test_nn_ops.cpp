@@ -1,0 +1,466 @@
+// Layer ops of tg::nn::functional: linear, conv2d, pools, batch_norm, dropout, embedding.
+#include <cmath>
+
+#include "test_support.hpp"
+
+using namespace tgtest;
+namespace F = tg::nn::functional;
+
+namespace {
+
+using Inputs = std::vector<tg::Tensor>;
+
+tg::Tensor rnd(const tg::Shape& shape, tg::Dtype dt = tg::kFloat64) { return tg::uniform(shape, -1, 1, dt); }
+
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-9) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("element " << i);
+        CHECK(got[i] == Approx(want[i]).margin(tol));
+    }
+}
+
+struct Pads {
+    std::int64_t top, bottom, left, right;
+};
+
+// Direct convolution by its definition (zero padding, stride, dilation), in double.
+std::vector<double> naive_conv(const tg::Tensor& x, const tg::Tensor& w, const tg::Tensor& b, std::int64_t sh,
+                               std::int64_t sw, Pads p, std::int64_t dh, std::int64_t dw) {
+    const auto X = values(x.contiguous()), Wt = values(w.contiguous());
+    const std::int64_t N = x.size(0), C = x.size(1), H = x.size(2), Wd = x.size(3);
+    const std::int64_t O = w.size(0), kh = w.size(2), kw = w.size(3);
+    const std::int64_t OH = (H + p.top + p.bottom - dh * (kh - 1) - 1) / sh + 1;
+    const std::int64_t OW = (Wd + p.left + p.right - dw * (kw - 1) - 1) / sw + 1;
+    std::vector<double> out;
+    for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t o = 0; o < O; ++o)
+            for (std::int64_t oh = 0; oh < OH; ++oh)
+                for (std::int64_t ow = 0; ow < OW; ++ow) {
+                    double s = b.defined() ? b.at({o}) : 0.0;
+                    for (std::int64_t c = 0; c < C; ++c)
+                        for (std::int64_t i = 0; i < kh; ++i)
+                            for (std::int64_t j = 0; j < kw; ++j) {
+                                const std::int64_t ih = oh * sh - p.top + i * dh, iw = ow * sw - p.left + j * dw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) continue;
+                                s += X[static_cast<std::size_t>(((n * C + c) * H + ih) * Wd + iw)] *
+                                     Wt[static_cast<std::size_t>(((o * C + c) * kh + i) * kw + j)];
+                            }
+                    out.push_back(s);
+                }
+    return out;
+}
+
+// Direct pooling by definition. `avg_divisor`: 0 = max pool, 1 = count_include_pad,
+// 2 = cells inside the input only.
+std::vector<double> naive_pool(const tg::Tensor& x, std::int64_t kh, std::int64_t kw, std::int64_t sh,
+                               std::int64_t sw, Pads p, int mode) {
+    const auto X = values(x.contiguous());
+    const std::int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const std::int64_t OH = (H + p.top + p.bottom - kh) / sh + 1, OW = (W + p.left + p.right - kw) / sw + 1;
+    std::vector<double> out;
+    for (std::int64_t q = 0; q < planes; ++q)
+        for (std::int64_t oh = 0; oh < OH; ++oh)
+            for (std::int64_t ow = 0; ow < OW; ++ow) {
+                double best = -INFINITY, s = 0;
+                std::int64_t inside = 0, padded = 0;
+                for (std::int64_t i = 0; i < kh; ++i)
+                    for (std::int64_t j = 0; j < kw; ++j) {
+                        const std::int64_t h = oh * sh - p.top + i, w = ow * sw - p.left + j;
+                        if (h < H + p.bottom && w < W + p.right) ++padded;
+                        if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                        const double v = X[static_cast<std::size_t>((q * H + h) * W + w)];
+                        best = std::max(best, v);
+                        s += v;
+                        ++inside;
+                    }
+                out.push_back(mode == 0 ? best : mode == 1 ? s / double(padded) : s / double(inside));
+            }
+    return out;
+}
+
+}  // namespace
+
+// ---- linear -------------------------------------------------------------------------------
+
+TEST_CASE("linear: hand-computed values with and without bias, 1-D and 3-D input") {
+    auto x = tg::tensor({{1, 2}, {3, 4}}, tg::kFloat64);
+    auto w = tg::tensor({{1, 0}, {0, 1}, {1, 1}}, tg::kFloat64);  // (out 3, in 2)
+    auto b = tg::tensor({10, 20, 30}, tg::kFloat64);
+    CHECK(values(F::linear(x, w)) == std::vector<double>{1, 2, 3, 3, 4, 7});
+    CHECK(values(F::linear(x, w, b)) == std::vector<double>{11, 22, 33, 13, 24, 37});
+    auto v = F::linear(tg::tensor({1, 2}, tg::kFloat64), w, b);
+    CHECK(v.sizes() == tg::Shape{3});
+    CHECK(values(v) == std::vector<double>{11, 22, 33});
+    auto x3 = tg::reshape(tg::arange(0, 12, 1, tg::kFloat64), {2, 3, 2});
+    auto y3 = F::linear(x3, w, b);
+    CHECK(y3.sizes() == tg::Shape{2, 3, 3});
+    CHECK(values(y3.select(0, 1).select(0, 2)) == std::vector<double>{10 + 10, 20 + 11, 30 + 21});
+}
+
+TEST_CASE("linear: gradcheck with bias, without bias, 3-D and transposed input") {
+    tg::manual_seed(1);
+    auto x = leaf({4, 3}), w = leaf({5, 3}), b = leaf({5}), x3 = leaf({2, 4, 3}), xt = leaf({3, 4});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::linear(in[0], in[1], in[2]); }, (Inputs{x, w, b}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::linear(in[0], in[1]); }, (Inputs{x, w}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::linear(in[0], in[1], in[2]); }, (Inputs{x3, w, b}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::linear(in[0].t(), in[1], in[2]); }, (Inputs{xt, w, b}));
+}
+
+TEST_CASE("linear: shape errors name the shapes") {
+    auto w = tg::zeros({5, 3});
+    REQUIRE_TG_ERROR(F::linear(tg::zeros({4, 2}), w), "linear", "[4, 2]", "[5, 3]");
+    REQUIRE_TG_ERROR(F::linear(tg::zeros({4, 3}), tg::zeros({5, 3, 1})), "linear", "2-D", "[5, 3, 1]");
+    REQUIRE_TG_ERROR(F::linear(tg::zeros({4, 3}), w, tg::zeros({4})), "linear", "bias", "[4]", "[5, 3]");
+}
+
+// ---- conv2d -------------------------------------------------------------------------------
+
+TEST_CASE("conv2d: hand-computed 3x3 input with a 2x2 kernel") {
+    auto x = tg::reshape(tg::arange(1, 10, 1, tg::kFloat32), {1, 1, 3, 3});
+    auto w = tg::ones({1, 1, 2, 2});
+    CHECK(values(F::conv2d(x, w)) == std::vector<double>{12, 16, 24, 28});
+    CHECK(values(F::conv2d(x, w, tg::tensor({1}))) == std::vector<double>{13, 17, 25, 29});
+    // padding 1, stride 2: corners of the padded 5x5 grid
+    CHECK(values(F::conv2d(x, w, {}, {2, 2}, {1, 1})) == std::vector<double>{1, 5, 11, 28});
+    // dilation 2 with a 2x2 kernel on 3x3: the four corners sum
+    CHECK(values(F::conv2d(x, w, {}, {1}, {0}, {2})) == std::vector<double>{1 + 3 + 7 + 9});
+}
+
+TEST_CASE("conv2d: matches a direct convolution for stride, padding, dilation and batch") {
+    tg::manual_seed(2);
+    struct Case {
+        tg::Shape x, w;
+        std::int64_t sh, sw, ph, pw, dh, dw;
+    };
+    for (const Case& c : std::vector<Case>{{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1, 0, 0, 1, 1},
+                                           {{3, 2, 8, 9}, {5, 2, 3, 2}, 2, 1, 1, 2, 1, 1},
+                                           {{1, 2, 9, 9}, {3, 2, 3, 3}, 2, 3, 2, 1, 2, 1},
+                                           {{4, 1, 6, 7}, {2, 1, 5, 5}, 1, 2, 2, 2, 1, 1},
+                                           {{2, 3, 10, 8}, {2, 3, 2, 3}, 3, 2, 0, 1, 3, 2}}) {
+        INFO("input " << c.x << " weight " << c.w);
+        for (auto dt : {tg::kFloat64, tg::kFloat32}) {
+            auto x = rnd(c.x, dt), w = rnd(c.w, dt), b = rnd({c.w[0]}, dt);
+            auto y = F::conv2d(x, w, b, {c.sh, c.sw}, {c.ph, c.pw}, {c.dh, c.dw});
+            const auto want = naive_conv(x, w, b, c.sh, c.sw, {c.ph, c.ph, c.pw, c.pw}, c.dh, c.dw);
+            CHECK(y.dtype() == dt);
+            check_close(values(y), want, dt == tg::kFloat64 ? 1e-12 : 1e-5);
+        }
+    }
+}
+
+TEST_CASE("conv2d: TF padding modes, including asymmetric 'same'") {
+    // same: out = ceil(in / stride), odd pixel of padding at the bottom/right
+    auto p = F::tf_padding(F::Padding::Same, 5, 7, {2, 4}, {2, 1});
+    CHECK(p.top == 0);  // out 3: total (3-1)*2 + 2 - 5 = 1
+    CHECK(p.bottom == 1);
+    CHECK(p.left == 1);  // out 7: total 3
+    CHECK(p.right == 2);
+    auto pd = F::tf_padding(F::Padding::Same, 6, 6, {3, 3}, {1, 1}, {2, 2});  // dilated extent 5
+    CHECK((pd.top == 2 && pd.bottom == 2 && pd.left == 2 && pd.right == 2));
+    auto pv = F::tf_padding(F::Padding::Valid, 5, 7, {3, 3}, {1, 1});
+    CHECK((pv.top == 0 && pv.bottom == 0 && pv.left == 0 && pv.right == 0));
+
+    tg::manual_seed(3);
+    auto x = rnd({2, 3, 5, 7}), w = rnd({4, 3, 2, 4}), b = rnd({4});
+    auto y = F::conv2d(x, w, b, {2, 1}, F::Padding::Same);
+    CHECK(y.sizes() == tg::Shape{2, 4, 3, 7});
+    check_close(values(y), naive_conv(x, w, b, 2, 1, {0, 1, 1, 2}, 1, 1), 1e-12);
+    auto yv = F::conv2d(x, w, b, {2, 1}, F::Padding::Valid);
+    CHECK(yv.sizes() == tg::Shape{2, 4, 2, 4});
+    check_close(values(yv), naive_conv(x, w, b, 2, 1, {0, 0, 0, 0}, 1, 1), 1e-12);
+    // A 1x1 input that "same" pads on one side only.
+    auto one = F::conv2d(tg::full({1, 1, 1, 1}, 2.0, tg::kFloat64), tg::ones({1, 1, 2, 2}, tg::kFloat64), {}, {1, 1},
+                         F::Padding::Same);
+    CHECK(values(one) == std::vector<double>{2});
+}
+
+TEST_CASE("conv2d: gradcheck over stride, padding, dilation, asymmetric same, views") {
+    tg::manual_seed(4);
+    auto x = leaf({2, 2, 6, 5}), w = leaf({3, 2, 3, 2}), b = leaf({3});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv2d(in[0], in[1], in[2]); }, (Inputs{x, w, b}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv2d(in[0], in[1], in[2], {2, 1}, {1, 2}); },
+                      (Inputs{x, w, b}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv2d(in[0], in[1], {}, {1, 2}, {2, 1}, {2, 2}); },
+                      (Inputs{x, w}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv2d(in[0], in[1], in[2], {2, 2}, F::Padding::Same); },
+                      (Inputs{x, w, b}));
+    // A single sample (the GEMM writes the output in place) and an even kernel under "same".
+    auto x1 = leaf({1, 2, 5, 5}), w2 = leaf({2, 2, 2, 2});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv2d(in[0], in[1], {}, {1, 1}, F::Padding::Same); },
+                      (Inputs{x1, w2}));
+    // Non-contiguous input (H and W swapped) and an input used twice.
+    auto xt = leaf({2, 2, 5, 6});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv2d(in[0].transpose(2, 3), in[1], in[2], {1}, {1}); },
+                      (Inputs{xt, w, b}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) { return F::conv2d(in[0], in[1]) + F::conv2d(in[0] * in[0], in[1], {}, {1}, {0}); },
+        (Inputs{x, w}));
+}
+
+TEST_CASE("conv2d: double backward (create_graph) passes gradcheck") {
+    tg::manual_seed(5);
+    auto x = leaf({2, 2, 5, 4}), w = leaf({3, 2, 2, 3});
+    auto grad_of = [](const Inputs& in) {
+        auto y = F::conv2d(in[0], in[1], {}, {2, 1}, {1, 1});
+        auto gs = tg::autograd::grad({(y * y).sum()}, {in[0], in[1]}, {}, true, true);
+        return gs[0].sum() * 0.5 + (gs[1] * gs[1]).sum();
+    };
+    REQUIRE_GRADCHECK(grad_of, (Inputs{x, w}));
+}
+
+TEST_CASE("conv2d: errors name the op and the shapes") {
+    auto x = tg::zeros({2, 3, 5, 5});
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 2, 3, 3})), "conv2d", "[2, 3, 5, 5]", "[4, 2, 3, 3]", "channels");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 6, 3})), "conv2d", "larger than the padded input", "5x5");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 3, 3}), {}, {1}, {0}, {3}), "conv2d", "dilated 7x7");
+    REQUIRE_TG_ERROR(F::conv2d(tg::zeros({3, 5, 5}), tg::zeros({4, 3, 3, 3})), "conv2d", "4-D", "[3, 5, 5]");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 3})), "conv2d", "4-D", "[4, 3, 3]");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 3, 3}), tg::zeros({3})), "conv2d", "bias", "[3]");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 3, 3}), {}, {0}), "conv2d", "stride");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 3, 3}), {}, {1}, {-1}), "conv2d", "padding");
+    REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 3, 3, 3}, tg::kFloat64)), "conv2d", "float64");
+}
+
+// ---- pooling ------------------------------------------------------------------------------
+
+TEST_CASE("max_pool2d and avg_pool2d: hand-computed 4x4 values") {
+    auto x = tg::reshape(tg::arange(0, 16, 1, tg::kFloat64), {1, 1, 4, 4});
+    CHECK(values(F::max_pool2d(x, {2})) == std::vector<double>{5, 7, 13, 15});
+    CHECK(values(F::avg_pool2d(x, {2})) == std::vector<double>{2.5, 4.5, 10.5, 12.5});
+    // kernel 3, stride 1: windows overlap
+    CHECK(values(F::max_pool2d(x, {3}, {1})) == std::vector<double>{10, 11, 14, 15});
+    // padding 1, kernel 2, stride 2: 3x3 output; padded cells never win
+    CHECK(values(F::max_pool2d(-x, {2}, {2}, {1})) == std::vector<double>{0, -1, -3, -4, -5, -7, -12, -13, -15});
+    // avg with padding: count_include_pad divides by 4, otherwise by the cells inside
+    CHECK(values(F::avg_pool2d(x, {2}, {2}, {1})) ==
+          std::vector<double>{0, 3.0 / 4, 3.0 / 4, 12.0 / 4, 30.0 / 4, 18.0 / 4, 12.0 / 4, 27.0 / 4, 15.0 / 4});
+    CHECK(values(F::avg_pool2d(x, {2}, {2}, {1}, false)) ==
+          std::vector<double>{0, 1.5, 3, 6, 7.5, 9, 12, 13.5, 15});
+    // 3-D (C, H, W) input keeps its rank
+    auto y3 = F::max_pool2d(x.select(0, 0), {2});
+    CHECK(y3.sizes() == tg::Shape{1, 2, 2});
+}
+
+TEST_CASE("pools: match direct pooling for stride != kernel, padding and TF same") {
+    tg::manual_seed(6);
+    auto x = rnd({2, 3, 7, 8});
+    check_close(values(F::max_pool2d(x, {3, 2}, {2, 3}, {1, 1})), naive_pool(x, 3, 2, 2, 3, {1, 1, 1, 1}, 0));
+    check_close(values(F::avg_pool2d(x, {3, 2}, {2, 3}, {1, 1})), naive_pool(x, 3, 2, 2, 3, {1, 1, 1, 1}, 1));
+    check_close(values(F::avg_pool2d(x, {3, 2}, {2, 3}, {1, 1}, false)),
+                naive_pool(x, 3, 2, 2, 3, {1, 1, 1, 1}, 2));
+    // TF same, kernel 2 stride 2 on 7x8: out 4x4, padding bottom 1 only
+    auto ys = F::max_pool2d(x, {2}, {2}, F::Padding::Same);
+    CHECK(ys.sizes() == tg::Shape{2, 3, 4, 4});
+    check_close(values(ys), naive_pool(x, 2, 2, 2, 2, {0, 1, 0, 0}, 0));
+    check_close(values(F::avg_pool2d(x, {3}, {2}, F::Padding::Same)), naive_pool(x, 3, 3, 2, 2, {1, 1, 1, 1}, 2));
+    check_close(values(F::avg_pool2d(x, {2}, {1}, F::Padding::Valid)), naive_pool(x, 2, 2, 1, 1, {0, 0, 0, 0}, 2));
+}
+
+TEST_CASE("pools: gradcheck with stride != kernel, padding, TF same and views") {
+    tg::manual_seed(7);
+    auto x = leaf({2, 2, 7, 6});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0], {2}, {2}, F::Padding::Same); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {3}, {2}, {1}, false); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {2}, {2}, F::Padding::Same); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0].transpose(2, 3), {2}, {1}); }, (Inputs{x}));
+    // Double backward through both pools.
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            auto y = F::max_pool2d(in[0], {2}, {1}) * F::avg_pool2d(in[0], {2}, {1});
+            auto g = tg::autograd::grad({y.sum()}, {in[0]}, {}, true, true)[0];
+            return (g * g).sum();
+        },
+        (Inputs{x}));
+}
+
+TEST_CASE("max_pool2d: the gradient goes to the first maximum of each window") {
+    auto x = tg::tensor({{1, 3}, {3, 2}}, tg::kFloat64).reshape({1, 1, 2, 2}).requires_grad_();
+    F::max_pool2d(x, {2}).sum().backward();
+    CHECK(values(x.grad()) == std::vector<double>{0, 1, 0, 0});
+    // Overlapping windows that share a maximum add up there.
+    auto z = tg::tensor({{0, 9, 0}, {0, 0, 0}}, tg::kFloat64).reshape({1, 1, 2, 3}).requires_grad_();
+    F::max_pool2d(z, {2}, {1}).sum().backward();
+    CHECK(values(z.grad()) == std::vector<double>{0, 2, 0, 0, 0, 0});
+}
+
+TEST_CASE("pools: errors") {
+    auto x = tg::zeros({1, 1, 4, 4});
+    REQUIRE_TG_ERROR(F::max_pool2d(x, {5}), "max_pool2d", "larger than the padded input", "[1, 1, 4, 4]");
+    REQUIRE_TG_ERROR(F::avg_pool2d(x, {2}, {2}, {2}), "avg_pool2d", "half the kernel");
+    REQUIRE_TG_ERROR(F::max_pool2d(tg::zeros({4, 4}), {2}), "max_pool2d", "[4, 4]");
+    REQUIRE_TG_ERROR(F::max_pool2d(x, {2, 2, 2}), "max_pool2d", "kernel size");
+    REQUIRE_TG_ERROR(F::avg_pool2d(x, {2}, {0}), "avg_pool2d", "stride");
+}
+
+// ---- batch_norm ---------------------------------------------------------------------------
+
+TEST_CASE("batch_norm: training values and running statistics, hand-computed") {
+    // Channel 0 holds 1, 3 (mean 2, biased var 1, unbiased 2); channel 1 holds 2, 6 (mean 4, var 4 / 8).
+    auto x = tg::tensor({{1, 2}, {3, 6}}, tg::kFloat64);
+    auto rm = tg::tensor({0, 1}, tg::kFloat64), rv = tg::tensor({1, 1}, tg::kFloat64);
+    auto w = tg::tensor({2, 1}, tg::kFloat64), b = tg::tensor({0, 10}, tg::kFloat64);
+    auto y = F::batch_norm(x, rm, rv, w, b, true, 0.1, 0.0 + 1e-12);
+    check_close(values(y), {-2, 9, 2, 11}, 1e-9);
+    check_close(values(rm), {0.9 * 0 + 0.1 * 2, 0.9 * 1 + 0.1 * 4});
+    check_close(values(rv), {0.9 * 1 + 0.1 * 2, 0.9 * 1 + 0.1 * 8});
+    // Eval uses the running statistics: (x - rm) / sqrt(rv + eps) * w + b
+    auto ye = F::batch_norm(x, rm, rv, w, b, false, 0.1, 1e-5);
+    const auto m = values(rm), v = values(rv);
+    check_close(values(ye), {(1 - m[0]) / std::sqrt(v[0] + 1e-5) * 2, (2 - m[1]) / std::sqrt(v[1] + 1e-5) + 10,
+                             (3 - m[0]) / std::sqrt(v[0] + 1e-5) * 2, (6 - m[1]) / std::sqrt(v[1] + 1e-5) + 10});
+    check_close(values(rm), m);  // eval leaves them alone
+    // No affine parameters, no running statistics, (N, C, H, W) input.
+    auto x4 = tg::reshape(tg::tensor({1, 3, 5, 7, 0, 0, 0, 4}, tg::kFloat64), {1, 2, 2, 2});
+    auto y4 = F::batch_norm(x4, {}, {}, {}, {}, false, 0.1, 1e-12);  // undefined running: batch stats
+    const double s0 = std::sqrt(5.0), s1 = std::sqrt(3.0);
+    check_close(values(y4), {-3 / s0, -1 / s0, 1 / s0, 3 / s0, -1 / s1, -1 / s1, -1 / s1, 3 / s1}, 1e-9);
+}
+
+TEST_CASE("batch_norm: running statistics of a 4-D float32 batch with momentum") {
+    tg::manual_seed(8);
+    auto x = tg::normal({4, 3, 5, 5}, 2.0, 3.0);
+    auto rm = tg::zeros({3}), rv = tg::ones({3});
+    F::batch_norm(x, rm, rv, {}, {}, true, 0.3);
+    const auto xv = values(x);
+    for (std::int64_t c = 0; c < 3; ++c) {
+        double s = 0, sq = 0;
+        for (std::int64_t n = 0; n < 4; ++n)
+            for (std::int64_t i = 0; i < 25; ++i) s += xv[static_cast<std::size_t>((n * 3 + c) * 25 + i)];
+        const double mu = s / 100;
+        for (std::int64_t n = 0; n < 4; ++n)
+            for (std::int64_t i = 0; i < 25; ++i) {
+                const double d = xv[static_cast<std::size_t>((n * 3 + c) * 25 + i)] - mu;
+                sq += d * d;
+            }
+        CHECK(rm.at({c}) == Approx(0.3 * mu).epsilon(1e-5));
+        CHECK(rv.at({c}) == Approx(0.7 + 0.3 * sq / 99).epsilon(1e-5));
+    }
+    // The normalised output has zero mean and unit (biased) variance per channel.
+    auto y = F::batch_norm(x, {}, {}, {}, {}, true);
+    auto ym = values(y.mean({0, 2, 3}));
+    check_close(ym, {0, 0, 0}, 1e-5);
+    check_close(values((y * y).mean({0, 2, 3})), {1, 1, 1}, 1e-3);
+}
+
+TEST_CASE("batch_norm: gradcheck in training (through the batch statistics) and eval") {
+    tg::manual_seed(9);
+    auto x2 = leaf({5, 3}), w = leaf({3}), b = leaf({3});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::batch_norm(in[0], {}, {}, in[1], in[2], true); },
+                      (Inputs{x2, w, b}));
+    auto x4 = leaf({3, 3, 2, 4});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::batch_norm(in[0], {}, {}, in[1], in[2], true); },
+                      (Inputs{x4, w, b}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::batch_norm(in[0], {}, {}, {}, {}, true); }, (Inputs{x4}));
+    // Non-contiguous input, and running buffers updated while gradchecking (they do not
+    // affect the training output).
+    auto xt = leaf({3, 5});
+    auto rm = tg::zeros({3}, tg::kFloat64), rv = tg::ones({3}, tg::kFloat64);
+    REQUIRE_GRADCHECK([&](const Inputs& in) { return F::batch_norm(in[0].t(), rm, rv, in[1], {}, true); },
+                      (Inputs{xt, w}));
+    // Eval: an affine map of x with the running statistics fixed.
+    auto rm2 = tg::tensor({0.5, -0.2, 0.1}, tg::kFloat64), rv2 = tg::tensor({2.0, 0.5, 1.0}, tg::kFloat64);
+    REQUIRE_GRADCHECK([&](const Inputs& in) { return F::batch_norm(in[0], rm2, rv2, in[1], in[2], false); },
+                      (Inputs{x4, w, b}));
+    // Double backward differentiates the statistics.
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            auto y = F::batch_norm(in[0], {}, {}, in[1], {}, true);
+            auto gs = tg::autograd::grad({(y * y * y).sum()}, {in[0], in[1]}, {}, true, true);
+            return (gs[0] * gs[0]).sum() + gs[1].sum();
+        },
+        (Inputs{x2, w}));
+}
+
+TEST_CASE("batch_norm: errors") {
+    auto x = tg::zeros({4, 3});
+    REQUIRE_TG_ERROR(F::batch_norm(x, tg::zeros({2}), tg::ones({2}), {}, {}, true), "batch_norm", "running_mean",
+                     "[3]", "[2]");
+    REQUIRE_TG_ERROR(F::batch_norm(x, {}, {}, tg::ones({4}), {}, true), "batch_norm", "weight", "[4]");
+    REQUIRE_TG_ERROR(F::batch_norm(tg::zeros({4}), {}, {}, {}, {}, true), "batch_norm", "[4]");
+    REQUIRE_TG_ERROR(F::batch_norm(tg::zeros({1, 3}), {}, {}, {}, {}, true), "batch_norm", "more than 1 value",
+                     "[1, 3]");
+    REQUIRE_TG_ERROR(F::batch_norm(x, tg::zeros({3}, tg::kFloat64), tg::ones({3}, tg::kFloat64), {}, {}, true),
+                     "batch_norm", "float64", "float32");
+}
+
+// ---- dropout ------------------------------------------------------------------------------
+
+TEST_CASE("dropout: zero fraction ~ p, mean preserved, identity in eval, repeatable") {
+    tg::manual_seed(10);
+    auto x = tg::full({200, 500}, 2.0);
+    auto y = F::dropout(x, 0.3, true);
+    const auto v = values(y);
+    std::size_t zeros = 0;
+    double sum = 0;
+    for (double e : v) {
+        if (e == 0) ++zeros;
+        else CHECK(e == Approx(2.0 / 0.7));
+        sum += e;
+    }
+    // 100k Bernoulli draws: the standard error of the fraction is ~0.0015.
+    CHECK(double(zeros) / v.size() == Approx(0.3).margin(0.01));
+    CHECK(sum / v.size() == Approx(2.0).margin(0.02));
+    CHECK(F::dropout(x, 0.3, false).is_same(x));
+    CHECK(F::dropout(x, 0.0, true).is_same(x));
+    CHECK(values(F::dropout(x, 1.0, true)) == std::vector<double>(100000, 0.0));
+    tg::manual_seed(11);
+    auto a = values(F::dropout(x, 0.5));
+    tg::manual_seed(11);
+    CHECK(values(F::dropout(x, 0.5)) == a);
+    REQUIRE_TG_ERROR(F::dropout(x, 1.5), "dropout", "1.5");
+    REQUIRE_TG_ERROR(F::dropout(tg::zeros({3}, tg::kInt64), 0.5), "dropout");
+}
+
+TEST_CASE("dropout: the gradient is the mask / (1 - p)") {
+    tg::manual_seed(12);
+    auto x = tg::uniform({50, 40}, 1, 2, tg::kFloat64).requires_grad_();
+    auto y = F::dropout(x, 0.25);
+    y.sum().backward();
+    const auto yv = values(y), xv = values(x), g = values(x.grad());
+    for (std::size_t i = 0; i < yv.size(); ++i) {
+        INFO("element " << i);
+        CHECK(g[i] == Approx(yv[i] == 0 ? 0.0 : 1.0 / 0.75));
+        if (yv[i] != 0) CHECK(yv[i] == Approx(xv[i] / 0.75));
+    }
+    auto z = tg::ones({4}, tg::kFloat64).requires_grad_();
+    F::dropout(z, 1.0).sum().backward();
+    CHECK(values(z.grad()) == std::vector<double>{0, 0, 0, 0});
+}
+
+// ---- embedding ----------------------------------------------------------------------------
+
+TEST_CASE("embedding: rows by index, any index shape, repeated indices sum gradients") {
+    auto w = tg::reshape(tg::arange(0, 8, 1, tg::kFloat64), {4, 2}).requires_grad_();
+    auto idx = tg::from_vector(std::vector<std::int64_t>{3, 0, 3, 1, 3, 2}, {2, 3});
+    auto y = F::embedding(idx, w);
+    CHECK(y.sizes() == tg::Shape{2, 3, 2});
+    CHECK(values(y) == std::vector<double>{6, 7, 0, 1, 6, 7, 2, 3, 6, 7, 4, 5});
+    (y * tg::reshape(tg::arange(1, 13, 1, tg::kFloat64), {2, 3, 2})).sum().backward();
+    // row 3 picked at positions 0, 2, 4: (1+5+9, 2+6+10)
+    CHECK(values(w.grad()) == std::vector<double>{3, 4, 7, 8, 11, 12, 15, 18});
+    tg::manual_seed(13);
+    auto wl = leaf({5, 3});
+    auto scalar_idx = tg::from_vector(std::vector<std::int64_t>{2}).reshape({});
+    CHECK(F::embedding(scalar_idx, wl).sizes() == tg::Shape{3});
+    REQUIRE_GRADCHECK([&](const Inputs& in) { return F::embedding(idx, in[0]); }, (Inputs{wl}));
+    REQUIRE_GRADCHECK(
+        [&](const Inputs& in) {
+            auto y2 = F::embedding(idx, in[0]);
+            auto g = tg::autograd::grad({(y2 * y2).sum()}, {in[0]}, {}, true, true)[0];
+            return (g * g).sum();
+        },
+        (Inputs{wl}));
+}
+
+TEST_CASE("embedding: errors name the index and the table") {
+    auto w = tg::zeros({5, 3});
+    REQUIRE_TG_ERROR(F::embedding(tg::from_vector(std::vector<std::int64_t>{1, 7}), w), "embedding", "index 7", "5 rows",
+                     "[5, 3]");
+    REQUIRE_TG_ERROR(F::embedding(tg::from_vector(std::vector<std::int64_t>{-1}), w), "embedding", "index -1");
+    REQUIRE_TG_ERROR(F::embedding(tg::tensor({1, 2}), w), "embedding", "int64", "float32");
+    REQUIRE_TG_ERROR(F::embedding(tg::from_vector(std::vector<std::int64_t>{1}), tg::zeros({5})), "embedding", "2-D",
+                     "[5]");
+}
