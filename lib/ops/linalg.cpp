@@ -1,4 +1,6 @@
 // Matrix products through cblas (OpenBLAS): never a hand-written GEMM.
+#include <algorithm>
+
 #include <cblas.h>
 
 #include "autograd/record.hpp"
@@ -91,18 +93,120 @@ Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta,
     return out;
 }
 
+// The batched product of a (B, n, k) and b (B, k, m): one cblas GEMM per batch entry.
+// Each 2-D slice is handed to cblas as a strided view, so transposed slices and batch
+// dims expanded with stride 0 (matmul's broadcasting) cost no copy.
+Tensor bmm(const Tensor& a, const Tensor& b) {
+    detail::check_defined(a, "bmm");
+    detail::check_defined(b, "bmm");
+    TG_CHECK(a.dim() == 3 && b.dim() == 3, "bmm", "expected 3-D tensors, got shapes {} and {}", a.sizes(),
+             b.sizes());
+    detail::check_floating(a, "bmm");
+    detail::check_floating(b, "bmm");
+    detail::check_same_dtype(a, b, "bmm");
+    TG_CHECK(a.sizes()[0] == b.sizes()[0], "bmm", "shapes {} and {} differ in batch size ({} vs {})", a.sizes(),
+             b.sizes(), a.sizes()[0], b.sizes()[0]);
+    TG_CHECK(a.sizes()[2] == b.sizes()[1], "bmm", "shapes {} and {} cannot be multiplied (inner dims {} vs {})",
+             a.sizes(), b.sizes(), a.sizes()[2], b.sizes()[1]);
+    const std::int64_t batch = a.sizes()[0], n = a.sizes()[1], k = a.sizes()[2], m = b.sizes()[2];
+    Tensor out = zeros({batch, n, m}, a.dtype());
+    if (k > 0 && n > 0 && m > 0) {
+        // Slices whose layout cblas cannot read directly are made contiguous once, not per entry.
+        auto blas_ready = [](const Tensor& t) {
+            const std::int64_t r = t.sizes()[1], c = t.sizes()[2], s1 = t.strides()[1], s2 = t.strides()[2];
+            const bool row_major = (s2 == 1 || c == 1) && s1 >= std::max<std::int64_t>(c, 1);
+            const bool col_major = (s1 == 1 || r == 1) && s2 >= std::max<std::int64_t>(r, 1);
+            return row_major || col_major ? t : t.contiguous();
+        };
+        const Tensor da = blas_ready(a.detach()), db = blas_ready(b.detach());
+        for (std::int64_t i = 0; i < batch; ++i) {
+            Tensor ai = make_view(da, {n, k}, {da.strides()[1], da.strides()[2]},
+                                  da.storage_offset() + i * da.strides()[0]);
+            Tensor bi = make_view(db, {k, m}, {db.strides()[1], db.strides()[2]},
+                                  db.storage_offset() + i * db.strides()[0]);
+            Tensor oi = make_view(out, {n, m}, {m, 1}, i * n * m);
+            gemm(ai, bi, oi, 1.0, 0.0);
+        }
+    }
+    if (detail::needs_grad(a, b))
+        detail::record("bmm", {a, b}, out,
+                       [sa = SavedTensor(b.requires_grad() ? a : Tensor()), sb = SavedTensor(a.requires_grad() ? b : Tensor()),
+                        ra = a.requires_grad(), rb = b.requires_grad()](const Tensor& g) -> GradList {
+                           return {ra ? bmm(g, transpose(sb.unpack(), 1, 2)) : Tensor(),
+                                   rb ? bmm(transpose(sa.unpack(), 1, 2), g) : Tensor()};
+                       });
+    return out;
+}
+
+namespace {
+
+// matmul with at least one operand of rank >= 3, like torch.matmul: a 1-D operand is
+// promoted to a matrix (and the added dim removed at the end), batch dims (all but the
+// last two) broadcast. Built from differentiable ops (reshape/expand + mm/bmm), so the
+// backward, including the sum over broadcast batch dims, comes from theirs.
+Tensor batched_matmul(const Tensor& a, const Tensor& b) {
+    const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
+    const Tensor ma = a_vec ? unsqueeze(a, 0) : a;   // (..., n, k)
+    const Tensor mb = b_vec ? unsqueeze(b, 1) : b;   // (..., k, m)
+    const std::int64_t n = ma.size(-2), k = ma.size(-1), m = mb.size(-1);
+    TG_CHECK(k == mb.size(-2), "matmul", "shapes {} and {} cannot be multiplied (inner dims {} vs {})", a.sizes(),
+             b.sizes(), k, mb.size(-2));
+    const Shape batch_a(ma.sizes().data(), ma.sizes().size() - 2);
+    const Shape batch_b(mb.sizes().data(), mb.sizes().size() - 2);
+
+    Shape out_shape;
+    if (batch_b.empty()) {
+        // (..., n, k) @ (k, m): fold the batch into the rows of one GEMM.
+        out_shape = batch_a;
+        Tensor rows = mm(reshape(ma, {batch_a.numel() * n, k}), mb);
+        out_shape.push_back(n);
+        out_shape.push_back(m);
+        Tensor out = reshape(rows, out_shape);
+        return a_vec ? squeeze(out, -2) : b_vec ? squeeze(out, -1) : out;
+    }
+    // Broadcast the batch dims (aligned from the right), naming both full shapes on failure.
+    const std::size_t rank = std::max(batch_a.size(), batch_b.size());
+    Shape batch(rank, 1);
+    for (std::size_t i = 0; i < rank; ++i) {
+        const std::int64_t da = i < batch_a.size() ? batch_a[batch_a.size() - 1 - i] : 1;
+        const std::int64_t db = i < batch_b.size() ? batch_b[batch_b.size() - 1 - i] : 1;
+        TG_CHECK(da == db || da == 1 || db == 1, "matmul",
+                 "batch dims of shapes {} and {} cannot broadcast ({} vs {})", a.sizes(), b.sizes(), da, db);
+        batch[rank - 1 - i] = da == 1 ? db : da;
+    }
+    const std::int64_t flat = batch.numel();
+    Shape shape_a = batch, shape_b = batch;
+    shape_a.push_back(n);
+    shape_a.push_back(k);
+    shape_b.push_back(k);
+    shape_b.push_back(m);
+    // reshape copies an expanded operand only when its batch dims cannot merge into one.
+    const Tensor fa = reshape(expand(ma, shape_a), {flat, n, k});
+    const Tensor fb = reshape(expand(mb, shape_b), {flat, k, m});
+    out_shape = batch;
+    if (!a_vec) out_shape.push_back(n);
+    if (!b_vec) out_shape.push_back(m);
+    return reshape(bmm(fa, fb), out_shape);
+}
+
+}  // namespace
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
     detail::check_defined(a, "matmul");
     detail::check_defined(b, "matmul");
-    if (a.dim() == 2 && b.dim() == 2) return mm(a, b);
     TG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul", "both operands need at least 1 dim, got shapes {} and {}",
              a.sizes(), b.sizes());
+    detail::check_floating(a, "matmul");
+    detail::check_floating(b, "matmul");
+    detail::check_same_dtype(a, b, "matmul");
+    const std::int64_t inner_b = b.dim() == 1 ? b.sizes()[0] : b.size(-2);
+    TG_CHECK(a.size(-1) == inner_b, "matmul", "shapes {} and {} cannot be multiplied (inner dims {} vs {})",
+             a.sizes(), b.sizes(), a.size(-1), inner_b);
+    if (a.dim() == 2 && b.dim() == 2) return mm(a, b);
     if (a.dim() == 1 && b.dim() == 1) return dot(a, b);
-    if (a.dim() == 1) return squeeze(mm(unsqueeze(a, 0), b), 0);
-    if (b.dim() == 1 && a.dim() == 2) return squeeze(mm(a, unsqueeze(b, 1)), 1);
-    // Batched: TODO(helper) broadcast batch dims and go through bmm.
-    TG_CHECK(false, "matmul", "batched shapes {} and {} are not supported yet", a.sizes(), b.sizes());
-    return {};
+    if (a.dim() == 1 && b.dim() == 2) return squeeze(mm(unsqueeze(a, 0), b), 0);
+    if (a.dim() == 2 && b.dim() == 1) return squeeze(mm(a, unsqueeze(b, 1)), 1);
+    return batched_matmul(a, b);
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {

@@ -1,0 +1,167 @@
+// one_hot and the classification losses of tg::nn::functional. cross_entropy is one fused
+// op (it runs on every classifier step): a single pass over the logits computes each row's
+// log-sum-exp and picks the target's logit; its backward is (softmax - one_hot) * g.
+#include <cmath>
+#include <limits>
+
+#include "autograd/record.hpp"
+#include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/ops.hpp"
+#include "tensor/elementwise.hpp"
+
+namespace tg {
+
+using detail::GradList;
+using detail::SavedTensor;
+
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype) {
+    detail::check_defined(indices, "one_hot");
+    TG_CHECK(indices.dtype() == kInt64, "one_hot", "expected int64 class indices, got {} of shape {}",
+             dtype_name(indices.dtype()), indices.sizes());
+    TG_CHECK(num_classes > 0, "one_hot", "num_classes must be positive, got {}", num_classes);
+    Shape shape = indices.sizes();
+    shape.push_back(num_classes);
+    Tensor out = zeros(shape, dtype);
+    const Tensor idx = indices.contiguous();
+    const std::int64_t* pi = impl_of(idx).data_as<std::int64_t>();
+    detail::visit_dtype(dtype, [&](auto v) {
+        using T = decltype(v);
+        T* po = impl_of(out).data_as<T>();
+        for (std::int64_t i = 0; i < idx.numel(); ++i) {
+            TG_CHECK(pi[i] >= 0 && pi[i] < num_classes, "one_hot",
+                     "index {} is out of range [0, {}) (num_classes {}, indices of shape {})", pi[i], num_classes,
+                     num_classes, indices.sizes());
+            po[i * num_classes + pi[i]] = T(1);
+        }
+    });
+    return out;
+}
+
+namespace nn::functional {
+
+namespace {
+
+Tensor reduce(const Tensor& loss, Reduction reduction) {
+    switch (reduction) {
+        case Reduction::Mean: return mean(loss);
+        case Reduction::Sum: return sum(loss);
+        case Reduction::None: break;
+    }
+    return loss;
+}
+
+// Logits/log-probabilities (N, C) float and int64 targets (N) with every value in [0, C).
+void check_class_targets(const Tensor& input, const Tensor& targets, std::string_view op, std::string_view what) {
+    detail::check_floating(input, op);
+    detail::check_defined(targets, op);
+    TG_CHECK(input.dim() == 2, op, "expected {} of shape (N, C), got {}", what, input.sizes());
+    TG_CHECK(targets.dtype() == kInt64, op, "expected int64 class indices as targets, got {} of shape {}",
+             dtype_name(targets.dtype()), targets.sizes());
+    TG_CHECK(targets.dim() == 1 && targets.sizes()[0] == input.sizes()[0], op,
+             "targets of shape {} do not match {} of shape {} (expected [{}])", targets.sizes(), what,
+             input.sizes(), input.sizes()[0]);
+    const std::int64_t classes = input.sizes()[1];
+    const std::int64_t* pt = impl_of(targets).data_as<std::int64_t>();
+    const std::int64_t st = targets.strides()[0];
+    for (std::int64_t i = 0; i < targets.numel(); ++i)
+        TG_CHECK(pt[i * st] >= 0 && pt[i * st] < classes, op,
+                 "target {} at position {} is out of range [0, {}) for {} of shape {}", pt[i * st], i, classes, what,
+                 input.sizes());
+}
+
+}  // namespace
+
+Tensor softmax_cross_entropy_with_logits(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+    constexpr std::string_view op = "softmax_cross_entropy_with_logits";
+    detail::check_floating(logits, op);
+    detail::check_floating(labels, op);
+    TG_CHECK(logits.dim() == 2, op, "expected logits of shape (N, C), got {}", logits.sizes());
+    TG_CHECK(labels.sizes() == logits.sizes(), op, "labels of shape {} do not match logits of shape {}",
+             labels.sizes(), logits.sizes());
+    detail::check_same_dtype(logits, labels, op);
+    // log_softmax is stable for any logit magnitude, and labels * log_softmax never forms
+    // 0 * -inf for finite logits.
+    return reduce(neg(sum(labels * log_softmax(logits, 1), {1})), reduction);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction) {
+    check_class_targets(logits, targets, "cross_entropy", "logits");
+    const std::int64_t n = logits.sizes()[0], c = logits.sizes()[1];
+    const Tensor x = logits.detach().contiguous();
+    const Tensor t = targets.contiguous();
+    Tensor loss = make_tensor({n}, logits.dtype());
+    Tensor lse = make_tensor({n}, logits.dtype());  // per row, reused by the backward
+    detail::visit_floating(x.dtype(), "cross_entropy", [&](auto v) {
+        using T = decltype(v);
+        const T* px = impl_of(x).data_as<T>();
+        const std::int64_t* pt = impl_of(t).data_as<std::int64_t>();
+        T* pl = impl_of(loss).data_as<T>();
+        T* ps = impl_of(lse).data_as<T>();
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* row = px + i * c;
+            T max = -std::numeric_limits<T>::infinity();
+            for (std::int64_t j = 0; j < c; ++j) max = row[j] > max ? row[j] : max;
+            const T shift = std::isfinite(max) ? max : T(0);  // log-sum-exp trick, see softmax.cpp
+            double total = 0;
+            for (std::int64_t j = 0; j < c; ++j) total += std::exp(row[j] - shift);
+            ps[i] = shift + static_cast<T>(std::log(total));
+            pl[i] = ps[i] - row[pt[i]];
+        }
+    });
+    if (detail::needs_grad(logits))
+        detail::record("cross_entropy", {logits}, loss,
+                       [sx = SavedTensor(logits), st = SavedTensor(targets), lse](const Tensor& g) -> GradList {
+                           const Tensor x = sx.unpack(), t = st.unpack();
+                           if (GradMode::is_enabled())  // create_graph: the same formula, recorded
+                               return {(softmax(x, 1) - one_hot(t, x.sizes()[1], x.dtype())) * unsqueeze(g, 1)};
+                           // One pass: dx[i][j] = (exp(x[i][j] - lse[i]) - [j == t[i]]) * g[i].
+                           const std::int64_t rows = x.sizes()[0], cols = x.sizes()[1];
+                           const Tensor cx = x.contiguous(), ct = t.contiguous();
+                           Tensor dx = make_tensor(x.sizes(), x.dtype());
+                           detail::visit_floating(x.dtype(), "cross_entropy", [&](auto v) {
+                               using T = decltype(v);
+                               const T* px = impl_of(cx).data_as<T>();
+                               const T* ps = impl_of(lse).data_as<T>();
+                               const Tensor gg = g.to(x.dtype());
+                               const T* pg = impl_of(gg).data_as<T>();
+                               const std::int64_t sg = gg.dim() == 0 ? 0 : gg.strides()[0];
+                               const std::int64_t* pt = impl_of(ct).data_as<std::int64_t>();
+                               T* pd = impl_of(dx).data_as<T>();
+                               for (std::int64_t i = 0; i < rows; ++i) {
+                                   const T gi = pg[i * sg], s = ps[i];
+                                   const T* xr = px + i * cols;
+                                   T* dr = pd + i * cols;
+                                   for (std::int64_t j = 0; j < cols; ++j) dr[j] = std::exp(xr[j] - s) * gi;
+                                   dr[pt[i]] -= gi;
+                               }
+                           });
+                           return {dx};
+                       });
+    return reduce(loss, reduction);
+}
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, Reduction reduction) {
+    check_class_targets(log_probs, targets, "nll_loss", "log_probs");
+    const std::int64_t n = log_probs.sizes()[0];
+    Tensor loss = make_tensor({n}, log_probs.dtype());
+    detail::visit_floating(log_probs.dtype(), "nll_loss", [&](auto v) {
+        using T = decltype(v);
+        const T* pl = impl_of(log_probs).data_as<T>();
+        const std::int64_t s0 = log_probs.strides()[0], s1 = log_probs.strides()[1];
+        const std::int64_t* pt = impl_of(targets).data_as<std::int64_t>();
+        const std::int64_t st = targets.strides()[0];
+        T* po = impl_of(loss).data_as<T>();
+        for (std::int64_t i = 0; i < n; ++i) po[i] = -pl[i * s0 + pt[i * st] * s1];
+    });
+    // dx[i][j] = -g[i] at j == t[i], 0 elsewhere: needs the targets and C, not the input's values.
+    if (detail::needs_grad(log_probs))
+        detail::record("nll_loss", {log_probs}, loss,
+                       [st = SavedTensor(targets), classes = log_probs.sizes()[1]](const Tensor& g) -> GradList {
+                           return {one_hot(st.unpack(), classes, g.dtype()) * unsqueeze(neg(g), 1)};
+                       });
+    return reduce(loss, reduction);
+}
+
+}  // namespace nn::functional
+}  // namespace tg
