@@ -79,6 +79,11 @@ Tensor& Tensor::mul_(const Tensor& other) {
     return inplace_binary(*this, other, "mul_", [](auto x, auto y) { return x * y; });
 }
 Tensor& Tensor::div_(const Tensor& other) {
+    // div is true division (float result); writing it into an integer tensor would need
+    // integer division, which crashes (SIGFPE) on a zero divisor. Refuse, as libtorch does.
+    TG_CHECK(is_floating_point(), "div_",
+             "true division cannot be written in place into a {} tensor of shape {}; use div() (float result)",
+             dtype_name(dtype()), sizes());
     return inplace_binary(*this, other, "div_", [](auto x, auto y) { return x / y; });
 }
 Tensor& Tensor::add_(double value) { return add_(scalar_tensor(value, dtype())); }

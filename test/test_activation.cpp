@@ -1,0 +1,193 @@
+// Activations: values against closed forms (also at extreme inputs), gradients against
+// finite differences, second derivatives, and what each backward saves.
+#include "test_support.hpp"
+
+#include <cmath>
+#include <functional>
+
+using namespace tgtest;
+using tg::Tensor;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+void check_close(const Tensor& t, const std::vector<double>& expected, double eps = 1e-12) {
+    const auto got = values(t);
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("element " << i);
+        CHECK(got[i] == Approx(expected[i]).epsilon(eps).margin(eps));
+    }
+}
+
+tg::Tensor f64(std::initializer_list<double> v) { return tg::tensor(v, tg::kFloat64); }
+
+// Applies `closed` to each value of x.
+std::vector<double> apply(const Tensor& x, const std::function<double(double)>& closed) {
+    std::vector<double> out;
+    for (double v : values(x)) out.push_back(closed(v));
+    return out;
+}
+
+std::function<Tensor(const Inputs&)> first_derivative(std::function<Tensor(const Tensor&)> f) {
+    return [f](const Inputs& in) {
+        tg::AutoGradMode on(true);  // gradcheck evaluates fn under NoGradGuard
+        return tg::autograd::grad({f(in[0]).sum()}, {in[0]}, {}, false, /*create_graph=*/true)[0];
+    };
+}
+
+Tensor second_derivative(const std::function<Tensor(const Tensor&)>& f, const Tensor& x) {
+    auto g = tg::autograd::grad({f(x).sum()}, {x}, {}, false, true)[0];
+    REQUIRE(g.requires_grad());
+    return tg::autograd::grad({g.sum()}, {x})[0];
+}
+
+// Every activation is checked the same way: through a broadcast sum (so the gradient
+// reduces), on a transposed view, and with its input used twice.
+void gradcheck_activation(const std::function<Tensor(const Tensor&)>& f) {
+    REQUIRE_GRADCHECK([f](const Inputs& in) { return f(in[0] + in[1]); }, (Inputs{leaf({3, 4}, -2, 2), leaf({4})}));
+    REQUIRE_GRADCHECK([f](const Inputs& in) { return f(in[0].t()); }, (Inputs{leaf({4, 3}, -2, 2)}));
+    REQUIRE_GRADCHECK([f](const Inputs& in) { return f(in[0]) * in[0]; }, (Inputs{leaf({6}, -2, 2)}));
+}
+
+}  // namespace
+
+TEST_CASE("relu: values, gradient 0 at 0, saves only its output") {
+    auto x = f64({-2, -0.5, 0, 0.5, 3});
+    check_close(tg::relu(x), {0, 0, 0, 0.5, 3});
+    CHECK(tg::relu(tg::tensor({-3, 4}, tg::kInt64)).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 4});
+    auto v = x.clone().requires_grad_();
+    (x.relu() * 0.0 + tg::relu(v) * f64({1, 2, 3, 4, 5})).sum().backward();
+    check_close(v.grad(), {0, 0, 0, 4, 5});
+    // the backward needs only the output: an in-place write to the input after the
+    // forward does not invalidate it, one to the output does
+    auto w = f64({-1, 2}).requires_grad_();
+    auto h = w + 0.0;  // add saves nothing, so only relu could object to the write
+    auto y = tg::relu(h);
+    {
+        tg::NoGradGuard guard;
+        h.detach().mul_(5.0);
+    }
+    y.sum().backward();
+    check_close(w.grad(), {0, 1});
+    auto w2 = f64({1, 1}).requires_grad_();
+    auto y2 = tg::relu(w2 * 1.0);
+    auto y2sum = y2.sum();
+    {
+        tg::NoGradGuard guard;
+        y2.detach().mul_(2.0);
+    }
+    REQUIRE_TG_ERROR(y2sum.backward(), "relu", "modified in place");
+    tg::manual_seed(21);
+    gradcheck_activation([](const Tensor& t) { return tg::relu(t); });
+}
+
+TEST_CASE("sigmoid: values, saturation without NaN, float32, gradients") {
+    auto x = f64({-1000, -3, 0, 2, 1000});
+    check_close(tg::sigmoid(x), apply(x, [](double v) { return 1 / (1 + std::exp(-v)); }));
+    check_close(tg::sigmoid(x), {0, 1 / (1 + std::exp(3.0)), 0.5, 1 / (1 + std::exp(-2.0)), 1});
+    auto x32 = tg::tensor({-100, -1, 0, 1, 100});
+    auto s32 = tg::sigmoid(x32);
+    CHECK(s32.dtype() == tg::kFloat32);
+    check_close(s32, {0, 1 / (1 + std::exp(1.0)), 0.5, 1 / (1 + std::exp(-1.0)), 1}, 1e-6);
+    // a non-contiguous float32 input takes the scalar path: same values
+    auto m = tg::tensor({{-1, 0}, {1, 2}});
+    check_close(tg::sigmoid(m.t()), {1 / (1 + std::exp(1.0)), 1 / (1 + std::exp(-1.0)), 0.5, 1 / (1 + std::exp(-2.0))},
+                1e-6);
+    tg::manual_seed(22);
+    gradcheck_activation([](const Tensor& t) { return tg::sigmoid(t); });
+    auto p = leaf({5}, -3, 3);
+    check_close(second_derivative([](const Tensor& t) { return t.sigmoid(); }, p), apply(p, [](double v) {
+                    const double s = 1 / (1 + std::exp(-v));
+                    return s * (1 - s) * (1 - 2 * s);
+                }),
+                1e-10);
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::sigmoid(t); }), (Inputs{p}));
+}
+
+TEST_CASE("tanh: values, float32, gradients, second derivative") {
+    auto x = f64({-30, -1, 0, 0.5, 30});
+    check_close(tg::tanh(x), apply(x, [](double v) { return std::tanh(v); }));
+    check_close(tg::tanh(x), {-1, std::tanh(-1.0), 0, std::tanh(0.5), 1});
+    check_close(tg::tanh(tg::tensor({-2, 0, 2})), {std::tanh(-2.0), 0, std::tanh(2.0)}, 1e-6);
+    tg::manual_seed(23);
+    gradcheck_activation([](const Tensor& t) { return tg::tanh(t); });
+    auto p = leaf({5}, -2, 2);
+    check_close(second_derivative([](const Tensor& t) { return t.tanh(); }, p), apply(p, [](double v) {
+                    const double t = std::tanh(v);
+                    return -2 * t * (1 - t * t);
+                }),
+                1e-10);
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::tanh(t); }), (Inputs{p}));
+}
+
+TEST_CASE("elu: values for alpha, gradients incl. negative alpha") {
+    auto x = f64({-2, -0.5, 0, 1.5});
+    check_close(tg::elu(x), {std::expm1(-2.0), std::expm1(-0.5), 0, 1.5});
+    check_close(tg::elu(x, 0.5), {0.5 * std::expm1(-2.0), 0.5 * std::expm1(-0.5), 0, 1.5});
+    check_close(tg::elu(tg::tensor({-1, 2}), 2.0), {2 * std::expm1(-1.0), 2}, 1e-6);
+    check_close(tg::elu(x.t().contiguous().reshape({2, 2}).t(), 1.0),
+                {std::expm1(-2.0), 0, std::expm1(-0.5), 1.5});
+    auto v = x.clone().requires_grad_();
+    tg::elu(v, 2.0).sum().backward();
+    check_close(v.grad(), {2 * std::exp(-2.0), 2 * std::exp(-0.5), 2, 1});
+    tg::manual_seed(24);
+    gradcheck_activation([](const Tensor& t) { return tg::elu(t, 1.3); });
+    gradcheck_activation([](const Tensor& t) { return tg::elu(t, -0.7); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::elu(t, 0.8); }), (Inputs{leaf({6}, -2, 2)}));
+}
+
+TEST_CASE("leaky_relu: values, slope below zero, gradients") {
+    auto x = f64({-2, 0, 3});
+    check_close(tg::leaky_relu(x), {-0.02, 0, 3});
+    check_close(tg::leaky_relu(x, 0.2), {-0.4, 0, 3});
+    check_close(tg::leaky_relu(x, -0.5), {1, 0, 3});
+    auto v = x.clone().requires_grad_();
+    tg::leaky_relu(v, 0.2).sum().backward();
+    check_close(v.grad(), {0.2, 0.2, 1});
+    tg::manual_seed(25);
+    gradcheck_activation([](const Tensor& t) { return tg::leaky_relu(t, 0.1); });
+    gradcheck_activation([](const Tensor& t) { return tg::leaky_relu(t, -0.3); });
+}
+
+TEST_CASE("softplus: stable for large |x|, gradient is the sigmoid") {
+    auto x = f64({-1000, -40, -1, 0, 1, 40, 1000});
+    const auto got = values(tg::softplus(x));
+    CHECK(got[0] == 0.0);  // e^-1000 underflows; log(1 + e^x) -> 0, never NaN
+    CHECK(got[1] == Approx(std::exp(-40.0)).epsilon(1e-12));  // log1p keeps the tiny value
+    CHECK(got[2] == Approx(std::log1p(std::exp(-1.0))).epsilon(1e-14));
+    CHECK(got[3] == Approx(std::log(2.0)).epsilon(1e-14));
+    CHECK(got[4] == Approx(std::log1p(std::exp(1.0))).epsilon(1e-14));
+    CHECK(got[5] == Approx(40.0).epsilon(1e-14));
+    CHECK(got[6] == 1000.0);  // naive log(1 + e^1000) would be inf
+    auto f32 = values(tg::softplus(tg::tensor({-200, 0, 200})));
+    CHECK(f32[0] == Approx(0.0).margin(1e-30));
+    CHECK(f32[1] == Approx(std::log(2.0)).epsilon(1e-6));
+    CHECK(f32[2] == Approx(200.0).epsilon(1e-6));
+    // the scalar path (non-contiguous input) is equally stable
+    auto m = f64({-1000, 1000, 0, 1}).reshape({2, 2}).t();
+    check_close(tg::softplus(m), {0, std::log(2.0), 1000, std::log1p(std::exp(1.0))});
+
+    auto v = f64({-1000, 0, 2, 1000}).requires_grad_();
+    tg::softplus(v).sum().backward();
+    check_close(v.grad(), {0, 0.5, 1 / (1 + std::exp(-2.0)), 1});
+    tg::manual_seed(26);
+    gradcheck_activation([](const Tensor& t) { return tg::softplus(t); });
+    auto p = leaf({5}, -3, 3);
+    check_close(second_derivative([](const Tensor& t) { return tg::softplus(t); }, p), apply(p, [](double z) {
+                    const double s = 1 / (1 + std::exp(-z));
+                    return s * (1 - s);
+                }),
+                1e-10);
+}
+
+TEST_CASE("activation errors name the op and the dtype") {
+    auto i = tg::tensor({1, 2}, tg::kInt64);
+    REQUIRE_TG_ERROR(tg::sigmoid(i), "sigmoid", "expected a float32 or float64", "int64");
+    REQUIRE_TG_ERROR(tg::tanh(i), "tanh", "int64");
+    REQUIRE_TG_ERROR(tg::elu(i), "elu", "int64");
+    REQUIRE_TG_ERROR(tg::leaky_relu(i), "leaky_relu", "int64");
+    REQUIRE_TG_ERROR(tg::softplus(i), "softplus", "int64");
+    REQUIRE_TG_ERROR(tg::relu(tg::from_vector(std::vector<bool>{true})), "relu", "bool");
+    REQUIRE_TG_ERROR(tg::relu(Tensor()), "relu");
+}
