@@ -1,0 +1,364 @@
+// Views and shape ops (reshape ... select) and indexing/joining ops (index_select ... gather).
+#include "test_support.hpp"
+
+using namespace tgtest;
+
+namespace {
+using Fn = std::function<tg::Tensor(const std::vector<tg::Tensor>&)>;
+tg::Tensor iota(const tg::Shape& shape) { return tg::arange(static_cast<double>(shape.numel()), tg::kFloat64).reshape(shape); }
+tg::Tensor idx(std::vector<std::int64_t> v, const tg::Shape& shape = {}) { return tg::from_vector(v, shape); }
+tg::Tensor mask(std::vector<bool> v, const tg::Shape& shape = {}) { return tg::from_vector(v, shape); }
+}  // namespace
+
+// ---- views ---------------------------------------------------------------------------------
+
+TEST_CASE("reshape and view infer one -1 dim and share storage") {
+    auto x = iota({2, 3, 4});
+    auto r = x.reshape({4, -1});
+    CHECK(r.sizes() == tg::Shape{4, 6});
+    CHECK(r.shares_storage(x));
+    CHECK(values(r) == values(x));
+    auto v = x.view({-1});
+    CHECK(v.sizes() == tg::Shape{24});
+    CHECK(v.shares_storage(x));
+    CHECK(r.at({1, 2}) == 8.0);
+    // a transposed tensor cannot be viewed flat; reshape copies instead
+    auto t = x.transpose(0, 2);
+    REQUIRE_TG_ERROR(t.view({24}), "view", "without copying", "reshape");
+    auto rt = t.reshape({24});
+    CHECK_FALSE(rt.shares_storage(x));
+    CHECK(rt.at({1}) == 12.0);  // t[0][0][1] = x[1][0][0]
+    // a view merging dims that are contiguous among themselves is still a view
+    auto n = x.narrow(2, 0, 2);  // [2, 3, 2], non-contiguous
+    CHECK(n.view({6, 2}).shares_storage(x));
+    REQUIRE_TG_ERROR(x.reshape({5, 5}), "reshape", "[5, 5]", "[2, 3, 4]", "24 elements");
+    REQUIRE_TG_ERROR(x.reshape({-1, 5}), "reshape", "[-1, 5]", "[2, 3, 4]");
+    REQUIRE_TG_ERROR(x.reshape({-1, -1}), "reshape", "only one dim can be -1");
+    REQUIRE_TG_ERROR(x.view({7, -1}), "view", "[7, -1]");
+}
+
+TEST_CASE("flatten, squeeze and unsqueeze") {
+    auto x = iota({2, 1, 3, 1});
+    CHECK(x.flatten().sizes() == tg::Shape{6});
+    CHECK(x.flatten(1).sizes() == tg::Shape{2, 3});
+    CHECK(x.flatten(0, 2).sizes() == tg::Shape{6, 1});
+    CHECK(x.flatten().shares_storage(x));
+    CHECK(x.squeeze().sizes() == tg::Shape{2, 3});
+    CHECK(x.squeeze(1).sizes() == tg::Shape{2, 3, 1});
+    CHECK(x.squeeze(0).sizes() == x.sizes());  // not a 1: no-op, like libtorch
+    CHECK(x.squeeze(-1).sizes() == tg::Shape{2, 1, 3});
+    CHECK(x.unsqueeze(0).sizes() == tg::Shape{1, 2, 1, 3, 1});
+    CHECK(x.unsqueeze(-1).sizes() == tg::Shape{2, 1, 3, 1, 1});
+    CHECK(x.squeeze().shares_storage(x));
+    CHECK(x.unsqueeze(2).shares_storage(x));
+    CHECK(values(x.squeeze()) == std::vector<double>{0, 1, 2, 3, 4, 5});
+    REQUIRE_TG_ERROR(x.flatten(2, 1), "flatten", "start_dim 2", "end_dim 1");
+    REQUIRE_TG_ERROR(x.squeeze(4), "squeeze", "dim 4", "rank 4");
+    REQUIRE_TG_ERROR(x.unsqueeze(6), "unsqueeze", "dim 6");
+}
+
+TEST_CASE("transpose and permute are views with swapped strides") {
+    auto x = iota({2, 3});
+    auto t = x.t();
+    CHECK(t.sizes() == tg::Shape{3, 2});
+    CHECK(t.shares_storage(x));
+    CHECK_FALSE(t.is_contiguous());
+    CHECK(values(t) == std::vector<double>{0, 3, 1, 4, 2, 5});
+    auto y = iota({2, 3, 4});
+    auto p = y.permute({2, 0, 1});
+    CHECK(p.sizes() == tg::Shape{4, 2, 3});
+    CHECK(p.strides() == tg::Shape{1, 12, 4});
+    CHECK(p.shares_storage(y));
+    CHECK(p.at({3, 1, 2}) == y.at({1, 2, 3}));
+    CHECK(y.transpose(-1, 0).at({3, 2, 1}) == y.at({1, 2, 3}));
+    REQUIRE_TG_ERROR(y.transpose(0, 3), "transpose", "dim 3", "rank 3");
+    REQUIRE_TG_ERROR(y.permute({0, 1}), "permute", "[0, 1]", "[2, 3, 4]");
+    REQUIRE_TG_ERROR(y.permute({0, 1, 1}), "permute", "repeats");
+}
+
+TEST_CASE("expand broadcasts with stride 0; narrow and select are offset views") {
+    auto x = tg::tensor({1.0, 2.0, 3.0}, tg::kFloat64).reshape({3, 1});
+    auto e = x.expand({2, 3, 4});
+    CHECK(e.sizes() == tg::Shape{2, 3, 4});
+    CHECK(e.strides()[0] == 0);
+    CHECK(e.strides()[2] == 0);
+    CHECK(e.shares_storage(x));
+    CHECK(e.at({1, 2, 3}) == 3.0);
+    CHECK(x.expand({-1, 2}).sizes() == tg::Shape{3, 2});
+    REQUIRE_TG_ERROR(x.expand({2, 4}), "expand", "[3, 1]", "[2, 4]");
+    REQUIRE_TG_ERROR(x.expand({3}), "expand", "fewer dims");
+
+    auto y = iota({3, 4});
+    auto n = y.narrow(1, 1, 2);
+    CHECK(n.sizes() == tg::Shape{3, 2});
+    CHECK(n.shares_storage(y));
+    CHECK(values(n) == std::vector<double>{1, 2, 5, 6, 9, 10});
+    CHECK(values(y.narrow(0, -1, 1)) == std::vector<double>{8, 9, 10, 11});
+    auto s = y.select(1, 3);
+    CHECK(s.sizes() == tg::Shape{3});
+    CHECK(s.shares_storage(y));
+    CHECK(values(s) == std::vector<double>{3, 7, 11});
+    CHECK(values(y[-1]) == std::vector<double>{8, 9, 10, 11});
+    REQUIRE_TG_ERROR(y.narrow(1, 3, 2), "narrow", "[3, 5)", "size 4");
+    REQUIRE_TG_ERROR(y.select(0, 3), "select", "index 3", "size 3");
+    REQUIRE_TG_ERROR(y.select(2, 0), "select", "dim 2");
+}
+
+TEST_CASE("view ops pass gradients back to the input's shape") {
+    auto x = leaf({2, 3, 4});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].reshape({4, -1}) * in[0].reshape({4, 6}); }), {x});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].transpose(0, 2).reshape({-1}); }), {x});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].narrow(2, 1, 2).view({2, 3, 2}).flatten(1); }), {x});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].permute({1, 2, 0}) * 3.0; }), {x});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].unsqueeze(1).squeeze(1).squeeze(); }), {x});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].select(1, 2) + in[0].select(-1, 0).narrow(1, 0, 1); }),
+                      {x});
+    auto c = leaf({3, 1});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].expand({2, 3, 4}); }), {c});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return in[0].t().expand({5, 3}); }), {c});
+    // hand check: select + narrow of the same leaf add up
+    auto y = tg::zeros({2, 2}, tg::kFloat64).requires_grad_();
+    (y.select(0, 1).sum() + y.narrow(1, 0, 1).sum() * 10.0).backward();
+    CHECK(values(y.grad()) == std::vector<double>{10, 0, 11, 1});
+}
+
+// ---- index_select --------------------------------------------------------------------------
+
+TEST_CASE("index_select picks slices; backward sums repeated indices") {
+    auto x = iota({3, 4});
+    auto r = tg::index_select(x, 0, idx({2, 0, 2}));
+    CHECK(r.sizes() == tg::Shape{3, 4});
+    CHECK(values(r) == std::vector<double>{8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11});
+    auto c = x.index_select(1, idx({3, 1}));
+    CHECK(values(c) == std::vector<double>{3, 1, 7, 5, 11, 9});
+    CHECK(values(x.t().index_select(0, idx({1}))) == std::vector<double>{1, 5, 9});  // non-contiguous
+    CHECK(tg::index_select(x, 0, idx({})).sizes() == tg::Shape{0, 4});
+    CHECK_FALSE(r.shares_storage(x));  // a copy, like libtorch
+
+    auto w = tg::zeros({3, 2}, tg::kFloat64).requires_grad_();
+    tg::index_select(w, 0, idx({1, 1, 2, 1})).sum().backward();
+    CHECK(values(w.grad()) == std::vector<double>{0, 0, 3, 3, 1, 1});
+
+    auto a = leaf({4, 3});
+    const auto i = idx({3, 0, 3, 1});
+    REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::index_select(in[0], 0, i); }), {a});
+    REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::index_select(in[0].t(), 1, i) * in[0].t().narrow(1, 0, 1); }),
+                      {a});
+    // double backward: the scatter-add records itself
+    REQUIRE_GRADCHECK(Fn([i](const auto& in) {
+                          auto s = tg::index_select(in[0], 0, i);
+                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
+                      }),
+                      {a});
+}
+
+TEST_CASE("index_select rejects bad indices before reading") {
+    auto x = iota({3, 4});
+    REQUIRE_TG_ERROR(tg::index_select(x, 0, idx({0, 3})), "index_select", "index 3", "dim 0", "size 3");
+    REQUIRE_TG_ERROR(tg::index_select(x, 1, idx({-1})), "index_select", "index -1", "size 4");
+    REQUIRE_TG_ERROR(tg::index_select(x, 2, idx({0})), "index_select", "dim 2");
+    REQUIRE_TG_ERROR(tg::index_select(x, 0, tg::tensor({0.0})), "index_select", "int64", "float32");
+    REQUIRE_TG_ERROR(tg::index_select(x, 0, idx({0, 1}, {1, 2})), "index_select", "1-D", "[1, 2]");
+    // a leaf that requires grad is checked the same way
+    auto w = tg::zeros({2}, tg::kFloat64).requires_grad_();
+    REQUIRE_TG_ERROR(tg::index_select(w, 0, idx({2})), "index_select", "index 2", "size 2");
+}
+
+// ---- cat / stack / split / chunk / unbind ----------------------------------------------------
+
+TEST_CASE("cat joins along a dim; sizes must match elsewhere") {
+    auto a = iota({2, 2});
+    auto b = iota({2, 3}) + 10.0;
+    auto c = tg::cat({a, b}, 1);
+    CHECK(c.sizes() == tg::Shape{2, 5});
+    CHECK(values(c) == std::vector<double>{0, 1, 10, 11, 12, 2, 3, 13, 14, 15});
+    auto r = tg::cat({a, a.t(), a}, -2);
+    CHECK(r.sizes() == tg::Shape{6, 2});
+    CHECK(values(r) == std::vector<double>{0, 1, 2, 3, 0, 2, 1, 3, 0, 1, 2, 3});
+    CHECK(values(tg::cat({a})) == values(a));
+    CHECK(tg::cat({a, tg::zeros({0, 2}, tg::kFloat64)}).sizes() == tg::Shape{2, 2});
+
+    REQUIRE_TG_ERROR(tg::cat({a, b}, 0), "cat", "except in dim 0", "[2, 3]", "[2, 2]");
+    REQUIRE_TG_ERROR(tg::cat({a, iota({4})}), "cat", "rank 1", "rank 2");
+    REQUIRE_TG_ERROR(tg::cat({a, tg::zeros({2, 2})}), "cat", "float32", "float64");
+    REQUIRE_TG_ERROR(tg::cat({a, a}, 2), "cat", "dim 2");
+    REQUIRE_TG_ERROR(tg::cat({}), "cat", "non-empty");
+    REQUIRE_TG_ERROR(tg::cat({tg::scalar_tensor(1.0)}), "cat", "0-dim");
+}
+
+TEST_CASE("cat gradients: narrow slices back, an input used twice sums") {
+    auto x = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
+    (tg::cat({x, x}) * tg::tensor({1.0, 2.0, 3.0, 4.0}, tg::kFloat64)).sum().backward();
+    CHECK(values(x.grad()) == std::vector<double>{4, 6});
+    // an input that does not require grad gets none
+    auto k = tg::ones({2}, tg::kFloat64);
+    auto y = tg::cat({k, x});
+    CHECK(y.requires_grad());
+
+    auto a = leaf({2, 3});
+    auto b = leaf({4, 3});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::cat({in[0], in[1]}, 0); }), (std::vector<tg::Tensor>{a, b}));
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::cat({in[0].t(), in[1].t(), in[0].t()}, 1); }),
+                      (std::vector<tg::Tensor>{a, b}));
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::cat({in[0], in[0]}, -1) * tg::cat({in[0], in[0]}, 1); }),
+                      {a});
+}
+
+TEST_CASE("stack adds a new dim") {
+    auto a = iota({2, 3});
+    auto b = a + 100.0;
+    auto s0 = tg::stack({a, b});
+    CHECK(s0.sizes() == tg::Shape{2, 2, 3});
+    CHECK(s0.at({1, 1, 2}) == 105.0);
+    auto s2 = tg::stack({a, b}, -1);
+    CHECK(s2.sizes() == tg::Shape{2, 3, 2});
+    CHECK(values(s2.select(0, 0)) == std::vector<double>{0, 100, 1, 101, 2, 102});
+    REQUIRE_TG_ERROR(tg::stack({a, a.t()}), "stack", "same shape", "[3, 2]", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::stack({a, a}, 3), "stack", "dim 3");
+    auto x = leaf({2, 3});
+    auto y = leaf({2, 3});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::stack({in[0], in[1], in[0]}, 1); }),
+                      (std::vector<tg::Tensor>{x, y}));
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::stack({tg::scalar_tensor(1.0, tg::kFloat64), in[0].sum()}); }),
+                      {x});
+}
+
+TEST_CASE("split, chunk and unbind return views") {
+    auto x = iota({5, 2});
+    auto parts = tg::split(x, 2);
+    REQUIRE(parts.size() == 3);
+    CHECK(parts[0].sizes() == tg::Shape{2, 2});
+    CHECK(parts[2].sizes() == tg::Shape{1, 2});
+    CHECK(values(parts[2]) == std::vector<double>{8, 9});
+    for (const auto& p : parts) CHECK(p.shares_storage(x));
+    auto cols = tg::split(x, 1, 1);
+    REQUIRE(cols.size() == 2);
+    CHECK(values(cols[1]) == std::vector<double>{1, 3, 5, 7, 9});
+
+    auto ch = tg::chunk(x, 2);  // ceil(5 / 2) = 3: sizes 3 and 2
+    REQUIRE(ch.size() == 2);
+    CHECK(ch[0].size(0) == 3);
+    CHECK(ch[1].size(0) == 2);
+    CHECK(tg::chunk(iota({6}), 4).size() == 3);  // pieces of 2, like libtorch
+    CHECK(tg::chunk(iota({2}), 5).size() == 2);
+
+    auto rows = tg::unbind(x);
+    REQUIRE(rows.size() == 5);
+    CHECK(rows[3].sizes() == tg::Shape{2});
+    CHECK(values(rows[3]) == std::vector<double>{6, 7});
+    CHECK(rows[3].shares_storage(x));
+    auto us = tg::unbind(x, -1);
+    REQUIRE(us.size() == 2);
+    CHECK(values(us[0]) == std::vector<double>{0, 2, 4, 6, 8});
+
+    REQUIRE_TG_ERROR(tg::split(x, 0), "split", "split_size", "0");
+    REQUIRE_TG_ERROR(tg::split(x, 2, 2), "split", "dim 2");
+    REQUIRE_TG_ERROR(tg::chunk(x, 0), "chunk", "chunks must be positive");
+    REQUIRE_TG_ERROR(tg::unbind(x, 5), "unbind", "dim 5");
+
+    auto a = leaf({5, 3});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          auto p = tg::split(in[0], 2);
+                          return tg::cat({p[2], p[0].narrow(0, 0, 1)}) * p[1].narrow(0, 1, 1);
+                      }),
+                      {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          auto c = tg::chunk(in[0].t(), 3, 1);
+                          return c[0] * c[1];
+                      }),
+                      {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          auto u = tg::unbind(in[0], 1);
+                          return u[0] * u[2] + u[1];
+                      }),
+                      {a});
+}
+
+// ---- masked_select / masked_fill ------------------------------------------------------------
+
+TEST_CASE("masked_select returns the selected elements in order; mask broadcasts") {
+    auto x = iota({2, 3});
+    auto m = mask({true, false, true, false, false, true}, {2, 3});
+    auto s = tg::masked_select(x, m);
+    CHECK(s.sizes() == tg::Shape{3});
+    CHECK(values(s) == std::vector<double>{0, 2, 5});
+    auto row = mask({false, true, true}, {3});  // broadcast over rows
+    CHECK(values(tg::masked_select(x, row)) == std::vector<double>{1, 2, 4, 5});
+    CHECK(values(tg::masked_select(x.t(), mask({true, false}))) == std::vector<double>{0, 1, 2});
+    CHECK(tg::masked_select(x, mask({false}, {1})).sizes() == tg::Shape{0});
+    REQUIRE_TG_ERROR(tg::masked_select(x, idx({1, 0, 1})), "masked_select", "bool", "int64");
+    REQUIRE_TG_ERROR(tg::masked_select(x, mask({true, false})), "masked_select", "[2, 3]", "[2]");
+
+    auto a = leaf({2, 3});
+    REQUIRE_GRADCHECK(Fn([m](const auto& in) { return tg::masked_select(in[0], m); }), {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::masked_select(in[0].t(), mask({true, false, true}, {3, 1})); }),
+                      {a});
+    // a broadcast input: its gradient sums over the broadcast dim
+    auto b = tg::zeros({1, 3}, tg::kFloat64).requires_grad_();
+    tg::masked_select(b, m).sum().backward();
+    CHECK(values(b.grad()) == std::vector<double>{1, 0, 2});
+    REQUIRE_GRADCHECK(Fn([m](const auto& in) {
+                          auto s = tg::masked_select(in[0], m);
+                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
+                      }),
+                      {a});
+}
+
+TEST_CASE("masked_fill writes a value where the mask is true; no gradient there") {
+    auto x = iota({2, 3});
+    auto m = mask({true, false, false, false, true, false}, {2, 3});
+    CHECK(values(tg::masked_fill(x, m, -1.5)) == std::vector<double>{-1.5, 1, 2, 3, -1.5, 5});
+    CHECK(values(tg::masked_fill(x, mask({false, true}, {2, 1}), 9)) == std::vector<double>{0, 1, 2, 9, 9, 9});
+    CHECK(values(tg::masked_fill(x.t(), mask({true, false}), 7)) == std::vector<double>{7, 3, 7, 4, 7, 5});
+    auto i = tg::masked_fill(tg::arange(3), mask({false, true, false}), 42);
+    CHECK(i.dtype() == tg::kInt64);
+    CHECK(values(i) == std::vector<double>{0, 42, 2});
+    REQUIRE_TG_ERROR(tg::masked_fill(x, mask({true, false}), 0), "masked_fill", "[2]", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::masked_fill(x, mask({true, true, true}, {3, 1, 1}), 0), "masked_fill", "[3, 1, 1]", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::masked_fill(x, tg::ones({2, 3}), 0), "masked_fill", "bool", "float32");
+
+    auto a = tg::ones({2, 3}, tg::kFloat64).requires_grad_();
+    (tg::masked_fill(a, m, 5.0) * 3.0).sum().backward();
+    CHECK(values(a.grad()) == std::vector<double>{0, 3, 3, 3, 0, 3});
+    auto b = leaf({3, 2});
+    REQUIRE_GRADCHECK(Fn([m](const auto& in) { return tg::masked_fill(in[0].t(), m, 2.0) * in[0].t(); }), {b});
+}
+
+// ---- gather ----------------------------------------------------------------------------------
+
+TEST_CASE("gather picks along a dim; backward scatter-adds") {
+    auto x = iota({3, 4});
+    auto g1 = tg::gather(x, 1, idx({0, 3, 3, 1, 2, 2}, {3, 2}));
+    CHECK(g1.sizes() == tg::Shape{3, 2});
+    CHECK(values(g1) == std::vector<double>{0, 3, 7, 5, 10, 10});
+    auto g0 = tg::gather(x, 0, idx({2, 0, 1, 2}, {1, 4}));
+    CHECK(values(g0) == std::vector<double>{8, 1, 6, 11});
+    // index smaller than the input in the other dim
+    CHECK(values(tg::gather(x, 1, idx({1, 0}, {2, 1}))) == std::vector<double>{1, 4});
+    CHECK(values(tg::gather(x.t(), 0, idx({2, 1}, {1, 2}))) == std::vector<double>{2, 5});
+
+    auto w = tg::zeros({2, 3}, tg::kFloat64).requires_grad_();
+    tg::gather(w, 1, idx({2, 2, 0, 1, 1, 1}, {2, 3})).sum().backward();
+    CHECK(values(w.grad()) == std::vector<double>{1, 0, 2, 0, 3, 0});
+
+    auto a = leaf({3, 4});
+    const auto i = idx({0, 3, 3, 1, 2, 2}, {3, 2});
+    REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::gather(in[0], 1, i); }), {a});
+    REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::gather(in[0].t(), 0, i.t()) * tg::gather(in[0], 1, i).t(); }),
+                      {a});
+    REQUIRE_GRADCHECK(Fn([i](const auto& in) {
+                          auto s = tg::gather(in[0], 1, i);
+                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
+                      }),
+                      {a});
+}
+
+TEST_CASE("gather rejects bad indices and shapes") {
+    auto x = iota({3, 4});
+    REQUIRE_TG_ERROR(tg::gather(x, 1, idx({0, 4}, {1, 2})), "gather", "index 4", "dim 1", "size 4");
+    REQUIRE_TG_ERROR(tg::gather(x, 0, idx({-1}, {1, 1})), "gather", "index -1", "size 3");
+    REQUIRE_TG_ERROR(tg::gather(x, 1, idx({0, 1})), "gather", "rank", "[2]", "[3, 4]");
+    REQUIRE_TG_ERROR(tg::gather(x, 1, idx({0, 0, 0, 0}, {4, 1})), "gather", "[4, 1]", "[3, 4]", "dim 0");
+    REQUIRE_TG_ERROR(tg::gather(x, 2, idx({0}, {1, 1})), "gather", "dim 2");
+    REQUIRE_TG_ERROR(tg::gather(x, 0, tg::zeros({1, 1})), "gather", "int64");
+}
