@@ -1,0 +1,7 @@
+// tg::nn: modules, layers, initializers and the functional ops behind them.
+#pragma once
+
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/modules.hpp"

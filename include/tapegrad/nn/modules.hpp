@@ -1,0 +1,314 @@
+// Layers as modules (libtorch's torch::nn layers). Each wraps the functional op of the same
+// name in tg::nn::functional and owns its parameters; options classes have chainable setters:
+//
+//   tg::nn::Linear fc(tg::nn::LinearOptions(784, 10).bias(false));
+//   auto conv = std::make_shared<tg::nn::Conv2d>(
+//       tg::nn::Conv2dOptions(1, 32, 5).stride(1).padding(tg::nn::Padding::Same));
+//   tg::nn::Linear dense(tg::nn::LinearOptions(64, 10).weight_init(tg::nn::init::xavier_uniform()));
+//
+// Default initialisation is libtorch's: weights kaiming_uniform_(a = sqrt(5)) (a bound of
+// 1/sqrt(fan_in)), biases uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)); BatchNorm weight 1 and
+// bias 0; Embedding normal(0, 1). `weight_init` / `bias_init` replace the default.
+// reset_parameters() draws them again.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+
+#include "tapegrad/nn/functional.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/nn/module.hpp"
+
+namespace tg::nn {
+
+using init::Initializer;
+using functional::Padding;  // Padding::Valid / Padding::Same (TF-1's "valid" / "same")
+
+// ---- Linear (= tf.layers.dense) -------------------------------------------------------------
+class LinearOptions {
+public:
+    LinearOptions(std::int64_t in_features, std::int64_t out_features)
+        : in_features_(in_features), out_features_(out_features) {}
+    TG_NN_ARG(std::int64_t, in_features, 0);
+    TG_NN_ARG(std::int64_t, out_features, 0);
+    TG_NN_ARG(bool, bias, true);
+    TG_NN_ARG(Initializer, weight_init, nullptr);
+    TG_NN_ARG(Initializer, bias_init, nullptr);
+};
+
+// y = x W^T + b, W (out_features, in_features), b (out_features).
+class Linear : public Module {
+public:
+    explicit Linear(const LinearOptions& options);
+    Linear(std::int64_t in_features, std::int64_t out_features)
+        : Linear(LinearOptions(in_features, out_features)) {}
+    Tensor forward(const Tensor& input) override;
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    LinearOptions options;
+    Tensor weight;
+    Tensor bias;  // undefined when options.bias() is false
+};
+
+// ---- Conv2d ----------------------------------------------------------------------------------
+// Sizes take one value for both spatial dims (3) or one per dim ({3, 5}).
+class Conv2dOptions {
+public:
+    Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+        : Conv2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
+    Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
+
+    TG_NN_ARG(std::int64_t, in_channels, 0);
+    TG_NN_ARG(std::int64_t, out_channels, 0);
+    TG_NN_ARG(bool, bias, true);
+    TG_NN_ARG(Initializer, weight_init, nullptr);
+    TG_NN_ARG(Initializer, bias_init, nullptr);
+
+public:
+    Conv2dOptions& kernel_size(const Shape& k);
+    Conv2dOptions& stride(std::int64_t s) { return stride(Shape{s, s}); }
+    Conv2dOptions& stride(const Shape& s);
+    Conv2dOptions& dilation(std::int64_t d) { return dilation(Shape{d, d}); }
+    Conv2dOptions& dilation(const Shape& d);
+    // Explicit zero padding on each side (clears a padding mode) ...
+    Conv2dOptions& padding(std::int64_t p) { return padding(Shape{p, p}); }
+    Conv2dOptions& padding(const Shape& p);
+    // ... or TF-1's "valid" / "same" (same: out = ceil(in / stride), odd pixel bottom/right).
+    Conv2dOptions& padding(Padding mode) {
+        padding_mode_ = mode;
+        return *this;
+    }
+    Conv2dOptions& padding_mode(Padding mode) { return padding(mode); }
+
+    const Shape& kernel_size() const { return kernel_size_; }
+    const Shape& stride() const { return stride_; }
+    const Shape& dilation() const { return dilation_; }
+    const Shape& padding() const { return padding_; }  // when padding_mode() is empty
+    const std::optional<Padding>& padding_mode() const { return padding_mode_; }
+
+private:
+    Shape kernel_size_;
+    Shape stride_ = {1, 1};
+    Shape dilation_ = {1, 1};
+    Shape padding_ = {0, 0};
+    std::optional<Padding> padding_mode_;
+};
+
+// NCHW cross-correlation: weight (out, in, kh, kw), bias (out). groups = 1.
+class Conv2d : public Module {
+public:
+    explicit Conv2d(const Conv2dOptions& options);
+    Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+        : Conv2d(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
+    Tensor forward(const Tensor& input) override;
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    Conv2dOptions options;
+    Tensor weight;
+    Tensor bias;
+};
+
+// ---- pooling ---------------------------------------------------------------------------------
+// stride defaults to the kernel size.
+class Pool2dOptions {
+public:
+    Pool2dOptions(std::int64_t kernel_size) : Pool2dOptions(Shape{kernel_size, kernel_size}) {}  // NOLINT
+    Pool2dOptions(const Shape& kernel_size);                                                    // NOLINT
+
+    Pool2dOptions& stride(std::int64_t s) { return stride(Shape{s, s}); }
+    Pool2dOptions& stride(const Shape& s);
+    Pool2dOptions& padding(std::int64_t p) { return padding(Shape{p, p}); }
+    Pool2dOptions& padding(const Shape& p);
+    Pool2dOptions& padding(Padding mode) {
+        padding_mode_ = mode;
+        return *this;
+    }
+    Pool2dOptions& padding_mode(Padding mode) { return padding(mode); }
+    // AvgPool2d only: divide by the whole window (true, libtorch's default) or by the cells
+    // inside the input.
+    Pool2dOptions& count_include_pad(bool on) {
+        count_include_pad_ = on;
+        return *this;
+    }
+
+    const Shape& kernel_size() const { return kernel_size_; }
+    const Shape& stride() const { return stride_; }
+    const Shape& padding() const { return padding_; }
+    const std::optional<Padding>& padding_mode() const { return padding_mode_; }
+    bool count_include_pad() const { return count_include_pad_; }
+
+private:
+    Shape kernel_size_;
+    Shape stride_;
+    Shape padding_ = {0, 0};
+    std::optional<Padding> padding_mode_;
+    bool count_include_pad_ = true;
+};
+using MaxPool2dOptions = Pool2dOptions;
+using AvgPool2dOptions = Pool2dOptions;
+
+class MaxPool2d : public Module {
+public:
+    explicit MaxPool2d(const MaxPool2dOptions& options);
+    explicit MaxPool2d(std::int64_t kernel_size) : MaxPool2d(MaxPool2dOptions(kernel_size)) {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    MaxPool2dOptions options;
+};
+
+class AvgPool2d : public Module {
+public:
+    explicit AvgPool2d(const AvgPool2dOptions& options);
+    explicit AvgPool2d(std::int64_t kernel_size) : AvgPool2d(AvgPool2dOptions(kernel_size)) {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    AvgPool2dOptions options;
+};
+
+// ---- Flatten, Dropout --------------------------------------------------------------------------
+class FlattenOptions {
+public:
+    FlattenOptions() = default;
+    TG_NN_ARG(std::int64_t, start_dim, 1);
+    TG_NN_ARG(std::int64_t, end_dim, -1);
+};
+
+// (N, C, H, W) -> (N, C*H*W) by default (keeps the batch dim, like libtorch).
+class Flatten : public Module {
+public:
+    explicit Flatten(const FlattenOptions& options = {});
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    FlattenOptions options;
+};
+
+class DropoutOptions {
+public:
+    DropoutOptions(double p = 0.5) : p_(p) {}  // NOLINT: Dropout(0.2) reads well
+    TG_NN_ARG(double, p, 0.5);
+};
+
+// Inverted dropout in training, the identity after eval().
+class Dropout : public Module {
+public:
+    explicit Dropout(const DropoutOptions& options = {});
+    explicit Dropout(double p) : Dropout(DropoutOptions(p)) {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    DropoutOptions options;
+};
+
+// ---- batch normalisation --------------------------------------------------------------------
+class BatchNormOptions {
+public:
+    BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
+    TG_NN_ARG(std::int64_t, num_features, 0);
+    TG_NN_ARG(double, eps, 1e-5);
+    // running = (1 - momentum) * running + momentum * batch statistic (libtorch's meaning;
+    // TF-1's decay is 1 - momentum).
+    TG_NN_ARG(double, momentum, 0.1);
+    TG_NN_ARG(bool, affine, true);
+    TG_NN_ARG(bool, track_running_stats, true);
+};
+
+// Shared by BatchNorm1d ((N, C) input) and BatchNorm2d ((N, C, H, W)). In training it
+// normalises with the batch statistics and updates running_mean / running_var (buffers,
+// plus the int64 count num_batches_tracked); after eval() it uses the running statistics.
+// Without track_running_stats it always uses batch statistics.
+class BatchNormBase : public Module {
+public:
+    Tensor forward(const Tensor& input) override;
+    void reset_running_stats();
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    BatchNormOptions options;
+    Tensor weight, bias;                     // (C), when affine
+    Tensor running_mean, running_var;        // (C), when track_running_stats
+    Tensor num_batches_tracked;              // int64 scalar, when track_running_stats
+
+protected:
+    BatchNormBase(const BatchNormOptions& options, std::int64_t input_dim, std::string name);
+
+private:
+    std::int64_t input_dim_;
+};
+
+class BatchNorm1d : public BatchNormBase {
+public:
+    explicit BatchNorm1d(const BatchNormOptions& options) : BatchNormBase(options, 2, "BatchNorm1d") {}
+    explicit BatchNorm1d(std::int64_t num_features) : BatchNorm1d(BatchNormOptions(num_features)) {}
+};
+
+class BatchNorm2d : public BatchNormBase {
+public:
+    explicit BatchNorm2d(const BatchNormOptions& options) : BatchNormBase(options, 4, "BatchNorm2d") {}
+    explicit BatchNorm2d(std::int64_t num_features) : BatchNorm2d(BatchNormOptions(num_features)) {}
+};
+
+// ---- Embedding ---------------------------------------------------------------------------------
+class EmbeddingOptions {
+public:
+    EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
+        : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+    TG_NN_ARG(std::int64_t, num_embeddings, 0);
+    TG_NN_ARG(std::int64_t, embedding_dim, 0);
+    TG_NN_ARG(Initializer, weight_init, nullptr);  // default normal(0, 1)
+};
+
+// int64 indices of any shape -> indices.shape + [embedding_dim]; weight (num, dim).
+class Embedding : public Module {
+public:
+    explicit Embedding(const EmbeddingOptions& options);
+    Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim)
+        : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
+    Tensor forward(const Tensor& indices) override;
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    EmbeddingOptions options;
+    Tensor weight;
+};
+
+// ---- activations -------------------------------------------------------------------------------
+class ReLU : public Module {
+public:
+    ReLU() : Module("ReLU") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+
+class Sigmoid : public Module {
+public:
+    Sigmoid() : Module("Sigmoid") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+
+class Tanh : public Module {
+public:
+    Tanh() : Module("Tanh") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+
+class ELUOptions {
+public:
+    ELUOptions(double alpha = 1.0) : alpha_(alpha) {}  // NOLINT: ELU(0.5) reads well
+    TG_NN_ARG(double, alpha, 1.0);
+};
+
+// x for x > 0, alpha * (exp(x) - 1) otherwise.
+class ELU : public Module {
+public:
+    explicit ELU(const ELUOptions& options = {});
+    explicit ELU(double alpha) : ELU(ELUOptions(alpha)) {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    ELUOptions options;
+};
+
+}  // namespace tg::nn

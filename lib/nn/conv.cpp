@@ -1,0 +1,93 @@
+// nn::Conv2d over functional::conv2d.
+#include <cmath>
+#include <ostream>
+
+#include "tapegrad/creation.hpp"
+#include "tapegrad/nn/modules.hpp"
+#include "tensor/check.hpp"
+
+namespace tg::nn {
+
+namespace {
+
+// {k} -> {k, k}; {h, w} stays; anything else is an error naming the option.
+Shape pair_of(const Shape& s, const char* owner, const char* what, std::int64_t min) {
+    TG_CHECK(s.size() == 1 || s.size() == 2, owner, "{} takes 1 or 2 values, got {}", what, s);
+    Shape out = s.size() == 1 ? Shape{s[0], s[0]} : s;
+    TG_CHECK(out[0] >= min && out[1] >= min, owner, "{} must be >= {}, got {}", what, min, out);
+    return out;
+}
+
+}  // namespace
+
+Conv2dOptions::Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels,
+                             const Shape& kernel_size)
+    : in_channels_(in_channels), out_channels_(out_channels) {
+    this->kernel_size(kernel_size);
+}
+
+Conv2dOptions& Conv2dOptions::kernel_size(const Shape& k) {
+    kernel_size_ = pair_of(k, "Conv2dOptions", "kernel_size", 1);
+    return *this;
+}
+Conv2dOptions& Conv2dOptions::stride(const Shape& s) {
+    stride_ = pair_of(s, "Conv2dOptions", "stride", 1);
+    return *this;
+}
+Conv2dOptions& Conv2dOptions::dilation(const Shape& d) {
+    dilation_ = pair_of(d, "Conv2dOptions", "dilation", 1);
+    return *this;
+}
+Conv2dOptions& Conv2dOptions::padding(const Shape& p) {
+    padding_ = pair_of(p, "Conv2dOptions", "padding", 0);
+    padding_mode_.reset();
+    return *this;
+}
+
+Conv2d::Conv2d(const Conv2dOptions& options_) : Module("Conv2d"), options(options_) {
+    TG_CHECK(options.in_channels() > 0 && options.out_channels() > 0, "Conv2d",
+             "in_channels and out_channels must be positive, got {} and {}",
+             options.in_channels(), options.out_channels());
+    const Shape& k = options.kernel_size();
+    weight = register_parameter(
+        "weight", empty({options.out_channels(), options.in_channels(), k[0], k[1]}));
+    if (options.bias()) bias = register_parameter("bias", empty({options.out_channels()}));
+    reset_parameters();
+}
+
+void Conv2d::reset_parameters() {
+    if (options.weight_init())
+        options.weight_init()(weight);
+    else
+        init::kaiming_uniform_(weight, std::sqrt(5.0));
+    if (!bias.defined()) return;
+    if (options.bias_init()) {
+        options.bias_init()(bias);
+    } else {
+        const auto fan_in = init::calculate_fan_in_and_fan_out(weight).first;
+        const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+        init::uniform_(bias, -bound, bound);
+    }
+}
+
+Tensor Conv2d::forward(const Tensor& input) {
+    if (options.padding_mode())
+        return functional::conv2d(input, weight, bias, options.stride(), *options.padding_mode(),
+                                  options.dilation());
+    return functional::conv2d(input, weight, bias, options.stride(), options.padding(),
+                              options.dilation());
+}
+
+void Conv2d::pretty_print(std::ostream& os) const {
+    os << "Conv2d(" << options.in_channels() << ", " << options.out_channels()
+       << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride();
+    if (options.padding_mode())
+        os << ", padding=" << (*options.padding_mode() == Padding::Same ? "same" : "valid");
+    else if (options.padding() != Shape{0, 0})
+        os << ", padding=" << options.padding();
+    if (options.dilation() != Shape{1, 1}) os << ", dilation=" << options.dilation();
+    if (!options.bias()) os << ", bias=false";
+    os << ")";
+}
+
+}  // namespace tg::nn
