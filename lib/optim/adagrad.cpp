@@ -1,0 +1,78 @@
+// Adagrad as torch.optim.Adagrad (TF-1's AdagradOptimizer is AdagradOptions::tf1).
+#include <cmath>
+
+#include "tapegrad/creation.hpp"
+#include "tapegrad/optim.hpp"
+#include "tensor/check.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::optim {
+
+std::vector<std::pair<std::string, double>> AdagradOptions::values() const {
+    return {{"lr", lr_},
+            {"lr_decay", lr_decay_},
+            {"weight_decay", weight_decay_},
+            {"initial_accumulator_value", initial_accumulator_value_},
+            {"eps", eps_}};
+}
+
+bool AdagradOptions::set_value(std::string_view name, double value) {
+    if (name == "lr") lr_ = value;
+    else if (name == "lr_decay") lr_decay_ = value;
+    else if (name == "weight_decay") weight_decay_ = value;
+    else if (name == "initial_accumulator_value") initial_accumulator_value_ = value;
+    else if (name == "eps") eps_ = value;
+    else return false;
+    return true;
+}
+
+Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& defaults)
+    : Adagrad(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
+
+Adagrad::Adagrad(std::vector<OptimizerParamGroup> groups, const AdagradOptions& defaults)
+    : Optimizer(defaults.clone()) {
+    init_groups(std::move(groups));
+}
+
+void Adagrad::check_options(const OptimizerOptions& options) const {
+    const auto* o = dynamic_cast<const AdagradOptions*>(&options);
+    TG_CHECK(o != nullptr, "Adagrad", "a parameter group has options of another optimizer (expected AdagradOptions)");
+    TG_CHECK(o->lr() >= 0, "Adagrad", "invalid learning rate {} (expected >= 0)", o->lr());
+    TG_CHECK(o->lr_decay() >= 0, "Adagrad", "invalid lr_decay {} (expected >= 0)", o->lr_decay());
+    TG_CHECK(o->weight_decay() >= 0, "Adagrad", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
+    TG_CHECK(o->initial_accumulator_value() >= 0, "Adagrad", "invalid initial_accumulator_value {} (expected >= 0)",
+             o->initial_accumulator_value());
+    TG_CHECK(o->eps() >= 0, "Adagrad", "invalid eps {} (expected >= 0)", o->eps());
+}
+
+std::vector<std::string> Adagrad::state_names(const OptimizerOptions&) const { return {"sum"}; }
+std::vector<std::string> Adagrad::all_state_names() const { return {"sum"}; }
+
+ParamState Adagrad::init_state(const OptimizerOptions& options, const Tensor& param) const {
+    const auto& o = static_cast<const AdagradOptions&>(options);
+    ParamState s;
+    s.buffers.emplace_back("sum", full(param.sizes(), o.initial_accumulator_value(), param.dtype()));
+    return s;
+}
+
+void Adagrad::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
+    const auto& o = static_cast<const AdagradOptions&>(options);
+    const Tensor sum = state.buffer("sum");
+    const double clr = o.lr() / (1.0 + static_cast<double>(state.step - 1) * o.lr_decay());
+    const std::int64_t n = param.numel();
+    detail::visit_floating(param.dtype(), "Adagrad", [&](auto v) {
+        using T = decltype(v);
+        T* p = impl_of(param).data_as<T>();
+        const T* g = impl_of(grad).data_as<T>();
+        T* acc = impl_of(sum).data_as<T>();
+        const T lr = static_cast<T>(clr), wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps());
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T d = g[i] + wd * p[i];
+            acc[i] += d * d;
+            p[i] -= lr * (d / (std::sqrt(acc[i]) + eps));
+        }
+    });
+}
+
+}  // namespace tg::optim

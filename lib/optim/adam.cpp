@@ -1,0 +1,185 @@
+// Adam (L2 weight decay, optional AMSGrad, optional TF-1 epsilon placement) and AdamW
+// (decoupled weight decay), as torch.optim.Adam / AdamW. Both share one fused kernel.
+#include <cmath>
+
+#include "tapegrad/creation.hpp"
+#include "tapegrad/optim.hpp"
+#include "tensor/check.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::optim {
+
+namespace {
+
+struct AdamStep {
+    double lr, beta1, beta2, eps, l2, decoupled;  // decoupled: AdamW's weight decay
+    bool amsgrad, epsilon_hat;
+};
+
+void check_adam(std::string_view op, double lr, const Betas& betas, double eps, double weight_decay) {
+    const auto [b1, b2] = betas;
+    TG_CHECK(lr >= 0, op, "invalid learning rate {} (expected >= 0)", lr);
+    TG_CHECK(b1 >= 0 && b1 < 1, op, "invalid beta1 {} (expected in [0, 1))", b1);
+    TG_CHECK(b2 >= 0 && b2 < 1, op, "invalid beta2 {} (expected in [0, 1))", b2);
+    TG_CHECK(eps >= 0, op, "invalid eps {} (expected >= 0)", eps);
+    TG_CHECK(weight_decay >= 0, op, "invalid weight_decay {} (expected >= 0)", weight_decay);
+}
+
+ParamState adam_state(const Tensor& param, bool amsgrad) {
+    ParamState s;
+    s.buffers.emplace_back("exp_avg", zeros(param.sizes(), param.dtype()));
+    s.buffers.emplace_back("exp_avg_sq", zeros(param.sizes(), param.dtype()));
+    if (amsgrad) s.buffers.emplace_back("max_exp_avg_sq", zeros(param.sizes(), param.dtype()));
+    return s;
+}
+
+void adam_update(std::string_view op, const AdamStep& a, Tensor& param, const Tensor& grad, ParamState& state) {
+    if (a.amsgrad && !state.find("max_exp_avg_sq"))  // amsgrad switched on after the first step
+        state.buffers.emplace_back("max_exp_avg_sq", zeros(param.sizes(), param.dtype()));
+    const Tensor m_t = state.buffer("exp_avg");
+    const Tensor v_t = state.buffer("exp_avg_sq");
+    const Tensor vmax_t = a.amsgrad ? state.buffer("max_exp_avg_sq") : Tensor();
+    const double t = static_cast<double>(state.step);
+    const double bias1 = 1.0 - std::pow(a.beta1, t);
+    const double bias2_sqrt = std::sqrt(1.0 - std::pow(a.beta2, t));
+    const std::int64_t n = param.numel();
+    detail::visit_floating(param.dtype(), op, [&](auto v) {
+        using T = decltype(v);
+        T* p = impl_of(param).data_as<T>();
+        const T* g = impl_of(grad).data_as<T>();
+        T* m = impl_of(m_t).data_as<T>();
+        T* s = impl_of(v_t).data_as<T>();
+        T* smax = vmax_t.defined() ? impl_of(vmax_t).data_as<T>() : nullptr;
+        const T b1 = static_cast<T>(a.beta1), b2 = static_cast<T>(a.beta2);
+        const T one_minus_b1 = static_cast<T>(1.0 - a.beta1), one_minus_b2 = static_cast<T>(1.0 - a.beta2);
+        const T l2 = static_cast<T>(a.l2), eps = static_cast<T>(a.eps);
+        const T shrink = static_cast<T>(1.0 - a.lr * a.decoupled);
+        // torch: p -= lr/bias1 * m / (sqrt(v)/sqrt(bias2) + eps)
+        // TF-1:  p -= lr*sqrt(bias2)/bias1 * m / (sqrt(v) + eps)
+        const T step_size = static_cast<T>(a.epsilon_hat ? a.lr * bias2_sqrt / bias1 : a.lr / bias1);
+        const T bias2_root = static_cast<T>(a.epsilon_hat ? 1.0 : bias2_sqrt);
+        for (std::int64_t i = 0; i < n; ++i) {
+            if (a.decoupled != 0) p[i] *= shrink;
+            const T d = g[i] + l2 * p[i];
+            m[i] = b1 * m[i] + one_minus_b1 * d;
+            s[i] = b2 * s[i] + one_minus_b2 * d * d;
+            T second = s[i];
+            if (smax) {
+                smax[i] = std::max(smax[i], s[i]);
+                second = smax[i];
+            }
+            p[i] -= step_size * (m[i] / (std::sqrt(second) / bias2_root + eps));
+        }
+    });
+}
+
+}  // namespace
+
+// ---- Adam ---------------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, double>> AdamOptions::values() const {
+    return {{"lr", lr_},
+            {"beta1", std::get<0>(betas_)},
+            {"beta2", std::get<1>(betas_)},
+            {"eps", eps_},
+            {"weight_decay", weight_decay_},
+            {"amsgrad", amsgrad_ ? 1.0 : 0.0},
+            {"epsilon_hat", epsilon_hat_ ? 1.0 : 0.0}};
+}
+
+bool AdamOptions::set_value(std::string_view name, double value) {
+    if (name == "lr") lr_ = value;
+    else if (name == "beta1") std::get<0>(betas_) = value;
+    else if (name == "beta2") std::get<1>(betas_) = value;
+    else if (name == "eps") eps_ = value;
+    else if (name == "weight_decay") weight_decay_ = value;
+    else if (name == "amsgrad") amsgrad_ = value != 0.0;
+    else if (name == "epsilon_hat") epsilon_hat_ = value != 0.0;
+    else return false;
+    return true;
+}
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
+    : Adam(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
+
+Adam::Adam(std::vector<OptimizerParamGroup> groups, const AdamOptions& defaults) : Optimizer(defaults.clone()) {
+    init_groups(std::move(groups));
+}
+
+void Adam::check_options(const OptimizerOptions& options) const {
+    const auto* o = dynamic_cast<const AdamOptions*>(&options);
+    TG_CHECK(o != nullptr, "Adam", "a parameter group has options of another optimizer (expected AdamOptions)");
+    check_adam("Adam", o->lr(), o->betas(), o->eps(), o->weight_decay());
+}
+
+std::vector<std::string> Adam::state_names(const OptimizerOptions& options) const {
+    if (static_cast<const AdamOptions&>(options).amsgrad()) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    return {"exp_avg", "exp_avg_sq"};
+}
+std::vector<std::string> Adam::all_state_names() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+
+ParamState Adam::init_state(const OptimizerOptions& options, const Tensor& param) const {
+    return adam_state(param, static_cast<const AdamOptions&>(options).amsgrad());
+}
+
+void Adam::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
+    const auto& o = static_cast<const AdamOptions&>(options);
+    const AdamStep a{o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.eps(), o.weight_decay(), 0.0,
+                     o.amsgrad(), o.epsilon_hat()};
+    adam_update("Adam", a, param, grad, state);
+}
+
+// ---- AdamW --------------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, double>> AdamWOptions::values() const {
+    return {{"lr", lr_},
+            {"beta1", std::get<0>(betas_)},
+            {"beta2", std::get<1>(betas_)},
+            {"eps", eps_},
+            {"weight_decay", weight_decay_},
+            {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
+}
+
+bool AdamWOptions::set_value(std::string_view name, double value) {
+    if (name == "lr") lr_ = value;
+    else if (name == "beta1") std::get<0>(betas_) = value;
+    else if (name == "beta2") std::get<1>(betas_) = value;
+    else if (name == "eps") eps_ = value;
+    else if (name == "weight_decay") weight_decay_ = value;
+    else if (name == "amsgrad") amsgrad_ = value != 0.0;
+    else return false;
+    return true;
+}
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
+    : AdamW(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
+
+AdamW::AdamW(std::vector<OptimizerParamGroup> groups, const AdamWOptions& defaults) : Optimizer(defaults.clone()) {
+    init_groups(std::move(groups));
+}
+
+void AdamW::check_options(const OptimizerOptions& options) const {
+    const auto* o = dynamic_cast<const AdamWOptions*>(&options);
+    TG_CHECK(o != nullptr, "AdamW", "a parameter group has options of another optimizer (expected AdamWOptions)");
+    check_adam("AdamW", o->lr(), o->betas(), o->eps(), o->weight_decay());
+}
+
+std::vector<std::string> AdamW::state_names(const OptimizerOptions& options) const {
+    if (static_cast<const AdamWOptions&>(options).amsgrad()) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    return {"exp_avg", "exp_avg_sq"};
+}
+std::vector<std::string> AdamW::all_state_names() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+
+ParamState AdamW::init_state(const OptimizerOptions& options, const Tensor& param) const {
+    return adam_state(param, static_cast<const AdamWOptions&>(options).amsgrad());
+}
+
+void AdamW::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
+    const auto& o = static_cast<const AdamWOptions&>(options);
+    const AdamStep a{o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.eps(), 0.0, o.weight_decay(),
+                     o.amsgrad(), false};
+    adam_update("AdamW", a, param, grad, state);
+}
+
+}  // namespace tg::optim

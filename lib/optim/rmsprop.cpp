@@ -1,0 +1,117 @@
+// RMSprop as torch.optim.RMSprop (plus the two switches TF-1's RMSPropOptimizer needs:
+// epsilon inside the square root and a mean square that starts at 1).
+#include <cmath>
+
+#include "tapegrad/creation.hpp"
+#include "tapegrad/optim.hpp"
+#include "tensor/check.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::optim {
+
+std::vector<std::pair<std::string, double>> RMSpropOptions::values() const {
+    return {{"lr", lr_},
+            {"alpha", alpha_},
+            {"eps", eps_},
+            {"weight_decay", weight_decay_},
+            {"momentum", momentum_},
+            {"centered", centered_ ? 1.0 : 0.0},
+            {"eps_inside_sqrt", eps_inside_sqrt_ ? 1.0 : 0.0},
+            {"initial_square_avg", initial_square_avg_}};
+}
+
+bool RMSpropOptions::set_value(std::string_view name, double value) {
+    if (name == "lr") lr_ = value;
+    else if (name == "alpha") alpha_ = value;
+    else if (name == "eps") eps_ = value;
+    else if (name == "weight_decay") weight_decay_ = value;
+    else if (name == "momentum") momentum_ = value;
+    else if (name == "centered") centered_ = value != 0.0;
+    else if (name == "eps_inside_sqrt") eps_inside_sqrt_ = value != 0.0;
+    else if (name == "initial_square_avg") initial_square_avg_ = value;
+    else return false;
+    return true;
+}
+
+RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
+    : RMSprop(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
+
+RMSprop::RMSprop(std::vector<OptimizerParamGroup> groups, const RMSpropOptions& defaults)
+    : Optimizer(defaults.clone()) {
+    init_groups(std::move(groups));
+}
+
+void RMSprop::check_options(const OptimizerOptions& options) const {
+    const auto* o = dynamic_cast<const RMSpropOptions*>(&options);
+    TG_CHECK(o != nullptr, "RMSprop", "a parameter group has options of another optimizer (expected RMSpropOptions)");
+    TG_CHECK(o->lr() >= 0, "RMSprop", "invalid learning rate {} (expected >= 0)", o->lr());
+    TG_CHECK(o->alpha() >= 0 && o->alpha() <= 1, "RMSprop", "invalid alpha {} (expected in [0, 1])", o->alpha());
+    TG_CHECK(o->eps() >= 0, "RMSprop", "invalid eps {} (expected >= 0)", o->eps());
+    TG_CHECK(o->momentum() >= 0, "RMSprop", "invalid momentum {} (expected >= 0)", o->momentum());
+    TG_CHECK(o->weight_decay() >= 0, "RMSprop", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
+    TG_CHECK(o->initial_square_avg() >= 0, "RMSprop", "invalid initial_square_avg {} (expected >= 0)",
+             o->initial_square_avg());
+}
+
+std::vector<std::string> RMSprop::state_names(const OptimizerOptions& options) const {
+    const auto& o = static_cast<const RMSpropOptions&>(options);
+    std::vector<std::string> names{"square_avg"};
+    if (o.momentum() > 0) names.push_back("momentum_buffer");
+    if (o.centered()) names.push_back("grad_avg");
+    return names;
+}
+std::vector<std::string> RMSprop::all_state_names() const { return {"square_avg", "momentum_buffer", "grad_avg"}; }
+
+ParamState RMSprop::init_state(const OptimizerOptions& options, const Tensor& param) const {
+    const auto& o = static_cast<const RMSpropOptions&>(options);
+    ParamState s;
+    s.buffers.emplace_back("square_avg", full(param.sizes(), o.initial_square_avg(), param.dtype()));
+    if (o.momentum() > 0) s.buffers.emplace_back("momentum_buffer", zeros(param.sizes(), param.dtype()));
+    if (o.centered()) s.buffers.emplace_back("grad_avg", zeros(param.sizes(), param.dtype()));
+    return s;
+}
+
+void RMSprop::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
+    const auto& o = static_cast<const RMSpropOptions&>(options);
+    // Buffers switched on after the first step start from zero.
+    auto buffer_or_new = [&](const char* name) {
+        if (Tensor* t = state.find(name)) return *t;
+        state.buffers.emplace_back(name, zeros(param.sizes(), param.dtype()));
+        return state.buffers.back().second;
+    };
+    const Tensor square = state.buffer("square_avg");
+    const Tensor momentum = o.momentum() > 0 ? buffer_or_new("momentum_buffer") : Tensor();
+    const Tensor average = o.centered() ? buffer_or_new("grad_avg") : Tensor();
+    const std::int64_t n = param.numel();
+    detail::visit_floating(param.dtype(), "RMSprop", [&](auto v) {
+        using T = decltype(v);
+        T* p = impl_of(param).data_as<T>();
+        const T* g = impl_of(grad).data_as<T>();
+        T* sq = impl_of(square).data_as<T>();
+        T* buf = momentum.defined() ? impl_of(momentum).data_as<T>() : nullptr;
+        T* avg = average.defined() ? impl_of(average).data_as<T>() : nullptr;
+        const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay());
+        const T alpha = static_cast<T>(o.alpha()), one_minus_alpha = static_cast<T>(1.0 - o.alpha());
+        const T eps = static_cast<T>(o.eps()), mu = static_cast<T>(o.momentum());
+        const bool inside = o.eps_inside_sqrt();
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T d = g[i] + wd * p[i];
+            sq[i] = alpha * sq[i] + one_minus_alpha * d * d;
+            T var = sq[i];
+            if (avg) {
+                avg[i] = alpha * avg[i] + one_minus_alpha * d;
+                var -= avg[i] * avg[i];
+            }
+            const T denom = inside ? std::sqrt(var + eps) : std::sqrt(var) + eps;
+            if (buf) {
+                buf[i] = mu * buf[i] + d / denom;
+                p[i] -= lr * buf[i];
+            } else {
+                p[i] -= lr * (d / denom);
+            }
+        }
+    });
+}
+
+}  // namespace tg::optim

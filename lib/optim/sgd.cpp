@@ -1,0 +1,84 @@
+// SGD with momentum, dampening, Nesterov and (L2) weight decay, as torch.optim.SGD.
+#include "tapegrad/optim.hpp"
+#include "tensor/check.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::optim {
+
+std::vector<std::pair<std::string, double>> SGDOptions::values() const {
+    return {{"lr", lr_},
+            {"momentum", momentum_},
+            {"dampening", dampening_},
+            {"weight_decay", weight_decay_},
+            {"nesterov", nesterov_ ? 1.0 : 0.0}};
+}
+
+bool SGDOptions::set_value(std::string_view name, double value) {
+    if (name == "lr") lr_ = value;
+    else if (name == "momentum") momentum_ = value;
+    else if (name == "dampening") dampening_ = value;
+    else if (name == "weight_decay") weight_decay_ = value;
+    else if (name == "nesterov") nesterov_ = value != 0.0;
+    else return false;
+    return true;
+}
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& defaults) : SGD(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
+
+SGD::SGD(std::vector<OptimizerParamGroup> groups, const SGDOptions& defaults)
+    : Optimizer(defaults.clone()) {
+    init_groups(std::move(groups));
+}
+
+void SGD::check_options(const OptimizerOptions& options) const {
+    const auto* o = dynamic_cast<const SGDOptions*>(&options);
+    TG_CHECK(o != nullptr, "SGD", "a parameter group has options of another optimizer (expected SGDOptions)");
+    TG_CHECK(o->lr() >= 0, "SGD", "invalid learning rate {} (expected >= 0)", o->lr());
+    TG_CHECK(o->momentum() >= 0, "SGD", "invalid momentum {} (expected >= 0)", o->momentum());
+    TG_CHECK(o->weight_decay() >= 0, "SGD", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
+    TG_CHECK(!o->nesterov() || (o->momentum() > 0 && o->dampening() == 0), "SGD",
+             "nesterov momentum requires momentum > 0 and dampening 0 (got momentum {}, dampening {})",
+             o->momentum(), o->dampening());
+}
+
+// The momentum buffer is created on first use (it starts as the first gradient), so a
+// parameter may have state without one (momentum 0).
+std::vector<std::string> SGD::state_names(const OptimizerOptions&) const { return {}; }
+std::vector<std::string> SGD::all_state_names() const { return {"momentum_buffer"}; }
+ParamState SGD::init_state(const OptimizerOptions&, const Tensor&) const { return {}; }
+
+void SGD::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
+    const auto& o = static_cast<const SGDOptions&>(options);
+    const std::int64_t n = param.numel();
+    Tensor* buffer = nullptr;
+    bool first = false;
+    if (o.momentum() != 0) {
+        buffer = state.find("momentum_buffer");
+        if (buffer == nullptr) {
+            state.buffers.emplace_back("momentum_buffer", make_tensor(param.sizes(), param.dtype()));
+            buffer = &state.buffers.back().second;
+            first = true;
+        }
+    }
+    detail::visit_floating(param.dtype(), "SGD", [&](auto v) {
+        using T = decltype(v);
+        T* p = impl_of(param).data_as<T>();
+        const T* g = impl_of(grad).data_as<T>();
+        const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay());
+        if (buffer == nullptr) {
+            for (std::int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+            return;
+        }
+        T* buf = impl_of(*buffer).data_as<T>();
+        const T mu = static_cast<T>(o.momentum()), keep = static_cast<T>(1.0 - o.dampening());
+        const bool nesterov = o.nesterov();
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T d = g[i] + wd * p[i];
+            buf[i] = first ? d : mu * buf[i] + keep * d;
+            p[i] -= lr * (nesterov ? d + mu * buf[i] : buf[i]);
+        }
+    });
+}
+
+}  // namespace tg::optim
