@@ -222,6 +222,7 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
             // One sample writes its (O, L) block in place; several go through `rows`.
             T* dst = nb == 1 ? po + n0 * g.O * L : impl_of(rows).data_as<T>();
             gemm<T>(CblasNoTrans, CblasNoTrans, g.O, nb * L, ck, pw, ck, pc, nb * L, T(0), dst, nb * L);
+            if (nb == 1 && !pb) continue;  // already in place, nothing to add
             for (std::int64_t n = 0; n < nb; ++n)
                 for (std::int64_t o = 0; o < g.O; ++o) {
                     T* out_row = po + ((n0 + n) * g.O + o) * L;
