@@ -70,7 +70,7 @@ TEST_CASE("module: registration and dotted names through nested modules") {
     for (const auto& [name, m] : net.named_modules()) module_names.push_back(name);
     CHECK(module_names == std::vector<std::string>{"encoder", "encoder.conv1", "encoder.bn1",
                                                    "head", "head.0", "head.1", "head.2"});
-    CHECK(net.type_name() == "(anonymous namespace)::Net");
+    CHECK(net.type_name() == "Net");
     CHECK(net.encoder->conv1->type_name() == "Conv2d");
 }
 
@@ -178,8 +178,8 @@ TEST_CASE("module: printing the module tree") {
     std::ostringstream os;
     os << net;
     const std::string expected =
-        "(anonymous namespace)::Net(\n"
-        "  (encoder): (anonymous namespace)::Encoder(\n"
+        "Net(\n"
+        "  (encoder): Encoder(\n"
         "    (conv1): Conv2d(1, 4, kernel_size=[3, 3], stride=[1, 1], padding=[1, 1])\n"
         "    (bn1): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)\n"
         "  )\n"

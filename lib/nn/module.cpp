@@ -15,14 +15,16 @@ namespace tg::nn {
 
 namespace {
 
-// "tg::nn::Linear" -> "Linear"; a user's "Net" stays "Net" (its namespaces are kept).
+// "tg::nn::Linear" -> "Linear"; a user's "app::Net" stays "app::Net", but the noise of an
+// anonymous namespace ("(anonymous namespace)::Net") is dropped.
 std::string demangled_type_name(const std::type_info& type) {
     int status = 0;
     std::unique_ptr<char, void (*)(void*)> raw(
         abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
     std::string name = (status == 0 && raw) ? std::string(raw.get()) : std::string(type.name());
-    constexpr std::string_view prefix = "tg::nn::";
-    if (name.rfind(prefix, 0) == 0) name.erase(0, prefix.size());
+    for (std::string_view prefix : {"tg::nn::", "(anonymous namespace)::"}) {
+        if (name.rfind(prefix, 0) == 0) name.erase(0, prefix.size());
+    }
     return name;
 }
 
