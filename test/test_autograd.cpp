@@ -129,3 +129,51 @@ TEST_CASE("a 10,000-step training loop keeps memory flat") {
     INFO("RSS before " << before << " kB, after " << after << " kB");
     CHECK(after - before < 2048);
 }
+
+TEST_CASE("the README's eager example fits its line") {
+    tg::manual_seed(0);
+    auto x = tg::randn({64, 3});
+    auto y = tg::matmul(x, tg::tensor({1.0, -2.0, 0.5}).reshape({3, 1})) + 0.3;
+    auto w = tg::zeros({3, 1}).requires_grad_();
+    auto b = tg::zeros({1}).requires_grad_();
+    for (int step = 0; step < 200; ++step) {
+        auto loss = (tg::matmul(x, w) + b - y).pow(2).mean();
+        loss.backward();
+        tg::NoGradGuard no_grad;
+        w.add_(w.grad(), -0.1);
+        b.add_(b.grad(), -0.1);
+        w.zero_grad();
+        b.zero_grad();
+    }
+    const auto wv = values(w);
+    CHECK(wv[0] == Approx(1.0).margin(1e-3));
+    CHECK(wv[1] == Approx(-2.0).margin(1e-3));
+    CHECK(wv[2] == Approx(0.5).margin(1e-3));
+    CHECK(b.item<double>() == Approx(0.3).margin(1e-3));
+}
+
+TEST_CASE("hooks see and replace gradients; retain_grad keeps a non-leaf's gradient") {
+    auto x = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
+    auto h = x * 3.0;
+    h.retain_grad();
+    tg::Tensor seen;
+    h.register_hook([&](const tg::Tensor& g) { seen = g.clone(); return g * 2.0; });
+    h.sum().backward();
+    CHECK(values(seen) == std::vector<double>{1, 1});
+    CHECK(values(h.grad()) == std::vector<double>{1, 1});
+    CHECK(values(x.grad()) == std::vector<double>{6, 6});  // 3 * (hooked 2 * 1)
+    auto leaf = tg::tensor({1.0}, tg::kFloat64).requires_grad_();
+    leaf.register_hook([](const tg::Tensor& g) { return g * 10.0; });
+    (leaf * 2.0).backward();
+    CHECK(leaf.grad().item<double>() == 20.0);
+}
+
+TEST_CASE("float32 and float64 mix by promotion and gradients come back in each input's dtype") {
+    auto a = tg::ones({2}, tg::kFloat32).requires_grad_();
+    auto b = tg::ones({2}, tg::kFloat64).requires_grad_();
+    auto c = a * b * 2.0;
+    CHECK(c.dtype() == tg::kFloat64);
+    c.sum().backward();
+    CHECK(a.grad().dtype() == tg::kFloat32);
+    CHECK(values(a.grad()) == std::vector<double>{2, 2});
+}
