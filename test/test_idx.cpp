@@ -268,6 +268,9 @@ TEST_CASE("load_idx errors name the file and what is wrong") {
         const auto path = dir.file("neg.idx");
         write_plain(path, concat(header(0x08, {2, -3}), Bytes{1, 2}));
         REQUIRE_TG_ERROR(tg::data::load_idx(path), "load_idx", path, "negative size -3");
+        // Four dims of 2^30 would overflow an int64 element count.
+        write_plain(path, header(0x08, std::vector<std::int32_t>(4, 1 << 30)));
+        REQUIRE_TG_ERROR(tg::data::load_idx(path), "load_idx", path, "implausibly large");
     }
     SECTION("truncated data, plain and gzip'd") {
         const Bytes cut(good.begin(), good.end() - 2);

@@ -24,6 +24,7 @@ namespace {
 constexpr const char* kOp = "load_idx";
 // Real IDX files have 1 to 4 dims; anything beyond this is a corrupt header, not data.
 constexpr int kMaxDims = 8;
+constexpr std::int64_t kMaxElements = std::int64_t{1} << 40;
 
 enum class IdxType : std::uint8_t {
     UByte = 0x08,
@@ -59,31 +60,54 @@ std::uint64_t read_big_endian(const unsigned char* p, std::size_t nbytes) {
     return v;
 }
 
-// The element at p (IDX type `type`) as the output type Out. Signed integers are
-// two's complement; floats are reinterpreted from their big-endian bit pattern.
-template <class Out>
-Out decode(const unsigned char* p, IdxType type) {
-    switch (type) {
-        case IdxType::UByte: return static_cast<Out>(p[0]);
-        case IdxType::SByte: return static_cast<Out>(static_cast<std::int8_t>(p[0]));
-        case IdxType::Short:
-            return static_cast<Out>(static_cast<std::int16_t>(static_cast<std::uint16_t>(read_big_endian(p, 2))));
-        case IdxType::Int:
-            return static_cast<Out>(static_cast<std::int32_t>(static_cast<std::uint32_t>(read_big_endian(p, 4))));
-        case IdxType::Float: {
-            const auto bits = static_cast<std::uint32_t>(read_big_endian(p, 4));
-            float f;
-            std::memcpy(&f, &bits, sizeof f);
-            return static_cast<Out>(f);
-        }
-        case IdxType::Double: {
-            const std::uint64_t bits = read_big_endian(p, 8);
-            double d;
-            std::memcpy(&d, &bits, sizeof d);
-            return static_cast<Out>(d);
-        }
+// Big-endian element decoders: two's complement integers, IEEE floats from their bits.
+struct DecodeU8 { static std::uint8_t at(const unsigned char* p) { return p[0]; } };
+struct DecodeS8 { static std::int8_t at(const unsigned char* p) { return static_cast<std::int8_t>(p[0]); } };
+struct DecodeI16 {
+    static std::int16_t at(const unsigned char* p) {
+        return static_cast<std::int16_t>(static_cast<std::uint16_t>(read_big_endian(p, 2)));
     }
-    return Out{};
+};
+struct DecodeI32 {
+    static std::int32_t at(const unsigned char* p) {
+        return static_cast<std::int32_t>(static_cast<std::uint32_t>(read_big_endian(p, 4)));
+    }
+};
+struct DecodeF32 {
+    static float at(const unsigned char* p) {
+        const auto bits = static_cast<std::uint32_t>(read_big_endian(p, 4));
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        return f;
+    }
+};
+struct DecodeF64 {
+    static double at(const unsigned char* p) {
+        const std::uint64_t bits = read_big_endian(p, 8);
+        double d;
+        std::memcpy(&d, &bits, sizeof d);
+        return d;
+    }
+};
+
+// Converts `count` elements of IDX type `type` at src into dst, choosing the decoder once
+// per chunk rather than per element. `scale` maps unsigned bytes to [0, 1].
+template <class Out>
+void convert(const unsigned char* src, Out* dst, std::size_t count, IdxType type, bool scale) {
+    auto run = [&](auto decoder, std::size_t esize, double factor) {
+        using D = decltype(decoder);
+        for (std::size_t i = 0; i < count; ++i)
+            dst[i] = factor == 1.0 ? static_cast<Out>(D::at(src + i * esize))
+                                   : static_cast<Out>(D::at(src + i * esize) * factor);
+    };
+    switch (type) {
+        case IdxType::UByte: run(DecodeU8{}, 1, scale ? 1.0 / 255.0 : 1.0); break;
+        case IdxType::SByte: run(DecodeS8{}, 1, 1.0); break;
+        case IdxType::Short: run(DecodeI16{}, 2, 1.0); break;
+        case IdxType::Int: run(DecodeI32{}, 4, 1.0); break;
+        case IdxType::Float: run(DecodeF32{}, 4, 1.0); break;
+        case IdxType::Double: run(DecodeF64{}, 8, 1.0); break;
+    }
 }
 
 // The tensor dtype an IDX type is stored as.
@@ -176,9 +200,11 @@ Tensor load_idx(const std::string& path, bool as_float) {
             static_cast<std::uint32_t>(read_big_endian(&dim_bytes[4 * static_cast<std::size_t>(d)], 4)));
         TG_CHECK(dim >= 0, kOp, "'{}': dim {} has negative size {}", path, d, dim);
         sizes.push_back(dim);
-        numel *= dim;  // at most 8 dims below 2^31 and the product is checked as it grows
-        TG_CHECK(numel <= (std::int64_t{1} << 40), kOp, "'{}': header shape {} is implausibly large",
-                 path, sizes);
+        // Checked before multiplying, so a corrupt header cannot overflow the count.
+        TG_CHECK(dim == 0 || numel <= kMaxElements / dim, kOp,
+                 "'{}': header shape {} is implausibly large (over {} elements)", path, sizes,
+                 kMaxElements);
+        numel *= dim;
     }
 
     const std::size_t esize = idx_element_size(type);
@@ -201,14 +227,7 @@ Tensor load_idx(const std::string& path, bool as_float) {
             TG_CHECK(got == count * esize, kOp,
                      "'{}' is truncated: header shape {} needs {} bytes of data, only {} follow the header",
                      path, sizes, total, done * esize + got);
-            for (std::size_t i = 0; i < count; ++i) {
-                const unsigned char* p = chunk.data() + i * esize;
-                if constexpr (std::is_same_v<Out, float>) {
-                    dst[done + i] = scale ? static_cast<float>(p[0]) / 255.0f : decode<float>(p, type);
-                } else {
-                    dst[done + i] = decode<Out>(p, type);
-                }
-            }
+            convert(chunk.data(), dst + done, count, type, scale);
             done += count;
         }
     });

@@ -1,0 +1,180 @@
+// Softmax regression on Fashion-MNIST: the TF-1 "MNIST for beginners" model written eagerly.
+//
+//   logits = x·W + b,  loss = softmax cross-entropy,  W -= lr·dW, b -= lr·db
+//
+// TF-1 builds that graph once and feeds batches through session.run; here every step just
+// runs the ops, backward() fills W.grad() and b.grad(), and the update is two in-place adds
+// under NoGradGuard (so the update itself is not recorded on the tape).
+//
+//   fashion_mnist_logreg                  10 epochs of shuffled batches, lr 0.1
+//   fashion_mnist_logreg --steps 1000 --lr 0.5
+//                                         the TF-1 tutorial's recipe: 1000 random batches
+#include <tapegrad/tapegrad.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace F = tg::nn::functional;
+
+namespace {
+
+constexpr std::int64_t kPixels = 28 * 28;
+constexpr std::int64_t kClasses = 10;
+
+struct Split {
+    tg::Tensor images;  // (N, 784) float32 in [0, 1]
+    tg::Tensor labels;  // (N) int64 in [0, 10)
+};
+
+Split load_split(const std::filesystem::path& dir, const std::string& prefix) {
+    auto images = tg::data::load_idx((dir / (prefix + "-images-idx3-ubyte.gz")).string(), true);
+    auto labels = tg::data::load_idx((dir / (prefix + "-labels-idx1-ubyte.gz")).string());
+    return {images.reshape({images.size(0), kPixels}), labels};
+}
+
+// Fraction of rows whose largest logit is at the label.
+double accuracy(const tg::Tensor& logits, const tg::Tensor& labels) {
+    return (tg::argmax(logits, 1) == labels).to(tg::kFloat32).mean().item<double>();
+}
+
+class Clock {
+public:
+    double seconds() const {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+
+private:
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// Running means of loss and accuracy over the batches since the last report.
+struct Meter {
+    double loss = 0, correct = 0;
+    std::int64_t batches = 0;
+    void add(double batch_loss, double batch_acc) {
+        loss += batch_loss;
+        correct += batch_acc;
+        ++batches;
+    }
+    double mean_loss() const { return batches ? loss / static_cast<double>(batches) : 0.0; }
+    double mean_acc() const { return batches ? correct / static_cast<double>(batches) : 0.0; }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Softmax regression on Fashion-MNIST (x·W + b, cross-entropy, gradient descent)"};
+    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::int64_t steps = 0;
+    int epochs = 10;
+    double lr = 0.1;
+    std::int64_t batch_size = 100;
+    std::uint64_t seed = 0;
+    int eval_every = 0;
+    app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")
+        ->capture_default_str();
+    auto* steps_opt = app.add_option("--steps", steps,
+                                     "train on this many random batches instead of epochs")
+                          ->check(CLI::PositiveNumber);
+    app.add_option("--epochs", epochs, "passes over the shuffled training set")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--lr", lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--batch-size", batch_size, "examples per step")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--seed", seed, "random seed (shuffling and batches)")->capture_default_str();
+    app.add_option("--eval-every", eval_every,
+                   "also report test accuracy every N epochs (N steps with --steps); 0: at the end only")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        tg::manual_seed(seed);
+        Clock load_clock;
+        const Split train = load_split(data_dir, "train");
+        const Split test = load_split(data_dir, "t10k");
+        const std::int64_t n_train = train.images.size(0);
+        std::printf("loaded %lld training and %lld test images from %s in %.2f s\n",
+                    static_cast<long long>(n_train), static_cast<long long>(test.images.size(0)),
+                    data_dir.c_str(), load_clock.seconds());
+
+        // TF-1's tutorial starts from zeros: the loss is convex, so no symmetry to break.
+        auto W = tg::zeros({kPixels, kClasses}).requires_grad_();
+        auto b = tg::zeros({kClasses}).requires_grad_();
+
+        auto test_accuracy = [&] {
+            tg::NoGradGuard no_grad;
+            return accuracy(tg::matmul(test.images, W) + b, test.labels);
+        };
+
+        // One gradient-descent step on a batch; returns (loss, batch accuracy).
+        Meter meter;
+        auto train_step = [&](const tg::Tensor& index) {
+            const auto x = tg::index_select(train.images, 0, index);
+            const auto y = tg::index_select(train.labels, 0, index);
+            const auto logits = tg::matmul(x, W) + b;
+            const auto loss = F::cross_entropy(logits, y);
+            loss.backward();
+            {
+                tg::NoGradGuard no_grad;
+                W.add_(W.grad(), -lr);
+                b.add_(b.grad(), -lr);
+                W.zero_grad();
+                b.zero_grad();
+                meter.add(loss.item<double>(), accuracy(logits, y));
+            }
+        };
+
+        Clock train_clock;
+        if (steps_opt->count() > 0) {
+            // The tutorial's recipe: each step draws a fresh random batch.
+            const std::int64_t report_every = std::max<std::int64_t>(1, steps / 10);
+            std::printf("training %lld steps of %lld random examples, lr %g\n",
+                        static_cast<long long>(steps), static_cast<long long>(batch_size), lr);
+            for (std::int64_t step = 1; step <= steps; ++step) {
+                train_step(tg::randint(0, n_train, {batch_size}));
+                const bool eval = eval_every > 0 && step % eval_every == 0;
+                if (step % report_every == 0 || step == steps || eval) {
+                    std::printf("step %6lld/%lld  loss %.4f  train acc %.4f  elapsed %.2f s",
+                                static_cast<long long>(step), static_cast<long long>(steps),
+                                meter.mean_loss(), meter.mean_acc(), train_clock.seconds());
+                    if (eval) std::printf("  test acc %.4f", test_accuracy());
+                    std::printf("\n");
+                    std::fflush(stdout);
+                    meter = {};
+                }
+            }
+        } else {
+            const std::int64_t batches = (n_train + batch_size - 1) / batch_size;
+            std::printf("training %d epochs of %lld shuffled batches of %lld, lr %g\n", epochs,
+                        static_cast<long long>(batches), static_cast<long long>(batch_size), lr);
+            for (int epoch = 1; epoch <= epochs; ++epoch) {
+                const auto order = tg::randperm(n_train);
+                for (std::int64_t start = 0; start < n_train; start += batch_size)
+                    train_step(order.narrow(0, start, std::min(batch_size, n_train - start)));
+                std::printf("epoch %3d/%d  loss %.4f  train acc %.4f  elapsed %.2f s", epoch, epochs,
+                            meter.mean_loss(), meter.mean_acc(), train_clock.seconds());
+                if (eval_every > 0 && epoch % eval_every == 0)
+                    std::printf("  test acc %.4f", test_accuracy());
+                std::printf("\n");
+                std::fflush(stdout);
+                meter = {};
+            }
+        }
+        std::printf("trained in %.2f s\n", train_clock.seconds());
+        std::printf("test accuracy: %.4f\n", test_accuracy());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
