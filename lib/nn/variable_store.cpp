@@ -30,14 +30,6 @@ std::string join_scope(const std::string& scope, const std::string& name) {
     return scope.empty() ? name : scope + "/" + name;
 }
 
-const char* reuse_name(Reuse reuse) {
-    switch (reuse) {
-        case Reuse::Yes: return "reuse=true";
-        case Reuse::Auto: return "AUTO_REUSE";
-        default: return "reuse=false";
-    }
-}
-
 // TF-1's glorot_uniform_initializer: fans from the TF layout (..., in, out) with the
 // leading dims as the receptive field; a vector uses its length for both fans.
 void tf_glorot_uniform(Tensor& t) {
