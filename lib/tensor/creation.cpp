@@ -36,10 +36,20 @@ std::mt19937_64& generator() {
 // std::uniform_real_distribution.
 double next_uniform() { return static_cast<double>(generator()() >> 11) * 0x1.0p-53; }
 
+// Box-Muller makes normals in pairs; the second waits here. manual_seed clears it, so a
+// seed alone decides what follows.
+struct SpareNormal {
+    bool has_spare = false;
+    double spare = 0;
+};
+SpareNormal& spare_normal() {
+    static SpareNormal s;
+    return s;
+}
+
 // Standard normal by Box-Muller (portable, unlike std::normal_distribution).
 double next_normal() {
-    static thread_local bool has_spare = false;
-    static thread_local double spare = 0;
+    auto& [has_spare, spare] = spare_normal();
     if (has_spare) {
         has_spare = false;
         return spare;
@@ -117,7 +127,10 @@ Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype d
                     [&](std::int64_t i) { return v[static_cast<std::size_t>(i)]; });
 }
 
-void manual_seed(std::uint64_t seed) { generator().seed(seed); }
+void manual_seed(std::uint64_t seed) {
+    generator().seed(seed);
+    spare_normal().has_spare = false;
+}
 
 Tensor rand(const Shape& sizes, Dtype dtype) { return uniform(sizes, 0.0, 1.0, dtype); }
 Tensor randn(const Shape& sizes, Dtype dtype) { return normal(sizes, 0.0, 1.0, dtype); }
