@@ -1,6 +1,7 @@
 # Installs Debian 12 packages only when missing (non-interactive). Sourced by tools/*.
 BUILD_PACKAGES=(g++ meson ninja-build pkg-config libxtensor-dev libxsimd-dev catch2 libfmt-dev
-                libopenblas-dev zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev)
+                libopenblas-dev zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev
+                protobuf-compiler)  # protoc: the tests decode event files with it
 
 # install_packages PKG...: apt-get installs those of PKG that are not installed yet.
 install_packages() {
