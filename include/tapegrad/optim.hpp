@@ -30,20 +30,8 @@
 #include <vector>
 
 #include "tapegrad/serialize.hpp"
+#include "tapegrad/arg.hpp"
 #include "tapegrad/tensor.hpp"
-
-// Declares option `name` of type T: `name()` reads it, `name(value)` sets it and returns
-// the options, so setters chain (libtorch's TORCH_ARG).
-#define TG_OPTIM_ARG(T, name, default_value)       \
-public:                                            \
-    auto name(const T& value)->decltype(*this) {   \
-        name##_ = value;                           \
-        return *this;                              \
-    }                                              \
-    const T& name() const { return name##_; }      \
-                                                   \
-private:                                           \
-    T name##_ = default_value
 
 namespace tg::optim {
 
@@ -83,11 +71,11 @@ struct SGDOptions : OptimizerCloneableOptions<SGDOptions> {
     void set_lr(double lr) override { lr_ = lr; }
     std::vector<std::pair<std::string, double>> values() const override;
     bool set_value(std::string_view name, double value) override;
-    TG_OPTIM_ARG(double, lr, 0.0);
-    TG_OPTIM_ARG(double, momentum, 0.0);
-    TG_OPTIM_ARG(double, dampening, 0.0);
-    TG_OPTIM_ARG(double, weight_decay, 0.0);
-    TG_OPTIM_ARG(bool, nesterov, false);
+    TG_ARG(double, lr, 0.0);
+    TG_ARG(double, momentum, 0.0);
+    TG_ARG(double, dampening, 0.0);
+    TG_ARG(double, weight_decay, 0.0);
+    TG_ARG(bool, nesterov, false);
 };
 
 struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
@@ -103,15 +91,15 @@ struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
     void set_lr(double lr) override { lr_ = lr; }
     std::vector<std::pair<std::string, double>> values() const override;
     bool set_value(std::string_view name, double value) override;
-    TG_OPTIM_ARG(double, lr, 1e-2);
-    TG_OPTIM_ARG(double, alpha, 0.99);
-    TG_OPTIM_ARG(double, eps, 1e-8);
-    TG_OPTIM_ARG(double, weight_decay, 0.0);
-    TG_OPTIM_ARG(double, momentum, 0.0);
-    TG_OPTIM_ARG(bool, centered, false);
+    TG_ARG(double, lr, 1e-2);
+    TG_ARG(double, alpha, 0.99);
+    TG_ARG(double, eps, 1e-8);
+    TG_ARG(double, weight_decay, 0.0);
+    TG_ARG(double, momentum, 0.0);
+    TG_ARG(bool, centered, false);
     // tapegrad extensions for TF-1 compatibility (libtorch: false and 0).
-    TG_OPTIM_ARG(bool, eps_inside_sqrt, false);     // sqrt(v + eps) instead of sqrt(v) + eps
-    TG_OPTIM_ARG(double, initial_square_avg, 0.0);  // starting value of the mean square
+    TG_ARG(bool, eps_inside_sqrt, false);     // sqrt(v + eps) instead of sqrt(v) + eps
+    TG_ARG(double, initial_square_avg, 0.0);  // starting value of the mean square
 };
 
 struct AdamOptions : OptimizerCloneableOptions<AdamOptions> {
@@ -125,12 +113,12 @@ struct AdamOptions : OptimizerCloneableOptions<AdamOptions> {
     void set_lr(double lr) override { lr_ = lr; }
     std::vector<std::pair<std::string, double>> values() const override;
     bool set_value(std::string_view name, double value) override;
-    TG_OPTIM_ARG(double, lr, 1e-3);
-    TG_OPTIM_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
-    TG_OPTIM_ARG(double, eps, 1e-8);
-    TG_OPTIM_ARG(double, weight_decay, 0.0);
-    TG_OPTIM_ARG(bool, amsgrad, false);
-    TG_OPTIM_ARG(bool, epsilon_hat, false);  // tapegrad extension: TF-1's eps placement
+    TG_ARG(double, lr, 1e-3);
+    TG_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
+    TG_ARG(double, eps, 1e-8);
+    TG_ARG(double, weight_decay, 0.0);
+    TG_ARG(bool, amsgrad, false);
+    TG_ARG(bool, epsilon_hat, false);  // tapegrad extension: TF-1's eps placement
 };
 
 struct AdamWOptions : OptimizerCloneableOptions<AdamWOptions> {
@@ -139,11 +127,11 @@ struct AdamWOptions : OptimizerCloneableOptions<AdamWOptions> {
     void set_lr(double lr) override { lr_ = lr; }
     std::vector<std::pair<std::string, double>> values() const override;
     bool set_value(std::string_view name, double value) override;
-    TG_OPTIM_ARG(double, lr, 1e-3);
-    TG_OPTIM_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
-    TG_OPTIM_ARG(double, eps, 1e-8);
-    TG_OPTIM_ARG(double, weight_decay, 1e-2);  // decoupled: p -= lr * weight_decay * p
-    TG_OPTIM_ARG(bool, amsgrad, false);
+    TG_ARG(double, lr, 1e-3);
+    TG_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
+    TG_ARG(double, eps, 1e-8);
+    TG_ARG(double, weight_decay, 1e-2);  // decoupled: p -= lr * weight_decay * p
+    TG_ARG(bool, amsgrad, false);
 };
 
 struct AdagradOptions : OptimizerCloneableOptions<AdagradOptions> {
@@ -156,11 +144,11 @@ struct AdagradOptions : OptimizerCloneableOptions<AdagradOptions> {
     void set_lr(double lr) override { lr_ = lr; }
     std::vector<std::pair<std::string, double>> values() const override;
     bool set_value(std::string_view name, double value) override;
-    TG_OPTIM_ARG(double, lr, 1e-2);
-    TG_OPTIM_ARG(double, lr_decay, 0.0);
-    TG_OPTIM_ARG(double, weight_decay, 0.0);
-    TG_OPTIM_ARG(double, initial_accumulator_value, 0.0);
-    TG_OPTIM_ARG(double, eps, 1e-10);
+    TG_ARG(double, lr, 1e-2);
+    TG_ARG(double, lr_decay, 0.0);
+    TG_ARG(double, weight_decay, 0.0);
+    TG_ARG(double, initial_accumulator_value, 0.0);
+    TG_ARG(double, eps, 1e-10);
 };
 
 // ---- the optimizer base ---------------------------------------------------------------------
@@ -455,4 +443,3 @@ void clip_grad_value_(const Tensor& parameter, double clip_value);
 
 }  // namespace tg::nn::utils
 
-#undef TG_OPTIM_ARG

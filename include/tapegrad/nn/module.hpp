@@ -29,20 +29,9 @@
 
 #include "tapegrad/error.hpp"
 #include "tapegrad/serialize.hpp"
+#include "tapegrad/arg.hpp"
 #include "tapegrad/tensor.hpp"
 
-// Declares option `name` of type T in an options class: `name()` reads it, `name(value)`
-// sets it and returns the options, so setters chain (libtorch's TORCH_ARG).
-#define TG_NN_ARG(T, name, default_value)          \
-public:                                            \
-    auto name(const T& value)->decltype(*this) {   \
-        name##_ = value;                           \
-        return *this;                              \
-    }                                              \
-    const T& name() const { return name##_; }      \
-                                                   \
-private:                                           \
-    T name##_ = default_value
 
 namespace tg::nn {
 

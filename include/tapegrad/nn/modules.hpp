@@ -30,11 +30,11 @@ class LinearOptions {
 public:
     LinearOptions(std::int64_t in_features, std::int64_t out_features)
         : in_features_(in_features), out_features_(out_features) {}
-    TG_NN_ARG(std::int64_t, in_features, 0);
-    TG_NN_ARG(std::int64_t, out_features, 0);
-    TG_NN_ARG(bool, bias, true);
-    TG_NN_ARG(Initializer, weight_init, nullptr);
-    TG_NN_ARG(Initializer, bias_init, nullptr);
+    TG_ARG(std::int64_t, in_features, 0);
+    TG_ARG(std::int64_t, out_features, 0);
+    TG_ARG(bool, bias, true);
+    TG_ARG(Initializer, weight_init, nullptr);
+    TG_ARG(Initializer, bias_init, nullptr);
 };
 
 // y = x W^T + b, W (out_features, in_features), b (out_features).
@@ -60,11 +60,11 @@ public:
         : Conv2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
     Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
 
-    TG_NN_ARG(std::int64_t, in_channels, 0);
-    TG_NN_ARG(std::int64_t, out_channels, 0);
-    TG_NN_ARG(bool, bias, true);
-    TG_NN_ARG(Initializer, weight_init, nullptr);
-    TG_NN_ARG(Initializer, bias_init, nullptr);
+    TG_ARG(std::int64_t, in_channels, 0);
+    TG_ARG(std::int64_t, out_channels, 0);
+    TG_ARG(bool, bias, true);
+    TG_ARG(Initializer, weight_init, nullptr);
+    TG_ARG(Initializer, bias_init, nullptr);
 
 public:
     Conv2dOptions& kernel_size(const Shape& k);
@@ -172,8 +172,8 @@ public:
 class FlattenOptions {
 public:
     FlattenOptions() = default;
-    TG_NN_ARG(std::int64_t, start_dim, 1);
-    TG_NN_ARG(std::int64_t, end_dim, -1);
+    TG_ARG(std::int64_t, start_dim, 1);
+    TG_ARG(std::int64_t, end_dim, -1);
 };
 
 // (N, C, H, W) -> (N, C*H*W) by default (keeps the batch dim, like libtorch).
@@ -188,7 +188,7 @@ public:
 class DropoutOptions {
 public:
     DropoutOptions(double p = 0.5) : p_(p) {}  // NOLINT: Dropout(0.2) reads well
-    TG_NN_ARG(double, p, 0.5);
+    TG_ARG(double, p, 0.5);
 };
 
 // Inverted dropout in training, the identity after eval().
@@ -205,13 +205,13 @@ public:
 class BatchNormOptions {
 public:
     BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
-    TG_NN_ARG(std::int64_t, num_features, 0);
-    TG_NN_ARG(double, eps, 1e-5);
+    TG_ARG(std::int64_t, num_features, 0);
+    TG_ARG(double, eps, 1e-5);
     // running = (1 - momentum) * running + momentum * batch statistic (libtorch's meaning;
     // TF-1's decay is 1 - momentum).
-    TG_NN_ARG(double, momentum, 0.1);
-    TG_NN_ARG(bool, affine, true);
-    TG_NN_ARG(bool, track_running_stats, true);
+    TG_ARG(double, momentum, 0.1);
+    TG_ARG(bool, affine, true);
+    TG_ARG(bool, track_running_stats, true);
 };
 
 // Shared by BatchNorm1d ((N, C) input) and BatchNorm2d ((N, C, H, W)). In training it
@@ -254,9 +254,9 @@ class EmbeddingOptions {
 public:
     EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
         : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
-    TG_NN_ARG(std::int64_t, num_embeddings, 0);
-    TG_NN_ARG(std::int64_t, embedding_dim, 0);
-    TG_NN_ARG(Initializer, weight_init, nullptr);  // default normal(0, 1)
+    TG_ARG(std::int64_t, num_embeddings, 0);
+    TG_ARG(std::int64_t, embedding_dim, 0);
+    TG_ARG(Initializer, weight_init, nullptr);  // default normal(0, 1)
 };
 
 // int64 indices of any shape -> indices.shape + [embedding_dim]; weight (num, dim).
@@ -298,7 +298,7 @@ public:
 class ELUOptions {
 public:
     ELUOptions(double alpha = 1.0) : alpha_(alpha) {}  // NOLINT: ELU(0.5) reads well
-    TG_NN_ARG(double, alpha, 1.0);
+    TG_ARG(double, alpha, 1.0);
 };
 
 // x for x > 0, alpha * (exp(x) - 1) otherwise.
