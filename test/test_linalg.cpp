@@ -181,7 +181,7 @@ TEST_CASE("batched matmul: gradients, including broadcast batch dims and views")
     REQUIRE_GRADCHECK([](const Inputs& in) { return tg::matmul(in[0], in[0].transpose(-1, -2)); },
                       (Inputs{leaf({2, 3, 3})}));
     REQUIRE_GRADCHECK([](const Inputs& in) { return tg::mm(in[0], in[0].t()) + tg::mm(in[0].t(), in[1]); },
-                      (Inputs{leaf({3, 3}), leaf({3, 2})}));
+                      (Inputs{leaf({3, 3}), leaf({3, 3})}));
 }
 
 TEST_CASE("matmul errors name both shapes") {
