@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The Fashion-MNIST MLP example (784-256-128-10, ReLU, dropout, Adam), shortened to one
+# epoch (about half a minute on two cores), must reach a test accuracy of at least 0.80 (it
+# reaches about 0.85) on the real data, and --save must write a non-empty checkpoint.
+# tools/check installs the dataset, so a missing dataset is a failure, not a skip.
+set -euo pipefail
+BUILD=${BUILD:-build}
+DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+exe="$BUILD/examples/fashion_mnist_mlp"
+min_accuracy=0.80
+
+[ -x "$exe" ] || { echo "FAIL: $exe is not built"; exit 1; }
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
+         t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    [ -f "$DATA/$f" ] || { echo "FAIL: $DATA/$f missing (install the dataset-fashion-mnist package)"; exit 1; }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+checkpoint="$tmp/mlp.tgckpt"
+
+out=$(timeout 180 "$exe" --data "$DATA" --epochs 1 --seed 1 --save "$checkpoint") || {
+    status=$?; echo "$out"; echo "FAIL: the example exited with status $status"; exit 1; }
+echo "$out"
+accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' | tail -1)
+[ -n "$accuracy" ] || { echo "FAIL: no 'test accuracy: X' line in the output"; exit 1; }
+if awk -v a="$accuracy" -v m="$min_accuracy" 'BEGIN { exit !(a >= m) }'; then
+    echo "ok: test accuracy $accuracy >= $min_accuracy"
+else
+    echo "FAIL: test accuracy $accuracy < $min_accuracy"; exit 1
+fi
+
+[ -s "$checkpoint" ] || { echo "FAIL: --save did not write a non-empty $checkpoint"; exit 1; }
+echo "ok: --save wrote $(wc -c < "$checkpoint") bytes"
