@@ -163,5 +163,99 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, Reduction reduct
     return reduce(loss, reduction);
 }
 
+// ---- regression and probabilistic losses: compositions of differentiable ops ----------------
+
+namespace {
+
+// input and target: both floating, one dtype, exactly the same shape (no broadcasting).
+void check_pair(const Tensor& input, const Tensor& target, std::string_view op, std::string_view input_name,
+                std::string_view target_name) {
+    detail::check_defined(input, op);
+    detail::check_defined(target, op);
+    TG_CHECK(input.is_floating_point(), op, "expected {} of dtype float32 or float64, got {} of shape {}",
+             input_name, dtype_name(input.dtype()), input.sizes());
+    TG_CHECK(target.is_floating_point(), op, "expected {} of dtype float32 or float64, got {} of shape {}",
+             target_name, dtype_name(target.dtype()), target.sizes());
+    TG_CHECK(input.sizes() == target.sizes(), op,
+             "{} of shape {} and {} of shape {} differ (shapes must match exactly, no broadcasting)",
+             input_name, input.sizes(), target_name, target.sizes());
+    TG_CHECK(input.dtype() == target.dtype(), op, "{} is {} but {} is {} (shape {}); convert one with .to()",
+             input_name, dtype_name(input.dtype()), target_name, dtype_name(target.dtype()), input.sizes());
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction, double label_smoothing) {
+    TG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy",
+             "label_smoothing must be in [0, 1], got {}", label_smoothing);
+    if (label_smoothing == 0.0) return cross_entropy(logits, targets, reduction);
+    check_class_targets(logits, targets, "cross_entropy", "logits");
+    const Tensor log_probs = log_softmax(logits, 1);
+    const Tensor nll = nll_loss(log_probs, targets, Reduction::None);
+    const Tensor smooth = neg(mean(log_probs, {1}));  // the uniform distribution's cross entropy
+    return reduce(nll * (1.0 - label_smoothing) + smooth * label_smoothing, reduction);
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    check_pair(input, target, "mse_loss", "input", "target");
+    return reduce(square(input - target), reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    check_pair(input, target, "l1_loss", "input", "target");
+    return reduce(abs(input - target), reduction);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
+    check_pair(input, target, "huber_loss", "input", "target");
+    TG_CHECK(delta > 0.0, "huber_loss", "delta must be positive, got {}", delta);
+    const Tensor d = input - target;
+    const Tensor ad = abs(d);
+    const Tensor quadratic = ad.detach() < delta;
+    return reduce(where(quadratic, square(d) * 0.5, (ad - 0.5 * delta) * delta), reduction);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
+    check_pair(input, target, "smooth_l1_loss", "input", "target");
+    TG_CHECK(beta >= 0.0, "smooth_l1_loss", "beta must be non-negative, got {}", beta);
+    const Tensor d = input - target;
+    const Tensor ad = abs(d);
+    if (beta == 0.0) return reduce(ad, reduction);  // the quadratic branch would divide by 0
+    const Tensor quadratic = ad.detach() < beta;
+    return reduce(where(quadratic, square(d) * (0.5 / beta), ad - 0.5 * beta), reduction);
+}
+
+Tensor hinge_loss(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+    constexpr std::string_view op = "hinge_loss";
+    check_pair(logits, labels, op, "logits", "labels");
+    const Tensor lc = labels.detach().contiguous();
+    detail::visit_floating(lc.dtype(), op, [&](auto v) {
+        using T = decltype(v);
+        const T* pl = impl_of(lc).data_as<T>();
+        for (std::int64_t i = 0; i < lc.numel(); ++i)
+            TG_CHECK(pl[i] == T(0) || pl[i] == T(1), op,
+                     "labels must be 0 or 1, got {} at flat position {} (labels of shape {})",
+                     static_cast<double>(pl[i]), i, labels.sizes());
+    });
+    const Tensor signs = labels * 2.0 - 1.0;  // {0, 1} -> {-1, +1}
+    return reduce(relu(rsub(signs * logits, 1.0)), reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction) {
+    check_pair(logits, targets, "binary_cross_entropy_with_logits", "logits", "targets");
+    // softplus(x) = max(x, 0) + log1p(exp(-|x|)) never overflows; its gradient is sigmoid(x),
+    // so d/dx = sigmoid(x) - t, also at x = 0.
+    return reduce(softplus(logits) - logits * targets, reduction);
+}
+
+Tensor kl_div(const Tensor& input_log_probs, const Tensor& target_probs, Reduction reduction) {
+    check_pair(input_log_probs, target_probs, "kl_div", "input", "target");
+    // target * (log(target) - input) is 0 where target == 0: log takes a safe 1 there, so
+    // neither the forward nor the backward meets log(0) = -inf (0 * -inf = nan).
+    const Tensor positive = target_probs.detach() > 0.0;
+    const Tensor safe = where(positive, target_probs, ones_like(target_probs));
+    return reduce(target_probs * (log(safe) - input_log_probs), reduction);
+}
+
 }  // namespace nn::functional
 }  // namespace tg

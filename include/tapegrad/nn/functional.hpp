@@ -101,4 +101,39 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 // The gradient for weight adds up the rows of every occurrence of an index.
 Tensor embedding(const Tensor& indices, const Tensor& weight);
 
+// ==== Regression and probabilistic losses (lib/ops/loss.cpp) ====
+// Elementwise losses take input and target of exactly the same shape and floating dtype
+// (no broadcasting between them: a mismatch throws naming the op and both shapes).
+// Reduction::Mean averages over every element, Sum adds them, None keeps the input's shape.
+// All are compositions of differentiable ops, so they are differentiable in both arguments.
+
+// libtorch's label-smoothed cross_entropy: with ε = label_smoothing in [0, 1],
+// loss_i = (1 - ε) * nll_i + ε * mean_j(-log_softmax(logits)_ij). ε = 0 is cross_entropy.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction,
+                     double label_smoothing);
+// (input - target)^2.
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// |input - target| (the gradient at input == target is 0, like libtorch).
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// libtorch's huber_loss, d = input - target, delta > 0:
+// 0.5 * d^2 where |d| < delta, delta * (|d| - 0.5 * delta) elsewhere.
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+                  double delta = 1.0);
+// libtorch's smooth_l1_loss, beta >= 0 (beta = 0 is l1_loss):
+// 0.5 * d^2 / beta where |d| < beta, |d| - 0.5 * beta elsewhere (= huber_loss / beta).
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+                      double beta = 1.0);
+// TF-1's tf.losses.hinge_loss: labels are 0 or 1 (any other value throws), mapped to -1/+1:
+// max(0, 1 - (2 * labels - 1) * logits).
+Tensor hinge_loss(const Tensor& logits, const Tensor& labels, Reduction reduction = Reduction::Mean);
+// tf.nn.sigmoid_cross_entropy_with_logits / libtorch's binary_cross_entropy_with_logits:
+// max(x, 0) - x * t + log1p(exp(-|x|)), stable for logits of any magnitude.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        Reduction reduction = Reduction::Mean);
+// libtorch's kl_div (log_target = false): target * (log(target) - input), 0 where
+// target == 0. input holds log-probabilities, target probabilities. Mean averages over
+// every element (libtorch's "mean", not "batchmean").
+Tensor kl_div(const Tensor& input_log_probs, const Tensor& target_probs,
+              Reduction reduction = Reduction::Mean);
+
 }  // namespace tg::nn::functional

@@ -1,0 +1,285 @@
+// Regression / probabilistic losses of tg::nn::functional and cross_entropy's label
+// smoothing: closed-form values for each reduction, float64 gradchecks, stability, errors.
+#include "test_support.hpp"
+
+#include <cmath>
+
+#include "tapegrad/nn/functional.hpp"
+
+using namespace tgtest;
+namespace F = tg::nn::functional;
+using F::Reduction;
+
+namespace {
+
+// REQUIRE each value of `t` to be approximately `expected` (in order), and t's shape.
+void require_values(const tg::Tensor& t, const tg::Shape& shape, const std::vector<double>& expected) {
+    REQUIRE(t.sizes() == shape);
+    const std::vector<double> got = values(t);
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("element " << i);
+        CHECK(got[i] == Approx(expected[i]).margin(1e-12));
+    }
+}
+
+// Checks None (elementwise `expected`), Sum and Mean of `loss(reduction)`.
+template <class Fn>
+void require_reductions(Fn loss, const tg::Shape& shape, const std::vector<double>& expected) {
+    require_values(loss(Reduction::None), shape, expected);
+    double total = 0;
+    for (double v : expected) total += v;
+    require_values(loss(Reduction::Sum), {}, {total});
+    require_values(loss(Reduction::Mean), {}, {total / static_cast<double>(expected.size())});
+}
+
+double log1pexp(double x) { return std::log1p(std::exp(x)); }
+
+}  // namespace
+
+TEST_CASE("mse_loss and l1_loss: values for every reduction") {
+    auto x = tg::tensor({{1.0, 2.0}, {-1.0, 0.5}}, tg::kFloat64);
+    auto y = tg::tensor({{0.0, 4.0}, {1.0, 0.5}}, tg::kFloat64);  // d = [1, -2, -2, 0]
+    require_reductions([&](Reduction r) { return F::mse_loss(x, y, r); }, {2, 2}, {1, 4, 4, 0});
+    require_reductions([&](Reduction r) { return F::l1_loss(x, y, r); }, {2, 2}, {1, 2, 2, 0});
+    // The default is Mean, like libtorch.
+    CHECK(F::mse_loss(x, y).item<double>() == Approx(2.25));
+    CHECK(F::l1_loss(x, y).item<double>() == Approx(1.25));
+    // float32 gives the same numbers.
+    CHECK(F::mse_loss(x.to(tg::kFloat32), y.to(tg::kFloat32)).item<float>() == Approx(2.25f));
+    // l1's gradient at d == 0 is 0 (libtorch's sign(0)); elsewhere sign(d) / n.
+    auto xl = x.clone().requires_grad_();
+    F::l1_loss(xl, y).backward();
+    CHECK(values(xl.grad()) == std::vector<double>{0.25, -0.25, -0.25, 0.0});
+    // mse: 2 d / n for input, -2 d / n for target.
+    auto xm = x.clone().requires_grad_(), ym = y.clone().requires_grad_();
+    F::mse_loss(xm, ym).backward();
+    CHECK(values(xm.grad()) == std::vector<double>{0.5, -1.0, -1.0, 0.0});
+    CHECK(values(ym.grad()) == std::vector<double>{-0.5, 1.0, 1.0, 0.0});
+}
+
+TEST_CASE("huber_loss and smooth_l1_loss: both branches, delta/beta, every reduction") {
+    auto x = tg::tensor({0.5, 3.0, -2.0, 0.0}, tg::kFloat64);
+    auto y = tg::tensor({0.0, 0.0, 0.0, 0.25}, tg::kFloat64);  // d = [0.5, 3, -2, -0.25]
+    // delta = 1: 0.5 d^2 inside, |d| - 0.5 outside.
+    require_reductions([&](Reduction r) { return F::huber_loss(x, y, r); }, {4}, {0.125, 2.5, 1.5, 0.03125});
+    // delta = 2: |d| == 2 is on the linear side: 2 * (2 - 1) = 2 (both sides agree there).
+    require_reductions([&](Reduction r) { return F::huber_loss(x, y, r, 2.0); }, {4},
+                       {0.125, 4.0, 2.0, 0.03125});
+    // smooth_l1 with beta = 1 is huber with delta = 1.
+    require_reductions([&](Reduction r) { return F::smooth_l1_loss(x, y, r); }, {4}, {0.125, 2.5, 1.5, 0.03125});
+    // beta = 2: 0.5 d^2 / 2 inside, |d| - 1 outside (= huber(delta = 2) / 2).
+    require_reductions([&](Reduction r) { return F::smooth_l1_loss(x, y, r, 2.0); }, {4},
+                       {0.0625, 2.0, 1.0, 0.015625});
+    // beta = 0 is l1_loss (no division by zero).
+    require_reductions([&](Reduction r) { return F::smooth_l1_loss(x, y, r, 0.0); }, {4}, {0.5, 3.0, 2.0, 0.25});
+    CHECK(F::huber_loss(x, y).item<double>() == Approx(4.15625 / 4));
+    // Gradient: d inside, delta * sign(d) outside (Sum).
+    auto xg = x.clone().requires_grad_();
+    F::huber_loss(xg, y, Reduction::Sum, 1.0).backward();
+    CHECK(values(xg.grad()) == std::vector<double>{0.5, 1.0, -1.0, -0.25});
+    auto xs = x.clone().requires_grad_();
+    F::smooth_l1_loss(xs, y, Reduction::Sum, 0.0).backward();
+    CHECK(values(xs.grad()) == std::vector<double>{1.0, 1.0, -1.0, -1.0});
+}
+
+TEST_CASE("hinge_loss: TF-1's max(0, 1 - (2 labels - 1) logits) on {0, 1} labels") {
+    auto logits = tg::tensor({{2.0, -0.5}, {0.3, -3.0}}, tg::kFloat64);
+    auto labels = tg::tensor({{1.0, 1.0}, {0.0, 0.0}}, tg::kFloat64);
+    // signs [1, 1, -1, -1]: 1 - [2, -0.5, -0.3, 3] = [-1, 1.5, 1.3, -2] -> relu.
+    require_reductions([&](Reduction r) { return F::hinge_loss(logits, labels, r); }, {2, 2}, {0.0, 1.5, 1.3, 0.0});
+    CHECK(F::hinge_loss(logits, labels).item<double>() == Approx(0.7));
+    auto lg = logits.clone().requires_grad_();
+    F::hinge_loss(lg, labels, Reduction::Sum).backward();
+    CHECK(values(lg.grad()) == std::vector<double>{0.0, -1.0, 1.0, 0.0});
+}
+
+TEST_CASE("binary_cross_entropy_with_logits: closed form, every reduction") {
+    auto x = tg::tensor({0.0, 2.0, -1.0, 0.7}, tg::kFloat64);
+    auto t = tg::tensor({0.5, 1.0, 0.0, 0.25}, tg::kFloat64);
+    // -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed the naive way here.
+    std::vector<double> expected;
+    for (auto [xi, ti] : std::vector<std::pair<double, double>>{{0.0, 0.5}, {2.0, 1.0}, {-1.0, 0.0}, {0.7, 0.25}}) {
+        const double s = 1.0 / (1.0 + std::exp(-xi));
+        expected.push_back(-(ti * std::log(s) + (1 - ti) * std::log(1 - s)));
+    }
+    CHECK(expected[0] == Approx(std::log(2.0)));
+    CHECK(expected[1] == Approx(log1pexp(-2.0)));
+    require_reductions([&](Reduction r) { return F::binary_cross_entropy_with_logits(x, t, r); }, {4}, expected);
+    // Gradient sigmoid(x) - t, also exactly at x = 0 (where |x| has a kink).
+    auto xg = x.clone().requires_grad_();
+    F::binary_cross_entropy_with_logits(xg, t, Reduction::Sum).backward();
+    const std::vector<double> g = values(xg.grad());
+    CHECK(g[0] == Approx(0.0).margin(1e-15));
+    CHECK(g[1] == Approx(1.0 / (1.0 + std::exp(-2.0)) - 1.0));
+    CHECK(g[2] == Approx(1.0 / (1.0 + std::exp(1.0))));
+}
+
+TEST_CASE("binary_cross_entropy_with_logits is stable at logits of +-1000") {
+    for (tg::Dtype dtype : {tg::kFloat32, tg::kFloat64}) {
+        auto x = tg::tensor({1000.0, -1000.0, 1000.0, -1000.0, 0.0}, dtype).requires_grad_();
+        auto t = tg::tensor({1.0, 0.0, 0.0, 1.0, 1.0}, dtype);
+        auto loss = F::binary_cross_entropy_with_logits(x, t, Reduction::None);
+        const std::vector<double> v = values(loss);
+        CHECK(v[0] == 0.0);  // right and confident: exactly 0, no inf - inf
+        CHECK(v[1] == 0.0);
+        CHECK(v[2] == Approx(1000.0));  // wrong and confident: the logit's magnitude, not inf
+        CHECK(v[3] == Approx(1000.0));
+        CHECK(v[4] == Approx(std::log(2.0)));
+        loss.sum().backward();
+        const std::vector<double> g = values(x.grad());
+        const std::vector<double> want{0.0, 0.0, 1.0, -1.0, -0.5};
+        for (std::size_t i = 0; i < g.size(); ++i) {
+            INFO("element " << i);
+            REQUIRE(std::isfinite(g[i]));
+            CHECK(g[i] == Approx(want[i]).margin(1e-6));
+        }
+    }
+}
+
+TEST_CASE("kl_div: target * (log target - input), 0 where target == 0") {
+    auto input = tg::tensor({std::log(0.5), std::log(0.25), std::log(0.25)}, tg::kFloat64);
+    auto target = tg::tensor({0.0, 0.5, 0.5}, tg::kFloat64);
+    const double half_log2 = 0.5 * std::log(2.0);
+    require_reductions([&](Reduction r) { return F::kl_div(input, target, r); }, {3}, {0.0, half_log2, half_log2});
+    // Equal distributions: 0. A 2-D case: KL(p || q) = sum p log(p / q) per row with Sum.
+    auto p = tg::tensor({{0.2, 0.8}, {0.6, 0.4}}, tg::kFloat64);
+    auto q = tg::tensor({{0.5, 0.5}, {0.6, 0.4}}, tg::kFloat64);
+    CHECK(F::kl_div(tg::log(q), p, Reduction::Sum).item<double>() ==
+          Approx(0.2 * std::log(0.2 / 0.5) + 0.8 * std::log(0.8 / 0.5)));
+    CHECK(F::kl_div(tg::log(p), p, Reduction::Sum).item<double>() == Approx(0.0).margin(1e-15));
+    // Zero targets: finite gradients. d/dinput = -target; d/dtarget = log target + 1 - input,
+    // and -input where target == 0 (libtorch's xlogy convention).
+    auto in = input.clone().requires_grad_(), tg_ = target.clone().requires_grad_();
+    F::kl_div(in, tg_, Reduction::Sum).backward();
+    CHECK(values(in.grad()) == std::vector<double>{0.0, -0.5, -0.5});
+    const std::vector<double> gt = values(tg_.grad());
+    CHECK(gt[0] == Approx(-std::log(0.5)));
+    CHECK(gt[1] == Approx(std::log(0.5) + 1 - std::log(0.25)));
+    for (double v : gt) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("cross_entropy with label smoothing: (1 - eps) nll + eps mean_j(-log_softmax)") {
+    auto logits = tg::tensor({{1.0, 2.0, 3.0}, {0.0, 0.0, 0.0}}, tg::kFloat64);
+    auto targets = tg::tensor({2.0, 0.0}, tg::kFloat64).to(tg::kInt64);
+    const double lse0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+    // row 0: 0.9 (lse - 3) + 0.1 (lse - 2) = lse - 2.9; row 1: uniform logits, log 3.
+    require_reductions([&](Reduction r) { return F::cross_entropy(logits, targets, r, 0.1); }, {2},
+                       {lse0 - 2.9, std::log(3.0)});
+    // eps = 0 is plain cross_entropy; eps = 1 is the uniform target's cross entropy.
+    CHECK(F::cross_entropy(logits, targets, Reduction::Sum, 0.0).item<double>() ==
+          Approx(F::cross_entropy(logits, targets, Reduction::Sum).item<double>()));
+    require_values(F::cross_entropy(logits, targets, Reduction::None, 1.0), {2}, {lse0 - 2.0, std::log(3.0)});
+    // Gradient: softmax - ((1 - eps) one_hot + eps / C).
+    auto lg = logits.clone().requires_grad_();
+    F::cross_entropy(lg, targets, Reduction::Sum, 0.3).backward();
+    const std::vector<double> g = values(lg.grad());
+    const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+    const std::vector<double> want{std::exp(1.0) / z - 0.1, std::exp(2.0) / z - 0.1, std::exp(3.0) / z - 0.8,
+                                   1.0 / 3 - 0.8, 1.0 / 3 - 0.1, 1.0 / 3 - 0.1};
+    for (std::size_t i = 0; i < g.size(); ++i) {
+        INFO("element " << i);
+        CHECK(g[i] == Approx(want[i]));
+    }
+}
+
+TEST_CASE("loss gradients pass gradcheck in float64") {
+    using V = std::vector<tg::Tensor>;
+    for (Reduction r : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
+        INFO("reduction " << static_cast<int>(r));
+        // Both arguments; the input non-contiguous (.t() of a (3, 2) leaf) and used twice.
+        REQUIRE_GRADCHECK([r](const V& in) { return F::mse_loss(in[0].t(), in[1], r); },
+                          V({leaf({3, 2}), leaf({2, 3})}));
+        REQUIRE_GRADCHECK([r](const V& in) { return F::mse_loss(in[0] * in[0], in[0], r); }, V({leaf({4})}));
+        REQUIRE_GRADCHECK([r](const V& in) { return F::l1_loss(in[0].narrow(1, 1, 2), in[1], r); },
+                          V({leaf({3, 4}), leaf({3, 2})}));
+        // d in (-4, 4): both huber branches are hit; delta 0.7, beta 1.3.
+        REQUIRE_GRADCHECK([r](const V& in) { return F::huber_loss(in[0], in[1].t(), r, 0.7); },
+                          V({leaf({2, 5}, -2, 2), leaf({5, 2}, -2, 2)}));
+        REQUIRE_GRADCHECK([r](const V& in) { return F::smooth_l1_loss(in[0], in[1], r, 1.3); },
+                          V({leaf({2, 5}, -2, 2), leaf({2, 5}, -2, 2)}));
+        REQUIRE_GRADCHECK([r](const V& in) { return F::smooth_l1_loss(in[0], in[1], r, 0.0); },
+                          V({leaf({6}), leaf({6})}));
+        // hinge: labels fixed {0, 1} values (not differentiable data), logits checked.
+        const auto labels = tg::tensor({{1.0, 0.0, 1.0}, {0.0, 0.0, 1.0}}, tg::kFloat64);
+        const auto hinge = [r, labels](const V& in) { return F::hinge_loss(in[0].t(), labels, r); };
+        REQUIRE_GRADCHECK(hinge, V({leaf({3, 2}, -3, 3)}));
+        // BCE: logits and soft targets.
+        REQUIRE_GRADCHECK([r](const V& in) { return F::binary_cross_entropy_with_logits(in[0], in[1].t(), r); },
+                          V({leaf({2, 3}, -4, 4), leaf({3, 2}, 0, 1)}));
+        // kl_div: positive targets (both differentiable); and a zero target (input only).
+        REQUIRE_GRADCHECK([r](const V& in) { return F::kl_div(in[0], in[1], r); },
+                          V({leaf({2, 3}, -3, 0), leaf({2, 3}, 0.1, 1)}));
+        const auto with_zero = tg::tensor({{0.0, 0.3, 0.7}, {0.5, 0.0, 0.5}}, tg::kFloat64);
+        const auto kl_zero = [r, with_zero](const V& in) {
+            return F::kl_div(tg::log_softmax(in[0], 1), with_zero, r);
+        };
+        REQUIRE_GRADCHECK(kl_zero, V({leaf({2, 3})}));
+        // label smoothing, logits only (targets are indices).
+        const auto targets = tg::tensor({0.0, 2.0, 1.0, 2.0}, tg::kFloat64).to(tg::kInt64);
+        const auto smoothed = [r, targets](const V& in) { return F::cross_entropy(in[0].t(), targets, r, 0.2); };
+        REQUIRE_GRADCHECK(smoothed, V({leaf({3, 4}, -2, 2)}));
+    }
+}
+
+TEST_CASE("double backward through the composed losses") {
+    // d/dx of sum(bce) = sigmoid(x) - t; its gradient is sigmoid'(x).
+    auto x = tg::tensor({0.3, -1.2}, tg::kFloat64).requires_grad_();
+    auto t = tg::tensor({1.0, 0.0}, tg::kFloat64);
+    auto g = tg::autograd::grad({F::binary_cross_entropy_with_logits(x, t, Reduction::Sum)}, {x}, {}, false, true);
+    auto gg = tg::autograd::grad({g[0].sum()}, {x});
+    const std::vector<double> v = values(gg[0]);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const double xi = i == 0 ? 0.3 : -1.2, s = 1.0 / (1.0 + std::exp(-xi));
+        CHECK(v[i] == Approx(s * (1 - s)));
+    }
+}
+
+TEST_CASE("loss argument errors name the op, the shapes and the dtypes") {
+    auto a = tg::zeros({2, 3}, tg::kFloat64);
+    auto b = tg::zeros({3, 2}, tg::kFloat64);
+    auto row = tg::zeros({3}, tg::kFloat64);
+    // Shapes must match exactly: no broadcasting, even when it would be possible.
+    REQUIRE_TG_ERROR(F::mse_loss(a, b), "mse_loss", "[2, 3]", "[3, 2]", "no broadcasting");
+    REQUIRE_TG_ERROR(F::mse_loss(a, row), "mse_loss", "[2, 3]", "[3]");
+    REQUIRE_TG_ERROR(F::l1_loss(row, a), "l1_loss", "[3]", "[2, 3]");
+    REQUIRE_TG_ERROR(F::huber_loss(a, b), "huber_loss", "[2, 3]", "[3, 2]");
+    REQUIRE_TG_ERROR(F::smooth_l1_loss(a, b), "smooth_l1_loss", "[2, 3]", "[3, 2]");
+    REQUIRE_TG_ERROR(F::hinge_loss(a, b), "hinge_loss", "logits", "labels", "[2, 3]", "[3, 2]");
+    REQUIRE_TG_ERROR(F::binary_cross_entropy_with_logits(a, row), "binary_cross_entropy_with_logits", "[2, 3]",
+                     "[3]");
+    REQUIRE_TG_ERROR(F::kl_div(a, b), "kl_div", "[2, 3]", "[3, 2]");
+    // Wrong dtypes: integer targets, integer inputs, float32 against float64.
+    auto ints = tg::zeros({2, 3}, tg::kInt64);
+    REQUIRE_TG_ERROR(F::mse_loss(a, ints), "mse_loss", "target", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(F::l1_loss(ints, a), "l1_loss", "input", "int64");
+    REQUIRE_TG_ERROR(F::binary_cross_entropy_with_logits(a, ints), "binary_cross_entropy_with_logits", "int64");
+    REQUIRE_TG_ERROR(F::hinge_loss(a, tg::zeros({2, 3}, tg::kBool)), "hinge_loss", "labels", "bool");
+    REQUIRE_TG_ERROR(F::kl_div(a, ints), "kl_div", "int64");
+    REQUIRE_TG_ERROR(F::mse_loss(a, tg::zeros({2, 3}, tg::kFloat32)), "mse_loss", "float64", "float32");
+    REQUIRE_TG_ERROR(F::huber_loss(a, tg::zeros({2, 3}, tg::kFloat32)), "huber_loss", "float64", "float32");
+    REQUIRE_TG_ERROR(F::mse_loss(a, tg::Tensor()), "mse_loss");
+    // Parameters.
+    REQUIRE_TG_ERROR(F::huber_loss(a, a, Reduction::Mean, 0.0), "huber_loss", "delta", "positive");
+    REQUIRE_TG_ERROR(F::smooth_l1_loss(a, a, Reduction::Mean, -1.0), "smooth_l1_loss", "beta", "-1");
+    // hinge labels outside {0, 1}: TF-1 semantics need 0/1 labels (not -1/+1).
+    auto logits = tg::zeros({3}, tg::kFloat64);
+    REQUIRE_TG_ERROR(F::hinge_loss(logits, tg::tensor({1.0, -1.0, 0.0}, tg::kFloat64)), "hinge_loss",
+                     "labels must be 0 or 1", "-1", "position 1", "[3]");
+    REQUIRE_TG_ERROR(F::hinge_loss(logits, tg::tensor({0.0, 1.0, 0.5}, tg::kFloat64)), "hinge_loss", "0.5");
+    // cross_entropy with label smoothing: eps range, target dtype/shape/range.
+    auto ce_logits = tg::zeros({2, 3}, tg::kFloat64);
+    auto good = tg::tensor({0.0, 2.0}, tg::kFloat64).to(tg::kInt64);
+    REQUIRE_TG_ERROR(F::cross_entropy(ce_logits, good, Reduction::Mean, 1.5), "cross_entropy", "label_smoothing",
+                     "1.5");
+    REQUIRE_TG_ERROR(F::cross_entropy(ce_logits, good, Reduction::Mean, -0.1), "cross_entropy", "label_smoothing");
+    REQUIRE_TG_ERROR(F::cross_entropy(ce_logits, tg::tensor({0.0, 2.0}, tg::kFloat64), Reduction::Mean, 0.1),
+                     "cross_entropy", "int64", "float64");
+    REQUIRE_TG_ERROR(F::cross_entropy(ce_logits, tg::tensor({0.0, 3.0}, tg::kFloat64).to(tg::kInt64),
+                                      Reduction::Mean, 0.1),
+                     "cross_entropy", "out of range", "[0, 3)", "[2, 3]");
+    REQUIRE_TG_ERROR(F::cross_entropy(ce_logits, tg::zeros({3}, tg::kInt64), Reduction::Mean, 0.1), "cross_entropy",
+                     "[3]", "[2, 3]");
+    REQUIRE_TG_ERROR(F::cross_entropy(tg::zeros({6}, tg::kFloat64), tg::zeros({6}, tg::kInt64), Reduction::Mean, 0.1),
+                     "cross_entropy", "(N, C)", "[6]");
+}
