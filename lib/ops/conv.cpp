@@ -199,6 +199,26 @@ void batch_to_rows(const T* nol, T* rows, std::int64_t n0, std::int64_t nb, std:
 
 Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
 
+// Walks the batch in chunks of batch_chunk(g) samples, calling fn(n0, nb, grad_rows, cols)
+// with the output gradient of samples [n0, n0 + nb) laid out as (O, nb * L) rows (the
+// layout the GEMMs want) and a scratch buffer for nb samples' im2col columns. Shared by
+// both backward products.
+template <class T, class ChunkFn>
+void for_each_grad_chunk(const ConvGeom& g, const T* grad, Dtype dtype, ChunkFn&& fn) {
+    const std::int64_t L = g.L(), chunk = batch_chunk(g);
+    Tensor cols = make_tensor({g.ck() * chunk * L}, dtype);
+    Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, dtype);
+    for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+        const std::int64_t nb = std::min(chunk, g.N - n0);
+        const T* src = grad + n0 * g.O * L;
+        if (nb > 1) {
+            batch_to_rows(grad, impl_of(rows).data_as<T>(), n0, nb, g.O, L);
+            src = impl_of(rows).data_as<T>();
+        }
+        fn(n0, nb, src, impl_of(cols).data_as<T>());
+    }
+}
+
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g);
 Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g);
 Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g);
@@ -259,22 +279,14 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g) {
     Tensor dx = zeros(g.input_shape(), grad.dtype());
     detail::visit_floating(grad.dtype(), "conv2d", [&](auto v) {
         using T = decltype(v);
-        const std::int64_t ck = g.ck(), L = g.L(), chunk = batch_chunk(g);
-        const T* pg = impl_of(cg).data_as<T>();
+        const std::int64_t ck = g.ck(), L = g.L();
         const T* pw = impl_of(cw).data_as<T>();
-        Tensor cols = make_tensor({ck * chunk * L}, grad.dtype());
-        Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, grad.dtype());
-        for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-            const std::int64_t nb = std::min(chunk, g.N - n0);
-            const T* src = pg + n0 * g.O * L;
-            if (nb > 1) {
-                batch_to_rows(pg, impl_of(rows).data_as<T>(), n0, nb, g.O, L);
-                src = impl_of(rows).data_as<T>();
-            }
-            T* pc = impl_of(cols).data_as<T>();
-            gemm<T>(CblasTrans, CblasNoTrans, ck, nb * L, g.O, pw, ck, src, nb * L, T(0), pc, nb * L);
-            col2im(g, impl_of(dx).data_as<T>(), pc, n0, nb);
-        }
+        for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(), grad.dtype(),
+                               [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
+                                   gemm<T>(CblasTrans, CblasNoTrans, ck, nb * L, g.O, pw, ck, src, nb * L, T(0),
+                                           pc, nb * L);
+                                   col2im(g, impl_of(dx).data_as<T>(), pc, n0, nb);
+                               });
     });
     if (detail::needs_grad(grad, w))
         detail::record("conv2d_input_grad", {grad, w}, dx,
@@ -293,23 +305,14 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
     Tensor dw = zeros(g.weight_shape(), x.dtype());
     detail::visit_floating(x.dtype(), "conv2d", [&](auto v) {
         using T = decltype(v);
-        const std::int64_t ck = g.ck(), L = g.L(), chunk = batch_chunk(g);
+        const std::int64_t ck = g.ck(), L = g.L();
         const T* px = impl_of(cx).data_as<T>();
-        const T* pg = impl_of(cg).data_as<T>();
-        Tensor cols = make_tensor({ck * chunk * L}, x.dtype());
-        Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, x.dtype());
-        for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-            const std::int64_t nb = std::min(chunk, g.N - n0);
-            const T* src = pg + n0 * g.O * L;
-            if (nb > 1) {
-                batch_to_rows(pg, impl_of(rows).data_as<T>(), n0, nb, g.O, L);
-                src = impl_of(rows).data_as<T>();
-            }
-            T* pc = impl_of(cols).data_as<T>();
-            im2col(g, px, pc, n0, nb);
-            gemm<T>(CblasNoTrans, CblasTrans, g.O, ck, nb * L, src, nb * L, pc, nb * L, T(1),
-                    impl_of(dw).data_as<T>(), ck);
-        }
+        for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(), x.dtype(),
+                               [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
+                                   im2col(g, px, pc, n0, nb);
+                                   gemm<T>(CblasNoTrans, CblasTrans, g.O, ck, nb * L, src, nb * L, pc, nb * L,
+                                           T(1), impl_of(dw).data_as<T>(), ck);
+                               });
     });
     if (detail::needs_grad(x, grad))
         detail::record("conv2d_weight_grad", {x, grad}, dw,
