@@ -2,9 +2,10 @@
 // workload for workload (same shapes, float32, same timing harness, same CLI,
 // same RESULT line format with lib=tapegrad). See tools/bench/README.md.
 //
-// Covers overhead, logreg, matmul and startup so far; the other workloads
-// (mlp, cnn, lstm, lstm_fused) exit with status 3 and a message, and the
-// runner shows them as n/a until they are written here.
+// This file holds the small workloads (overhead, logreg, matmul, startup) and the
+// dispatcher; larger ones live in tg_bench_*.cpp files that register themselves in
+// tg_workloads.hpp's registry. A workload not registered exits with status 3 and the
+// runner shows it as n/a.
 //
 // Usage: tg_bench WORKLOAD [--reps N] [--warmup N] [--inner N]
 #include <tapegrad/tapegrad.hpp>
@@ -15,11 +16,12 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "tg_workloads.hpp"
 
 namespace {
 
 constexpr const char* kLib = "tapegrad";
-constexpr const char* kWorkloads = "overhead logreg matmul startup (mlp cnn lstm lstm_fused: todo)";
+constexpr const char* kWorkloads = "overhead logreg matmul startup, and those of tg_bench_*.cpp";
 
 std::string env_or(const char* name, const char* dflt) {
     const char* v = std::getenv(name);
@@ -125,10 +127,13 @@ int main(int argc, char** argv) {
     }
     std::printf("# tapegrad, OPENBLAS_NUM_THREADS=%s\n",
                 env_or("OPENBLAS_NUM_THREADS", "(unset)").c_str());
-    if (w == "overhead") run_overhead(o);
-    else if (w == "logreg") run_logreg(o);
-    else if (w == "matmul") run_matmul(o);
-    else if (w == "mlp" || w == "cnn" || w == "lstm" || w == "lstm_fused") {
+    bench::workloads().emplace("overhead", run_overhead);
+    bench::workloads().emplace("logreg", run_logreg);
+    bench::workloads().emplace("matmul", run_matmul);
+    auto found = bench::workloads().find(w);
+    if (found != bench::workloads().end()) {
+        found->second(o);
+    } else if (w == "mlp" || w == "cnn" || w == "lstm" || w == "lstm_fused") {
         std::fprintf(stderr, "tg_bench: workload '%s' not implemented yet\n", w.c_str());
         return 3;
     } else {
