@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include <cmath>
+#include <sstream>
 
 #include "tapegrad/nn/functional.hpp"
 
@@ -282,4 +283,72 @@ TEST_CASE("loss argument errors name the op, the shapes and the dtypes") {
                      "[3]", "[2, 3]");
     REQUIRE_TG_ERROR(F::cross_entropy(tg::zeros({6}, tg::kFloat64), tg::zeros({6}, tg::kInt64), Reduction::Mean, 0.1),
                      "cross_entropy", "(N, C)", "[6]");
+}
+
+using V = std::vector<tg::Tensor>;
+
+TEST_CASE("hinge_embedding_loss: input where the label is 1, max(0, margin - input) where -1") {
+    auto input = tg::tensor({{0.4, -0.5}, {0.3, 2.5}}, tg::kFloat64);
+    auto labels = tg::tensor({{1.0, 1.0}, {-1.0, -1.0}}, tg::kFloat64);
+    // margin 2: [0.4, -0.5, max(0, 2 - 0.3), max(0, 2 - 2.5)].
+    require_reductions([&](Reduction r) { return F::hinge_embedding_loss(input, labels, r, 2.0); }, {2, 2},
+                       {0.4, -0.5, 1.7, 0.0});
+    // Default margin 1: [0.4, -0.5, 0.7, 0] averaged.
+    CHECK(F::hinge_embedding_loss(input, labels).item<double>() == Approx(0.6 / 4));
+    auto x = input.clone().requires_grad_();
+    F::hinge_embedding_loss(x, labels, Reduction::Sum, 2.0).backward();
+    CHECK(values(x.grad()) == std::vector<double>{1.0, 1.0, -1.0, 0.0});
+    const auto fixed = tg::tensor({{1.0, -1.0, -1.0}, {-1.0, 1.0, -1.0}}, tg::kFloat64);
+    for (Reduction r : {Reduction::None, Reduction::Sum, Reduction::Mean}) {
+        const auto loss = [r, fixed](const V& in) { return F::hinge_embedding_loss(in[0].t(), fixed, r, 0.5); };
+        REQUIRE_GRADCHECK(loss, V({leaf({3, 2}, -3, 3)}));
+    }
+    REQUIRE_TG_ERROR(F::hinge_embedding_loss(input, tg::tensor({1.0, 0.0, -1.0, 1.0}, tg::kFloat64).reshape({2, 2})),
+                     "hinge_embedding_loss", "labels must be -1 or 1", "0", "position 1", "[2, 2]");
+    REQUIRE_TG_ERROR(F::hinge_embedding_loss(input, tg::zeros({4}, tg::kFloat64)), "hinge_embedding_loss", "[2, 2]",
+                     "[4]");
+}
+
+TEST_CASE("loss modules: same values as their functional forms, options, printing") {
+    namespace nn = tg::nn;
+    auto logits = tg::tensor({0.2, -1.0, 0.5, 1.5, 0.1, -0.3}, tg::kFloat64).reshape({2, 3});
+    auto classes = tg::tensor({2.0, 0.0}, tg::kFloat64).to(tg::kInt64);
+    auto x = tg::tensor({0.5, -2.0, 3.0}, tg::kFloat64);
+    auto y = tg::tensor({1.0, -1.0, 1.0}, tg::kFloat64);
+    auto same = [](const tg::Tensor& a, const tg::Tensor& b) {
+        REQUIRE(a.sizes() == b.sizes());
+        const auto va = values(a), vb = values(b);
+        for (std::size_t i = 0; i < va.size(); ++i) CHECK(va[i] == Approx(vb[i]).margin(1e-15));
+    };
+    nn::CrossEntropyLoss ce(nn::CrossEntropyLossOptions().label_smoothing(0.1));
+    same(ce(logits, classes), F::cross_entropy(logits, classes, Reduction::Mean, 0.1));
+    nn::NLLLoss nll(Reduction::Sum);
+    same(nll(tg::log_softmax(logits, 1), classes), F::nll_loss(tg::log_softmax(logits, 1), classes, Reduction::Sum));
+    same(nn::MSELoss(Reduction::None)(x, y), F::mse_loss(x, y, Reduction::None));
+    same(nn::L1Loss()(x, y), F::l1_loss(x, y));
+    same(nn::HuberLoss(nn::HuberLossOptions().delta(0.5))(x, y), F::huber_loss(x, y, Reduction::Mean, 0.5));
+    same(nn::SmoothL1Loss(nn::SmoothL1LossOptions(Reduction::Sum).beta(2.0))(x, y),
+         F::smooth_l1_loss(x, y, Reduction::Sum, 2.0));
+    auto binary = tg::tensor({1.0, 0.0, 1.0}, tg::kFloat64);
+    same(nn::HingeLoss()(x, binary), F::hinge_loss(x, binary));
+    same(nn::HingeEmbeddingLoss(nn::HingeEmbeddingLossOptions().margin(3.0))(x, y),
+         F::hinge_embedding_loss(x, y, Reduction::Mean, 3.0));
+    same(nn::BCEWithLogitsLoss()(x, binary), F::binary_cross_entropy_with_logits(x, binary));
+    auto probs = tg::softmax(logits, 1);
+    same(nn::KLDivLoss(Reduction::Sum)(tg::log_softmax(logits * 2.0, 1), probs),
+         F::kl_div(tg::log_softmax(logits * 2.0, 1), probs, Reduction::Sum));
+    // Gradients flow through the module like through the function.
+    auto lg = logits.clone().requires_grad_();
+    ce(lg, classes).backward();
+    auto lf = logits.clone().requires_grad_();
+    F::cross_entropy(lf, classes, Reduction::Mean, 0.1).backward();
+    same(lg.grad(), lf.grad());
+    // A loss module is not Sequential-able (one-input forward) and prints its options.
+    REQUIRE_TG_ERROR(ce.forward(logits), "CrossEntropyLoss");
+    std::ostringstream os;
+    os << nn::HuberLoss(nn::HuberLossOptions(Reduction::Sum).delta(0.5));
+    CHECK(os.str() == "HuberLoss(reduction=sum, delta=0.5)");
+    std::ostringstream os2;
+    os2 << ce;
+    CHECK(os2.str() == "CrossEntropyLoss(reduction=mean, label_smoothing=0.1)");
 }

@@ -225,20 +225,32 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
     return reduce(where(quadratic, square(d) * (0.5 / beta), ad - 0.5 * beta), reduction);
 }
 
-Tensor hinge_loss(const Tensor& logits, const Tensor& labels, Reduction reduction) {
-    constexpr std::string_view op = "hinge_loss";
-    check_pair(logits, labels, op, "logits", "labels");
+// Throws unless every label is one of the two values the loss gives a meaning to.
+void check_binary_labels(const Tensor& labels, std::string_view op, double negative, double positive) {
     const Tensor lc = labels.detach().contiguous();
     detail::visit_floating(lc.dtype(), op, [&](auto v) {
         using T = decltype(v);
         const T* pl = impl_of(lc).data_as<T>();
         for (std::int64_t i = 0; i < lc.numel(); ++i)
-            TG_CHECK(pl[i] == T(0) || pl[i] == T(1), op,
-                     "labels must be 0 or 1, got {} at flat position {} (labels of shape {})",
-                     static_cast<double>(pl[i]), i, labels.sizes());
+            TG_CHECK(pl[i] == T(negative) || pl[i] == T(positive), op,
+                     "labels must be {} or {}, got {} at flat position {} (labels of shape {})",
+                     negative, positive, static_cast<double>(pl[i]), i, labels.sizes());
     });
+}
+
+Tensor hinge_loss(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+    constexpr std::string_view op = "hinge_loss";
+    check_pair(logits, labels, op, "logits", "labels");
+    check_binary_labels(labels, op, 0.0, 1.0);
     const Tensor signs = labels * 2.0 - 1.0;  // {0, 1} -> {-1, +1}
     return reduce(relu(rsub(signs * logits, 1.0)), reduction);
+}
+
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& labels, Reduction reduction, double margin) {
+    constexpr std::string_view op = "hinge_embedding_loss";
+    check_pair(input, labels, op, "input", "labels");
+    check_binary_labels(labels, op, -1.0, 1.0);
+    return reduce(where(labels.detach() > 0.0, input, relu(rsub(input, margin))), reduction);
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction) {

@@ -126,6 +126,10 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 // TF-1's tf.losses.hinge_loss: labels are 0 or 1 (any other value throws), mapped to -1/+1:
 // max(0, 1 - (2 * labels - 1) * logits).
 Tensor hinge_loss(const Tensor& logits, const Tensor& labels, Reduction reduction = Reduction::Mean);
+// libtorch's hinge_embedding_loss on labels -1 or 1 (any other value throws): input where
+// the label is 1, max(0, margin - input) where it is -1.
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& labels,
+                            Reduction reduction = Reduction::Mean, double margin = 1.0);
 // tf.nn.sigmoid_cross_entropy_with_logits / libtorch's binary_cross_entropy_with_logits:
 // max(x, 0) - x * t + log1p(exp(-|x|)), stable for logits of any magnitude.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
