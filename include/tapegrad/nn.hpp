@@ -6,3 +6,4 @@
 #include "tapegrad/nn/loss.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/modules.hpp"
+#include "tapegrad/nn/rnn.hpp"

@@ -1,0 +1,261 @@
+// Fused recurrent-cell ops: the gate nonlinearities of an LSTM or GRU step as one op each,
+// and unbind along time as one tape node. A step written with single ops records ~15 nodes
+// (chunk, sigmoid x3, tanh x2, mul x3, add, ...) whose backwards allocate a temporary each;
+// here the forward is one pass over the gates and the backward one pass that writes the
+// gate gradients in place. The transcendental functions go through xsimd (xtensor
+// expressions over each row's gate segment); the backward needs none: it reuses the saved
+// activations.
+//
+// The backwards are kernels, not tapegrad ops, so these ops have no double backward: a
+// create_graph backward through them throws (the cells written with single ops would).
+#include <cstdint>
+#include <tuple>
+#include <vector>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+
+#include "autograd/record.hpp"
+#include "tapegrad/creation.hpp"
+#include "tapegrad/nn/rnn.hpp"
+#include "tapegrad/ops.hpp"
+#include "tensor/check.hpp"
+#include "tensor/dispatch.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace tg::nn::functional {
+
+namespace {
+
+template <class T>
+auto row(T* p, std::int64_t n) {
+    return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
+                     std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
+}
+
+// dst[k] = sigmoid(src[k] + shift), vectorised.
+template <class T>
+void sigmoid_into(T* dst, const T* src, std::int64_t n, T shift = T(0)) {
+    auto y = row(dst, n);
+    auto x = row(const_cast<T*>(src), n);
+    if (shift == T(0))
+        xt::noalias(y) = T(1) / (T(1) + xt::exp(-x));
+    else
+        xt::noalias(y) = T(1) / (T(1) + xt::exp(-(x + shift)));
+}
+
+template <class T>
+void tanh_into(T* dst, const T* src, std::int64_t n) {
+    auto y = row(dst, n);
+    auto x = row(const_cast<T*>(src), n);
+    xt::noalias(y) = xt::tanh(x);
+}
+
+void check_no_double_backward(const char* op) {
+    TG_CHECK(!GradMode::is_enabled(), op,
+             "double backward (create_graph) is not supported through the fused gate op; "
+             "write the cell with single ops to differentiate its gradient");
+}
+
+void check_2d(const Tensor& t, const char* op, const char* what, std::int64_t rows, std::int64_t cols) {
+    TG_CHECK(t.dim() == 2 && t.size(0) == rows && t.size(1) == cols, op, "expected {} of shape [{}, {}], got {}",
+             what, rows, cols, t.sizes());
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, double forget_bias) {
+    tg::detail::check_defined(gates, "lstm_gates");
+    tg::detail::check_defined(c, "lstm_gates");
+    tg::detail::check_floating(gates, "lstm_gates");
+    tg::detail::check_same_dtype(gates, c, "lstm_gates");
+    TG_CHECK(gates.dim() == 2 && gates.size(1) % 4 == 0 && gates.size(1) > 0, "lstm_gates",
+             "expected gates of shape [B, 4H], got {}", gates.sizes());
+    const std::int64_t B = gates.size(0), H = gates.size(1) / 4;
+    check_2d(c, "lstm_gates", "c", B, H);
+
+    const Tensor g_in = gates.detach().contiguous(), c_in = c.detach().contiguous();
+    // act holds the activated gates i, f, g, o; tc = tanh(c'), both saved for the backward.
+    Tensor act = make_tensor({B, 4 * H}, gates.dtype());
+    Tensor tc = make_tensor({B, H}, gates.dtype());
+    Tensor h_out = make_tensor({B, H}, gates.dtype());
+    Tensor c_out = make_tensor({B, H}, gates.dtype());
+    tg::detail::visit_floating(gates.dtype(), "lstm_gates", [&](auto v) {
+        using T = decltype(v);
+        const T* pg = impl_of(g_in).data_as<T>();
+        const T* pc = impl_of(c_in).data_as<T>();
+        T* pa = impl_of(act).data_as<T>();
+        T* pt = impl_of(tc).data_as<T>();
+        T* ph = impl_of(h_out).data_as<T>();
+        T* pcn = impl_of(c_out).data_as<T>();
+        for (std::int64_t b = 0; b < B; ++b) {
+            const T* gr = pg + b * 4 * H;
+            T* ar = pa + b * 4 * H;
+            sigmoid_into(ar, gr, H);                                    // i
+            sigmoid_into(ar + H, gr + H, H, static_cast<T>(forget_bias));  // f
+            tanh_into(ar + 2 * H, gr + 2 * H, H);                       // g
+            sigmoid_into(ar + 3 * H, gr + 3 * H, H);                    // o
+            const T* cr = pc + b * H;
+            T* cn = pcn + b * H;
+            for (std::int64_t j = 0; j < H; ++j) cn[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j];
+            tanh_into(pt + b * H, cn, H);
+            const T* tr = pt + b * H;
+            T* hr = ph + b * H;
+            for (std::int64_t j = 0; j < H; ++j) hr[j] = ar[3 * H + j] * tr[j];
+        }
+    });
+
+    if (tg::detail::needs_grad(gates, c)) {
+        const Tensor inputs[2] = {gates, c};
+        tg::detail::record_node(
+            "lstm_gates", inputs, 2, {&h_out, &c_out},
+            [sa = tg::detail::SavedTensor(act), st = tg::detail::SavedTensor(tc), sc = tg::detail::SavedTensor(c_in), B, H,
+             want_c = c.requires_grad()](std::vector<Tensor>& grads) -> tg::detail::GradList {
+                check_no_double_backward("lstm_gates");
+                const Tensor act = sa.unpack(), tc = st.unpack(), c_prev = sc.unpack();
+                const Tensor dh = grads[0].contiguous(), dc = grads[1].contiguous();
+                Tensor dgates = make_tensor({B, 4 * H}, act.dtype());
+                Tensor dc_prev = want_c ? make_tensor({B, H}, act.dtype()) : Tensor();
+                tg::detail::visit_floating(act.dtype(), "lstm_gates", [&](auto v) {
+                    using T = decltype(v);
+                    const T* pa = impl_of(act).data_as<T>();
+                    const T* pt = impl_of(tc).data_as<T>();
+                    const T* pc = impl_of(c_prev).data_as<T>();
+                    const T* pdh = impl_of(dh).data_as<T>();
+                    const T* pdc = impl_of(dc).data_as<T>();
+                    T* pdg = impl_of(dgates).data_as<T>();
+                    T* pdcp = want_c ? impl_of(dc_prev).data_as<T>() : nullptr;
+                    for (std::int64_t b = 0; b < B; ++b) {
+                        const T* a = pa + b * 4 * H;
+                        T* d = pdg + b * 4 * H;
+                        for (std::int64_t j = 0; j < H; ++j) {
+                            const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+                            const T t = pt[b * H + j], gh = pdh[b * H + j];
+                            // c' feeds h' through tanh and the next step directly.
+                            const T dct = pdc[b * H + j] + gh * o * (T(1) - t * t);
+                            d[j] = dct * g * i * (T(1) - i);
+                            d[H + j] = dct * pc[b * H + j] * f * (T(1) - f);
+                            d[2 * H + j] = dct * i * (T(1) - g * g);
+                            d[3 * H + j] = gh * t * o * (T(1) - o);
+                            if (pdcp) pdcp[b * H + j] = dct * f;
+                        }
+                    }
+                });
+                return {dgates, dc_prev};
+            },
+            static_cast<std::size_t>(act.numel() * 2) * element_size(act.dtype()));
+    }
+    return {h_out, c_out};
+}
+
+Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
+    tg::detail::check_defined(gi, "gru_gates");
+    tg::detail::check_defined(gh, "gru_gates");
+    tg::detail::check_defined(h, "gru_gates");
+    tg::detail::check_floating(gi, "gru_gates");
+    tg::detail::check_same_dtype(gi, gh, "gru_gates");
+    tg::detail::check_same_dtype(gi, h, "gru_gates");
+    TG_CHECK(gi.dim() == 2 && gi.size(1) % 3 == 0 && gi.size(1) > 0, "gru_gates",
+             "expected gi of shape [B, 3H], got {}", gi.sizes());
+    const std::int64_t B = gi.size(0), H = gi.size(1) / 3;
+    check_2d(gh, "gru_gates", "gh", B, 3 * H);
+    check_2d(h, "gru_gates", "h", B, H);
+
+    const Tensor gi_in = gi.detach().contiguous(), gh_in = gh.detach().contiguous(), h_in = h.detach().contiguous();
+    // act holds r, z, n and gh_n (what the reset gate multiplied) per row.
+    Tensor act = make_tensor({B, 4 * H}, gi.dtype());
+    Tensor out = make_tensor({B, H}, gi.dtype());
+    tg::detail::visit_floating(gi.dtype(), "gru_gates", [&](auto v) {
+        using T = decltype(v);
+        const T* pi = impl_of(gi_in).data_as<T>();
+        const T* pg = impl_of(gh_in).data_as<T>();
+        const T* ph = impl_of(h_in).data_as<T>();
+        T* pa = impl_of(act).data_as<T>();
+        T* po = impl_of(out).data_as<T>();
+        for (std::int64_t b = 0; b < B; ++b) {
+            const T* ir = pi + b * 3 * H;
+            const T* gr = pg + b * 3 * H;
+            T* a = pa + b * 4 * H;
+            for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = ir[j] + gr[j];
+            sigmoid_into(a, a, 2 * H);  // r, z
+            for (std::int64_t j = 0; j < H; ++j) {
+                a[3 * H + j] = gr[2 * H + j];
+                a[2 * H + j] = ir[2 * H + j] + a[j] * gr[2 * H + j];
+            }
+            tanh_into(a + 2 * H, a + 2 * H, H);  // n
+            const T* hr = ph + b * H;
+            T* o = po + b * H;
+            for (std::int64_t j = 0; j < H; ++j) {
+                const T z = a[H + j], n = a[2 * H + j];
+                o[j] = n + z * (hr[j] - n);
+            }
+        }
+    });
+
+    if (tg::detail::needs_grad(gi, gh, h)) {
+        tg::detail::record(
+            "gru_gates", {gi, gh, h}, out,
+            [sa = tg::detail::SavedTensor(act), sh = tg::detail::SavedTensor(h_in), B, H, want_gi = gi.requires_grad(),
+             want_gh = gh.requires_grad(), want_h = h.requires_grad()](const Tensor& g) -> tg::detail::GradList {
+                check_no_double_backward("gru_gates");
+                const Tensor act = sa.unpack(), h_prev = sh.unpack(), dh = g.contiguous();
+                Tensor dgi = make_tensor({B, 3 * H}, act.dtype());
+                Tensor dgh = want_gh ? make_tensor({B, 3 * H}, act.dtype()) : Tensor();
+                Tensor dh_prev = want_h ? make_tensor({B, H}, act.dtype()) : Tensor();
+                tg::detail::visit_floating(act.dtype(), "gru_gates", [&](auto v) {
+                    using T = decltype(v);
+                    const T* pa = impl_of(act).data_as<T>();
+                    const T* ph = impl_of(h_prev).data_as<T>();
+                    const T* pd = impl_of(dh).data_as<T>();
+                    T* pdi = impl_of(dgi).data_as<T>();
+                    T* pdg = want_gh ? impl_of(dgh).data_as<T>() : nullptr;
+                    T* pdh = want_h ? impl_of(dh_prev).data_as<T>() : nullptr;
+                    for (std::int64_t b = 0; b < B; ++b) {
+                        const T* a = pa + b * 4 * H;
+                        T* di = pdi + b * 3 * H;
+                        for (std::int64_t j = 0; j < H; ++j) {
+                            const T r = a[j], z = a[H + j], n = a[2 * H + j], ghn = a[3 * H + j];
+                            const T d = pd[b * H + j], hp = ph[b * H + j];
+                            const T dn = d * (T(1) - z) * (T(1) - n * n);
+                            di[j] = dn * ghn * r * (T(1) - r);
+                            di[H + j] = d * (hp - n) * z * (T(1) - z);
+                            di[2 * H + j] = dn;
+                            if (pdg) {
+                                T* dg = pdg + b * 3 * H;
+                                dg[j] = di[j];
+                                dg[H + j] = di[H + j];
+                                dg[2 * H + j] = dn * r;
+                            }
+                            if (pdh) pdh[b * H + j] = d * z;
+                        }
+                    }
+                });
+                return {want_gi ? dgi : Tensor(), dgh, dh_prev};
+            },
+            static_cast<std::size_t>(act.numel() + h_in.numel()) * element_size(act.dtype()));
+    }
+    return out;
+}
+
+std::vector<Tensor> unbind_steps(const Tensor& a) {
+    tg::detail::check_defined(a, "unbind_steps");
+    TG_CHECK(a.dim() > 0, "unbind_steps", "cannot unbind a 0-dim tensor");
+    const std::int64_t n = a.size(0);
+    const auto rest = static_cast<std::size_t>(a.dim() - 1);
+    const Shape sizes(a.sizes().data() + 1, rest), strides(a.strides().data() + 1, rest);
+    std::vector<Tensor> parts;
+    parts.reserve(static_cast<std::size_t>(n));
+    const Tensor base = a.detach();
+    for (std::int64_t i = 0; i < n; ++i)
+        parts.push_back(make_view(base, sizes, strides, a.storage_offset() + i * a.strides()[0]));
+    if (tg::detail::needs_grad(a) && n > 0) {
+        std::vector<Tensor*> outs;
+        for (auto& p : parts) outs.push_back(&p);
+        tg::detail::record_node("unbind_steps", &a, 1, outs,
+                            [](std::vector<Tensor>& grads) -> tg::detail::GradList { return {stack(grads, 0)}; });
+    }
+    return parts;
+}
+
+}  // namespace tg::nn::functional
