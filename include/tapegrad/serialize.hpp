@@ -2,6 +2,7 @@
 //
 //   tg::save({{"w", w}, {"b", b}}, "model.tgckpt");
 //   tg::load_into({{"w", w}, {"b", b}}, "model.tgckpt");  // checks everything, then copies
+//   tg::save(model, "model.tgckpt");   tg::load_into(model, "model.tgckpt");   // a module
 //
 // Files are written atomically (temp file in the same directory, fsync, rename), so a
 // crash leaves either the old file or the new one, never half a file. Reading checks the
@@ -16,6 +17,10 @@
 #include "tapegrad/tensor.hpp"
 
 namespace tg {
+
+namespace nn {
+class Module;
+}
 
 // Ordered (name, tensor) pairs; names are unique within one checkpoint.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
@@ -32,5 +37,12 @@ NamedTensors load(const std::string& path);
 // before the first copy, so on any error the targets are unchanged. Writing into leaves
 // that require grad is allowed (the copy is not recorded on the tape).
 void load_into(const NamedTensors& targets, const std::string& path);
+
+// A module's state: named_parameters() then named_buffers() (BatchNorm's running
+// statistics), with dotted names ("conv1.weight", "bn1.running_mean").
+NamedTensors state_dict(const nn::Module& module);
+// tg::save / tg::load_into of a module's state_dict.
+void save(const nn::Module& module, const std::string& path);
+void load_into(nn::Module& module, const std::string& path);
 
 }  // namespace tg
