@@ -13,7 +13,10 @@
 //   conv_input_grad(g, w)    = d<conv(x, w), g>/dx
 //   conv_weight_grad(x, g)   = d<conv(x, w), g>/dw
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include <cblas.h>
 
@@ -28,29 +31,6 @@ namespace tg::nn::functional {
 
 using detail::GradList;
 using detail::SavedTensor;
-
-// ---- dense layer ----------------------------------------------------------------------------
-
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
-    detail::check_defined(input, "linear");
-    detail::check_defined(weight, "linear");
-    TG_CHECK(weight.dim() == 2, "linear", "weight must be 2-D (out_features, in_features), got shape {}",
-             weight.sizes());
-    TG_CHECK(input.dim() >= 1, "linear", "input must have at least 1 dim, got shape {}", input.sizes());
-    TG_CHECK(input.size(-1) == weight.sizes()[1], "linear",
-             "input shape {} has {} features in its last dim but weight shape {} expects {}", input.sizes(),
-             input.size(-1), weight.sizes(), weight.sizes()[1]);
-    if (bias.defined())
-        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "linear",
-                 "bias shape {} does not match weight shape {} (expected [{}])", bias.sizes(), weight.sizes(),
-                 weight.sizes()[0]);
-    if (input.dim() == 2) return bias.defined() ? addmm(bias, input, weight.t()) : mm(input, weight.t());
-    if (input.dim() == 1) return squeeze(linear(unsqueeze(input, 0), weight, bias), 0);
-    // (..., in): fold the leading dims into the rows of one GEMM.
-    Shape out_shape(input.sizes().data(), input.sizes().size() - 1);
-    out_shape.push_back(weight.sizes()[0]);
-    return reshape(linear(reshape(input, {-1, input.size(-1)}), weight, bias), out_shape);
-}
 
 // ---- padding and geometry ----------------------------------------------------------------
 
@@ -105,8 +85,42 @@ struct ConvGeom {
     Shape output_shape() const { return {N, O, OH, OW}; }
 };
 
-// Columns are capped at this many elements per chunk of the batch (64 MB of float32).
-constexpr std::int64_t kColumnBudget = std::int64_t{16} << 20;
+// Columns are capped at this many elements per chunk of the batch (16 MB of float32): big
+// enough for GEMMs of thousands of columns, small enough to stay a modest scratch.
+constexpr std::int64_t kColumnBudget = std::int64_t{4} << 20;
+
+// Per-thread scratch for the im2col columns and the (O, nb * L) rows around the GEMMs,
+// kept between calls. A fresh multi-megabyte buffer per call is an mmap whose pages fault
+// in on first touch (and the kernel zeroes them); in a training loop that was most of a
+// convolution's time. Only the kernels below touch it, never a tapegrad op, so nested
+// convolutions (double backward) cannot alias it while it is in use.
+class Scratch {
+public:
+    template <class T>
+    T* get(std::int64_t count) {
+        const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(T);
+        if (bytes > capacity_) {
+            data_.reset(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64})));
+            capacity_ = bytes;
+        }
+        return reinterpret_cast<T*>(data_.get());
+    }
+
+private:
+    struct Free {
+        void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{64}); }
+    };
+    std::unique_ptr<std::byte, Free> data_;
+    std::size_t capacity_ = 0;
+};
+
+enum ScratchSlot { kColumns, kRows };
+
+template <class T>
+T* scratch(ScratchSlot slot, std::int64_t count) {
+    thread_local Scratch buffers[2];
+    return buffers[slot].get<T>(count);
+}
 
 std::int64_t batch_chunk(const ConvGeom& g) {
     const std::int64_t per_sample = std::max<std::int64_t>(g.ck() * g.L(), 1);
@@ -204,18 +218,18 @@ Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
 // layout the GEMMs want) and a scratch buffer for nb samples' im2col columns. Shared by
 // both backward products.
 template <class T, class ChunkFn>
-void for_each_grad_chunk(const ConvGeom& g, const T* grad, Dtype dtype, ChunkFn&& fn) {
+void for_each_grad_chunk(const ConvGeom& g, const T* grad, ChunkFn&& fn) {
     const std::int64_t L = g.L(), chunk = batch_chunk(g);
-    Tensor cols = make_tensor({g.ck() * chunk * L}, dtype);
-    Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, dtype);
+    T* cols = scratch<T>(kColumns, g.ck() * chunk * L);
+    T* rows = chunk == 1 ? nullptr : scratch<T>(kRows, g.O * chunk * L);
     for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
         const std::int64_t nb = std::min(chunk, g.N - n0);
         const T* src = grad + n0 * g.O * L;
         if (nb > 1) {
-            batch_to_rows(grad, impl_of(rows).data_as<T>(), n0, nb, g.O, L);
-            src = impl_of(rows).data_as<T>();
+            batch_to_rows(grad, rows, n0, nb, g.O, L);
+            src = rows;
         }
-        fn(n0, nb, src, impl_of(cols).data_as<T>());
+        fn(n0, nb, src, cols);
     }
 }
 
@@ -233,14 +247,13 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
         const T* pw = impl_of(cw).data_as<T>();
         const T* pb = cb.defined() ? impl_of(cb).data_as<T>() : nullptr;
         T* po = impl_of(out).data_as<T>();
-        Tensor cols = make_tensor({ck * chunk * L}, x.dtype());
-        Tensor rows = chunk == 1 ? Tensor() : make_tensor({g.O * chunk * L}, x.dtype());
+        T* pc = scratch<T>(kColumns, ck * chunk * L);
+        T* rows = chunk == 1 ? nullptr : scratch<T>(kRows, g.O * chunk * L);
         for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
             const std::int64_t nb = std::min(chunk, g.N - n0);
-            T* pc = impl_of(cols).data_as<T>();
             im2col(g, px, pc, n0, nb);
             // One sample writes its (O, L) block in place; several go through `rows`.
-            T* dst = nb == 1 ? po + n0 * g.O * L : impl_of(rows).data_as<T>();
+            T* dst = nb == 1 ? po + n0 * g.O * L : rows;
             gemm<T>(CblasNoTrans, CblasNoTrans, g.O, nb * L, ck, pw, ck, pc, nb * L, T(0), dst, nb * L);
             if (nb == 1 && !pb) continue;  // already in place, nothing to add
             for (std::int64_t n = 0; n < nb; ++n)
@@ -281,7 +294,7 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g) {
         using T = decltype(v);
         const std::int64_t ck = g.ck(), L = g.L();
         const T* pw = impl_of(cw).data_as<T>();
-        for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(), grad.dtype(),
+        for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    gemm<T>(CblasTrans, CblasNoTrans, ck, nb * L, g.O, pw, ck, src, nb * L, T(0),
                                            pc, nb * L);
@@ -307,7 +320,7 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
         using T = decltype(v);
         const std::int64_t ck = g.ck(), L = g.L();
         const T* px = impl_of(cx).data_as<T>();
-        for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(), x.dtype(),
+        for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    im2col(g, px, pc, n0, nb);
                                    gemm<T>(CblasNoTrans, CblasTrans, g.O, ck, nb * L, src, nb * L, pc, nb * L,
@@ -364,6 +377,75 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
 }
 
 }  // namespace
+
+// ---- dense layer ----------------------------------------------------------------------------
+
+namespace {
+
+// out (N, O) = x (N, I) @ w^T + b: the bias rows are written first and the GEMM adds onto
+// them (beta = 1), so the layer costs one GEMM and no temporaries. Its backward is two
+// products and a column sum, written with tapegrad ops.
+Tensor linear_2d(const Tensor& x, const Tensor& w, const Tensor& b) {
+    const Tensor cx = raw(x), cw = raw(w), cb = b.defined() ? raw(b) : Tensor();
+    const std::int64_t N = x.sizes()[0], I = x.sizes()[1], O = w.sizes()[0];
+    Tensor out = make_tensor({N, O}, x.dtype());
+    detail::visit_floating(x.dtype(), "linear", [&](auto v) {
+        using T = decltype(v);
+        T* po = impl_of(out).data_as<T>();
+        if (cb.defined()) {
+            const T* pb = impl_of(cb).data_as<T>();
+            for (std::int64_t n = 0; n < N; ++n) std::memcpy(po + n * O, pb, static_cast<std::size_t>(O) * sizeof(T));
+        } else if (I == 0) {
+            std::fill(po, po + N * O, T(0));
+        }
+        gemm<T>(CblasNoTrans, CblasTrans, N, O, I, impl_of(cx).data_as<T>(), std::max<std::int64_t>(I, 1),
+                impl_of(cw).data_as<T>(), std::max<std::int64_t>(I, 1), cb.defined() ? T(1) : T(0), po, O);
+    });
+    const bool rb = b.defined() && b.requires_grad();
+    if (detail::needs_grad(x, w) || rb) {
+        const bool rx = x.requires_grad(), rw = w.requires_grad();
+        auto backward = [sx = SavedTensor(rw ? x : Tensor()), sw = SavedTensor(rx ? w : Tensor()), rx, rw,
+                         rb](const Tensor& g) -> GradList {
+            return {rx ? mm(g, sw.unpack()) : Tensor(), rw ? mm(g.t(), sx.unpack()) : Tensor(),
+                    rb ? sum(g, {0}) : Tensor()};
+        };
+        if (b.defined())
+            detail::record("linear", {x, w, b}, out, std::move(backward));
+        else
+            detail::record("linear", {x, w}, out, [bw = std::move(backward)](const Tensor& g) {
+                GradList grads = bw(g);
+                grads.pop_back();
+                return grads;
+            });
+    }
+    return out;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    detail::check_defined(input, "linear");
+    detail::check_defined(weight, "linear");
+    TG_CHECK(weight.dim() == 2, "linear", "weight must be 2-D (out_features, in_features), got shape {}",
+             weight.sizes());
+    TG_CHECK(input.dim() >= 1, "linear", "input must have at least 1 dim, got shape {}", input.sizes());
+    TG_CHECK(input.size(-1) == weight.sizes()[1], "linear",
+             "input shape {} has {} features in its last dim but weight shape {} expects {}", input.sizes(),
+             input.size(-1), weight.sizes(), weight.sizes()[1]);
+    if (bias.defined())
+        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "linear",
+                 "bias shape {} does not match weight shape {} (expected [{}])", bias.sizes(), weight.sizes(),
+                 weight.sizes()[0]);
+    detail::check_floating(input, "linear");
+    detail::check_same_dtype(input, weight, "linear");
+    if (bias.defined()) detail::check_same_dtype(input, bias, "linear");
+    if (input.dim() == 2) return linear_2d(input, weight, bias);
+    if (input.dim() == 1) return squeeze(linear(unsqueeze(input, 0), weight, bias), 0);
+    // (..., in): fold the leading dims into the rows of one GEMM.
+    Shape out_shape(input.sizes().data(), input.sizes().size() - 1);
+    out_shape.push_back(weight.sizes()[0]);
+    return reshape(linear(reshape(input, {-1, input.size(-1)}), weight, bias), out_shape);
+}
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
               const Shape& padding, const Shape& dilation) {

@@ -73,6 +73,25 @@ Tensor on_4d(const Tensor& input, const char* op, F&& pool) {
 
 Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
 
+// The loop shape every pooling kernel shares: calls cell(j, hs, he, ws, we, scale) for each
+// output cell j = oh * OW + ow of one plane, with its window [hs, he) x [ws, we) clipped to
+// the input and, for averaging, 1 / the count it is divided by.
+template <class F>
+void for_each_window(const PoolGeom& g, F&& cell) {
+    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+        const std::int64_t h0 = oh * g.sh - g.pt;
+        const std::int64_t hs = std::max<std::int64_t>(h0, 0), he = std::min(h0 + g.kh, g.H);
+        const std::int64_t ph = std::min(h0 + g.kh, g.padded_h - g.pt) - h0;  // rows inside the padded input
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t w0 = ow * g.sw - g.pl;
+            const std::int64_t ws = std::max<std::int64_t>(w0, 0), we = std::min(w0 + g.kw, g.W);
+            const std::int64_t pw = std::min(w0 + g.kw, g.padded_w - g.pl) - w0;
+            const std::int64_t count = g.count_include_pad ? ph * pw : (he - hs) * (we - ws);
+            cell(oh * g.OW + ow, hs, he, ws, we, count > 0 ? 1.0 / static_cast<double>(count) : 0.0);
+        }
+    }
+}
+
 // ---- max pooling ------------------------------------------------------------------------
 
 Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g);
@@ -130,32 +149,26 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
     detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
         using T = decltype(v);
         const T* px = impl_of(cx).data_as<T>();
-        T* po = impl_of(out).data_as<T>();
-        auto* pi = impl_of(indices).data_as<std::int64_t>();
         for (std::int64_t p = 0; p < g.planes; ++p) {
             const T* plane = px + p * g.H * g.W;
-            for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-                const std::int64_t h0 = oh * g.sh - g.pt;
-                const std::int64_t hs = std::max<std::int64_t>(h0, 0), he = std::min(h0 + g.kh, g.H);
-                for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-                    const std::int64_t w0 = ow * g.sw - g.pl;
-                    const std::int64_t ws = std::max<std::int64_t>(w0, 0), we = std::min(w0 + g.kw, g.W);
-                    T best = -std::numeric_limits<T>::infinity();
-                    std::int64_t arg = -1;
-                    for (std::int64_t h = hs; h < he; ++h)
-                        for (std::int64_t w = ws; w < we; ++w) {
-                            const T val = plane[h * g.W + w];
-                            // NaN wins and propagates, like libtorch.
-                            if (arg < 0 || val > best || std::isnan(val)) {
-                                best = val;
-                                arg = h * g.W + w;
-                            }
+            T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
+            auto* pi = impl_of(indices).data_as<std::int64_t>() + p * g.OH * g.OW;
+            for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws, std::int64_t we,
+                                   double) {
+                T best = -std::numeric_limits<T>::infinity();
+                std::int64_t arg = -1;
+                for (std::int64_t h = hs; h < he; ++h)
+                    for (std::int64_t w = ws; w < we; ++w) {
+                        const T val = plane[h * g.W + w];
+                        // NaN wins and propagates, like libtorch.
+                        if (arg < 0 || val > best || std::isnan(val)) {
+                            best = val;
+                            arg = h * g.W + w;
                         }
-                    po[0] = arg >= 0 ? best : T(0);
-                    pi[0] = arg;
-                    ++po, ++pi;
-                }
-            }
+                    }
+                po[j] = arg >= 0 ? best : T(0);
+                pi[j] = arg;
+            });
         }
     });
     if (detail::needs_grad(x))
@@ -167,24 +180,6 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
 
 // ---- average pooling --------------------------------------------------------------------
 
-// Calls cell(p, oh, ow, hs, he, ws, we, divisor) for every output cell: the window
-// [hs, he) x [ws, we) clipped to the input, and the count it is divided by.
-template <class F>
-void for_each_avg_window(const PoolGeom& g, F&& cell) {
-    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-        const std::int64_t h0 = oh * g.sh - g.pt;
-        const std::int64_t hs = std::max<std::int64_t>(h0, 0), he = std::min(h0 + g.kh, g.H);
-        const std::int64_t ph = std::min(h0 + g.kh, g.padded_h - g.pt) - h0;  // rows inside the padded input
-        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-            const std::int64_t w0 = ow * g.sw - g.pl;
-            const std::int64_t ws = std::max<std::int64_t>(w0, 0), we = std::min(w0 + g.kw, g.W);
-            const std::int64_t pw = std::min(w0 + g.kw, g.padded_w - g.pl) - w0;
-            const std::int64_t count = g.count_include_pad ? ph * pw : (he - hs) * (we - ws);
-            cell(oh * g.OW + ow, hs, he, ws, we, count > 0 ? 1.0 / static_cast<double>(count) : 0.0);
-        }
-    }
-}
-
 Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g);
 
 Tensor avg_pool_forward(const Tensor& x, const PoolGeom& g) {
@@ -195,7 +190,7 @@ Tensor avg_pool_forward(const Tensor& x, const PoolGeom& g) {
         for (std::int64_t p = 0; p < g.planes; ++p) {
             const T* plane = impl_of(cx).data_as<T>() + p * g.H * g.W;
             T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
-            for_each_avg_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
+            for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
                                        std::int64_t we, double scale) {
                 T s = 0;
                 for (std::int64_t h = hs; h < he; ++h)
@@ -220,7 +215,7 @@ Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g) {
         for (std::int64_t p = 0; p < g.planes; ++p) {
             const T* pg = impl_of(cg).data_as<T>() + p * g.OH * g.OW;
             T* plane = impl_of(dx).data_as<T>() + p * g.H * g.W;
-            for_each_avg_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
+            for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
                                        std::int64_t we, double scale) {
                 const T share = static_cast<T>(pg[j] * scale);
                 for (std::int64_t h = hs; h < he; ++h)

@@ -1,0 +1,83 @@
+// tapegrad twins of torch_bench.cpp's `mlp` and `cnn` train steps: same shapes, same
+// optimizer, same loss, same harness, same RESULT lines (lib=tapegrad). Each workload also
+// prints the process's peak RSS after the timed steps as a comment line (`# peak RSS`);
+// to compare it with libtorch's, run both binaries under /usr/bin/time -f %M.
+#include <tapegrad/tapegrad.hpp>
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "tg_workloads.hpp"
+
+namespace {
+
+namespace nn = tg::nn;
+namespace F = tg::nn::functional;
+
+std::string extra_fields() {
+    const char* v = std::getenv("OPENBLAS_NUM_THREADS");
+    return std::string("openblas_threads=") + (v ? v : "default");
+}
+
+void report_peak_rss(const std::string& workload) {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("# peak RSS %s: %.1f MB\n", workload.c_str(), static_cast<double>(ru.ru_maxrss) / 1024.0);
+}
+
+// (d) MLP 784-256-10, batch 128, SGD lr 0.01.
+void run_mlp(const bench::Options& o) {
+    const int reps = bench::pick(o.reps, 30);
+    const int warmup = bench::pick(o.warmup, 3);
+    const int inner = bench::pick(o.inner, 5);
+
+    tg::manual_seed(0);
+    nn::Sequential net(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 10));
+    tg::optim::SGD opt(net.parameters(), tg::optim::SGDOptions(0.01));
+    const auto x = tg::randn({128, 784});
+    const auto y = tg::randint(0, 10, {128}, tg::kInt64);
+
+    auto s = bench::time_reps(warmup, reps, inner, [&] {
+        opt.zero_grad();
+        auto loss = F::cross_entropy(net.forward(x), y);
+        loss.backward();
+        opt.step();
+    });
+    bench::report(bench::kTapegrad, o.workload, "ms_per_step", bench::scaled(s, 1e3), "ms/step", extra_fields());
+    report_peak_rss(o.workload);
+}
+
+// (e) conv(1->32, 5x5, pad 2)-relu-maxpool2-conv(32->64, 5x5, pad 2)-relu-maxpool2-flatten-
+// fc(3136->1024)-relu-fc(1024->10), batch 64 of 1x28x28, Adam 1e-3.
+void run_cnn(const bench::Options& o) {
+    const int reps = bench::pick(o.reps, 10);
+    const int warmup = bench::pick(o.warmup, 2);
+    const int inner = bench::pick(o.inner, 1);
+
+    tg::manual_seed(0);
+    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Flatten(), nn::Linear(64 * 7 * 7, 1024), nn::ReLU(), nn::Linear(1024, 10));
+    tg::optim::Adam opt(net.parameters(), tg::optim::AdamOptions(1e-3));
+    const auto x = tg::randn({64, 1, 28, 28});
+    const auto y = tg::randint(0, 10, {64}, tg::kInt64);
+
+    auto s = bench::time_reps(warmup, reps, inner, [&] {
+        opt.zero_grad();
+        auto loss = F::cross_entropy(net.forward(x), y);
+        loss.backward();
+        opt.step();
+    });
+    bench::report(bench::kTapegrad, o.workload, "ms_per_step", bench::scaled(s, 1e3), "ms/step", extra_fields());
+    report_peak_rss(o.workload);
+}
+
+const bench::Register mlp_workload("mlp", run_mlp);
+const bench::Register cnn_workload("cnn", run_cnn);
+
+}  // namespace
