@@ -10,6 +10,7 @@
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/optim.hpp"
+#include "tapegrad/safetensors.hpp"
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/shape.hpp"
 #include "tapegrad/summary.hpp"

@@ -3,20 +3,14 @@
 #include "tapegrad/serialize.hpp"
 
 #include <bit>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include "tapegrad/autograd.hpp"
+#include "io/atomic_file.hpp"
 #include "tensor/check.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -64,27 +58,14 @@ std::uint32_t crc32_update(std::uint32_t crc, const unsigned char* data, std::si
     return crc;
 }
 
-// Reverses the bytes of each `width`-byte element (big-endian hosts only).
-void swap_elements(unsigned char* data, std::size_t nbytes, std::size_t width) {
-    if (width <= 1) return;
-    for (std::size_t i = 0; i + width <= nbytes; i += width)
-        for (std::size_t a = i, b = i + width - 1; a < b; ++a, --b) std::swap(data[a], data[b]);
-}
-
-// Buffered writer to a file descriptor that keeps the running CRC32 of what it wrote.
+// Writes through an AtomicFile, keeping the running CRC32 of what it wrote.
 class FileWriter {
 public:
-    FileWriter(int fd, const std::string& path) : fd_(fd), path_(path) { buffer_.reserve(kBufferBytes); }
+    explicit FileWriter(io::AtomicFile& file) : file_(file) {}
 
     void bytes(const void* data, std::size_t n) {
-        const auto* p = static_cast<const unsigned char*>(data);
-        crc_ = crc32_update(crc_, p, n);
-        if (buffer_.size() + n > kBufferBytes) flush();
-        if (n >= kBufferBytes) {
-            write_all(p, n);
-        } else {
-            buffer_.insert(buffer_.end(), p, p + n);
-        }
+        crc_ = crc32_update(crc_, static_cast<const unsigned char*>(data), n);
+        file_.write(data, n);
     }
     template <class T> void le(T value) {  // an unsigned integer, little-endian
         unsigned char b[sizeof(T)];
@@ -98,51 +79,15 @@ public:
         } else {
             std::vector<unsigned char> copy(static_cast<const unsigned char*>(data),
                                             static_cast<const unsigned char*>(data) + nbytes);
-            swap_elements(copy.data(), nbytes, width);
+            io::swap_elements(copy.data(), nbytes, width);
             bytes(copy.data(), nbytes);
         }
     }
     std::uint32_t crc() const { return crc_; }
-    void flush() {
-        write_all(buffer_.data(), buffer_.size());
-        buffer_.clear();
-    }
 
 private:
-    static constexpr std::size_t kBufferBytes = std::size_t{1} << 16;
-
-    void write_all(const unsigned char* p, std::size_t n) {
-        while (n > 0) {
-            const ssize_t w = ::write(fd_, p, n);
-            if (w < 0 && errno == EINTR) continue;
-            TG_CHECK(w > 0, "save", "cannot write '{}': {}", path_, std::strerror(errno));
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-
-    int fd_;
-    const std::string& path_;
-    std::vector<unsigned char> buffer_;
+    io::AtomicFile& file_;
     std::uint32_t crc_ = static_cast<std::uint32_t>(::crc32(0L, Z_NULL, 0));
-};
-
-std::string directory_of(const std::string& path) {
-    const auto slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
-
-// Removes the temp file unless the write succeeded and it was renamed into place.
-struct TempFile {
-    std::string path;
-    int fd = -1;
-    bool keep = false;
-    ~TempFile() {
-        if (fd >= 0) ::close(fd);
-        if (!keep && !path.empty()) ::unlink(path.c_str());
-    }
 };
 
 // Reads little-endian fields from the loaded file with bounds checks.
@@ -173,19 +118,6 @@ private:
     std::size_t pos_ = 0;
     const std::string& path_;
 };
-
-std::vector<unsigned char> read_file(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    TG_CHECK(f != nullptr, "load", "cannot open '{}': {}", path, std::strerror(errno));
-    std::vector<unsigned char> data;
-    unsigned char chunk[1 << 16];
-    std::size_t n;
-    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) data.insert(data.end(), chunk, chunk + n);
-    const bool failed = std::ferror(f) != 0;
-    std::fclose(f);
-    TG_CHECK(!failed, "load", "cannot read '{}'", path);
-    return data;
-}
 
 std::uint64_t read_u64_at(const std::vector<unsigned char>& d, std::size_t at) {
     std::uint64_t v = 0;
@@ -218,17 +150,8 @@ void save(const NamedTensors& tensors, const std::string& path) {
                      static_cast<std::uint64_t>(t.numel()) * element_size(t.dtype());
     }
 
-    TempFile tmp;
-    tmp.path = path + ".tmp.XXXXXX";
-    tmp.fd = ::mkstemp(tmp.path.data());
-    if (tmp.fd < 0) {
-        const int err = errno;
-        tmp.path.clear();
-        TG_CHECK(false, "save", "cannot create a temporary file next to '{}': {}", path, std::strerror(err));
-    }
-    ::fchmod(tmp.fd, 0644);  // mkstemp creates 0600; a checkpoint is an ordinary file
-
-    FileWriter w(tmp.fd, path);
+    io::AtomicFile file(path, "save");
+    FileWriter w(file);
     w.bytes(kMagic, sizeof kMagic);
     w.le<std::uint32_t>(kVersion);
     w.le<std::uint32_t>(0);  // reserved
@@ -249,25 +172,11 @@ void save(const NamedTensors& tensors, const std::string& path) {
     }
     const std::uint32_t crc = w.crc();
     w.le<std::uint32_t>(crc);
-    w.flush();
-
-    // Data on disk before the rename makes it visible; then the rename itself.
-    TG_CHECK(::fsync(tmp.fd) == 0, "save", "cannot sync '{}': {}", tmp.path, std::strerror(errno));
-    const int fd = tmp.fd;
-    tmp.fd = -1;
-    TG_CHECK(::close(fd) == 0, "save", "cannot close '{}': {}", tmp.path, std::strerror(errno));
-    TG_CHECK(::rename(tmp.path.c_str(), path.c_str()) == 0, "save", "cannot rename '{}' to '{}': {}", tmp.path,
-             path, std::strerror(errno));
-    tmp.keep = true;
-    const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY);
-    if (dir >= 0) {  // best effort: some file systems refuse to sync directories
-        ::fsync(dir);
-        ::close(dir);
-    }
+    file.commit();
 }
 
 NamedTensors load(const std::string& path) {
-    const std::vector<unsigned char> data = read_file(path);
+    const std::vector<unsigned char> data = io::read_file(path, "load");
     const std::size_t size = data.size();
     const std::size_t prefix = size < sizeof kMagic ? size : sizeof kMagic;
     TG_CHECK(std::memcmp(data.data(), kMagic, prefix) == 0, "load",
@@ -330,7 +239,7 @@ NamedTensors load(const std::string& path) {
             auto* dst = static_cast<unsigned char*>(impl_of(t).data());
             std::memcpy(dst, src, static_cast<std::size_t>(nbytes));
             if constexpr (std::endian::native != std::endian::little)
-                swap_elements(dst, static_cast<std::size_t>(nbytes), width);
+                io::swap_elements(dst, static_cast<std::size_t>(nbytes), width);
             if (dtype == kBool)
                 for (std::size_t k = 0; k < nbytes; ++k)
                     TG_CHECK(dst[k] <= 1, "load", "'{}': bool tensor '{}' holds the byte {} (expected 0 or 1)",
@@ -344,35 +253,7 @@ NamedTensors load(const std::string& path) {
 }
 
 void load_into(const NamedTensors& targets, const std::string& path) {
-    NamedTensors loaded = load(path);
-    std::unordered_map<std::string_view, const Tensor*> by_name;
-    for (const auto& [name, t] : loaded) by_name.emplace(name, &t);
-
-    // Check everything first: on any mismatch no target has been written.
-    std::unordered_set<std::string_view> wanted;
-    for (const auto& [name, target] : targets) {
-        TG_CHECK(target.defined(), "load_into", "'{}': target '{}' is undefined", path, name);
-        TG_CHECK(wanted.insert(name).second, "load_into", "'{}': target name '{}' is given twice", path, name);
-        auto it = by_name.find(name);
-        TG_CHECK(it != by_name.end(), "load_into", "'{}' has no tensor named '{}' (wanted shape {}, {})", path,
-                 name, target.sizes(), dtype_name(target.dtype()));
-        const Tensor& src = *it->second;
-        TG_CHECK(src.sizes() == target.sizes(), "load_into",
-                 "'{}': tensor '{}' has shape {} in the file but {} in the target", path, name, src.sizes(),
-                 target.sizes());
-        TG_CHECK(src.dtype() == target.dtype(), "load_into",
-                 "'{}': tensor '{}' has dtype {} in the file but {} in the target", path, name,
-                 dtype_name(src.dtype()), dtype_name(target.dtype()));
-    }
-    for (const auto& [name, t] : loaded)
-        TG_CHECK(wanted.count(name) != 0, "load_into", "'{}' holds an unexpected tensor '{}' of shape {}", path,
-                 name, t.sizes());
-
-    NoGradGuard no_grad;
-    for (const auto& [name, target] : targets) {
-        Tensor dst = target;
-        dst.copy_(*by_name.at(name));
-    }
+    io::copy_checked(targets, load(path), path, "load_into");
 }
 
 }  // namespace tg
