@@ -79,7 +79,10 @@ public:
     std::uint64_t sequence_nr() const { return sequence_nr_; }
     bool released() const { return released_; }
     // Module / variable-scope path at the time the op ran ("encoder/conv1"), may be empty.
-    const std::string& scope() const { return scope_; }
+    const std::string& scope() const {
+        static const std::string empty;
+        return scope_ ? *scope_ : empty;
+    }
 
     // Hooks run on this node's output gradients before apply (Tensor::register_hook).
     using GradHook = std::function<Tensor(const Tensor&)>;
@@ -91,7 +94,7 @@ protected:
     std::vector<TensorMeta> outputs_;
     std::vector<std::pair<std::uint32_t, GradHook>> hooks_;
     std::uint64_t sequence_nr_;
-    std::string scope_;
+    std::shared_ptr<const std::string> scope_;  // shared by every node of one scope
     bool released_ = false;
     // Bookkeeping of the backward pass running through this node (engine.cpp): how many
     // consumers have yet to send a gradient, and the gradients summed so far. Kept here

@@ -4,6 +4,7 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/data/idx.hpp"
+#include "tapegrad/debug.hpp"
 #include "tapegrad/dtype.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/nn.hpp"

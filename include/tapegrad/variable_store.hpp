@@ -111,6 +111,25 @@ private:
     Reuse reuse_ = Reuse::No;
 };
 
+// tf.name_scope: while alive, ops recorded on the tape get "<outer>/<name>" as their
+// scope (Node::scope(), graph names in add_graph, anomaly messages, print_tape). Module
+// calls (`model(x)`) and variable_scope open such a scope too; get_variable names are
+// not affected by it (as in TF-1).
+//   { tg::name_scope block("block"); y = tg::relu(x * w); }   // relu's scope: "block"
+class name_scope {
+public:
+    explicit name_scope(const std::string& name);
+    ~name_scope();
+    name_scope(const name_scope&) = delete;
+    name_scope& operator=(const name_scope&) = delete;
+    const std::string& path() const { return path_; }  // "outer/name"
+
+private:
+    std::string path_;
+};
+// The current op scope path ("" when none is open on this thread).
+std::string current_name_scope();
+
 // The innermost scope's full name ("" outside every scope), its reuse and its store.
 std::string current_variable_scope();
 Reuse current_reuse();

@@ -6,6 +6,7 @@
 
 #include <queue>
 
+#include "autograd/anomaly.hpp"
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
@@ -157,6 +158,7 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
                      "freed it); call backward(grad, /*retain_graph=*/true) the first time");
             detail::RunningNodeScope running(node);
             input_grads = node->apply(std::move(grads));
+            if (detail::anomaly_enabled()) detail::anomaly_check_backward(*node, input_grads);
         }
         if (!keep_graph && !accumulator) {
             node->release();

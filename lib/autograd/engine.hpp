@@ -21,6 +21,7 @@ struct NodeAccess {
     static void mark_released(Node& n) { n.released_ = true; }
     static int& pending_consumers(Node& n) { return n.pending_consumers_; }
     static bool& visited(Node& n) { return n.visited_; }
+    static std::shared_ptr<const std::string>& scope(Node& n) { return n.scope_; }
     static std::vector<Tensor>& input_buffer(Node& n) { return n.input_buffer_; }
 };
 }  // namespace tg

@@ -1,6 +1,10 @@
 #include "autograd/record.hpp"
 
+#include <utility>
+
+#include "autograd/anomaly.hpp"
 #include "autograd/engine.hpp"
+#include "autograd/scope.hpp"
 #include "tapegrad/creation.hpp"
 #include "tensor/check.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -9,6 +13,9 @@ namespace tg::detail {
 
 namespace {
 thread_local Node* running_node = nullptr;
+// Bytes of the SavedTensors built since the last record_node: an op builds them in its
+// backward closure's captures right before recording, so they are that node's.
+thread_local std::size_t pending_saved_bytes = 0;
 }
 
 Node* current_node() { return running_node; }
@@ -31,6 +38,7 @@ SavedTensor::SavedTensor(const Tensor& tensor, bool is_output)
     if (!tensor.defined()) return;
     data_ = is_output ? tensor.detach() : tensor;
     version_ = tensor.version();
+    pending_saved_bytes += bytes();
 }
 
 Tensor SavedTensor::unpack() const {
@@ -71,7 +79,9 @@ std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grad_outputs) {
 
 void record_node(std::string_view name, const Tensor* inputs, std::size_t num_inputs,
                  const std::vector<Tensor*>& outputs, BackwardFn backward, std::size_t saved_bytes) {
+    saved_bytes += std::exchange(pending_saved_bytes, 0);
     auto node = std::make_shared<FunctionNode>(name, std::move(backward), saved_bytes);
+    if (const auto& scope = current_scope_path()) NodeAccess::scope(*node) = scope;
     auto& edges = NodeAccess::edges(*node);
     edges.reserve(num_inputs);
     for (std::size_t i = 0; i < num_inputs; ++i)
@@ -86,6 +96,7 @@ void record_node(std::string_view name, const Tensor* inputs, std::size_t num_in
         meta.grad_fn = node;
         meta.output_nr = static_cast<std::uint32_t>(k);
     }
+    if (anomaly_enabled()) anomaly_check_forward(*node, inputs, num_inputs, outputs);
 }
 
 void check_inplace(const Tensor& target, std::string_view op) {

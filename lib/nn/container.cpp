@@ -18,7 +18,7 @@ void Functional::pretty_print(std::ostream& os) const { os << name_ << "()"; }
 Tensor Sequential::forward(const Tensor& input) {
     TG_CHECK(!modules_.empty(), "Sequential::forward", "the Sequential is empty");
     Tensor x = input;
-    for (const ModulePtr& module : modules_) x = module->forward(x);
+    for (const ModulePtr& module : modules_) x = (*module)(x);
     return x;
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <typeinfo>
 
+#include "autograd/scope.hpp"
 #include "tensor/check.hpp"
 
 namespace tg::nn {
@@ -48,6 +49,20 @@ Tensor Module::forward(const Tensor& input) {
                  fmt::format("{} has no single-input forward (it cannot be called with one "
                              "tensor or chained in a Sequential)",
                              type_name()));
+}
+
+Tensor Module::operator()(const Tensor& input) {
+    detail::ScopeGuard scope(scope_name_);
+    if (detail::module_observers().empty()) return forward(input);
+    // Watched (nn::summary, debug::ActivationStats): tell the observers about the call.
+    const auto& path = detail::current_scope_path();
+    const std::string where = path ? *path : std::string();
+    const auto observers = detail::module_observers();  // an observer may remove itself
+    for (detail::ModuleCallObserver* observer : observers) observer->on_enter(*this, where);
+    Tensor output = forward(input);
+    for (detail::ModuleCallObserver* observer : observers)
+        observer->on_call(*this, where, input, output);
+    return output;
 }
 
 void Module::check_new_name(const std::string& name, const char* what) const {
@@ -91,6 +106,7 @@ void Module::add_child(std::string name, ModulePtr module) {
              type_name(), name);
     TG_CHECK(module.get() != this, "register_module", "{}: cannot register itself as '{}'",
              type_name(), name);
+    module->scope_name_ = name;
     children_.emplace_back(std::move(name), std::move(module));
 }
 
@@ -99,6 +115,7 @@ void Module::replace_child(const std::string& name, ModulePtr module) {
              type_name(), name);
     for (auto& [n, m] : children_) {
         if (n == name) {
+            module->scope_name_ = name;
             m = std::move(module);
             return;
         }

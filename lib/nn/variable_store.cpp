@@ -9,6 +9,7 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
+#include "autograd/scope.hpp"
 #include "tensor/check.hpp"
 
 namespace tg {
@@ -204,9 +205,13 @@ void variable_scope::enter(VariableStore* store, const std::string& name, Reuse 
     reuse_ = (reuse == Reuse::No && outer) ? outer->reuse : reuse;
     if (store == nullptr) store = outer ? outer->store : &VariableStore::global();
     stack.push_back({full_name_, reuse_, store});
+    detail::push_scope(name);  // ops recorded inside are named by the scope too
 }
 
-variable_scope::~variable_scope() { scope_stack().pop_back(); }
+variable_scope::~variable_scope() {
+    detail::pop_scope();
+    scope_stack().pop_back();
+}
 
 std::string current_variable_scope() {
     const auto& stack = scope_stack();

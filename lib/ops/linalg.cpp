@@ -78,6 +78,12 @@ Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta,
     check_mm(a, b, "addmm");
     detail::check_same_dtype(input, a, "addmm");
     const Shape out_shape{a.sizes()[0], b.sizes()[1]};
+    detail::check_defined(input, "addmm");
+    const Shape& in = input.sizes();
+    TG_CHECK(in.size() <= 2 && (in.size() < 1 || in[in.size() - 1] == 1 || in[in.size() - 1] == out_shape[1]) &&
+                 (in.size() < 2 || in[0] == 1 || in[0] == out_shape[0]),
+             "addmm", "input of shape {} does not broadcast to the product's shape {} ({} @ {})", in,
+             out_shape, a.sizes(), b.sizes());
     Tensor out = make_tensor(out_shape, a.dtype());
     out.copy_(expand(input.detach(), out_shape));  // broadcasts input (e.g. a bias row)
     gemm(a, b, out, alpha, beta);

@@ -157,7 +157,16 @@ Tensor expand(const Tensor& a, const Shape& sizes) {
                        });
 }
 
-Tensor broadcast_to(const Tensor& a, const Shape& sizes) { return expand(a, sizes); }
+Tensor broadcast_to(const Tensor& a, const Shape& sizes) {
+    detail::check_defined(a, "broadcast_to");
+    // Checked here so the message names broadcast_to, not the expand it is made of.
+    bool ok = sizes.size() >= a.sizes().size();
+    const std::size_t lead = ok ? sizes.size() - a.sizes().size() : 0;
+    for (std::size_t i = 0; ok && i < a.sizes().size(); ++i)
+        ok = a.sizes()[i] == sizes[lead + i] || a.sizes()[i] == 1 || sizes[lead + i] == -1;
+    TG_CHECK(ok, "broadcast_to", "cannot broadcast shape {} to {}", a.sizes(), sizes);
+    return expand(a, sizes);
+}
 
 Tensor squeeze(const Tensor& a) {
     detail::check_defined(a, "squeeze");
@@ -179,6 +188,9 @@ Tensor squeeze(const Tensor& a, std::int64_t dim) {
 
 Tensor unsqueeze(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "unsqueeze");
+    TG_CHECK(dim >= -(a.dim() + 1) && dim <= a.dim(), "unsqueeze",
+             "dim {} is out of range for shape {} (the new dim can go at {} to {})", dim, a.sizes(),
+             -(a.dim() + 1), a.dim());
     const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim() + 1, "unsqueeze"));
     Shape shape = a.sizes();
     shape.insert(d, 1);

@@ -6,7 +6,7 @@
 //           fc1 = register_module("fc1", tg::nn::Linear(784, 64));
 //           fc2 = register_module("fc2", std::make_shared<tg::nn::Linear>(64, 10));
 //       }
-//       tg::Tensor forward(const tg::Tensor& x) override { return fc2->forward(tg::relu(fc1->forward(x))); }
+//       tg::Tensor forward(const tg::Tensor& x) override { return (*fc2)(tg::relu((*fc1)(x))); }
 //       std::shared_ptr<tg::nn::Linear> fc1, fc2;
 //   };
 //
@@ -55,7 +55,12 @@ public:
     // The one-input forward that Sequential chains. The base throws: a module with another
     // signature (several inputs) declares its own forward and is not Sequential-able.
     virtual Tensor forward(const Tensor& input);
-    Tensor operator()(const Tensor& input) { return forward(input); }
+    // forward() inside a name scope named after this module's registered name, so ops get
+    // module paths ("encoder/conv1"); call children this way to get them (and so that
+    // nn::summary / ActivationStats see the calls).
+    Tensor operator()(const Tensor& input);
+    // The name a parent registered this module under ("" for a root / unregistered one).
+    const std::string& scope_name() const { return scope_name_; }
 
     // ---- registration -------------------------------------------------------------------
     // Names are non-empty, contain no '.', and are unique among a module's parameters,
@@ -113,6 +118,7 @@ private:
     void collect(NamedTensors& out, const std::string& prefix, bool buffers, bool recurse) const;
 
     std::string type_name_;
+    std::string scope_name_;
     NamedTensors parameters_;
     NamedTensors buffers_;
     NamedModules children_;

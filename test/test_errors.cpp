@@ -1,0 +1,153 @@
+// Every public op that constrains shapes, called with a wrong shape: the tg::Error message
+// must name the op and the offending shapes (the core issue's rule, issue 8's enumeration).
+#include <functional>
+
+#include "test_support.hpp"
+
+namespace F = tg::nn::functional;
+
+namespace {
+
+struct Case {
+    const char* op;                       // the name the message must start with
+    std::function<void()> call;
+    std::vector<std::string> fragments;   // shapes (and other facts) it must contain
+};
+
+tg::Tensor t(const tg::Shape& shape) { return tg::randn(shape); }
+tg::Tensor idx(const tg::Shape& shape, std::int64_t hi = 2) {
+    return tg::randint(0, hi, shape);
+}
+
+std::vector<Case> cases() {
+    const tg::Tensor a = t({2, 3}), b = t({4}), m = t({3, 4});
+    std::vector<Case> c = {
+        // ---- elementwise (broadcasting) ----
+        {"add", [=] { tg::add(a, b); }, {"[2, 3]", "[4]"}},
+        {"sub", [=] { tg::sub(a, b); }, {"[2, 3]", "[4]"}},
+        {"mul", [=] { tg::mul(a, b); }, {"[2, 3]", "[4]"}},
+        {"div", [=] { tg::div(a, b); }, {"[2, 3]", "[4]"}},
+        {"add", [=] { (void)(a + b); }, {"[2, 3]", "[4]"}},
+        {"sub", [=] { (void)(a - b); }, {"[2, 3]", "[4]"}},
+        {"mul", [=] { (void)(a * b); }, {"[2, 3]", "[4]"}},
+        {"div", [=] { (void)(a / b); }, {"[2, 3]", "[4]"}},
+        {"pow", [=] { tg::pow(a, b); }, {"[2, 3]", "[4]"}},
+        {"maximum", [=] { tg::maximum(a, b); }, {"[2, 3]", "[4]"}},
+        {"minimum", [=] { tg::minimum(a, b); }, {"[2, 3]", "[4]"}},
+        // ---- comparisons and selection ----
+        {"eq", [=] { tg::eq(a, b); }, {"[2, 3]", "[4]"}},
+        {"ne", [=] { tg::ne(a, b); }, {"[2, 3]", "[4]"}},
+        {"lt", [=] { tg::lt(a, b); }, {"[2, 3]", "[4]"}},
+        {"le", [=] { tg::le(a, b); }, {"[2, 3]", "[4]"}},
+        {"gt", [=] { tg::gt(a, b); }, {"[2, 3]", "[4]"}},
+        {"ge", [=] { tg::ge(a, b); }, {"[2, 3]", "[4]"}},
+        {"logical_and", [=] { tg::logical_and(a > 0.0, b > 0.0); }, {"[2, 3]", "[4]"}},
+        {"logical_or", [=] { tg::logical_or(a > 0.0, b > 0.0); }, {"[2, 3]", "[4]"}},
+        {"where", [=] { tg::where(a > 0.0, a, b); }, {"[2, 3]", "[4]"}},
+        {"allclose", [=] { tg::allclose(a, b); }, {"[2, 3]", "[4]"}},
+        // ---- reductions: a dim the shape does not have ----
+        {"sum", [=] { tg::sum(a, {2}); }, {"dim 2", "rank 2"}},
+        {"mean", [=] { tg::mean(a, {-3}); }, {"dim -3", "rank 2"}},
+        {"max", [=] { tg::max(a, 5); }, {"dim 5", "rank 2"}},
+        {"min", [=] { tg::min(a, 5); }, {"dim 5", "rank 2"}},
+        {"argmax", [=] { tg::argmax(a, 2); }, {"dim 2", "rank 2"}},
+        {"argmin", [=] { tg::argmin(a, 2); }, {"dim 2", "rank 2"}},
+        {"var", [=] { tg::var(a, {3}); }, {"dim 3", "rank 2"}},
+        {"std", [=] { tg::std(a, {3}); }, {"dim 3", "rank 2"}},
+        {"logsumexp", [=] { tg::logsumexp(a, 2); }, {"dim 2", "rank 2"}},
+        {"max", [=] { tg::max(t({0, 3})); }, {"[0, 3]"}},
+        // ---- shape and indexing ----
+        {"reshape", [=] { tg::reshape(a, {4, 2}); }, {"[2, 3]", "[4, 2]"}},
+        {"view", [=] { tg::view(a, {5}); }, {"[2, 3]", "[5]"}},
+        {"view", [=] { tg::view(a.t(), {6}); }, {"[3, 2]", "[6]"}},
+        {"flatten", [=] { tg::flatten(a, 1, 0); }, {"[2, 3]"}},
+        {"transpose", [=] { tg::transpose(a, 0, 2); }, {"dim 2", "rank 2"}},
+        {"permute", [=] { tg::permute(a, {0}); }, {"[2, 3]", "[0]"}},
+        {"squeeze", [=] { tg::squeeze(a, 2); }, {"dim 2", "rank 2"}},
+        {"unsqueeze", [=] { tg::unsqueeze(a, 4); }, {"dim 4", "[2, 3]"}},
+        {"expand", [=] { tg::expand(a, {2, 4}); }, {"[2, 3]", "[2, 4]"}},
+        {"broadcast_to", [=] { tg::broadcast_to(a, {4}); }, {"[2, 3]", "[4]"}},
+        {"narrow", [=] { tg::narrow(a, 1, 2, 2); }, {"[2, 3]"}},
+        {"select", [=] { tg::select(a, 0, 2); }, {"index 2", "[2, 3]"}},
+        {"index_select", [=] { tg::index_select(a, 0, idx({2, 2})); }, {"1-D", "[2, 2]"}},
+        {"cat", [=] { tg::cat({a, m}, 0); }, {"[2, 3]", "[3, 4]"}},
+        {"stack", [=] { tg::stack({a, m}); }, {"[2, 3]", "[3, 4]"}},
+        {"split", [=] { tg::split(a, 1, 2); }, {"dim 2", "rank 2"}},
+        {"chunk", [=] { tg::chunk(a, 2, 2); }, {"dim 2", "rank 2"}},
+        {"unbind", [=] { tg::unbind(a, 2); }, {"dim 2", "rank 2"}},
+        {"masked_select", [=] { tg::masked_select(a, b > 0.0); }, {"[2, 3]", "[4]"}},
+        {"masked_fill", [=] { tg::masked_fill(a, b > 0.0, 1.0); }, {"[2, 3]", "[4]"}},
+        {"gather", [=] { tg::gather(a, 1, idx({2})); }, {"[2, 3]", "[2]"}},
+        // ---- linear algebra ----
+        {"matmul", [=] { tg::matmul(a, a); }, {"[2, 3]"}},
+        {"matmul", [=] { tg::matmul(t({2, 2, 3}), t({3, 3, 4})); }, {"[2, 2, 3]", "[3, 3, 4]"}},
+        {"mm", [=] { tg::mm(a, a); }, {"[2, 3]"}},
+        {"mm", [=] { tg::mm(a, b); }, {"[2, 3]", "[4]"}},
+        {"bmm", [=] { tg::bmm(t({2, 2, 3}), t({2, 4, 2})); }, {"[2, 2, 3]", "[2, 4, 2]"}},
+        {"bmm", [=] { tg::bmm(t({2, 2, 3}), t({3, 3, 2})); }, {"[2, 2, 3]", "[3, 3, 2]"}},
+        {"dot", [=] { tg::dot(b, t({3})); }, {"[4]", "[3]"}},
+        {"dot", [=] { tg::dot(a, b); }, {"[2, 3]"}},
+        {"addmm", [=] { tg::addmm(t({2, 5}), a, m); }, {"[2, 5]", "[2, 4]", "[2, 3]", "[3, 4]"}},
+        {"addmm", [=] { tg::addmm(t({2, 4}), a, a); }, {"[2, 3]"}},
+        // ---- activations ----
+        {"softmax", [=] { tg::softmax(a, 2); }, {"dim 2", "rank 2"}},
+        {"log_softmax", [=] { tg::log_softmax(a, -3); }, {"dim -3", "rank 2"}},
+        {"one_hot", [=] { tg::one_hot(idx({2}, 5), 3); }, {"3"}},
+        // ---- nn::functional ----
+        {"softmax_cross_entropy_with_logits",
+         [=] { F::softmax_cross_entropy_with_logits(a, t({2, 4})); }, {"[2, 3]", "[2, 4]"}},
+        {"cross_entropy", [=] { F::cross_entropy(a, idx({3})); }, {"[2, 3]", "[3]"}},
+        {"cross_entropy", [=] { F::cross_entropy(b, idx({4})); }, {"[4]"}},
+        {"cross_entropy", [=] { F::cross_entropy(a, idx({3}), F::Reduction::Mean, 0.1); }, {"[2, 3]", "[3]"}},
+        {"nll_loss", [=] { F::nll_loss(a, idx({4})); }, {"[2, 3]", "[4]"}},
+        {"linear", [=] { F::linear(a, t({5, 4})); }, {"[2, 3]", "[5, 4]"}},
+        {"linear", [=] { F::linear(a, t({5, 3}), t({4})); }, {"[5, 3]", "[4]"}},
+        {"conv2d", [=] { F::conv2d(t({1, 2, 5, 5}), t({4, 3, 3, 3})); }, {"[1, 2, 5, 5]", "[4, 3, 3, 3]"}},
+        {"conv2d", [=] { F::conv2d(t({2, 5, 5}), t({4, 2, 3, 3})); }, {"[2, 5, 5]"}},
+        {"conv2d", [=] { F::conv2d(t({1, 2, 2, 2}), t({4, 2, 3, 3})); }, {"[1, 2, 2, 2]", "[4, 2, 3, 3]"}},
+        {"conv2d", [=] { F::conv2d(t({1, 2, 5, 5}), t({4, 2, 3, 3}), t({3})); }, {"[3]", "[4, 2, 3, 3]"}},
+        {"max_pool2d", [=] { F::max_pool2d(a, {2}); }, {"[2, 3]"}},
+        {"max_pool2d", [=] { F::max_pool2d(t({1, 1, 2, 2}), {3}); }, {"[1, 1, 2, 2]"}},
+        {"avg_pool2d", [=] { F::avg_pool2d(b, {2}); }, {"[4]"}},
+        {"avg_pool2d", [=] { F::avg_pool2d(t({1, 1, 2, 2}), {3}); }, {"[1, 1, 2, 2]"}},
+        {"batch_norm", [=] { F::batch_norm(b, {}, {}, {}, {}, true); }, {"[4]"}},
+        {"batch_norm", [=] { F::batch_norm(a, t({4}), t({4}), {}, {}, false); }, {"[2, 3]", "[4]"}},
+        {"batch_norm", [=] { F::batch_norm(a, {}, {}, t({2}), {}, true); }, {"[2, 3]", "[2]"}},
+        {"embedding", [=] { F::embedding(idx({3}), b); }, {"[4]"}},
+        {"mse_loss", [=] { F::mse_loss(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+        {"l1_loss", [=] { F::l1_loss(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+        {"huber_loss", [=] { F::huber_loss(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+        {"smooth_l1_loss", [=] { F::smooth_l1_loss(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+        {"hinge_loss", [=] { F::hinge_loss(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+        {"binary_cross_entropy_with_logits",
+         [=] { F::binary_cross_entropy_with_logits(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+        {"kl_div", [=] { F::kl_div(a, t({3, 2})); }, {"[2, 3]", "[3, 2]"}},
+    };
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("every shape-taking op names itself and the offending shapes") {
+    int checked = 0;
+    for (const Case& c : cases()) {
+        std::string what = "(no tg::Error thrown)";
+        try {
+            c.call();
+        } catch (const tg::Error& e) {
+            what = e.what();
+        }
+        INFO("op " << c.op << " -> message: " << what);
+        CHECK(what.rfind(std::string(c.op) + ":", 0) == 0);  // starts with "op:"
+        for (const std::string& fragment : c.fragments) CHECK(what.find(fragment) != std::string::npos);
+        ++checked;
+    }
+    CHECK(checked >= 80);
+}
+
+TEST_CASE("errors name the op in backward too: a gradient of the wrong shape") {
+    tg::Tensor x = tg::randn({2, 3}).requires_grad_();
+    tg::Tensor y = x * 2.0;
+    REQUIRE_TG_ERROR(y.backward(tg::ones({3, 2})), "backward", "[3, 2]", "[2, 3]");
+    REQUIRE_TG_ERROR(y.backward(), "backward", "[2, 3]", "one-element");
+}
