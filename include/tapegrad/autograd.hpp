@@ -120,6 +120,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors = {},
               bool retain_graph = false, bool create_graph = false);
 
+// Runs `callback` once when the backward pass now running has finished its last node (just
+// before backward() / grad() returns; not at all if the pass throws). For hooks that start
+// work which must complete with the pass: DistributedDataParallel waits for its gradient
+// allreduces here. Throws when no backward pass is running on this thread.
+void queue_callback(std::function<void()> callback);
+
 // Compares the analytic gradient of sum(fn(inputs) * r) (r random, fixed) with central
 // finite differences, for every float64 input that requires grad. Returns true when all
 // agree to atol + rtol * |numeric|; otherwise false, and `report` (if given) says where.

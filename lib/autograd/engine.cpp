@@ -70,6 +70,9 @@ Tensor apply_hooks(Node& node, std::uint32_t output_nr, Tensor grad) {
     return grad;
 }
 
+// Callbacks queued (autograd::queue_callback) during the innermost running backward pass.
+thread_local std::vector<std::function<void()>>* queued_callbacks = nullptr;
+
 struct Capture {
     Node* node;
     std::uint32_t output_nr;
@@ -133,6 +136,12 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
             ready.push(root.node.get());
         }
 
+    std::vector<std::function<void()>> callbacks;
+    struct CallbackScope {
+        std::vector<std::function<void()>>* outer = queued_callbacks;
+        explicit CallbackScope(std::vector<std::function<void()>>* mine) { queued_callbacks = mine; }
+        ~CallbackScope() { queued_callbacks = outer; }
+    } callback_scope(&callbacks);
     AutoGradMode grad_mode(create_graph);
     while (!ready.empty()) {
         Node* node = ready.top();
@@ -179,6 +188,11 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
             }
             if (--NodeAccess::pending_consumers(*next) == 0) ready.push(next);
         }
+    }
+    // 4. Callbacks queued by hooks during the pass (a callback may queue more).
+    for (std::size_t i = 0; i < callbacks.size(); ++i) {
+        auto callback = std::move(callbacks[i]);
+        callback();
     }
 }
 
@@ -231,6 +245,12 @@ Edge gradient_edge(const Tensor& t) {
 }  // namespace detail
 
 namespace autograd {
+
+void queue_callback(std::function<void()> callback) {
+    TG_CHECK(queued_callbacks != nullptr, "queue_callback", "no backward pass is running on this thread");
+    TG_CHECK(static_cast<bool>(callback), "queue_callback", "the callback is empty");
+    queued_callbacks->push_back(std::move(callback));
+}
 
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
               bool retain_graph, bool create_graph) {
