@@ -66,4 +66,19 @@ expect "shape prints"          "[2, 3]"
 if grep -qE "error: Parsing failed|Symbols not found|Failed to materialize|Segmentation|terminate called" "$out"; then
     echo "FAIL: clang-repl reported an error"; fail=1
 fi
+
+# An error outside TG_TRY ends clang-repl (abort); the prelude's terminate handler must
+# still print the message and the hint, and nothing after it may run.
+BUILD="$BUILD" JOBS=${JOBS:-2} timeout 300 tools/repl > "$out" 2>&1 <<'SESSION'
+auto a = tg::ones({2, 3});
+std::cout << "before" << std::endl;
+auto bad = tg::matmul(a, a);
+std::cout << "not reached" << std::endl;
+SESSION
+status=$?
+echo "-- second session:"; cat "$out"; echo "-- exited with $status"
+expect "uncaught: message"     "tg::Error: matmul: shapes [2, 3] and [2, 3]"
+expect "uncaught: hint"        "wrap statements that may throw in TG_TRY(...)"
+if grep -qF "not reached" "$out"; then echo "FAIL: the session went on after an uncaught error"; fail=1; fi
+if [ "$status" -eq 0 ]; then echo "FAIL: exit status 0 after an uncaught error"; fail=1; fi
 exit $fail
