@@ -87,7 +87,7 @@ DynamicRNNResult dynamic_rnn(const RNNCellWeights& weights, const Tensor& inputs
     if (T == 0) {
         result.outputs = zeros(options.time_major ? Shape{0, B, H} : Shape{B, 0, H}, weights.weight_hh.dtype());
     } else {
-        Tensor out = stack(outputs, 0);  // (T, B, H)
+        Tensor out = functional::stack_steps(outputs);  // (T, B, H)
         result.outputs = options.time_major ? out : out.transpose(0, 1);
     }
     result.final_state = std::move(state);

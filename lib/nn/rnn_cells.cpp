@@ -53,27 +53,26 @@ CellRunner::CellRunner(const RNNCellWeights& weights) : w_(weights) {
         // GRU keeps b_hh apart: its n block is multiplied by the reset gate.
         input_bias_ = w_.kind == RNNCellKind::GRU ? w_.bias_ih : w_.bias_ih + w_.bias_hh;
     }
-    w_ih_t_ = w_.weight_ih.t();
-    w_hh_t_ = w_.weight_hh.t();
 }
 
 Tensor CellRunner::project_input(const Tensor& x) const {
-    return input_bias_.defined() ? addmm(input_bias_, x, w_ih_t_) : mm(x, w_ih_t_);
+    return functional::gate_linear(x, w_.weight_ih, input_bias_);
 }
 
 RNNState CellRunner::step(const Tensor& projected, const RNNState& state) const {
     const Tensor& h = state[0];
     switch (w_.kind) {
         case RNNCellKind::RNN: {
-            Tensor pre = addmm(projected, h, w_hh_t_);
+            Tensor pre = functional::gate_linear(h, w_.weight_hh, {}, projected);
             return {w_.nonlinearity == RNNNonlinearity::ReLU ? relu(pre) : tanh(pre)};
         }
         case RNNCellKind::GRU: {
-            Tensor gh = w_.bias_hh.defined() ? addmm(w_.bias_hh, h, w_hh_t_) : mm(h, w_hh_t_);
+            Tensor gh = functional::gate_linear(h, w_.weight_hh, w_.bias_hh);
             return {functional::gru_gates(projected, gh, h)};
         }
         case RNNCellKind::LSTM: {
-            auto [h_new, c_new] = functional::lstm_gates(addmm(projected, h, w_hh_t_), state[1], w_.forget_bias);
+            auto [h_new, c_new] = functional::lstm_gates(functional::gate_linear(h, w_.weight_hh, {}, projected), state[1],
+                                                          w_.forget_bias);
             return {h_new, c_new};
         }
     }

@@ -13,7 +13,7 @@ std::int64_t gate_count(RNNCellKind kind);
 // Number of tensors in the state: 2 for LSTM (h, c), 1 otherwise.
 std::size_t state_size(RNNCellKind kind);
 
-// A cell prepared for many steps: W_hh^T is taken once (one tape node, not one per step).
+// A cell prepared for many steps (checked once; the summed input bias made once).
 class CellRunner {
 public:
     explicit CellRunner(const RNNCellWeights& weights);
@@ -30,7 +30,7 @@ public:
 
 private:
     RNNCellWeights w_;
-    Tensor w_ih_t_, w_hh_t_, input_bias_;
+    Tensor input_bias_;
 };
 
 }  // namespace tg::nn::detail

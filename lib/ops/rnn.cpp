@@ -12,6 +12,9 @@
 #include <tuple>
 #include <vector>
 
+#include <cblas.h>
+#include <cstring>
+
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -64,6 +67,72 @@ void check_2d(const Tensor& t, const char* op, const char* what, std::int64_t ro
 }
 
 }  // namespace
+
+Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add) {
+    tg::detail::check_defined(input, "gate_linear");
+    tg::detail::check_defined(weight, "gate_linear");
+    tg::detail::check_floating(input, "gate_linear");
+    tg::detail::check_same_dtype(input, weight, "gate_linear");
+    TG_CHECK(input.dim() == 2 && weight.dim() == 2 && input.size(1) == weight.size(1), "gate_linear",
+             "expected input [N, K] and weight [G, K], got {} and {}", input.sizes(), weight.sizes());
+    const std::int64_t N = input.size(0), K = input.size(1), G = weight.size(0);
+    if (bias.defined()) {
+        TG_CHECK(bias.sizes() == Shape{G}, "gate_linear", "expected bias of shape [{}], got {}", G, bias.sizes());
+        tg::detail::check_same_dtype(input, bias, "gate_linear");
+    }
+    if (add.defined()) {
+        check_2d(add, "gate_linear", "add", N, G);
+        tg::detail::check_same_dtype(input, add, "gate_linear");
+    }
+    const Tensor x = input.detach().contiguous(), w = weight.detach().contiguous();
+    Tensor out = make_tensor({N, G}, input.dtype());
+    tg::detail::visit_floating(input.dtype(), "gate_linear", [&](auto v) {
+        using T = decltype(v);
+        T* po = impl_of(out).data_as<T>();
+        const auto row_bytes = static_cast<std::size_t>(G) * sizeof(T);
+        // out starts as add (+ bias), then the GEMM accumulates into it (beta 1).
+        if (add.defined()) {
+            const Tensor a = add.detach().contiguous();
+            if (N * G > 0) std::memcpy(po, impl_of(a).data_as<T>(), static_cast<std::size_t>(N) * row_bytes);
+            if (bias.defined()) {
+                const Tensor b = bias.detach().contiguous();
+                const T* pb = impl_of(b).data_as<T>();
+                for (std::int64_t n = 0; n < N; ++n)
+                    for (std::int64_t g = 0; g < G; ++g) po[n * G + g] += pb[g];
+            }
+        } else if (bias.defined()) {
+            const Tensor b = bias.detach().contiguous();
+            for (std::int64_t n = 0; n < N; ++n) std::memcpy(po + n * G, impl_of(b).data_as<T>(), row_bytes);
+        } else {
+            std::fill(po, po + N * G, T(0));
+        }
+        if (N == 0 || G == 0 || K == 0) return;
+        const T* px = impl_of(x).data_as<T>();
+        const T* pw = impl_of(w).data_as<T>();
+        if constexpr (std::is_same_v<T, float>)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(G), int(K), 1.0f, px, int(K), pw, int(K),
+                        1.0f, po, int(G));
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(G), int(K), 1.0, px, int(K), pw, int(K),
+                        1.0, po, int(G));
+    });
+    const bool rb = bias.defined() && bias.requires_grad(), ra = add.defined() && add.requires_grad();
+    if (tg::detail::needs_grad(input, weight) || (GradMode::is_enabled() && (rb || ra))) {
+        // Written with tapegrad ops: dW = g^T x comes out contiguous in W's layout, so
+        // accumulating it over the steps of a sequence is a plain add.
+        const Tensor inputs[4] = {input, weight, bias.defined() ? bias : Tensor(), add.defined() ? add : Tensor()};
+        tg::detail::record_node(
+            "gate_linear", inputs, 4, {&out},
+            [sx = tg::detail::SavedTensor(weight.requires_grad() ? x : Tensor()),
+             sw = tg::detail::SavedTensor(input.requires_grad() ? w : Tensor()), rx = input.requires_grad(),
+             rw = weight.requires_grad(), rb, ra](std::vector<Tensor>& grads) -> tg::detail::GradList {
+                const Tensor& g = grads[0];
+                return {rx ? mm(g, sw.unpack()) : Tensor(), rw ? mm(g.t(), sx.unpack()) : Tensor(),
+                        rb ? sum(g, {0}) : Tensor(), ra ? g : Tensor()};
+            });
+    }
+    return out;
+}
 
 std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, double forget_bias) {
     tg::detail::check_defined(gates, "lstm_gates");
@@ -253,9 +322,35 @@ std::vector<Tensor> unbind_steps(const Tensor& a) {
         std::vector<Tensor*> outs;
         for (auto& p : parts) outs.push_back(&p);
         tg::detail::record_node("unbind_steps", &a, 1, outs,
-                            [](std::vector<Tensor>& grads) -> tg::detail::GradList { return {stack(grads, 0)}; });
+                                [](std::vector<Tensor>& grads) -> tg::detail::GradList { return {stack_steps(grads)}; });
     }
     return parts;
+}
+
+Tensor stack_steps(const std::vector<Tensor>& steps) {
+    TG_CHECK(!steps.empty(), "stack_steps", "expected a non-empty list of tensors");
+    const Tensor& first = steps.front();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        tg::detail::check_defined(steps[i], "stack_steps");
+        TG_CHECK(steps[i].sizes() == first.sizes() && steps[i].dtype() == first.dtype(), "stack_steps",
+                 "all tensors must have the same shape and dtype: tensor {} has shape {} but tensor 0 has shape {}", i,
+                 steps[i].sizes(), first.sizes());
+    }
+    Shape sizes(static_cast<std::size_t>(first.dim() + 1));
+    sizes[0] = static_cast<std::int64_t>(steps.size());
+    for (std::int64_t d = 0; d < first.dim(); ++d) sizes[static_cast<std::size_t>(d + 1)] = first.size(d);
+    Tensor out = make_tensor(sizes, first.dtype());
+    const auto step_bytes = static_cast<std::size_t>(first.numel()) * element_size(first.dtype());
+    auto* dst = static_cast<char*>(impl_of(out).data());
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const Tensor src = steps[i].detach().contiguous();
+        if (step_bytes > 0) std::memcpy(dst + i * step_bytes, impl_of(src).data(), step_bytes);
+    }
+    if (tg::detail::needs_grad(steps))
+        tg::detail::record("stack_steps", steps, out, [](const Tensor& g) -> tg::detail::GradList {
+            return unbind_steps(g);  // views of the gradient, no copy
+        });
+    return out;
 }
 
 }  // namespace tg::nn::functional

@@ -232,6 +232,11 @@ public:
 // ---- fused ops (lib/ops/rnn.cpp) ---------------------------------------------------------------
 namespace functional {
 
+// The gate pre-activations add + bias + input weight^T: input (N, K), weight (G, K),
+// bias (G) and add (N, G) both optional (undefined). One GEMM accumulating into a copy of
+// `add`; its backward gives dW = g^T input directly in weight's layout (no transpose
+// nodes), so a weight used at every step accumulates plain contiguous gradients.
+Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Tensor& add = {});
 // LSTM gate nonlinearities in one op: gates (B, 4H) pre-activations in libtorch's order
 // i, f, g, o; c (B, H). Returns (h', c') with c' = sigmoid(f + forget_bias) * c +
 // sigmoid(i) * tanh(g) and h' = sigmoid(o) * tanh(c'). One backward pass gives the
@@ -244,6 +249,8 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h);
 // unbind(a, 0) as one tape node: the backward stacks the step gradients once, where T
 // narrow nodes would each pad their gradient to a's full size.
 std::vector<Tensor> unbind_steps(const Tensor& a);
+// stack(steps, 0) as one memcpy per step; its backward hands out views of the gradient.
+Tensor stack_steps(const std::vector<Tensor>& steps);
 
 }  // namespace functional
 
