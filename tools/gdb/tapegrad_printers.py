@@ -123,7 +123,6 @@ class _ImplView:
         # Storage starts with `void* data`, AutogradMeta with `bool requires_grad`.
         base = int(impl_ptr)
         s = shape_t.sizeof
-        inf = gdb.selected_inferior()
 
         def read(addr, t):
             return gdb.Value(addr).cast(t.pointer()).dereference()
@@ -143,7 +142,6 @@ class _ImplView:
             node = int(read(meta + 24, voidp))
             if node:
                 self.grad_fn = self._node_name(read(meta + 24, voidp))
-        del inf
 
     @staticmethod
     def _node_name(node_ptr):
