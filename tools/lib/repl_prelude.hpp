@@ -5,7 +5,7 @@
 //   auto x = tg::randn({2, 3}).requires_grad_();
 //   show(x);                                  // values, then [ float32 [2, 3], requires_grad ]
 //   TG_TRY(show(tg::matmul(x, x)));           // a tg::Error is printed, the session goes on
-//   tg::repl::run([&] { auto y = x * 2; show(y.sum()); });
+//   void step() { tg::repl::run([&] { show(x.sum()); }); }   // the same inside a function
 //
 // TG_REPL_LIB (set by tools/repl with -D) is the path of libtapegrad.so. The library is
 // opened with dlopen(RTLD_NOW | RTLD_GLOBAL) rather than clang-repl's %lib: clang-repl 16 has
@@ -143,8 +143,8 @@ namespace detail {
 inline const std::terminate_handler previous_terminate = std::set_terminate(on_terminate);
 }  // namespace detail
 
-// Leaves the REPL at once, skipping global destructors (clang-repl 19 can crash while
-// running those of objects defined in the session).
+// Leaves the REPL at once, flushing the streams but skipping the destructors of the
+// session's globals (a way out when a destructor misbehaves at exit).
 [[noreturn]] inline void quit(int status = 0) {
     std::cout << std::flush;
     std::cerr << std::flush;
