@@ -225,6 +225,33 @@ TEST_CASE("fused gate ops match the single-op cells, values and gradients", "[rn
         (std::vector<tg::Tensor>{leaf({4, 2, 3})}));
 }
 
+TEST_CASE("gate_linear and stack_steps: values against mm/stack, gradients", "[rnn]") {
+    tg::manual_seed(8);
+    auto x = leaf({3, 4}), w = leaf({5, 4}), b = leaf({5}), a = leaf({3, 5});
+    REQUIRE(tg::allclose(F::gate_linear(x, w, b, a), a + b + tg::mm(x, w.t()), 1e-12, 1e-12));
+    REQUIRE(tg::allclose(F::gate_linear(x, w), tg::mm(x, w.t()), 1e-12, 1e-12));
+    REQUIRE(tg::allclose(F::gate_linear(x, w, {}, a), a + tg::mm(x, w.t()), 1e-12, 1e-12));
+    REQUIRE_GRADCHECK(([](const std::vector<tg::Tensor>& in) { return F::gate_linear(in[0], in[1], in[2], in[3]); }),
+                      (std::vector<tg::Tensor>{x, w, b, a}));
+    // transposed views, x used twice (as input and inside add)
+    REQUIRE_GRADCHECK(
+        ([](const std::vector<tg::Tensor>& in) {
+            return F::gate_linear(in[0].t(), in[1], {}, tg::mm(in[0].t(), in[2]));
+        }),
+        (std::vector<tg::Tensor>{leaf({4, 3}), w, leaf({4, 5})}));
+    REQUIRE_TG_ERROR(F::gate_linear(tg::zeros({3, 4}), tg::zeros({5, 3})), "gate_linear", "[3, 4]", "[5, 3]");
+    REQUIRE_TG_ERROR(F::gate_linear(tg::zeros({3, 4}), tg::zeros({5, 4}), tg::zeros({4})), "gate_linear", "[5]",
+                     "[4]");
+    REQUIRE_TG_ERROR(F::gate_linear(tg::zeros({3, 4}), tg::zeros({5, 4}), {}, tg::zeros({3, 4})), "gate_linear",
+                     "add", "[3, 5]");
+
+    auto p = leaf({2, 3}), q = leaf({2, 3});
+    REQUIRE(tg::equal(F::stack_steps({p, q, p}), tg::stack({p, q, p}, 0)));
+    REQUIRE_GRADCHECK(([](const std::vector<tg::Tensor>& in) { return F::stack_steps({in[0], in[1].t(), in[0]}); }),
+                      (std::vector<tg::Tensor>{leaf({2, 3}), leaf({3, 2})}));
+    REQUIRE_TG_ERROR(F::stack_steps({tg::zeros({2, 3}), tg::zeros({3, 2})}), "stack_steps", "[3, 2]", "[2, 3]");
+}
+
 TEST_CASE("fused gate ops: errors name the op and the shapes", "[rnn]") {
     REQUIRE_TG_ERROR(F::lstm_gates(tg::zeros({3, 7}), tg::zeros({3, 2})), "lstm_gates", "[3, 7]");
     REQUIRE_TG_ERROR(F::lstm_gates(tg::zeros({3, 8}), tg::zeros({2, 2})), "lstm_gates", "[3, 2]", "[2, 2]");
