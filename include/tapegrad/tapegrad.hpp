@@ -3,6 +3,7 @@
 
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
+#include "tapegrad/data.hpp"
 #include "tapegrad/data/idx.hpp"
 #include "tapegrad/debug.hpp"
 #include "tapegrad/dtype.hpp"
@@ -16,4 +17,5 @@
 #include "tapegrad/shape.hpp"
 #include "tapegrad/summary.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/train.hpp"
 #include "tapegrad/variable_store.hpp"
