@@ -192,6 +192,17 @@ void test_ddp(bool overlap, bool accumulate) {
     for (std::size_t k = 0; k < got.size(); ++k)
         check(close(got[k].second, want[k].second, 2e-5), "DDP parameter " + got[k].first + tag);
     check(ddp.stats().steps == steps * (accumulate ? 2 : 1), "DDP step count" + tag);
+    if (!overlap) {  // buffers: rank-local until broadcast_buffers()
+        auto bn = std::make_shared<nn::Sequential>(nn::Linear(3, 4), nn::BatchNorm1d(4));
+        dist::DistributedDataParallel bn_ddp(bn);
+        bn_ddp.forward(uniform({5, 3}, -1, 1) + static_cast<double>(r));  // different batch statistics
+        Tensor mean = bn->named_buffers()[0].second;
+        Tensor root = mean.clone();
+        dist::broadcast(root, 0);
+        check(r == 0 || root.to_vector<double>() != mean.to_vector<double>(), "running stats differ per rank");
+        bn_ddp.broadcast_buffers();
+        check(root.to_vector<double>() == mean.to_vector<double>(), "broadcast_buffers");
+    }
     // Every rank holds the same parameters.
     for (const auto& [name, t] : got) {
         Tensor root = t.detach().clone();

@@ -125,6 +125,9 @@ public:
     };
     Stats stats() const;
     std::size_t bucket_count() const;
+    // Copies the root's buffers (BatchNorm running statistics, which each rank updates from
+    // its own batches) to every rank; e.g. at the end of each epoch, before evaluating.
+    void broadcast_buffers();
 
     struct State;
 

@@ -170,4 +170,11 @@ DistributedDataParallel::~DistributedDataParallel() {
 DistributedDataParallel::Stats DistributedDataParallel::stats() const { return state_->stats; }
 std::size_t DistributedDataParallel::bucket_count() const { return state_->buckets.size(); }
 
+void DistributedDataParallel::broadcast_buffers() {
+    for (auto& [name, t] : module_->named_buffers()) {
+        Tensor buffer = t;
+        broadcast(buffer, state_->options.root);
+    }
+}
+
 }  // namespace tg::distributed

@@ -53,5 +53,6 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<nn::Module> mod
 DistributedDataParallel::~DistributedDataParallel() = default;
 DistributedDataParallel::Stats DistributedDataParallel::stats() const { return state_->stats; }
 std::size_t DistributedDataParallel::bucket_count() const { return 0; }
+void DistributedDataParallel::broadcast_buffers() {}
 
 }  // namespace tg::distributed

@@ -63,3 +63,25 @@ printf '%s\n' "$out" | grep -q "rank 0 of 2: all_reduce .* has not completed aft
     { echo "FAIL: no timeout message from rank 0"; exit 1; }
 [ "$elapsed" -lt 40 ] || { echo "FAIL: took ${elapsed}s"; exit 1; }
 echo "ok: stalled rank aborted the job in ${elapsed}s"
+
+# The examples under mpirun, once they take --distributed: one epoch on the real data must
+# reach the single-process accuracy bar, with output and the checkpoint from rank 0 only.
+DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+for example in fashion_mnist_mlp fashion_mnist_cnn; do
+    bin="$BUILD/examples/$example"
+    [ -x "$bin" ] && "$bin" --help 2>/dev/null | grep -q -- --distributed || { echo "(no --distributed in $example)"; continue; }
+    [ -f "$DATA/train-images-idx3-ubyte.gz" ] || { echo "FAIL: $DATA has no Fashion-MNIST"; exit 1; }
+    echo "== $example --distributed"
+    tmp=$(mktemp -d)
+    args=(--data "$DATA" --epochs 1 --seed 1 --save "$tmp/model.ckpt")
+    [ "$example" = fashion_mnist_cnn ] && args+=(--train-size 12000)  # a few minutes on 2 busy cores
+    out=$(OPENBLAS_NUM_THREADS=1 timeout 600 "${MPIRUN[@]}" "$bin" "${args[@]}" --distributed 2>&1) ||
+        { echo "$out"; rm -rf "$tmp"; echo "FAIL: $example --distributed failed"; exit 1; }
+    echo "$out"
+    accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p')
+    [ "$(printf '%s\n' "$accuracy" | grep -c .)" -eq 1 ] || { echo "FAIL: expected one 'test accuracy' line (rank 0 only)"; exit 1; }
+    awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.80) }' || { echo "FAIL: test accuracy $accuracy < 0.80"; exit 1; }
+    [ -s "$tmp/model.ckpt" ] || { echo "FAIL: no checkpoint written"; exit 1; }
+    rm -rf "$tmp"
+    echo "ok: $example --distributed reached $accuracy on 2 processes"
+done
