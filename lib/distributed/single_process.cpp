@@ -25,7 +25,11 @@ Context::~Context() = default;
 int rank() { return 0; }
 int world_size() { return 1; }
 bool is_main_process() { return true; }
-void set_timeout(std::chrono::milliseconds timeout) { deadline = timeout; }
+void set_timeout(std::chrono::milliseconds timeout) {
+    TG_CHECK(timeout.count() > 0, "distributed::set_timeout", "the timeout must be positive, got {} ms",
+             timeout.count());
+    deadline = timeout;
+}
 std::chrono::milliseconds timeout() { return deadline; }
 
 void all_reduce(Tensor& tensor, ReduceOp) { tg::detail::check_defined(tensor, "distributed::all_reduce"); }
