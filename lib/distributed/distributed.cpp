@@ -65,20 +65,29 @@ void wait_all(std::vector<MPI_Request>& requests, std::string_view what) {
     if (requests.empty()) return;
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + timeout();
+    const auto gentle = start + std::chrono::seconds(1);
     for (long spins = 0;; ++spins) {
         int done = 0;
+        // Each test also progresses the reductions in flight (OpenMPI has no progress thread),
+        // so poll eagerly, yielding the core to a peer that shares it; only after a second
+        // (a peer that is slow or gone, not a reduction in progress) poll every millisecond.
         check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
                   what);
         if (done) break;
-        if (spins > 2000) {  // after the first ~ms, poll gently: the peer may be slow, not gone
-            if (std::chrono::steady_clock::now() > deadline) {
+        if (spins % 64 != 63) {
+            std::this_thread::yield();
+            continue;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now > gentle) {
+            if (now > deadline) {
                 const double waited = std::chrono::duration<double>(timeout()).count();
                 tg::distributed::abort(fmt::format(
                     "tg::distributed: rank {} of {}: {} has not completed after {:g} s: another rank has "
                     "probably died or stopped taking part (set TG_DIST_TIMEOUT to wait longer); aborting the job",
                     rank(), world_size(), what, waited));
             }
-            std::this_thread::sleep_for(std::chrono::microseconds(spins > 20000 ? 1000 : 50));
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
     requests.clear();

@@ -8,6 +8,7 @@
 // steps/s and the time per step spent waiting for allreduces at the end of backward; the
 // fraction of allreduce time hidden behind backward is 1 - wait(overlap) / wait(baseline).
 //   RESULT lib=tapegrad workload=ddp_mlp metric=steps_per_s ranks=2 mode=overlap value=...
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -85,14 +86,26 @@ int main(int argc, char** argv) {
         return 2;
     }
     const int n = dist::world_size();
-    const Result overlap = run(name, true, steps, batch, bucket_kb * 1024);
-    const Result baseline = run(name, false, steps, batch, bucket_kb * 1024);
+    // Two rounds, alternating the modes (the first round also warms up): the medians of
+    // neither are meaningful alone on a shared machine, so report the better of the rounds.
+    Result overlap{0, 1e30}, baseline{0, 1e30};
+    for (int round = 0; round < 2; ++round) {
+        for (const bool mode : {round == 0, round != 0}) {
+            const Result r = run(name, mode, steps, batch, bucket_kb * 1024);
+            Result& best = mode ? overlap : baseline;
+            if (dist::is_main_process())
+                std::printf("  round %d %-8s: %8.2f steps/s, %7.3f ms/step waiting\n", round + 1,
+                            mode ? "overlap" : "baseline", r.steps_per_s, r.wait_ms_per_step);
+            best.steps_per_s = std::max(best.steps_per_s, r.steps_per_s);
+            best.wait_ms_per_step = std::min(best.wait_ms_per_step, r.wait_ms_per_step);
+        }
+    }
     if (dist::is_main_process()) {
         std::printf("%s: %d rank(s), batch %lld per rank, %d steps, buckets of %zu KiB\n", name.c_str(), n,
                     static_cast<long long>(batch), steps, bucket_kb);
-        std::printf("  overlap : %8.2f steps/s, %7.3f ms/step waiting for allreduce after backward\n",
+        std::printf("  best overlap : %8.2f steps/s, %7.3f ms/step waiting for allreduce after backward\n",
                     overlap.steps_per_s, overlap.wait_ms_per_step);
-        std::printf("  baseline: %8.2f steps/s, %7.3f ms/step waiting for allreduce after backward\n",
+        std::printf("  best baseline: %8.2f steps/s, %7.3f ms/step waiting for allreduce after backward\n",
                     baseline.steps_per_s, baseline.wait_ms_per_step);
         const double hidden =
             baseline.wait_ms_per_step > 0 ? 1.0 - overlap.wait_ms_per_step / baseline.wait_ms_per_step : 0.0;
