@@ -2,59 +2,78 @@
 //
 //   logits = x·W + b,  loss = softmax cross-entropy,  W -= lr·dW, b -= lr·db
 //
-// TF-1 builds that graph once and feeds batches through session.run; here every step just
-// runs the ops, backward() fills W.grad() and b.grad(), and a tg::optim optimizer holding W
-// and b updates them in place (under NoGradGuard, so the update is not recorded on the tape).
+// TF-1 builds that graph once and feeds batches through session.run; here the model is a
+// tg::nn::Module holding W and b, tg::data feeds the batches, and tg::train::fit runs the
+// steps: forward, backward() fills W.grad() and b.grad(), and a tg::optim optimizer updates
+// them in place (under NoGradGuard, so the update is not recorded on the tape).
 //
 //   fashion_mnist_logreg                  10 epochs of shuffled batches, plain SGD, lr 0.1
 //   fashion_mnist_logreg --steps 1000 --lr 0.5
 //                                         the TF-1 tutorial's recipe: 1000 random batches
+//                                         (mnist.train.next_batch: a sampler drawing with
+//                                         replacement)
 //   fashion_mnist_logreg --optimizer adam another update rule (sgd, momentum, rmsprop, adam,
 //                                         adamw); without --lr each has its own default rate
+//   fashion_mnist_logreg --logdir runs/logreg
+//                                         TensorBoard logs (then: tensorboard --logdir runs)
 #include <tapegrad/tapegrad.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "fashion_mnist_data.hpp"
 #include "optimizer_flag.hpp"
 
 namespace F = tg::nn::functional;
+namespace data = tg::data;
+namespace train = tg::train;
 
 namespace {
 
-using examples::accuracy;
-using examples::Clock;
-using examples::kClasses;
-using examples::kPixels;
-using examples::load_split;
-using examples::Split;
+constexpr std::int64_t kPixels = 28 * 28;
 
-// Running means of loss and accuracy over the batches since the last report.
-struct Meter {
-    double loss = 0, correct = 0;
-    std::int64_t batches = 0;
-    void add(double batch_loss, double batch_acc) {
-        loss += batch_loss;
-        correct += batch_acc;
-        ++batches;
+// x·W + b. TF-1's tutorial starts from zeros: the loss is convex, so no symmetry to break.
+struct SoftmaxRegression : tg::nn::Module {
+    SoftmaxRegression() : Module("SoftmaxRegression") {
+        W = register_parameter("W", tg::zeros({kPixels, data::datasets::FashionMNIST::kClasses}));
+        b = register_parameter("b", tg::zeros({data::datasets::FashionMNIST::kClasses}));
     }
-    double mean_loss() const { return batches ? loss / static_cast<double>(batches) : 0.0; }
-    double mean_acc() const { return batches ? correct / static_cast<double>(batches) : 0.0; }
+    tg::Tensor forward(const tg::Tensor& x) override { return tg::matmul(x, W) + b; }
+    tg::Tensor W, b;
+};
+
+// Prints the test accuracy every `every` epochs (or steps, with `per_step`).
+struct TestEvery : train::Callback {
+    TestEvery(data::DataLoader& loader, int every, bool per_step) : loader(loader), every(every), per_step(per_step) {}
+    void report(train::TrainContext& ctx, std::int64_t count) {
+        if (every <= 0 || count % every != 0) return;
+        const auto acc = train::evaluate(*ctx.model, loader, {train::accuracy()}).at("accuracy");
+        std::printf("%s %lld: test acc %.4f\n", per_step ? "step" : "epoch", static_cast<long long>(count), acc);
+        std::fflush(stdout);
+    }
+    void on_batch_end(train::TrainContext& ctx) override {
+        if (per_step) report(ctx, ctx.global_step);
+    }
+    void on_epoch_end(train::TrainContext& ctx) override {
+        if (!per_step) report(ctx, ctx.epoch + 1);
+    }
+    data::DataLoader& loader;
+    int every;
+    bool per_step;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"Softmax regression on Fashion-MNIST (x·W + b, cross-entropy, gradient descent)"};
-    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string data_dir = data::datasets::FashionMNIST::kDefaultRoot;
     std::int64_t steps = 0;
     int epochs = 10;
     double lr = 0.1;
@@ -66,6 +85,8 @@ int main(int argc, char** argv) {
     std::int64_t batch_size = 100;
     std::uint64_t seed = 0;
     int eval_every = 0;
+    std::string logdir;
+    int workers = 0;
     app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")
         ->capture_default_str();
     auto* steps_opt = app.add_option("--steps", steps,
@@ -88,81 +109,64 @@ int main(int argc, char** argv) {
                    "also report test accuracy every N epochs (N steps with --steps); 0: at the end only")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, weights, graph) here");
+    app.add_option("--workers", workers, "background threads preparing batches")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     if (lr_opt->count() == 0) lr = default_lr.at(optimizer_name);
 
     try {
         tg::manual_seed(seed);
-        Clock load_clock;
-        const Split train = load_split(data_dir, "train");
-        const Split test = load_split(data_dir, "t10k");
-        const std::int64_t n_train = train.images.size(0);
-        std::printf("loaded %lld training and %lld test images from %s in %.2f s\n",
-                    static_cast<long long>(n_train), static_cast<long long>(test.images.size(0)),
-                    data_dir.c_str(), load_clock.seconds());
+        using data::datasets::FashionMNIST;
+        using data::datasets::Split;
+        const auto train_set = std::make_shared<FashionMNIST>(data_dir, Split::Train, tg::Shape{kPixels});
+        const auto test_set = std::make_shared<FashionMNIST>(data_dir, Split::Test, tg::Shape{kPixels});
+        std::printf("loaded %lld training and %lld test images from %s\n", static_cast<long long>(train_set->size()),
+                    static_cast<long long>(test_set->size()), data_dir.c_str());
 
-        // TF-1's tutorial starts from zeros: the loss is convex, so no symmetry to break.
-        auto W = tg::zeros({kPixels, kClasses}).requires_grad_();
-        auto b = tg::zeros({kClasses}).requires_grad_();
-        const auto optimizer = examples::make_optimizer(optimizer_name, {W, b}, lr);
-
-        auto test_accuracy = [&] {
-            tg::NoGradGuard no_grad;
-            return accuracy(tg::matmul(test.images, W) + b, test.labels);
-        };
-
-        // One optimizer step on a batch; adds its loss and accuracy to the meter.
-        Meter meter;
-        auto train_step = [&](const tg::Tensor& index) {
-            const auto x = tg::index_select(train.images, 0, index);
-            const auto y = tg::index_select(train.labels, 0, index);
-            const auto logits = tg::matmul(x, W) + b;
-            const auto loss = F::cross_entropy(logits, y);
-            optimizer->minimize(loss);  // zero_grad(), loss.backward(), step()
-            tg::NoGradGuard no_grad;
-            meter.add(loss.item<double>(), accuracy(logits, y));
-        };
-
-        Clock train_clock;
-        if (steps_opt->count() > 0) {
-            // The tutorial's recipe: each step draws a fresh random batch.
-            const std::int64_t report_every = std::max<std::int64_t>(1, steps / 10);
-            std::printf("training %lld steps of %lld random examples, %s lr %g\n",
-                        static_cast<long long>(steps), static_cast<long long>(batch_size),
-                        optimizer_name.c_str(), lr);
-            for (std::int64_t step = 1; step <= steps; ++step) {
-                train_step(tg::randint(0, n_train, {batch_size}));
-                const bool eval = eval_every > 0 && step % eval_every == 0;
-                if (step % report_every == 0 || step == steps || eval) {
-                    std::printf("step %6lld/%lld  loss %.4f  train acc %.4f  elapsed %.2f s",
-                                static_cast<long long>(step), static_cast<long long>(steps),
-                                meter.mean_loss(), meter.mean_acc(), train_clock.seconds());
-                    if (eval) std::printf("  test acc %.4f", test_accuracy());
-                    std::printf("\n");
-                    std::fflush(stdout);
-                    meter = {};
-                }
-            }
-        } else {
-            const std::int64_t batches = (n_train + batch_size - 1) / batch_size;
-            std::printf("training %d epochs of %lld shuffled batches of %lld, %s lr %g\n", epochs,
-                        static_cast<long long>(batches), static_cast<long long>(batch_size),
-                        optimizer_name.c_str(), lr);
-            for (int epoch = 1; epoch <= epochs; ++epoch) {
-                const auto order = tg::randperm(n_train);
-                for (std::int64_t start = 0; start < n_train; start += batch_size)
-                    train_step(order.narrow(0, start, std::min(batch_size, n_train - start)));
-                std::printf("epoch %3d/%d  loss %.4f  train acc %.4f  elapsed %.2f s", epoch, epochs,
-                            meter.mean_loss(), meter.mean_acc(), train_clock.seconds());
-                if (eval_every > 0 && epoch % eval_every == 0)
-                    std::printf("  test acc %.4f", test_accuracy());
-                std::printf("\n");
-                std::fflush(stdout);
-                meter = {};
-            }
+        data::DataLoaderOptions loader_options{.batch_size = batch_size, .shuffle = true, .seed = seed,
+                                               .num_workers = workers};
+        const bool by_steps = steps_opt->count() > 0;
+        if (by_steps) {
+            // The tutorial's recipe: each step draws a fresh random batch (with replacement),
+            // all in one "epoch" of `steps` batches.
+            const auto n = train_set->size();
+            loader_options.sampler = [n, steps, batch_size, seed](std::int64_t epoch) {
+                std::mt19937_64 rng(seed + static_cast<std::uint64_t>(epoch));
+                std::uniform_int_distribution<std::int64_t> pick(0, n - 1);
+                std::vector<std::int64_t> indices(static_cast<std::size_t>(steps * batch_size));
+                for (auto& i : indices) i = pick(rng);
+                return indices;
+            };
         }
-        std::printf("trained in %.2f s\n", train_clock.seconds());
-        std::printf("test accuracy: %.4f\n", test_accuracy());
+        data::DataLoader train_loader(train_set, loader_options);
+        data::DataLoader test_loader(test_set, {.batch_size = 1000, .num_workers = workers});
+
+        SoftmaxRegression model;
+        const auto optimizer = examples::make_optimizer(optimizer_name, model.parameters(), lr);
+        if (by_steps)
+            std::printf("training %lld steps of %lld random examples, %s lr %g\n", static_cast<long long>(steps),
+                        static_cast<long long>(batch_size), optimizer_name.c_str(), lr);
+        else
+            std::printf("training %d epochs of %lld shuffled batches of %lld, %s lr %g\n", epochs,
+                        static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size),
+                        optimizer_name.c_str(), lr);
+
+        train::FitOptions options;
+        options.epochs = by_steps ? 1 : epochs;
+        options.metrics = {train::accuracy()};
+        // With --steps, the one long "epoch" reports ten times on the way.
+        options.callbacks = {std::make_shared<train::ProgressBar>(std::cout, train::ProgressBar::Mode::Auto,
+                                                                  by_steps ? 10 : 4),
+                             std::make_shared<TestEvery>(test_loader, eval_every, by_steps)};
+        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        const auto loss_fn = [](const tg::Tensor& logits, const tg::Tensor& labels) {
+            return F::cross_entropy(logits, labels);
+        };
+        train::fit(model, loss_fn, *optimizer, train_loader, options);
+        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        std::printf("test accuracy: %.4f\n", train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

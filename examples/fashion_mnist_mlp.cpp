@@ -1,64 +1,41 @@
 // A multi-layer perceptron on Fashion-MNIST: 784-256-128-10 with ReLU and dropout, built
-// from tg::nn modules and trained with a tg::optim optimizer (Adam by default).
+// from tg::nn modules, fed by tg::data and trained by tg::train::fit (Adam by default).
 //
 //   model = Sequential(Linear(784, 256), ReLU, Dropout, Linear(256, 128), ReLU, Dropout,
 //                      Linear(128, 10)),   loss = softmax cross-entropy
 //
-// Inputs are normalised with the training set's pixel mean and standard deviation; every
-// epoch visits the training set in a fresh random order (tg::randperm) in batches. Dropout
-// is active while training; model.eval() switches it off for the test accuracy, which runs
-// under NoGradGuard (nothing recorded). A fixed --seed gives the same numbers every run.
+// Inputs are normalised with the training set's pixel mean and standard deviation; the
+// DataLoader visits the training set in a fresh random order every epoch (seeded by --seed).
+// fit() keeps dropout on while training; evaluate() switches to eval() mode under
+// NoGradGuard for the test accuracy. A fixed --seed gives the same numbers every run.
 //
 //   fashion_mnist_mlp                        12 epochs, Adam lr 1e-3, batches of 128
 //   fashion_mnist_mlp --optimizer momentum   SGD with momentum 0.9 (lr 0.01 unless --lr)
 //   fashion_mnist_mlp --save mlp.tgckpt      also write the trained parameters (tg::save)
+//   fashion_mnist_mlp --logdir runs/mlp      TensorBoard logs (then: tensorboard --logdir runs)
+//   fashion_mnist_mlp --workers 2            prepare batches on two background threads
 #include <tapegrad/tapegrad.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "fashion_mnist_data.hpp"
 #include "optimizer_flag.hpp"
 
 namespace F = tg::nn::functional;
 namespace nn = tg::nn;
-
-namespace {
-
-using examples::accuracy;
-using examples::Clock;
-using examples::kClasses;
-using examples::kPixels;
-using examples::load_split;
-using examples::Split;
-
-// Example-weighted means of loss and accuracy over the batches of one epoch.
-struct Meter {
-    double loss = 0, correct = 0;
-    std::int64_t examples = 0;
-    void add(double batch_loss, double batch_acc, std::int64_t batch_size) {
-        loss += batch_loss * static_cast<double>(batch_size);
-        correct += batch_acc * static_cast<double>(batch_size);
-        examples += batch_size;
-    }
-    double mean_loss() const { return examples ? loss / static_cast<double>(examples) : 0.0; }
-    double mean_acc() const { return examples ? correct / static_cast<double>(examples) : 0.0; }
-};
-
-}  // namespace
+namespace data = tg::data;
+namespace train = tg::train;
 
 int main(int argc, char** argv) {
     CLI::App app{"784-256-128-10 MLP with ReLU and dropout on Fashion-MNIST"};
-    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string data_dir = data::datasets::FashionMNIST::kDefaultRoot;
     int epochs = 12;
     std::int64_t batch_size = 128;
     double lr = 1e-3;
@@ -66,6 +43,8 @@ int main(int argc, char** argv) {
     std::string optimizer_name = "adam";
     std::uint64_t seed = 0;
     std::string save_path;
+    std::string logdir;
+    int workers = 0;
     // Rates used when --lr is not given.
     const examples::DefaultLearningRates default_lr = {
         {"sgd", 0.1}, {"momentum", 0.01}, {"rmsprop", 1e-3}, {"adam", 1e-3}, {"adamw", 1e-3}};
@@ -90,71 +69,56 @@ int main(int argc, char** argv) {
     app.add_option("--seed", seed, "random seed (initial weights, shuffling, dropout)")
         ->capture_default_str();
     app.add_option("--save", save_path, "write the trained parameters here (tg::save)");
+    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, weights, graph) here");
+    app.add_option("--workers", workers, "background threads preparing batches")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     if (lr_opt->count() == 0) lr = default_lr.at(optimizer_name);
 
     try {
         tg::manual_seed(seed);
-        Clock load_clock;
-        Split train = load_split(data_dir, "train");
-        Split test = load_split(data_dir, "t10k");
-        const std::int64_t n_train = train.images.size(0);
-        std::printf("loaded %lld training and %lld test images from %s in %.2f s\n",
-                    static_cast<long long>(n_train), static_cast<long long>(test.images.size(0)),
-                    data_dir.c_str(), load_clock.seconds());
-
+        using data::datasets::FashionMNIST;
+        using data::datasets::Split;
+        const FashionMNIST train_set(data_dir, Split::Train, {784});
+        const FashionMNIST test_set(data_dir, Split::Test, {784});
         // Zero mean, unit variance, with the training set's statistics for both splits.
-        {
-            const double mean = train.images.mean().item<double>();
-            const auto centred = train.images - mean;
-            const double stddev = std::sqrt((centred * centred).mean().item<double>());
-            train.images = centred / stddev;
-            test.images = (test.images - mean) / stddev;
-            std::printf("normalised pixels with mean %.4f, std %.4f\n", mean, stddev);
-        }
+        const double mean = train_set.images().mean().item<double>();
+        const double stddev = std::sqrt(((train_set.images() - mean) * (train_set.images() - mean)).mean().item<double>());
+        std::printf("loaded %lld training and %lld test images from %s; normalising with mean %.4f, std %.4f\n",
+                    static_cast<long long>(train_set.size()), static_cast<long long>(test_set.size()),
+                    data_dir.c_str(), mean, stddev);
+        const auto normalize = data::transforms::normalize(mean, stddev);
+        data::DataLoader train_loader(data::map(train_set, normalize),
+                                      {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
+        data::DataLoader test_loader(data::map(test_set, normalize), {.batch_size = 1000, .num_workers = workers});
 
-        nn::Sequential model(nn::Linear(kPixels, 256), nn::ReLU(), nn::Dropout(dropout),
+        nn::Sequential model(nn::Linear(784, 256), nn::ReLU(), nn::Dropout(dropout),
                              nn::Linear(256, 128), nn::ReLU(), nn::Dropout(dropout),
-                             nn::Linear(128, kClasses));
+                             nn::Linear(128, FashionMNIST::kClasses));
         std::cout << model << '\n';
         const auto optimizer = examples::make_optimizer(optimizer_name, model.parameters(), lr);
-
-        const std::int64_t batches = (n_train + batch_size - 1) / batch_size;
         std::printf("training %d epochs of %lld shuffled batches of %lld, %s lr %g\n", epochs,
-                    static_cast<long long>(batches), static_cast<long long>(batch_size),
+                    static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size),
                     optimizer_name.c_str(), lr);
-        Clock train_clock;
-        for (int epoch = 1; epoch <= epochs; ++epoch) {
-            model.train();
-            Meter meter;
-            const auto order = tg::randperm(n_train);
-            for (std::int64_t start = 0; start < n_train; start += batch_size) {
-                const auto index = order.narrow(0, start, std::min(batch_size, n_train - start));
-                const auto x = tg::index_select(train.images, 0, index);
-                const auto y = tg::index_select(train.labels, 0, index);
-                const auto logits = model.forward(x);
-                const auto loss = F::cross_entropy(logits, y);
-                optimizer->minimize(loss);  // zero_grad(), loss.backward(), step()
-                tg::NoGradGuard no_grad;
-                meter.add(loss.item<double>(), accuracy(logits, y), index.size(0));
-            }
-            std::printf("epoch %3d/%d  loss %.4f  train acc %.4f  elapsed %.2f s\n", epoch, epochs,
-                        meter.mean_loss(), meter.mean_acc(), train_clock.seconds());
-            std::fflush(stdout);
-        }
-        std::printf("trained in %.2f s\n", train_clock.seconds());
 
-        model.eval();
-        double test_acc = 0;
-        {
-            tg::NoGradGuard no_grad;
-            test_acc = accuracy(model.forward(test.images), test.labels);
-        }
+        train::FitOptions options;
+        options.epochs = epochs;
+        options.metrics = {train::accuracy()};
+        options.callbacks = {std::make_shared<train::ProgressBar>(std::cout)};
+        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        const auto loss_fn = [](const tg::Tensor& logits, const tg::Tensor& labels) {
+            return F::cross_entropy(logits, labels);
+        };
+        train::fit(model, loss_fn, *optimizer, train_loader, options);
+
+        const auto test_acc = train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy");
         if (!save_path.empty()) {
             tg::save(model.named_parameters(), save_path);
             std::printf("saved %zu parameter tensors to %s\n", model.named_parameters().size(),
                         save_path.c_str());
         }
+        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
         std::printf("test accuracy: %.4f\n", test_acc);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

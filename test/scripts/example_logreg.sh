@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST logistic-regression example, shortened (two epochs, a few seconds),
 # must reach a test accuracy of at least 0.78 (it reaches about 0.83) on the real data. tools/check installs the dataset, so a
-# missing dataset is a failure, not a skip.
+# missing dataset is a failure, not a skip. With --logdir it must write a TensorBoard event
+# file whose every record protoc --decode_raw decodes (an independent decoder) and which
+# holds the loss, the weight summaries and the graph.
 set -euo pipefail
 BUILD=${BUILD:-build}
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
@@ -14,7 +16,11 @@ for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
     [ -f "$DATA/$f" ] || { echo "FAIL: $DATA/$f missing (install the dataset-fashion-mnist package)"; exit 1; }
 done
 
-out=$(timeout 120 "$exe" --data "$DATA" --epochs 2 --seed 1) || {
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+logdir="$tmp/logs"
+
+out=$(timeout 120 "$exe" --data "$DATA" --epochs 2 --seed 1 --workers 2 --logdir "$logdir") || {
     status=$?; echo "$out"; echo "FAIL: the example exited with status $status"; exit 1; }
 echo "$out"
 accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' | tail -1)
@@ -24,3 +30,29 @@ if awk -v a="$accuracy" -v m="$min_accuracy" 'BEGIN { exit !(a >= m) }'; then
 else
     echo "FAIL: test accuracy $accuracy < $min_accuracy"; exit 1
 fi
+
+command -v protoc > /dev/null || { echo "FAIL: protoc missing (install protobuf-compiler)"; exit 1; }
+files=("$logdir"/events.out.tfevents.*)
+[ -f "${files[0]}" ] || { echo "FAIL: --logdir wrote no events.out.tfevents.* file in $logdir"; exit 1; }
+[ "${#files[@]}" -eq 1 ] || { echo "FAIL: expected one event file, got ${#files[@]}"; exit 1; }
+file=${files[0]}
+# TFRecord framing: u64 little-endian length, u32 CRC, the record, u32 CRC.
+size=$(stat -c %s "$file")
+offset=0
+records=0
+decoded=""
+while [ "$offset" -lt "$size" ]; do
+    length=$(od -An -t u8 -j "$offset" -N 8 "$file" | tr -d ' ')
+    record=$(dd if="$file" bs=64K iflag=skip_bytes,count_bytes skip=$((offset + 12)) count="$length" \
+                 status=none | protoc --decode_raw) || {
+        echo "FAIL: protoc --decode_raw rejected record $records of $file"; exit 1; }
+    decoded+="$record"$'\n'
+    offset=$((offset + 12 + length + 4))
+    records=$((records + 1))
+done
+[ "$offset" -eq "$size" ] || { echo "FAIL: $file ends inside a record"; exit 1; }
+for needle in '"brain.Event:2"' '"epoch/loss"' '"epoch/accuracy"' '"step/loss"' '"W/mean"' '"W/stddev"' \
+              '"b/max"' '"b/min"' 'VariableV2'; do
+    grep -qF -- "$needle" <<< "$decoded" || { echo "FAIL: no $needle in the decoded event file"; exit 1; }
+done
+echo "ok: --logdir wrote $(basename "$file") with $records records that protoc decodes"
