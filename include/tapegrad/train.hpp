@@ -7,8 +7,10 @@
 //   options.metrics = {tg::train::accuracy()};
 //   options.callbacks = {std::make_shared<tg::train::ProgressBar>(),
 //                        std::make_shared<tg::train::TensorBoard>("runs/mlp")};
-//   auto history = tg::train::fit(model, tg::nn::functional::cross_entropy, optimizer,
-//                                 train_loader, options);
+//   auto loss_fn = [](const tg::Tensor& out, const tg::Tensor& y) {
+//       return tg::nn::functional::cross_entropy(out, y);
+//   };
+//   auto history = tg::train::fit(model, loss_fn, optimizer, train_loader, options);
 //   auto logs = tg::train::evaluate(model, test_loader, {tg::train::accuracy()});
 //
 // fit() switches the model to train() for its steps and to eval() under NoGradGuard for
