@@ -435,6 +435,30 @@ TEST_CASE("sequence modules: gradcheck through 2 bidirectional layers with lengt
     }
 }
 
+TEST_CASE("sequence W_hh gradient (one GEMM over all steps) equals the step-by-step one", "[rnn]") {
+    tg::manual_seed(9);
+    for (auto kind : {nn::RNNCellKind::RNN, nn::RNNCellKind::GRU, nn::RNNCellKind::LSTM}) {
+        auto w = leaf_weights(kind, 2, 3);
+        auto x = tg::randn({5, 4, 2}, tg::kFloat64);  // (T, B, F)
+        auto coef = tg::randn({5, 4, 3}, tg::kFloat64);
+        for (std::int64_t last : {4, 2}) {  // the loss reads every step, or only up to step 2
+            INFO("kind " << static_cast<int>(kind) << ", last step " << last);
+            auto seq = nn::dynamic_rnn(w, x, {.time_major = true});
+            auto loss_seq = (seq.outputs.narrow(0, 0, last + 1) * coef.narrow(0, 0, last + 1)).sum();
+            auto g_seq = tg::autograd::grad({loss_seq}, tensors_of(w));
+            nn::RNNState state;
+            tg::Tensor loss_steps = tg::zeros({}, tg::kFloat64);
+            for (std::int64_t t = 0; t <= last; ++t) {
+                state = nn::cell_step(w, x.select(0, t), state);
+                loss_steps = loss_steps + (state[0] * coef.select(0, t)).sum();
+            }
+            auto g_steps = tg::autograd::grad({loss_steps}, tensors_of(w));
+            REQUIRE(loss_seq.item<double>() == Approx(loss_steps.item<double>()));
+            for (std::size_t k = 0; k < g_seq.size(); ++k) REQUIRE(tg::allclose(g_seq[k], g_steps[k], 1e-10, 1e-12));
+        }
+    }
+}
+
 TEST_CASE("adding problem: a GRU learns to add the two marked numbers", "[rnn][train]") {
     // Each sequence has T steps of (value in [0, 1), marker); the target is the sum of the
     // two marked values. Predicting the mean gives MSE 1/6 ~ 0.167; 250 Adam steps must

@@ -26,6 +26,7 @@
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
+#include "nn/rnn_step.hpp"
 
 namespace tg::nn::functional {
 
@@ -68,7 +69,11 @@ void check_2d(const Tensor& t, const char* op, const char* what, std::int64_t ro
 
 }  // namespace
 
-Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add) {
+namespace {
+
+// gate_linear's checks and forward; x and w are input and weight made contiguous.
+Tensor gate_linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add,
+                           Tensor& x, Tensor& w) {
     tg::detail::check_defined(input, "gate_linear");
     tg::detail::check_defined(weight, "gate_linear");
     tg::detail::check_floating(input, "gate_linear");
@@ -84,7 +89,8 @@ Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias
         check_2d(add, "gate_linear", "add", N, G);
         tg::detail::check_same_dtype(input, add, "gate_linear");
     }
-    const Tensor x = input.detach().contiguous(), w = weight.detach().contiguous();
+    x = input.detach().contiguous();
+    w = weight.detach().contiguous();
     Tensor out = make_tensor({N, G}, input.dtype());
     tg::detail::visit_floating(input.dtype(), "gate_linear", [&](auto v) {
         using T = decltype(v);
@@ -116,6 +122,14 @@ Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(G), int(K), 1.0, px, int(K), pw, int(K),
                         1.0, po, int(G));
     });
+    return out;
+}
+
+}  // namespace
+
+Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add) {
+    Tensor x, w;
+    Tensor out = gate_linear_forward(input, weight, bias, add, x, w);
     const bool rb = bias.defined() && bias.requires_grad(), ra = add.defined() && add.requires_grad();
     if (tg::detail::needs_grad(input, weight) || (GradMode::is_enabled() && (rb || ra))) {
         // Written with tapegrad ops: dW = g^T x comes out contiguous in W's layout, so
@@ -354,3 +368,51 @@ Tensor stack_steps(const std::vector<Tensor>& steps) {
 }
 
 }  // namespace tg::nn::functional
+
+namespace tg::nn::detail {
+
+struct StepWeightGrads {
+    bool claimed = false;          // the first step's node has been recorded
+    std::vector<Tensor> grads;     // (B, G) gate gradients of the steps run so far
+    std::vector<Tensor> inputs;    // (B, K) inputs of those steps
+};
+
+std::shared_ptr<StepWeightGrads> make_step_weight_grads() { return std::make_shared<StepWeightGrads>(); }
+
+Tensor step_gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add,
+                        const std::shared_ptr<StepWeightGrads>& shared) {
+    Tensor x, w;
+    Tensor out = functional::gate_linear_forward(input, weight, bias, add, x, w);
+    const bool rb = bias.defined() && bias.requires_grad(), ra = add.defined() && add.requires_grad();
+    if (!(tg::detail::needs_grad(input, weight) || (GradMode::is_enabled() && (rb || ra)))) return out;
+    const bool collector = !shared->claimed;  // recorded first, so run last by the backward
+    shared->claimed = true;
+    const Tensor inputs[4] = {input, weight, bias.defined() ? bias : Tensor(), add.defined() ? add : Tensor()};
+    tg::detail::record_node(
+        "gate_linear", inputs, 4, {&out},
+        [sx = tg::detail::SavedTensor(weight.requires_grad() ? x : Tensor()),
+         sw = tg::detail::SavedTensor(input.requires_grad() ? w : Tensor()), rx = input.requires_grad(),
+         rw = weight.requires_grad(), rb, ra, collector, shared](std::vector<Tensor>& grads) -> tg::detail::GradList {
+            const Tensor& g = grads[0];
+            Tensor dw;
+            if (rw && GradMode::is_enabled()) {  // create_graph: a differentiable gradient per step
+                dw = mm(g.t(), sx.unpack());
+            } else if (rw) {
+                shared->grads.push_back(g);
+                shared->inputs.push_back(sx.unpack());
+                if (collector) {
+                    // Every later step has run (each feeds this one's input): one GEMM
+                    // (G, S*B) x (S*B, K) for all of them.
+                    const Tensor gs = functional::stack_steps(shared->grads), xs = functional::stack_steps(shared->inputs);
+                    const std::int64_t rows = gs.size(0) * gs.size(1);
+                    dw = mm(gs.view({rows, gs.size(2)}).t(), xs.view({rows, xs.size(2)}));
+                    shared->grads.clear();
+                    shared->inputs.clear();
+                }
+            }
+            return {rx ? mm(g, sw.unpack()) : Tensor(), dw, rb ? sum(g, {0}) : Tensor(), ra ? g : Tensor()};
+        });
+    return out;
+}
+
+}  // namespace tg::nn::detail
