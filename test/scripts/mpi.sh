@@ -64,8 +64,9 @@ printf '%s\n' "$out" | grep -q "rank 0 of 2: all_reduce .* has not completed aft
 [ "$elapsed" -lt 40 ] || { echo "FAIL: took ${elapsed}s"; exit 1; }
 echo "ok: stalled rank aborted the job in ${elapsed}s"
 
-# The examples under mpirun, once they take --distributed: one epoch on the real data must
-# reach the single-process accuracy bar, with output and the checkpoint from rank 0 only.
+# The examples under mpirun, once they take --distributed: one epoch on the real data (the
+# CNN on 12000 images) must reach their single-process script tests' accuracy bars, with one
+# 'test accuracy' line (rank 0 only) and the checkpoint written.
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 for example in fashion_mnist_mlp fashion_mnist_cnn; do
     bin="$BUILD/examples/$example"
@@ -78,9 +79,10 @@ for example in fashion_mnist_mlp fashion_mnist_cnn; do
     out=$(OPENBLAS_NUM_THREADS=1 timeout 600 "${MPIRUN[@]}" "$bin" "${args[@]}" --distributed 2>&1) ||
         { echo "$out"; rm -rf "$tmp"; echo "FAIL: $example --distributed failed"; exit 1; }
     echo "$out"
-    accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p')
+    accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\).*/\1/p')
     [ "$(printf '%s\n' "$accuracy" | grep -c .)" -eq 1 ] || { echo "FAIL: expected one 'test accuracy' line (rank 0 only)"; exit 1; }
-    awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.80) }' || { echo "FAIL: test accuracy $accuracy < 0.80"; exit 1; }
+    min=0.80; [ "$example" = fashion_mnist_cnn ] && min=0.75  # as its own short-run script test
+    awk -v a="$accuracy" -v m="$min" 'BEGIN { exit !(a >= m) }' || { echo "FAIL: test accuracy $accuracy < $min"; exit 1; }
     [ -s "$tmp/model.ckpt" ] || { echo "FAIL: no checkpoint written"; exit 1; }
     rm -rf "$tmp"
     echo "ok: $example --distributed reached $accuracy on 2 processes"
