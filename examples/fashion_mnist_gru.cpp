@@ -1,18 +1,23 @@
 // A recurrent classifier on Fashion-MNIST: each 28x28 image is read as a sequence of 28
 // rows of 28 pixels by a GRU with 128 hidden units; a dense layer maps its final hidden
-// state to the 10 classes (the seed's "image as a sequence" model, eager).
+// state to the 10 classes (the seed's "image as a sequence" model, eager), fed by tg::data
+// and trained by tg::train::fit.
 //
 //   model = GRU(28 -> 128, batch_first) -> last hidden state -> Linear(128, 10)
-//   loss  = softmax cross-entropy, Adam
+//   loss  = softmax cross-entropy (nn::CrossEntropyLoss), Adam
 //
-// Every epoch visits the training set in a fresh random order (tg::randperm); the test
-// accuracy runs under NoGradGuard. A fixed --seed gives the same numbers every run.
+// Inputs are normalised with the training images' pixel mean and standard deviation; the
+// DataLoader visits the training set in a fresh random order every epoch (seeded by --seed).
+// evaluate() measures the test accuracy in eval() mode under NoGradGuard. A fixed --seed
+// gives the same numbers every run.
 //
 //   fashion_mnist_gru                 4 epochs, Adam lr 2e-3, batches of 128
-//   fashion_mnist_gru --epochs 1 --train-limit 20000   a shorter run (the script test)
+//   fashion_mnist_gru --epochs 1 --train-limit 12000 --quiet   a shorter run (the script test)
+//   fashion_mnist_gru --logdir runs/gru      TensorBoard logs (then: tensorboard --logdir runs)
+//   fashion_mnist_gru --workers 2            prepare batches on two background threads
 #include <tapegrad/tapegrad.hpp>
 
-#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -23,25 +28,20 @@
 
 #include <CLI/CLI.hpp>
 
-#include "fashion_mnist_data.hpp"
-
-namespace F = tg::nn::functional;
 namespace nn = tg::nn;
+namespace data = tg::data;
+namespace train = tg::train;
 
 namespace {
 
-using examples::accuracy;
-using examples::Clock;
-using examples::kClasses;
-using examples::load_split;
-using examples::Split;
+using data::datasets::FashionMNIST;
 
 constexpr std::int64_t kRows = 28, kCols = 28;
 
 struct GruClassifier : nn::Module {
     explicit GruClassifier(std::int64_t hidden) : nn::Module("GruClassifier") {
         gru = register_module("gru", nn::GRU(nn::GRUOptions(kCols, hidden).batch_first(true)));
-        fc = register_module("fc", nn::Linear(hidden, kClasses));
+        fc = register_module("fc", nn::Linear(hidden, FashionMNIST::kClasses));
     }
     // x: (B, 784) or (B, 1, 28, 28) pixels -> (B, 10) logits.
     tg::Tensor forward(const tg::Tensor& x) override {
@@ -53,27 +53,22 @@ struct GruClassifier : nn::Module {
     std::shared_ptr<nn::Linear> fc;
 };
 
-// "[#########...........]  212/469  loss 0.4821" on stderr, redrawn in place.
-void progress(std::int64_t done, std::int64_t total, double loss, double seconds) {
-    constexpr int kWidth = 30;
-    const int filled = static_cast<int>(kWidth * done / std::max<std::int64_t>(total, 1));
-    std::fprintf(stderr, "\r[%s%s] %5lld/%lld  loss %.4f  %.0f s", std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, '.').c_str(), static_cast<long long>(done),
-                 static_cast<long long>(total), loss, seconds);
-    if (done == total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"GRU(128) over the 28 rows of each Fashion-MNIST image, then a dense layer"};
-    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string data_dir = FashionMNIST::kDefaultRoot;
     int epochs = 4;
     std::int64_t batch_size = 128, hidden = 128, train_limit = 0;
     double lr = 2e-3;
     std::uint64_t seed = 0;
     bool quiet = false;
+    std::string logdir;
+    int workers = 0;
     app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")->capture_default_str();
     app.add_option("--epochs", epochs, "passes over the shuffled training set")
         ->capture_default_str()
@@ -85,80 +80,68 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     app.add_option("--seed", seed, "random seed (initial weights, shuffling)")->capture_default_str();
-    app.add_flag("--quiet", quiet, "no progress bar");
+    app.add_flag("--quiet", quiet, "no progress bar (one line per epoch)");
+    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, weights, graph) here");
+    app.add_option("--workers", workers, "background threads preparing batches")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
 
     try {
         tg::manual_seed(seed);
-        Clock load_clock;
-        Split train = load_split(data_dir, "train");
-        Split test = load_split(data_dir, "t10k");
-        if (train_limit > 0 && train_limit < train.images.size(0)) {
-            train.images = train.images.narrow(0, 0, train_limit);
-            train.labels = train.labels.narrow(0, 0, train_limit);
-        }
-        const std::int64_t n_train = train.images.size(0);
-        // Zero mean, unit variance with the training set's statistics (the GRU's gates
+        const auto load_start = std::chrono::steady_clock::now();
+        using data::datasets::Split;
+        const FashionMNIST full_train(data_dir, Split::Train, {784});
+        const FashionMNIST test_set(data_dir, Split::Test, {784});
+        // The first --train-limit images, or all of them.
+        const std::int64_t n_train =
+            train_limit > 0 && train_limit < full_train.size() ? train_limit : full_train.size();
+        const data::TensorDataset train_set(full_train.images().narrow(0, 0, n_train),
+                                            full_train.labels().narrow(0, 0, n_train));
+        // Zero mean, unit variance with the training images' statistics (the GRU's gates
         // saturate less than with raw [0, 1] pixels, so it learns faster).
-        {
-            const double mean = train.images.mean().item<double>();
-            const double stddev = std::sqrt(((train.images - mean) * (train.images - mean)).mean().item<double>());
-            train.images = (train.images - mean) / stddev;
-            test.images = (test.images - mean) / stddev;
-        }
-        std::printf("loaded %lld training and %lld test images from %s in %.2f s\n",
-                    static_cast<long long>(n_train), static_cast<long long>(test.images.size(0)), data_dir.c_str(),
-                    load_clock.seconds());
+        const auto& images = train_set.inputs();
+        const double mean = images.mean().item<double>();
+        const double stddev = std::sqrt(((images - mean) * (images - mean)).mean().item<double>());
+        std::printf("loaded %lld training and %lld test images from %s in %.2f s; normalising with mean %.4f, "
+                    "std %.4f\n",
+                    static_cast<long long>(n_train), static_cast<long long>(test_set.size()), data_dir.c_str(),
+                    seconds_since(load_start), mean, stddev);
+        const auto normalize = data::transforms::normalize(mean, stddev);
+        data::DataLoader train_loader(data::map(train_set, normalize),
+                                      {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
+        data::DataLoader test_loader(data::map(test_set, normalize), {.batch_size = 1000, .num_workers = workers});
 
         GruClassifier model(hidden);
         std::cout << model << '\n';
         tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(lr));
-
-        const std::int64_t batches = (n_train + batch_size - 1) / batch_size;
         std::printf("training %d epochs of %lld shuffled batches of %lld, Adam lr %g\n", epochs,
-                    static_cast<long long>(batches), static_cast<long long>(batch_size), lr);
+                    static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size), lr);
         std::fflush(stdout);
-        Clock train_clock;
-        for (int epoch = 1; epoch <= epochs; ++epoch) {
-            model.train();
-            double loss_sum = 0, correct = 0;
-            const auto order = tg::randperm(n_train);
-            std::int64_t b = 0;
-            for (std::int64_t start = 0; start < n_train; start += batch_size, ++b) {
-                const auto index = order.narrow(0, start, std::min(batch_size, n_train - start));
-                const auto x = tg::index_select(train.images, 0, index);
-                const auto y = tg::index_select(train.labels, 0, index);
-                const auto logits = model.forward(x);
-                const auto loss = F::cross_entropy(logits, y);
-                optimizer.minimize(loss);
-                tg::NoGradGuard no_grad;
-                const double n = static_cast<double>(index.size(0));
-                loss_sum += loss.item<double>() * n;
-                correct += accuracy(logits, y) * n;
-                if (!quiet && (b % 10 == 0 || b + 1 == batches))
-                    progress(b + 1, batches, loss_sum / static_cast<double>(start + index.size(0)),
-                             train_clock.seconds());
-            }
-            std::printf("epoch %d/%d  loss %.4f  train acc %.4f  elapsed %.1f s\n", epoch, epochs,
-                        loss_sum / static_cast<double>(n_train), correct / static_cast<double>(n_train),
-                        train_clock.seconds());
-            std::fflush(stdout);
-        }
-        std::printf("trained in %.1f s\n", train_clock.seconds());
 
-        model.eval();
-        double correct = 0;
-        {
-            tg::NoGradGuard no_grad;
-            const std::int64_t n_test = test.images.size(0);
-            for (std::int64_t start = 0; start < n_test; start += 1000) {
-                const std::int64_t n = std::min<std::int64_t>(1000, n_test - start);
-                correct += accuracy(model.forward(test.images.narrow(0, start, n)), test.labels.narrow(0, start, n)) *
-                           static_cast<double>(n);
-            }
-            correct /= static_cast<double>(n_test);
+        const auto train_start = std::chrono::steady_clock::now();
+        train::FitOptions options;
+        options.epochs = epochs;
+        options.metrics = {train::accuracy()};
+        if (quiet) {
+            options.callbacks = {std::make_shared<train::LambdaCallback>([&](train::TrainContext& ctx) {
+                std::printf("epoch %lld/%lld  loss %.4f  train acc %.4f  elapsed %.1f s\n",
+                            static_cast<long long>(ctx.epoch + 1), static_cast<long long>(ctx.epochs),
+                            ctx.logs.at("loss"), ctx.logs.at("accuracy"), seconds_since(train_start));
+                std::fflush(stdout);
+            })};
+        } else {
+            options.callbacks = {std::make_shared<train::ProgressBar>(std::cout)};
         }
-        std::printf("test accuracy: %.4f\n", correct);
+        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        nn::CrossEntropyLoss loss_fn;
+        train::fit(model, [&](const tg::Tensor& logits, const tg::Tensor& labels) { return loss_fn(logits, labels); },
+                   optimizer, train_loader, options);
+        std::printf("trained in %.1f s\n", seconds_since(train_start));
+
+        const auto test_acc = train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy");
+        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        std::printf("test accuracy: %.4f\n", test_acc);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
