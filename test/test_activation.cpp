@@ -59,6 +59,12 @@ TEST_CASE("relu: values, gradient 0 at 0, saves only its output") {
     auto v = x.clone().requires_grad_();
     (x.relu() * 0.0 + tg::relu(v) * f64({1, 2, 3, 4, 5})).sum().backward();
     check_close(v.grad(), {0, 0, 0, 4, 5});
+    // double backward through relu's gradient: d/dx sum(c * d/dx sum(relu(x)^2)) = 2 c where x > 0
+    auto x2 = f64({-1.5, 0.25, 2}).requires_grad_();
+    auto g = tg::autograd::grad({tg::relu(x2).pow(2.0).sum()}, {x2}, {}, false, /*create_graph=*/true)[0];
+    check_close(g, {0, 0.5, 4});
+    (g * f64({3, 5, 7})).sum().backward();
+    check_close(x2.grad(), {0, 10, 14});
     // the backward needs only the output: an in-place write to the input after the
     // forward does not invalidate it, one to the output does
     auto w = f64({-1, 2}).requires_grad_();

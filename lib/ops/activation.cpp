@@ -17,7 +17,21 @@ namespace {
 template <class X>
 using value_t = typename std::decay_t<X>::value_type;
 
-Tensor zero_like_scalar(const Tensor& t) { return scalar_tensor(0.0, t.dtype()); }
+}  // namespace
+
+namespace {
+// relu's gradient: g where relu's output is positive, 0 elsewhere, in one pass (a mask,
+// a zero and a where would allocate three tensors per backward). It records itself, as its
+// own gradient in g is the same mask, so double backward works.
+Tensor relu_backward(const Tensor& g, const Tensor& out) {
+    Tensor grad = detail::map_binary(g, out, g.dtype(), g.dtype(), "relu_backward",
+                                     [](auto gv, auto o) { return o > 0 ? gv : decltype(gv)(0); });
+    if (detail::needs_grad(g))
+        detail::record("relu_backward", {g}, grad, [so = SavedTensor(out)](const Tensor& gg) -> GradList {
+            return {relu_backward(gg, so.unpack())};
+        });
+    return grad;
+}
 }  // namespace
 
 Tensor relu(const Tensor& a) {
@@ -26,7 +40,7 @@ Tensor relu(const Tensor& a) {
     // The output is all the backward needs (out > 0 exactly where a > 0): save only it.
     if (detail::needs_grad(a))
         detail::record("relu", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
-            return {where(so.unpack() > 0.0, g, zero_like_scalar(g))};
+            return {relu_backward(g, so.unpack())};
         });
     return out;
 }
