@@ -8,6 +8,7 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
+#include "autograd/anomaly.hpp"
 #include "autograd/record.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
@@ -136,8 +137,9 @@ void Optimizer::step_params(const std::unordered_set<const TensorImpl*>* only) {
                 if (!selected(params[i])) continue;
                 const Tensor grad = params[i].grad();
                 if (!grad.defined()) continue;
+                // The vectorised scan first; the element-wise search only on the error path.
+                if (*detail::nonfinite_kind(grad) == '\0') continue;
                 const std::int64_t bad = first_non_finite(grad);
-                if (bad < 0) continue;
                 if (non_finite_grad_ == NonFiniteGrad::Skip) {
                     ++skipped_steps_;
                     return;
