@@ -4,41 +4,45 @@
 //   conv 5x5 (32 -> 64, pad 2) - BatchNorm2d - ReLU - maxpool 2     14x14 -> 7x7
 //   flatten - dense 3136 -> 128 - ReLU - dropout - dense 128 -> 10
 //
-// trained with Adam and a cosine learning-rate schedule (one step per epoch) on inputs
-// normalised with the training set's pixel mean and standard deviation. The convolutions
-// have no bias: the batch norm after each one would cancel it.
+// fed by tg::data and trained by tg::train::fit with Adam and a cosine learning-rate
+// schedule (one step per epoch, the LRSchedulerStep callback) on inputs normalised with the
+// training set's pixel mean and standard deviation. The convolutions have no bias: the
+// batch norm after each one would cancel it.
 //
 // Batch norm and dropout behave differently in training and evaluation (TF-1's
 // `training=` argument): model.train() uses batch statistics and drops units,
 // model.eval() uses the running statistics and keeps every unit. Forgetting eval() before
-// the test pass is the classic pitfall; this example calls it before every evaluation.
+// the test pass is the classic pitfall; fit() and evaluate() switch the mode themselves.
 //
 //   fashion_mnist_cnn                          3 epochs, batches of 64, Adam 2e-3, cosine decay
 //   fashion_mnist_cnn --save cnn.tgckpt        also write the parameters and BN statistics
 //   fashion_mnist_cnn --load cnn.tgckpt        only evaluate a saved model on the test set
 //   fashion_mnist_cnn --train-size 6000 --epochs 1   a short run (used by the script test)
+//   fashion_mnist_cnn --logdir runs/cnn        TensorBoard logs (then: tensorboard --logdir runs)
+//   fashion_mnist_cnn --workers 2              prepare batches on two background threads
 //
 // A fixed --seed gives the same numbers every run.
 #include <tapegrad/tapegrad.hpp>
 
-#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <iostream>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "fashion_mnist_data.hpp"
-
 namespace F = tg::nn::functional;
 namespace nn = tg::nn;
+namespace data = tg::data;
+namespace train = tg::train;
 
 namespace {
 
-using examples::Clock;
-using examples::kClasses;
+using data::datasets::FashionMNIST;
 
 // The pixel statistics of Fashion-MNIST's training set (mean and std of all 47M pixels in
 // [0, 1]); fixed so that a saved model evaluates on exactly the same inputs later.
@@ -53,7 +57,7 @@ struct FashionCnn : nn::Module {
         bn2 = register_module("bn2", nn::BatchNorm2d(64));
         fc1 = register_module("fc1", nn::Linear(64 * 7 * 7, 128));
         dropout = register_module("dropout", nn::Dropout(dropout_p));
-        fc2 = register_module("fc2", nn::Linear(128, kClasses));
+        fc2 = register_module("fc2", nn::Linear(128, FashionMNIST::kClasses));
     }
 
     tg::Tensor forward(const tg::Tensor& x) override {  // x: (N, 1, 28, 28)
@@ -63,68 +67,37 @@ struct FashionCnn : nn::Module {
         return fc2->forward(dropout->forward(h));
     }
 
-    // Parameters and the batch-norm running statistics: what a checkpoint holds.
-    tg::NamedTensors state() const {
-        auto all = named_parameters();
-        for (auto& b : named_buffers()) all.push_back(b);
-        return all;
-    }
-
     std::shared_ptr<nn::Conv2d> conv1, conv2;
     std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
     std::shared_ptr<nn::Linear> fc1, fc2;
     std::shared_ptr<nn::Dropout> dropout;
 };
 
-// (N, 784) in [0, 1] -> (N, 1, 28, 28), zero mean and unit variance.
-tg::Tensor prepare(const tg::Tensor& images) {
-    return ((images - kPixelMean) / kPixelStd).reshape({images.size(0), 1, 28, 28}).contiguous();
+// "test accuracy: 0.9101 (9101/10000)": the count lets the script test compare a trained
+// and a reloaded model exactly.
+void print_accuracy(double accuracy, std::int64_t n) {
+    const auto correct = std::llround(accuracy * static_cast<double>(n));
+    std::printf("test accuracy: %.4f (%lld/%lld)\n", accuracy, static_cast<long long>(correct),
+                static_cast<long long>(n));
 }
 
-// Correct predictions over a split, in eval mode, in batches (no graph recorded).
-std::int64_t count_correct(FashionCnn& model, const tg::Tensor& x, const tg::Tensor& y) {
-    model.eval();
-    tg::NoGradGuard no_grad;
-    const std::int64_t n = x.size(0), batch = 500;
-    std::int64_t correct = 0;
-    for (std::int64_t start = 0; start < n; start += batch) {
-        const std::int64_t b = std::min(batch, n - start);
-        const auto pred = tg::argmax(model.forward(x.narrow(0, start, b)), 1);
-        correct += (pred == y.narrow(0, start, b)).sum().item<std::int64_t>();
-    }
-    return correct;
-}
-
-void print_accuracy(const char* what, std::int64_t correct, std::int64_t n) {
-    std::printf("%s: %.4f (%lld/%lld)\n", what, static_cast<double>(correct) / static_cast<double>(n),
-                static_cast<long long>(correct), static_cast<long long>(n));
-}
-
-// [=========>          ]  412/938  loss 0.4123
-void progress(int epoch, int epochs, std::int64_t done, std::int64_t total, double loss, bool final) {
-    constexpr int kWidth = 30;
-    const int filled = static_cast<int>(kWidth * done / std::max<std::int64_t>(total, 1));
-    std::string bar(static_cast<std::size_t>(kWidth), ' ');
-    std::fill(bar.begin(), bar.begin() + filled, '=');
-    if (filled < kWidth) bar[static_cast<std::size_t>(filled)] = '>';
-    std::printf("\repoch %d/%d [%s] %4lld/%lld  loss %.4f", epoch, epochs, bar.c_str(), static_cast<long long>(done),
-                static_cast<long long>(total), loss);
-    if (final) std::printf("\n");
-    std::fflush(stdout);
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"2x(conv5x5-BN-ReLU-maxpool) + dense + dropout CNN on Fashion-MNIST"};
-    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string data_dir = FashionMNIST::kDefaultRoot;
     int epochs = 3;
     std::int64_t batch_size = 64;
     std::int64_t train_size = 0;
     double lr = 2e-3;
     double dropout = 0.3;
     std::uint64_t seed = 0;
-    std::string save_path, load_path;
+    std::string save_path, load_path, logdir;
+    int workers = 0;
 
     app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")->capture_default_str();
     app.add_option("--epochs", epochs, "passes over the shuffled training set")
@@ -143,67 +116,65 @@ int main(int argc, char** argv) {
     app.add_option("--seed", seed, "random seed (initial weights, shuffling, dropout)")->capture_default_str();
     app.add_option("--save", save_path, "write the trained parameters and BN statistics here (tg::save)");
     app.add_option("--load", load_path, "evaluate the model saved at PATH on the test set (no training)");
+    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, lr, weights, graph) here");
+    app.add_option("--workers", workers, "background threads preparing batches")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
 
     try {
         tg::manual_seed(seed);
-        Clock load_clock;
-        auto test = examples::load_split(data_dir, "t10k");
-        const auto test_x = prepare(test.images);
+        const auto load_start = std::chrono::steady_clock::now();
+        using data::datasets::Split;
+        const auto normalize = data::transforms::normalize(kPixelMean, kPixelStd);
+        const FashionMNIST test_set(data_dir, Split::Test);  // (1, 28, 28) images
+        data::DataLoader test_loader(data::map(test_set, normalize), {.batch_size = 500, .num_workers = workers});
         FashionCnn model(dropout);
 
         if (!load_path.empty()) {
-            tg::load_into(model.state(), load_path);
-            std::printf("loaded %zu tensors from %s\n", model.state().size(), load_path.c_str());
-            print_accuracy("test accuracy", count_correct(model, test_x, test.labels), test_x.size(0));
+            // Parameters then batch-norm running statistics, as --save (and ModelCheckpoint) wrote them.
+            tg::load_into(train::checkpoint_tensors(model), load_path);
+            std::printf("loaded %zu tensors from %s\n", train::checkpoint_tensors(model).size(), load_path.c_str());
+            print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());
             return 0;
         }
 
-        auto train = examples::load_split(data_dir, "train");
-        if (train_size > 0 && train_size < train.images.size(0)) {
-            train.images = train.images.narrow(0, 0, train_size);
-            train.labels = train.labels.narrow(0, 0, train_size);
-        }
-        const auto train_x = prepare(train.images);
-        const std::int64_t n_train = train_x.size(0);
+        const FashionMNIST full_train(data_dir, Split::Train);
+        // The first --train-size images, or all of them.
+        const std::int64_t n_train =
+            train_size > 0 && train_size < full_train.size() ? train_size : full_train.size();
+        const data::TensorDataset train_set(full_train.images().narrow(0, 0, n_train),
+                                            full_train.labels().narrow(0, 0, n_train));
+        data::DataLoader train_loader(data::map(train_set, normalize),
+                                      {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
         std::printf("loaded %lld training and %lld test images in %.2f s\n", static_cast<long long>(n_train),
-                    static_cast<long long>(test_x.size(0)), load_clock.seconds());
+                    static_cast<long long>(test_set.size()), seconds_since(load_start));
         std::cout << model << '\n';
 
         tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(lr));
         tg::optim::CosineAnnealingLR schedule(optimizer, epochs, lr / 20);
-        const std::int64_t batches = (n_train + batch_size - 1) / batch_size;
         std::printf("training %d epochs of %lld shuffled batches of %lld, Adam lr %g with cosine decay\n", epochs,
-                    static_cast<long long>(batches), static_cast<long long>(batch_size), lr);
-        Clock train_clock;
-        for (int epoch = 1; epoch <= epochs; ++epoch) {
-            model.train();
-            const auto order = tg::randperm(n_train);
-            double loss_sum = 0;
-            std::int64_t seen = 0, done = 0;
-            for (std::int64_t start = 0; start < n_train; start += batch_size) {
-                const auto index = order.narrow(0, start, std::min(batch_size, n_train - start));
-                const auto loss = F::cross_entropy(model.forward(tg::index_select(train_x, 0, index)),
-                                                   tg::index_select(train.labels, 0, index));
-                optimizer.minimize(loss);  // zero_grad(), backward(), step()
-                loss_sum += loss.item<double>() * static_cast<double>(index.size(0));
-                seen += index.size(0);
-                if (++done % 20 == 0 || done == batches)
-                    progress(epoch, epochs, done, batches, loss_sum / static_cast<double>(seen), false);
-            }
-            progress(epoch, epochs, done, batches, loss_sum / static_cast<double>(seen), true);
-            const double lr_now = schedule.get_last_lr().front();
-            schedule.step();
-            std::printf("epoch %d/%d  loss %.4f  lr %.2e  elapsed %.1f s\n", epoch, epochs,
-                        loss_sum / static_cast<double>(seen), lr_now, train_clock.seconds());
-        }
-        std::printf("trained in %.1f s\n", train_clock.seconds());
+                    static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size), lr);
+        std::fflush(stdout);
+
+        const auto train_start = std::chrono::steady_clock::now();
+        train::FitOptions options;
+        options.epochs = epochs;
+        options.metrics = {train::accuracy()};
+        options.callbacks = {std::make_shared<train::ProgressBar>(std::cout),
+                             std::make_shared<train::LRSchedulerStep>(schedule)};
+        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        nn::CrossEntropyLoss loss_fn;
+        train::fit(model, [&](const tg::Tensor& logits, const tg::Tensor& labels) { return loss_fn(logits, labels); },
+                   optimizer, train_loader, options);
+        std::printf("trained in %.1f s\n", seconds_since(train_start));
 
         if (!save_path.empty()) {
-            tg::save(model.state(), save_path);
-            std::printf("saved %zu tensors to %s\n", model.state().size(), save_path.c_str());
+            tg::save(train::checkpoint_tensors(model), save_path);
+            std::printf("saved %zu tensors to %s\n", train::checkpoint_tensors(model).size(), save_path.c_str());
         }
-        print_accuracy("test accuracy", count_correct(model, test_x, test.labels), test_x.size(0));
+        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
