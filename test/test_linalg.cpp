@@ -219,3 +219,19 @@ TEST_CASE("second derivative through mm with create_graph") {
         },
         (Inputs{leaf({2, 3}), leaf({4, 3})}));
 }
+
+TEST_CASE("mm and bmm over an empty inner dimension give zeros, and fresh outputs hold no stale values") {
+    auto z = tg::mm(tg::ones({3, 0}), tg::ones({0, 2}));
+    REQUIRE(z.sizes() == tg::Shape{3, 2});
+    CHECK(z.to_vector<float>() == std::vector<float>(6, 0.0f));
+    auto zb = tg::bmm(tg::ones({2, 3, 0}), tg::ones({2, 0, 4}));
+    REQUIRE(zb.sizes() == tg::Shape{2, 3, 4});
+    CHECK(zb.to_vector<float>() == std::vector<float>(24, 0.0f));
+    // Products of the same shape one after another: each result is exactly its own product
+    // (the output buffer is not zero-filled first, so cblas must overwrite all of it).
+    for (int round = 0; round < 3; ++round) {
+        auto a = tg::full({4, 5}, 1.0 + round);
+        auto b = tg::full({5, 3}, 2.0);
+        CHECK(tg::mm(a, b).to_vector<float>() == std::vector<float>(12, 10.0f * (1.0f + round)));
+    }
+}

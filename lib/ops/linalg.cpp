@@ -63,7 +63,10 @@ void check_mm(const Tensor& a, const Tensor& b, std::string_view op) {
 
 Tensor mm(const Tensor& a, const Tensor& b) {
     check_mm(a, b, "mm");
-    Tensor out = zeros({a.sizes()[0], b.sizes()[1]}, a.dtype());
+    // beta = 0 makes cblas write every element, so the output needs no zero fill unless
+    // the inner dimension is empty (then nothing is written).
+    const Shape out_shape{a.sizes()[0], b.sizes()[1]};
+    Tensor out = a.sizes()[1] == 0 ? zeros(out_shape, a.dtype()) : make_tensor(out_shape, a.dtype());
     gemm(a, b, out, 1.0, 0.0);
     if (detail::needs_grad(a, b))
         detail::record("mm", {a, b}, out,
@@ -115,7 +118,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
     TG_CHECK(a.sizes()[2] == b.sizes()[1], "bmm", "shapes {} and {} cannot be multiplied (inner dims {} vs {})",
              a.sizes(), b.sizes(), a.sizes()[2], b.sizes()[1]);
     const std::int64_t batch = a.sizes()[0], n = a.sizes()[1], k = a.sizes()[2], m = b.sizes()[2];
-    Tensor out = zeros({batch, n, m}, a.dtype());
+    Tensor out = k == 0 ? zeros({batch, n, m}, a.dtype()) : make_tensor({batch, n, m}, a.dtype());
     if (k > 0 && n > 0 && m > 0) {
         // Slices whose layout cblas cannot read directly are made contiguous once, not per entry.
         auto blas_ready = [](const Tensor& t) {
