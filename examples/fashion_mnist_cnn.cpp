@@ -17,11 +17,14 @@
 //   fashion_mnist_cnn                          3 epochs, batches of 64, Adam 2e-3, cosine decay
 //   fashion_mnist_cnn --save cnn.tgckpt        also write the parameters and BN statistics
 //   fashion_mnist_cnn --load cnn.tgckpt        only evaluate a saved model on the test set
+//   mpirun -np 2 fashion_mnist_cnn --distributed   data-parallel over MPI (batches of --batch-size per
+//                                              process; rank 0 prints, saves and logs)
 //   fashion_mnist_cnn --train-size 6000 --epochs 1   a short run (used by the script test)
 //   fashion_mnist_cnn --logdir runs/cnn        TensorBoard logs (then: tensorboard --logdir runs)
 //   fashion_mnist_cnn --workers 2              prepare batches on two background threads
 //
 // A fixed --seed gives the same numbers every run.
+#include <tapegrad/distributed.hpp>
 #include <tapegrad/tapegrad.hpp>
 
 #include <chrono>
@@ -31,6 +34,7 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -73,9 +77,16 @@ struct FashionCnn : nn::Module {
     std::shared_ptr<nn::Dropout> dropout;
 };
 
+// --distributed: only rank 0 prints.
+bool quiet = false;
+template <class... Args> void say(const char* format, Args... args) {
+    if (!quiet) std::printf(format, args...);
+}
+
 // "test accuracy: 0.9101 (9101/10000)": the count lets the script test compare a trained
 // and a reloaded model exactly.
 void print_accuracy(double accuracy, std::int64_t n) {
+    if (quiet) return;
     const auto correct = std::llround(accuracy * static_cast<double>(n));
     std::printf("test accuracy: %.4f (%lld/%lld)\n", accuracy, static_cast<long long>(correct),
                 static_cast<long long>(n));
@@ -97,6 +108,7 @@ int main(int argc, char** argv) {
     double dropout = 0.3;
     std::uint64_t seed = 0;
     std::string save_path, load_path, logdir;
+    bool distributed = false;
     int workers = 0;
 
     app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")->capture_default_str();
@@ -120,9 +132,17 @@ int main(int argc, char** argv) {
     app.add_option("--workers", workers, "background threads preparing batches")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_flag("--distributed", distributed,
+                 "data-parallel over MPI: run under mpirun -np N (--batch-size is per process)");
     CLI11_PARSE(app, argc, argv);
 
+    std::optional<tg::distributed::Context> mpi;  // MPI_Init ... MPI_Finalize
     try {
+        if (distributed) {
+            mpi.emplace(&argc, &argv);
+            quiet = !tg::distributed::is_main_process();  // rank 0 prints and saves
+            tg::set_num_threads(1);  // one BLAS thread per process
+        }
         tg::manual_seed(seed);
         const auto load_start = std::chrono::steady_clock::now();
         using data::datasets::Split;
@@ -134,7 +154,7 @@ int main(int argc, char** argv) {
         if (!load_path.empty()) {
             // Parameters then batch-norm running statistics, as --save (and ModelCheckpoint) wrote them.
             tg::load_into(train::checkpoint_tensors(model), load_path);
-            std::printf("loaded %zu tensors from %s\n", train::checkpoint_tensors(model).size(), load_path.c_str());
+            say("loaded %zu tensors from %s\n", train::checkpoint_tensors(model).size(), load_path.c_str());
             print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());
             return 0;
         }
@@ -145,15 +165,25 @@ int main(int argc, char** argv) {
             train_size > 0 && train_size < full_train.size() ? train_size : full_train.size();
         const data::TensorDataset train_set(full_train.images().narrow(0, 0, n_train),
                                             full_train.labels().narrow(0, 0, n_train));
-        data::DataLoader train_loader(data::map(train_set, normalize),
-                                      {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
-        std::printf("loaded %lld training and %lld test images in %.2f s\n", static_cast<long long>(n_train),
+        data::DataLoaderOptions train_options{.batch_size = batch_size, .shuffle = true, .seed = seed,
+                                              .num_workers = workers};
+        // Each process takes its shard of every epoch's permutation of (seed, epoch).
+        if (distributed)
+            train_options.sampler = tg::distributed::DistributedSampler(n_train, true, seed).sampler();
+        data::DataLoader train_loader(data::map(train_set, normalize), train_options);
+        say("loaded %lld training and %lld test images in %.2f s\n", static_cast<long long>(n_train),
                     static_cast<long long>(test_set.size()), seconds_since(load_start));
-        std::cout << model << '\n';
+        if (!quiet) std::cout << model << '\n';
 
         tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(lr));
+        // Rank 0's initial weights everywhere; gradients averaged across processes during backward.
+        std::optional<tg::distributed::DistributedDataParallel> ddp;
+        if (distributed) {
+            ddp.emplace(model);
+            tg::manual_seed(seed + 7919 * static_cast<std::uint64_t>(tg::distributed::rank()));  // own dropout
+        }
         tg::optim::CosineAnnealingLR schedule(optimizer, epochs, lr / 20);
-        std::printf("training %d epochs of %lld shuffled batches of %lld, Adam lr %g with cosine decay\n", epochs,
+        say("training %d epochs of %lld shuffled batches of %lld, Adam lr %g with cosine decay\n", epochs,
                     static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size), lr);
         std::fflush(stdout);
 
@@ -161,22 +191,24 @@ int main(int argc, char** argv) {
         train::FitOptions options;
         options.epochs = epochs;
         options.metrics = {train::accuracy()};
-        options.callbacks = {std::make_shared<train::ProgressBar>(std::cout),
-                             std::make_shared<train::LRSchedulerStep>(schedule)};
-        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        options.callbacks = {std::make_shared<train::LRSchedulerStep>(schedule)};
+        if (!quiet) options.callbacks.insert(options.callbacks.begin(), std::make_shared<train::ProgressBar>(std::cout));
+        if (!logdir.empty() && !quiet) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
         nn::CrossEntropyLoss loss_fn;
         train::fit(model, [&](const tg::Tensor& logits, const tg::Tensor& labels) { return loss_fn(logits, labels); },
                    optimizer, train_loader, options);
-        std::printf("trained in %.1f s\n", seconds_since(train_start));
+        say("trained in %.1f s\n", seconds_since(train_start));
 
-        if (!save_path.empty()) {
+        if (ddp) ddp->broadcast_buffers();  // everyone evaluates (and rank 0 saves) rank 0's BN statistics
+        if (!save_path.empty() && !quiet) {
             tg::save(train::checkpoint_tensors(model), save_path);
-            std::printf("saved %zu tensors to %s\n", train::checkpoint_tensors(model).size(), save_path.c_str());
+            say("saved %zu tensors to %s\n", train::checkpoint_tensors(model).size(), save_path.c_str());
         }
-        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        if (!logdir.empty()) say("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
         print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        if (tg::distributed::world_size() > 1) tg::distributed::abort("fashion_mnist_cnn: aborting every process");
         return 1;
     }
     return 0;

@@ -14,6 +14,7 @@
 //   fashion_mnist_mlp --save mlp.tgckpt      also write the trained parameters (tg::save)
 //   fashion_mnist_mlp --logdir runs/mlp      TensorBoard logs (then: tensorboard --logdir runs)
 //   fashion_mnist_mlp --workers 2            prepare batches on two background threads
+#include <tapegrad/distributed.hpp>
 #include <tapegrad/tapegrad.hpp>
 
 #include <cmath>
@@ -22,6 +23,7 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     std::string save_path;
     std::string logdir;
     int workers = 0;
+    bool distributed = false;
     // Rates used when --lr is not given.
     const examples::DefaultLearningRates default_lr = {
         {"sgd", 0.1}, {"momentum", 0.01}, {"rmsprop", 1e-3}, {"adam", 1e-3}, {"adamw", 1e-3}};
@@ -73,10 +76,15 @@ int main(int argc, char** argv) {
     app.add_option("--workers", workers, "background threads preparing batches")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_flag("--distributed", distributed,
+                 "data-parallel over MPI: run under mpirun -np N (--batch-size is per process)");
     CLI11_PARSE(app, argc, argv);
     if (lr_opt->count() == 0) lr = default_lr.at(optimizer_name);
 
+    std::optional<tg::distributed::Context> mpi;  // MPI_Init ... MPI_Finalize
     try {
+        if (distributed) mpi.emplace(&argc, &argv);
+        const bool main_process = tg::distributed::is_main_process();  // rank 0 prints and saves
         tg::manual_seed(seed);
         using data::datasets::FashionMNIST;
         using data::datasets::Split;
@@ -85,43 +93,51 @@ int main(int argc, char** argv) {
         // Zero mean, unit variance, with the training set's statistics for both splits.
         const double mean = train_set.images().mean().item<double>();
         const double stddev = std::sqrt(((train_set.images() - mean) * (train_set.images() - mean)).mean().item<double>());
-        std::printf("loaded %lld training and %lld test images from %s; normalising with mean %.4f, std %.4f\n",
+        if (main_process) std::printf("loaded %lld training and %lld test images from %s; normalising with mean %.4f, std %.4f\n",
                     static_cast<long long>(train_set.size()), static_cast<long long>(test_set.size()),
                     data_dir.c_str(), mean, stddev);
         const auto normalize = data::transforms::normalize(mean, stddev);
-        data::DataLoader train_loader(data::map(train_set, normalize),
-                                      {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
+        data::DataLoaderOptions train_options{.batch_size = batch_size, .shuffle = true, .seed = seed,
+                                              .num_workers = workers};
+        // Each process takes its shard of every epoch's permutation of (seed, epoch).
+        if (distributed)
+            train_options.sampler = tg::distributed::DistributedSampler(train_set.size(), true, seed).sampler();
+        data::DataLoader train_loader(data::map(train_set, normalize), train_options);
         data::DataLoader test_loader(data::map(test_set, normalize), {.batch_size = 1000, .num_workers = workers});
 
         nn::Sequential model(nn::Linear(784, 256), nn::ReLU(), nn::Dropout(dropout),
                              nn::Linear(256, 128), nn::ReLU(), nn::Dropout(dropout),
                              nn::Linear(128, FashionMNIST::kClasses));
-        std::cout << model << '\n';
+        if (main_process) std::cout << model << '\n';
         const auto optimizer = examples::make_optimizer(optimizer_name, model.parameters(), lr);
-        std::printf("training %d epochs of %lld shuffled batches of %lld, %s lr %g\n", epochs,
+        // Rank 0's initial weights everywhere; gradients averaged across processes during backward.
+        std::optional<tg::distributed::DistributedDataParallel> ddp;
+        if (distributed) ddp.emplace(model);
+        if (main_process) std::printf("training %d epochs of %lld shuffled batches of %lld, %s lr %g\n", epochs,
                     static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size),
                     optimizer_name.c_str(), lr);
 
         train::FitOptions options;
         options.epochs = epochs;
         options.metrics = {train::accuracy()};
-        options.callbacks = {std::make_shared<train::ProgressBar>(std::cout)};
-        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        if (main_process) options.callbacks = {std::make_shared<train::ProgressBar>(std::cout)};
+        if (!logdir.empty() && main_process) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
         const auto loss_fn = [](const tg::Tensor& logits, const tg::Tensor& labels) {
             return F::cross_entropy(logits, labels);
         };
         train::fit(model, loss_fn, *optimizer, train_loader, options);
 
         const auto test_acc = train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy");
-        if (!save_path.empty()) {
+        if (!save_path.empty() && main_process) {
             tg::save(model.named_parameters(), save_path);
             std::printf("saved %zu parameter tensors to %s\n", model.named_parameters().size(),
                         save_path.c_str());
         }
-        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
-        std::printf("test accuracy: %.4f\n", test_acc);
+        if (!logdir.empty() && main_process) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        if (main_process) std::printf("test accuracy: %.4f\n", test_acc);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        if (tg::distributed::world_size() > 1) tg::distributed::abort("fashion_mnist_mlp: aborting every process");
         return 1;
     }
     return 0;
