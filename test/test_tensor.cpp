@@ -76,3 +76,17 @@ TEST_CASE("printing shows values, shape and dtype") {
     CHECK(big.str().find("...") != std::string::npos);
     CHECK(big.str().size() < 2000);
 }
+
+TEST_CASE("large buffers are reused: a released block serves the next tensor of its size class") {
+    const float* first = nullptr;
+    {
+        auto a = tg::ones({1 << 18});  // 1 MB: above the cache's threshold
+        first = a.data_ptr<float>();
+    }
+    auto b = tg::zeros({(1 << 18) - 3});  // same 64 kB size class
+    CHECK(b.data_ptr<float>() == first);
+    CHECK(b.sum().item<double>() == 0.0);  // written by zeros, nothing stale from `a`
+    auto c = tg::ones({1 << 18});          // b still holds the cached block: a new one
+    CHECK(c.data_ptr<float>() != b.data_ptr<float>());
+    CHECK(c.sum().item<double>() == double(1 << 18));
+}

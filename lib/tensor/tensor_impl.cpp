@@ -1,5 +1,7 @@
 #include "tensor/tensor_impl.hpp"
 
+#include "tensor/allocator.hpp"
+
 #include <cstdlib>
 #include <new>
 
@@ -7,17 +9,9 @@
 
 namespace tg {
 
-namespace {
-constexpr std::size_t kAlignment = 64;  // a cache line; what xsimd's widest loads like
-}
+Storage::Storage(std::size_t bytes) : nbytes(bytes) { data = detail::acquire_block(bytes, &capacity); }
 
-Storage::Storage(std::size_t bytes) : nbytes(bytes) {
-    const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    data = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-    if (!data) throw std::bad_alloc();
-}
-
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() { detail::release_block(data, capacity); }
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape strides,
                        std::int64_t offset, Dtype dtype)

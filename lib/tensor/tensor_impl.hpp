@@ -20,6 +20,7 @@ struct Storage {
 
     void* data = nullptr;
     std::size_t nbytes = 0;
+    std::size_t capacity = 0;  // what the allocator gave (tensor/allocator.hpp)
     std::uint64_t version = 0;
 };
 
