@@ -18,7 +18,7 @@ namespace tg::detail {
 namespace {
 
 constexpr std::size_t kAlignment = 64;          // a cache line; what xsimd's widest loads like
-constexpr std::size_t kMinCached = 256 << 10;   // below this, malloc's own bins do well
+constexpr std::size_t kMinCached = 128 << 10;   // glibc mmaps blocks from 128 kB up; below, its bins do well
 constexpr std::size_t kGranule = 64 << 10;      // size classes of large blocks
 
 std::size_t cache_limit_from_env() {

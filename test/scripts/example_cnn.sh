@@ -7,19 +7,8 @@
 # round-trip, and eval mode is deterministic.
 # tools/check installs the dataset, so a missing dataset is a failure, not a skip.
 set -euo pipefail
-BUILD=${BUILD:-build}
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-exe="$BUILD/examples/fashion_mnist_cnn"
+source "$(dirname "$0")/lib/example_setup.sh" fashion_mnist_cnn  # BUILD, DATA, exe, $tmp
 min_accuracy=0.75
-
-[ -x "$exe" ] || { echo "FAIL: $exe is not built"; exit 1; }
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
-         t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-    [ -f "$DATA/$f" ] || { echo "FAIL: $DATA/$f missing (install the dataset-fashion-mnist package)"; exit 1; }
-done
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 checkpoint="$tmp/cnn.tgckpt"
 
 accuracy_line() { printf '%s\n' "$1" | sed -n 's/^test accuracy: \([0-9.]* ([0-9]*\/[0-9]*)\)$/\1/p' | tail -1; }

@@ -5,16 +5,8 @@
 # the full real test set (it reaches 0.74 with --seed 1). tools/check installs the dataset,
 # so a missing dataset is a failure, not a skip.
 set -euo pipefail
-BUILD=${BUILD:-build}
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-exe="$BUILD/examples/fashion_mnist_gru"
+source "$(dirname "$0")/lib/example_setup.sh" fashion_mnist_gru  # BUILD, DATA, exe, $tmp
 min_accuracy=0.70
-
-[ -x "$exe" ] || { echo "FAIL: $exe is not built"; exit 1; }
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
-         t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-    [ -f "$DATA/$f" ] || { echo "FAIL: $DATA/$f missing (install the dataset-fashion-mnist package)"; exit 1; }
-done
 
 out=$(timeout 600 "$exe" --data "$DATA" --epochs 1 --train-limit 12000 --seed 1 --quiet) || {
     status=$?; echo "$out"; echo "FAIL: the example exited with status $status"; exit 1; }

@@ -5,19 +5,8 @@
 # file whose every record protoc --decode_raw decodes (an independent decoder) and which
 # holds the loss, the weight summaries and the graph.
 set -euo pipefail
-BUILD=${BUILD:-build}
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-exe="$BUILD/examples/fashion_mnist_logreg"
+source "$(dirname "$0")/lib/example_setup.sh" fashion_mnist_logreg  # BUILD, DATA, exe, $tmp
 min_accuracy=0.78
-
-[ -x "$exe" ] || { echo "FAIL: $exe is not built"; exit 1; }
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
-         t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-    [ -f "$DATA/$f" ] || { echo "FAIL: $DATA/$f missing (install the dataset-fashion-mnist package)"; exit 1; }
-done
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 logdir="$tmp/logs"
 
 out=$(timeout 120 "$exe" --data "$DATA" --epochs 2 --seed 1 --workers 2 --logdir "$logdir") || {
