@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
 
         if (!load_path.empty()) {
             // Parameters then batch-norm running statistics, as --save (and ModelCheckpoint) wrote them.
-            tg::load_into(train::checkpoint_tensors(model), load_path);
-            say("loaded %zu tensors from %s\n", train::checkpoint_tensors(model).size(), load_path.c_str());
+            tg::load_into(model, load_path);
+            say("loaded %zu tensors from %s\n", tg::state_dict(model).size(), load_path.c_str());
             print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());
             return 0;
         }
@@ -201,8 +201,8 @@ int main(int argc, char** argv) {
 
         if (ddp) ddp->broadcast_buffers();  // everyone evaluates (and rank 0 saves) rank 0's BN statistics
         if (!save_path.empty() && !quiet) {
-            tg::save(train::checkpoint_tensors(model), save_path);
-            say("saved %zu tensors to %s\n", train::checkpoint_tensors(model).size(), save_path.c_str());
+            tg::save(model, save_path);
+            say("saved %zu tensors to %s\n", tg::state_dict(model).size(), save_path.c_str());
         }
         if (!logdir.empty()) say("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
         print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());

@@ -329,7 +329,7 @@ TEST_CASE("ModelCheckpoint writes the best epoch's weights to a loadable file") 
     REQUIRE(fs::exists(path));
     auto restored = small_net(99);
     CHECK(values_of(restored->parameters()) != weights[1]);
-    tg::load_into(train::checkpoint_tensors(*restored), path);
+    tg::load_into(*restored, path);
     CHECK(values_of(restored->parameters()) == weights[1]);
 }
 
@@ -388,7 +388,7 @@ TEST_CASE("fit: Ctrl-C stops after the current step, saves a checkpoint, restore
     CHECK(out.str().find("interrupted (Ctrl-C) in epoch 2 after step 2") != std::string::npos);
     REQUIRE(fs::exists(path));
     auto restored = small_net(5);
-    tg::load_into(train::checkpoint_tensors(*restored), path);
+    tg::load_into(*restored, path);
     CHECK(values_of(restored->parameters()) == values_of(model->parameters()));
 
     REQUIRE(sigaction(SIGINT, nullptr, &after) == 0);

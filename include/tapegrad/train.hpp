@@ -202,7 +202,7 @@ enum class MonitorMode { Auto, Min, Max };
 
 // Saves the model (named_parameters() then named_buffers(), through tg::save) to `path`
 // at the end of each epoch whose `monitor` value is the best so far, or every epoch when
-// `save_best_only` is false. Load it with tg::load_into(checkpoint_tensors(model), path).
+// `save_best_only` is false. Load it with tg::load_into(model, path).
 // A monitor key missing from the epoch's logs throws, naming the keys there are.
 class ModelCheckpoint : public Callback {
 public:
@@ -219,9 +219,6 @@ private:
     std::optional<double> best_;
     std::int64_t saves_ = 0;
 };
-
-// What ModelCheckpoint saves: parameters then buffers, by their dotted names.
-NamedTensors checkpoint_tensors(const nn::Module& model);
 
 // Stops fit when `monitor` has not improved by more than `min_delta` for `patience`
 // epochs; with restore_best_weights the parameters of the best epoch are copied back at
@@ -280,7 +277,7 @@ struct FitOptions {
     // Ctrl-C (SIGINT) ends fit after the current step instead of killing the process (a
     // second Ctrl-C kills it); the previous handler is restored when fit returns.
     bool handle_sigint = true;
-    // Where to save checkpoint_tensors(model) when Ctrl-C stopped training (empty: nowhere).
+    // Where to save the model (tg::save(model, ...)) when Ctrl-C stopped training (empty: nowhere).
     std::string interrupt_checkpoint;
 };
 

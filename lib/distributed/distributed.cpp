@@ -12,6 +12,7 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/serialize.hpp"
 #include "tensor/check.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -219,8 +220,7 @@ void broadcast(Tensor& tensor, int root) {
 void broadcast_parameters(const nn::Module& module, int root) {
     // Shapes first: a rank with a different architecture fails clearly rather than
     // receiving garbage.
-    NamedTensors state = module.named_parameters();
-    for (auto& named : module.named_buffers()) state.push_back(std::move(named));
+    NamedTensors state = state_dict(module);
     Tensor count = from_vector(std::vector<std::int64_t>{static_cast<std::int64_t>(state.size())}, {1});
     Tensor mine = count.clone();
     broadcast(count, root);

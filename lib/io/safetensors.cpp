@@ -2,6 +2,7 @@
 // Debian package, kept out of the public headers); everything it yields is validated
 // before any tensor is created, so a crafted file cannot make us read out of bounds.
 #include "tapegrad/safetensors.hpp"
+#include "tapegrad/serialize.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -168,9 +169,7 @@ void save_safetensors(const NamedTensors& tensors, const std::string& path, cons
 }
 
 void save_safetensors(const nn::Module& module, const std::string& path, const SafetensorsMetadata& metadata) {
-    NamedTensors state = module.named_parameters();
-    for (auto& named : module.named_buffers()) state.push_back(std::move(named));
-    save_safetensors(state, path, metadata);
+    save_safetensors(state_dict(module), path, metadata);
 }
 
 NamedTensors load_safetensors(const std::string& path, SafetensorsMetadata* metadata) {
@@ -272,9 +271,7 @@ void load_safetensors_into(const NamedTensors& targets, const std::string& path)
 }
 
 void load_safetensors_into(nn::Module& module, const std::string& path) {
-    NamedTensors state = module.named_parameters();
-    for (auto& named : module.named_buffers()) state.push_back(std::move(named));
-    load_safetensors_into(state, path);
+    load_safetensors_into(state_dict(module), path);
 }
 
 }  // namespace tg

@@ -40,12 +40,6 @@ std::string tag_of(const std::string& parameter_name) {
 
 }  // namespace
 
-NamedTensors checkpoint_tensors(const nn::Module& model) {
-    auto tensors = model.named_parameters();
-    for (auto& named : model.named_buffers()) tensors.push_back(std::move(named));
-    return tensors;
-}
-
 // ---- TensorBoard --------------------------------------------------------------------------------
 
 TensorBoard::TensorBoard(std::string logdir, TensorBoardOptions options)
@@ -110,7 +104,7 @@ void ModelCheckpoint::on_epoch_end(TrainContext& ctx) {
     const bool improved = std::isfinite(value) && (!best_ || (minimize_ ? value < *best_ : value > *best_));
     if (improved) best_ = value;
     if (improved || !save_best_only_) {
-        save(checkpoint_tensors(*ctx.model), path_);
+        save(*ctx.model, path_);
         ++saves_;
     }
 }

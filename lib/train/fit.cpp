@@ -217,7 +217,7 @@ History fit(nn::Module& model, const LossFn& loss_fn, optim::Optimizer& optimize
     history.interrupted = ctx.interrupted;
     history.stopped_early = ctx.stop_training;
     if (ctx.interrupted && !options.interrupt_checkpoint.empty())
-        save(checkpoint_tensors(model), options.interrupt_checkpoint);
+        save(model, options.interrupt_checkpoint);
     if (!history.epochs.empty()) ctx.logs = history.epochs.back();
     each(&Callback::on_train_end);
     return history;
