@@ -1,9 +1,9 @@
 // nn::Conv2d over functional::conv2d.
-#include <cmath>
 #include <ostream>
 
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/modules.hpp"
+#include "nn/layer_init.hpp"
 #include "tensor/check.hpp"
 
 namespace tg::nn {
@@ -56,18 +56,7 @@ Conv2d::Conv2d(const Conv2dOptions& options_) : Module("Conv2d"), options(option
 }
 
 void Conv2d::reset_parameters() {
-    if (options.weight_init())
-        options.weight_init()(weight);
-    else
-        init::kaiming_uniform_(weight, std::sqrt(5.0));
-    if (!bias.defined()) return;
-    if (options.bias_init()) {
-        options.bias_init()(bias);
-    } else {
-        const auto fan_in = init::calculate_fan_in_and_fan_out(weight).first;
-        const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-        init::uniform_(bias, -bound, bound);
-    }
+    init::reset_layer_parameters(weight, bias, options.weight_init(), options.bias_init());
 }
 
 Tensor Conv2d::forward(const Tensor& input) {

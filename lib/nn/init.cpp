@@ -7,6 +7,7 @@
 
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
+#include "nn/layer_init.hpp"
 #include "tensor/check.hpp"
 
 namespace tg::nn::init {
@@ -195,5 +196,21 @@ Initializer kaiming_normal(double a, FanMode mode, Nonlinearity nonlinearity) {
     return [=](Tensor& t) { kaiming_normal_(t, a, mode, nonlinearity); };
 }
 Initializer orthogonal(double gain) { return [gain](Tensor& t) { orthogonal_(t, gain); }; }
+
+void reset_layer_parameters(Tensor& weight, Tensor& bias, const Initializer& weight_init,
+                            const Initializer& bias_init) {
+    if (weight_init)
+        weight_init(weight);
+    else
+        kaiming_uniform_(weight, std::sqrt(5.0));
+    if (!bias.defined()) return;
+    if (bias_init) {
+        bias_init(bias);
+    } else {
+        const auto fan_in = calculate_fan_in_and_fan_out(weight).first;
+        const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+        uniform_(bias, -bound, bound);
+    }
+}
 
 }  // namespace tg::nn::init

@@ -1,9 +1,9 @@
 // nn::Linear: the dense layer over functional::linear.
-#include <cmath>
 #include <ostream>
 
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/modules.hpp"
+#include "nn/layer_init.hpp"
 #include "tensor/check.hpp"
 
 namespace tg::nn {
@@ -18,17 +18,7 @@ Linear::Linear(const LinearOptions& options_) : Module("Linear"), options(option
 }
 
 void Linear::reset_parameters() {
-    if (options.weight_init())
-        options.weight_init()(weight);
-    else
-        init::kaiming_uniform_(weight, std::sqrt(5.0));
-    if (!bias.defined()) return;
-    if (options.bias_init()) {
-        options.bias_init()(bias);
-    } else {
-        const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features()));
-        init::uniform_(bias, -bound, bound);
-    }
+    init::reset_layer_parameters(weight, bias, options.weight_init(), options.bias_init());
 }
 
 Tensor Linear::forward(const Tensor& input) { return functional::linear(input, weight, bias); }
