@@ -4,6 +4,7 @@
 // to compare it with libtorch's, run both binaries under /usr/bin/time -f %M.
 #include <tapegrad/tapegrad.hpp>
 
+#include <cblas.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -30,6 +31,25 @@ void report_peak_rss(const std::string& workload) {
     std::printf("# peak RSS %s: %.1f MB\n", workload.c_str(), static_cast<double>(ru.ru_maxrss) / 1024.0);
 }
 
+// The five OpenBLAS products of one MLP step alone, with the shapes and transposes both
+// libraries use (forward x @ W1^T and h @ W2^T, backward dW1 = g1^T @ x, dW2 = g2^T @ h,
+// dh = g2 @ W2; no dx, x needs no gradient). No library that leaves its GEMMs to this
+// OpenBLAS can take a step in less time, so libtorch's step time over this floor is the
+// largest speedup any such library can show; tapegrad's over it is its own overhead.
+void report_mlp_blas_floor(const bench::Options& o, int warmup, int reps, int inner) {
+    constexpr int N = 128, I = 784, H = 256, O = 10;
+    std::vector<float> x(N * I, 0.5f), w1(H * I, 0.01f), h(N * H), g1(N * H, 0.1f), dw1(H * I), w2(O * H, 0.01f),
+        out(N * O), g2(N * O, 0.1f), dw2(O * H), dh(N * H);
+    auto s = bench::time_reps(warmup, reps, inner, [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, I, 1, x.data(), I, w1.data(), I, 1, h.data(), H);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, H, 1, h.data(), H, w2.data(), H, 1, out.data(), O);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, H, N, 1, g2.data(), O, h.data(), H, 0, dw2.data(), H);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, O, 1, g2.data(), O, w2.data(), H, 0, dh.data(), H);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, I, N, 1, g1.data(), H, x.data(), I, 0, dw1.data(), I);
+    });
+    bench::report(bench::kTapegrad, o.workload, "blas_floor_ms", bench::scaled(s, 1e3), "ms/step", extra_fields());
+}
+
 // (d) MLP 784-256-10, batch 128, SGD lr 0.01.
 void run_mlp(const bench::Options& o) {
     const int reps = bench::pick(o.reps, 30);
@@ -49,6 +69,7 @@ void run_mlp(const bench::Options& o) {
         opt.step();
     });
     bench::report(bench::kTapegrad, o.workload, "ms_per_step", bench::scaled(s, 1e3), "ms/step", extra_fields());
+    report_mlp_blas_floor(o, warmup, reps, inner);
     report_peak_rss(o.workload);
 }
 
