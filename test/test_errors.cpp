@@ -75,6 +75,7 @@ std::vector<Case> cases() {
         {"split", [=] { tg::split(a, 1, 2); }, {"dim 2", "rank 2"}},
         {"chunk", [=] { tg::chunk(a, 2, 2); }, {"dim 2", "rank 2"}},
         {"unbind", [=] { tg::unbind(a, 2); }, {"dim 2", "rank 2"}},
+        {"split_with_sizes", [=] { tg::split_with_sizes(a, {1, 1}, 1); }, {"[1, 1]", "[2, 3]", "size 3"}},
         {"masked_select", [=] { tg::masked_select(a, b > 0.0); }, {"[2, 3]", "[4]"}},
         {"masked_fill", [=] { tg::masked_fill(a, b > 0.0, 1.0); }, {"[2, 3]", "[4]"}},
         {"gather", [=] { tg::gather(a, 1, idx({2})); }, {"[2, 3]", "[2]"}},

@@ -215,17 +215,9 @@ TEST_CASE("fused gate ops match the single-op cells, values and gradients", "[rn
             return F::gru_gates(in[0], tg::cat({in[1], in[1], in[1]}, 1), in[1]);
         }),
         (std::vector<tg::Tensor>{gi, h}));
-    auto parts = F::unbind_steps(leaf({4, 2, 3}));
-    REQUIRE(parts.size() == 4);
-    REQUIRE_GRADCHECK(
-        ([](const std::vector<tg::Tensor>& in) {
-            auto p = F::unbind_steps(in[0]);
-            return p[0] * p[3] + p[1];  // p[2] unused: its gradient is zero
-        }),
-        (std::vector<tg::Tensor>{leaf({4, 2, 3})}));
 }
 
-TEST_CASE("gate_linear and stack_steps: values against mm/stack, gradients", "[rnn]") {
+TEST_CASE("gate_linear: values against mm, gradients", "[rnn]") {
     tg::manual_seed(8);
     auto x = leaf({3, 4}), w = leaf({5, 4}), b = leaf({5}), a = leaf({3, 5});
     REQUIRE(tg::allclose(F::gate_linear(x, w, b, a), a + b + tg::mm(x, w.t()), 1e-12, 1e-12));
@@ -245,11 +237,6 @@ TEST_CASE("gate_linear and stack_steps: values against mm/stack, gradients", "[r
     REQUIRE_TG_ERROR(F::gate_linear(tg::zeros({3, 4}), tg::zeros({5, 4}), {}, tg::zeros({3, 4})), "gate_linear",
                      "add", "[3, 5]");
 
-    auto p = leaf({2, 3}), q = leaf({2, 3});
-    REQUIRE(tg::equal(F::stack_steps({p, q, p}), tg::stack({p, q, p}, 0)));
-    REQUIRE_GRADCHECK(([](const std::vector<tg::Tensor>& in) { return F::stack_steps({in[0], in[1].t(), in[0]}); }),
-                      (std::vector<tg::Tensor>{leaf({2, 3}), leaf({3, 2})}));
-    REQUIRE_TG_ERROR(F::stack_steps({tg::zeros({2, 3}), tg::zeros({3, 2})}), "stack_steps", "[3, 2]", "[2, 3]");
 }
 
 TEST_CASE("fused gate ops: errors name the op and the shapes", "[rnn]") {

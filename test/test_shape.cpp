@@ -274,6 +274,60 @@ TEST_CASE("split, chunk and unbind return views") {
                       {a});
 }
 
+TEST_CASE("split_with_sizes: views, one tape node, zero gradients for unused pieces, double backward") {
+    auto x = iota({6, 2});
+    auto parts = tg::split_with_sizes(x, {1, 0, 3, 2});
+    REQUIRE(parts.size() == 4);
+    CHECK(parts[1].sizes() == tg::Shape{0, 2});
+    CHECK(values(parts[2]) == std::vector<double>{2, 3, 4, 5, 6, 7});
+    CHECK(values(parts[3]) == std::vector<double>{8, 9, 10, 11});
+    for (const auto& p : parts) CHECK(p.shares_storage(x));
+    CHECK(values(tg::split_with_sizes(x, {1, 1}, 1)[1]) == std::vector<double>{1, 3, 5, 7, 9, 11});
+    REQUIRE_TG_ERROR(tg::split_with_sizes(x, {2, 3}), "split_with_sizes", "[2, 3]", "add up to 5", "size 6");
+    REQUIRE_TG_ERROR(tg::split_with_sizes(x, {7, -1}), "split_with_sizes", "non-negative", "[7, -1]");
+    REQUIRE_TG_ERROR(tg::split_with_sizes(x, {}), "split_with_sizes", "at least one");
+
+    // Every piece of an unbind hangs off the same split node (a squeeze in between), so its
+    // backward is one concatenation however many pieces there are.
+    auto a = leaf({4, 3});
+    auto rows = tg::unbind(a);
+    REQUIRE(rows.size() == 4);
+    const auto split_node = rows[0].grad_fn()->next_edges()[0].node;
+    CHECK(split_node->name() == "split_with_sizes");
+    for (const auto& r : rows) CHECK(r.grad_fn()->next_edges()[0].node == split_node);
+
+    // Pieces without a gradient contribute zeros; the others their own gradient.
+    (rows[1] * 2.0 + rows[3] * rows[3]).sum().backward();
+    const auto av = values(a), gv = values(a.grad());
+    for (int i = 0; i < 12; ++i) {
+        const int row = i / 3;
+        const double expected = row == 1 ? 2.0 : row == 3 ? 2.0 * av[static_cast<std::size_t>(i)] : 0.0;
+        CHECK(gv[static_cast<std::size_t>(i)] == Approx(expected));
+    }
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          auto p = tg::split_with_sizes(in[0], {2, 0, 1, 1}, 0);
+                          return tg::sum(p[0], {0}) * p[3].squeeze(0);  // p[2] unused
+                      }),
+                      {leaf({4, 3})});
+
+    // Double backward: d/da of sum((d/da sum(p0^2 * p1))^2) through the split's cat backward.
+    auto b = leaf({2, 3});
+    auto f = [](const tg::Tensor& t) {
+        auto p = tg::split_with_sizes(t, {1, 1});
+        return (p[0] * p[0] * p[1]).sum();
+    };
+    auto g = tg::autograd::grad({f(b)}, {b}, {}, false, true)[0];
+    auto gg = tg::autograd::grad({(g * g).sum()}, {b})[0];
+    // g = [2 p0 p1, p0^2]; sum(g^2) = 4 p0^2 p1^2 + p0^4
+    // d/dp0 = 8 p0 p1^2 + 4 p0^3, d/dp1 = 8 p0^2 p1
+    const auto bv = values(b), ggv = values(gg);
+    for (std::size_t j = 0; j < 3; ++j) {
+        const double p0 = bv[j], p1 = bv[3 + j];
+        CHECK(ggv[j] == Approx(8 * p0 * p1 * p1 + 4 * p0 * p0 * p0));
+        CHECK(ggv[3 + j] == Approx(8 * p0 * p0 * p1));
+    }
+}
+
 // ---- masked_select / masked_fill ------------------------------------------------------------
 
 TEST_CASE("masked_select returns the selected elements in order; mask broadcasts") {

@@ -113,7 +113,10 @@ Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+// The splitting ops return views; each call is one tape node (backward: one cat).
 std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim = 0);
+std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<std::int64_t>& split_sizes,
+                                     std::int64_t dim = 0);
 std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim = 0);
 std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim = 0);
 // Elements where mask is true, as a 1-D tensor (mask broadcasts to a's shape).

@@ -60,7 +60,7 @@ DynamicRNNResult dynamic_rnn(const RNNCellWeights& weights, const Tensor& inputs
     // (T, B, F) -> one projection GEMM -> T row blocks (B, G*H), views of one buffer.
     const Tensor x = options.time_major ? inputs : inputs.transpose(0, 1);
     std::vector<Tensor> projected;
-    if (T > 0 && B > 0) projected = functional::unbind_steps(runner.project_input(x.reshape({T * B, F})).view({T, B, -1}));
+    if (T > 0 && B > 0) projected = unbind(runner.project_input(x.reshape({T * B, F})).view({T, B, -1}), 0);
 
     std::vector<Tensor> outputs(static_cast<std::size_t>(T));
     Tensor zero_output;
@@ -87,7 +87,7 @@ DynamicRNNResult dynamic_rnn(const RNNCellWeights& weights, const Tensor& inputs
     if (T == 0) {
         result.outputs = zeros(options.time_major ? Shape{0, B, H} : Shape{B, 0, H}, weights.weight_hh.dtype());
     } else {
-        Tensor out = functional::stack_steps(outputs);  // (T, B, H)
+        Tensor out = stack(outputs, 0);  // (T, B, H)
         result.outputs = options.time_major ? out : out.transpose(0, 1);
     }
     result.final_state = std::move(state);

@@ -73,7 +73,7 @@ std::tuple<Tensor, RNNState> RNNBase::run(const Tensor& input, const RNNState& h
             TG_CHECK(hx[s].sizes() == (Shape{L * directions, B, H}), op,
                      "expected initial state of shape {} (num_layers * num_directions, B, H), got {}",
                      Shape{L * directions, B, H}, hx[s].sizes());
-            h0[s] = functional::unbind_steps(hx[s]);
+            h0[s] = unbind(hx[s], 0);
         }
     }
 

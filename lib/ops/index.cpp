@@ -7,6 +7,8 @@
 // double backward works.
 #include <algorithm>
 
+#include <fmt/ranges.h>
+
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
@@ -316,6 +318,43 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
     return cat(parts, d);
 }
 
+// The one splitting op: views of consecutive pieces along `dim`, recorded as ONE tape node
+// whose backward concatenates the piece gradients (zeros for pieces that got none). Per-piece
+// narrow nodes would each pad their gradient to a's full size: O(pieces x size) for unbind.
+std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<std::int64_t>& split_sizes, std::int64_t dim) {
+    detail::check_defined(a, "split_with_sizes");
+    TG_CHECK(a.dim() > 0, "split_with_sizes", "cannot split a 0-dim tensor");
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "split_with_sizes"));
+    TG_CHECK(!split_sizes.empty(), "split_with_sizes", "expected at least one piece size (shape {})", a.sizes());
+    std::int64_t total = 0;
+    for (const std::int64_t size : split_sizes) {
+        TG_CHECK(size >= 0, "split_with_sizes", "piece sizes must be non-negative, got [{}] (shape {})",
+                 fmt::join(split_sizes, ", "), a.sizes());
+        total += size;
+    }
+    TG_CHECK(total == a.sizes()[d], "split_with_sizes",
+             "piece sizes [{}] add up to {} but dim {} of shape {} has size {}", fmt::join(split_sizes, ", "), total, d,
+             a.sizes(), a.sizes()[d]);
+    std::vector<Tensor> parts;
+    parts.reserve(split_sizes.size());
+    const Tensor base = a.detach();
+    std::int64_t start = 0;
+    for (const std::int64_t size : split_sizes) {
+        Shape sizes = a.sizes();
+        sizes[d] = size;
+        parts.push_back(make_view(base, sizes, a.strides(), a.storage_offset() + start * a.strides()[d]));
+        start += size;
+    }
+    if (detail::needs_grad(a)) {
+        std::vector<Tensor*> outs;
+        for (auto& p : parts) outs.push_back(&p);
+        detail::record_node("split_with_sizes", &a, 1, outs, [d](std::vector<Tensor>& grads) -> GradList {
+            return {grads.size() == 1 ? grads[0] : cat(grads, static_cast<std::int64_t>(d))};
+        });
+    }
+    return parts;
+}
+
 std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim) {
     detail::check_defined(a, "split");
     TG_CHECK(a.dim() > 0, "split", "cannot split a 0-dim tensor");
@@ -323,14 +362,10 @@ std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t
     const std::int64_t n = a.size(d);
     TG_CHECK(split_size > 0 || (split_size == 0 && n == 0), "split",
              "split_size must be positive, got {} for dim {} of size {} (shape {})", split_size, d, n, a.sizes());
-    std::vector<Tensor> parts;
-    if (n == 0) {
-        parts.push_back(narrow(a, d, 0, 0));
-        return parts;
-    }
-    for (std::int64_t start = 0; start < n; start += split_size)
-        parts.push_back(narrow(a, d, start, std::min(split_size, n - start)));
-    return parts;
+    std::vector<std::int64_t> sizes;
+    for (std::int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
+    if (sizes.empty()) sizes.push_back(0);
+    return split_with_sizes(a, sizes, d);
 }
 
 // Like libtorch: pieces of ceil(n / chunks), so fewer than `chunks` may come back.
@@ -346,8 +381,9 @@ std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "unbind");
     TG_CHECK(a.dim() > 0, "unbind", "cannot unbind a 0-dim tensor");
     const auto d = detail::wrap_dim(dim, a.dim(), "unbind");
-    std::vector<Tensor> parts;
-    for (std::int64_t i = 0; i < a.size(d); ++i) parts.push_back(select(a, d, i));
+    if (a.size(d) == 0) return {};
+    std::vector<Tensor> parts = split_with_sizes(a, std::vector<std::int64_t>(static_cast<std::size_t>(a.size(d)), 1), d);
+    for (Tensor& p : parts) p = squeeze(p, d);
     return parts;
 }
 

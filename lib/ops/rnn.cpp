@@ -321,52 +321,6 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
     return out;
 }
 
-std::vector<Tensor> unbind_steps(const Tensor& a) {
-    tg::detail::check_defined(a, "unbind_steps");
-    TG_CHECK(a.dim() > 0, "unbind_steps", "cannot unbind a 0-dim tensor");
-    const std::int64_t n = a.size(0);
-    const auto rest = static_cast<std::size_t>(a.dim() - 1);
-    const Shape sizes(a.sizes().data() + 1, rest), strides(a.strides().data() + 1, rest);
-    std::vector<Tensor> parts;
-    parts.reserve(static_cast<std::size_t>(n));
-    const Tensor base = a.detach();
-    for (std::int64_t i = 0; i < n; ++i)
-        parts.push_back(make_view(base, sizes, strides, a.storage_offset() + i * a.strides()[0]));
-    if (tg::detail::needs_grad(a) && n > 0) {
-        std::vector<Tensor*> outs;
-        for (auto& p : parts) outs.push_back(&p);
-        tg::detail::record_node("unbind_steps", &a, 1, outs,
-                                [](std::vector<Tensor>& grads) -> tg::detail::GradList { return {stack_steps(grads)}; });
-    }
-    return parts;
-}
-
-Tensor stack_steps(const std::vector<Tensor>& steps) {
-    TG_CHECK(!steps.empty(), "stack_steps", "expected a non-empty list of tensors");
-    const Tensor& first = steps.front();
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-        tg::detail::check_defined(steps[i], "stack_steps");
-        TG_CHECK(steps[i].sizes() == first.sizes() && steps[i].dtype() == first.dtype(), "stack_steps",
-                 "all tensors must have the same shape and dtype: tensor {} has shape {} but tensor 0 has shape {}", i,
-                 steps[i].sizes(), first.sizes());
-    }
-    Shape sizes(static_cast<std::size_t>(first.dim() + 1));
-    sizes[0] = static_cast<std::int64_t>(steps.size());
-    for (std::int64_t d = 0; d < first.dim(); ++d) sizes[static_cast<std::size_t>(d + 1)] = first.size(d);
-    Tensor out = make_tensor(sizes, first.dtype());
-    const auto step_bytes = static_cast<std::size_t>(first.numel()) * element_size(first.dtype());
-    auto* dst = static_cast<char*>(impl_of(out).data());
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-        const Tensor src = steps[i].detach().contiguous();
-        if (step_bytes > 0) std::memcpy(dst + i * step_bytes, impl_of(src).data(), step_bytes);
-    }
-    if (tg::detail::needs_grad(steps))
-        tg::detail::record("stack_steps", steps, out, [](const Tensor& g) -> tg::detail::GradList {
-            return unbind_steps(g);  // views of the gradient, no copy
-        });
-    return out;
-}
-
 }  // namespace tg::nn::functional
 
 namespace tg::nn::detail {
@@ -403,7 +357,7 @@ Tensor step_gate_linear(const Tensor& input, const Tensor& weight, const Tensor&
                 if (collector) {
                     // Every later step has run (each feeds this one's input): one GEMM
                     // (G, S*B) x (S*B, K) for all of them.
-                    const Tensor gs = functional::stack_steps(shared->grads), xs = functional::stack_steps(shared->inputs);
+                    const Tensor gs = stack(shared->grads, 0), xs = stack(shared->inputs, 0);
                     const std::int64_t rows = gs.size(0) * gs.size(1);
                     dw = mm(gs.view({rows, gs.size(2)}).t(), xs.view({rows, xs.size(2)}));
                     shared->grads.clear();

@@ -246,11 +246,6 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
 // r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r * gh_n),
 // returns h' = (1 - z) * n + z * h. Double backward is not supported.
 Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h);
-// unbind(a, 0) as one tape node: the backward stacks the step gradients once, where T
-// narrow nodes would each pad their gradient to a's full size.
-std::vector<Tensor> unbind_steps(const Tensor& a);
-// stack(steps, 0) as one memcpy per step; its backward hands out views of the gradient.
-Tensor stack_steps(const std::vector<Tensor>& steps);
 
 }  // namespace functional
 
