@@ -18,6 +18,53 @@ TEST_CASE("backward accumulates into leaves, and sums gradients of reused tensor
     CHECK_FALSE(a.grad().defined());
 }
 
+// The engine adds a tensor's gradients into the first one it received when nothing else
+// can see that buffer; these cases hand it addends that share buffers (the same gradient
+// passed to two inputs, a hook keeping its argument, a retained gradient).
+TEST_CASE("gradients summed over many consumers stay right when addends share buffers") {
+    auto x = tg::tensor({1.0, -2.0, 3.0}, tg::kFloat64).requires_grad_();
+    auto y = x * 2.0;
+    y.retain_grad();
+    tg::Tensor kept;
+    auto z = y * 1.0;
+    z.register_hook([&](const tg::Tensor& g) { kept = g; return g; });  // holds z's gradient
+    // y + y hands the same gradient tensor to both of its inputs; z's gradient goes on to y
+    // while the hook still holds it.
+    auto out = ((y + y) * 3.0 + z + y * y).sum();
+    out.backward();
+    // d out / d y = 6 + 1 + 2y; d out / d x = 2 * that
+    const auto xv = values(x), yg = values(y.grad()), xg = values(x.grad());
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(yg[i] == 7.0 + 4.0 * xv[i]);
+        CHECK(xg[i] == 2.0 * (7.0 + 4.0 * xv[i]));
+    }
+    CHECK(values(kept) == std::vector<double>{1, 1, 1});  // not overwritten by the sum
+
+    // The outer add hands one tensor to r's node and to (y + q), which hands it on to y and
+    // to q's node: y's sum must not be formed in that tensor while q's node still has to
+    // read it (r's node runs between them).
+    auto v = tg::tensor({0.25, -1.0}, tg::kFloat64).requires_grad_();
+    auto q = v.exp(), r = v * 3.0;
+    (((v + q) + r) * 2.0).sum().backward();
+    const auto vv = values(v), vg = values(v.grad());
+    for (std::size_t i = 0; i < 2; ++i) CHECK(vg[i] == Approx(2.0 * (4.0 + std::exp(vv[i]))));
+    // The same with the caller's own gradient tensor, which must come back unchanged.
+    v.zero_grad();
+    auto seed = tg::tensor({1.0, 1.0}, tg::kFloat64);
+    ((v + v.exp()) + v * 3.0).backward(seed);
+    CHECK(values(seed) == std::vector<double>{1, 1});
+    const auto vg2 = values(v.grad());
+    for (std::size_t i = 0; i < 2; ++i) CHECK(vg2[i] == Approx(4.0 + std::exp(vv[i])));
+
+    // A second pass accumulates into the leaf; create_graph keeps every sum differentiable.
+    auto w = tg::tensor({0.5, 1.5}, tg::kFloat64).requires_grad_();
+    auto f = (w * w + w * w * w + w).sum();  // w feeds four consumers
+    auto g = tg::autograd::grad({f}, {w}, {}, false, true)[0];  // 2w + 3w^2 + 1
+    auto gg = tg::autograd::grad({g.sum()}, {w})[0];             // 2 + 6w
+    CHECK(values(g) == std::vector<double>{2 * 0.5 + 3 * 0.25 + 1, 2 * 1.5 + 3 * 2.25 + 1});
+    CHECK(values(gg) == std::vector<double>{2 + 6 * 0.5, 2 + 6 * 1.5});
+}
+
 TEST_CASE("a second backward through a freed tape is a clear error; retain_graph allows it") {
     auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
     auto y = (a * a).sum();

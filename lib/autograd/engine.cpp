@@ -17,6 +17,13 @@ namespace tg {
 
 namespace {
 
+// True when no other tensor, view or saved copy can see t's buffer, so the engine may add
+// into it instead of allocating a sum.
+bool exclusively_owned(const Tensor& t) {
+    return t.is_contiguous() && t.unsafe_impl_ptr().use_count() == 1 &&
+           t.unsafe_impl()->storage().use_count() == 1 && !t.requires_grad();
+}
+
 // The sink of a leaf's gradients: adds them into the leaf's .grad(). Holds the leaf
 // weakly so the tape does not keep variables alive.
 class AccumulateGrad final : public Node {
@@ -48,9 +55,8 @@ public:
         }
         if (grad.defined()) {
             grad.add_(incoming);
-        } else if (incoming.is_contiguous() && incoming.unsafe_impl()->storage().use_count() == 1 &&
-                   !incoming.requires_grad()) {
-            grad = incoming;  // nobody else sees this buffer: take it
+        } else if (exclusively_owned(incoming)) {
+            grad = std::move(incoming);  // nobody else sees this buffer: take it
         } else {
             grad = incoming.detach().clone();
         }
@@ -119,10 +125,14 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
     auto add_to_buffer = [&](Node* node, std::uint32_t nr, Tensor grad) {
         auto& buffer = NodeAccess::input_buffer(*node);
         if (buffer.empty()) buffer.resize(node->outputs().size());
-        if (!buffer[nr].defined())
-            buffer[nr] = std::move(grad);
+        Tensor& sum = buffer[nr];
+        if (!sum.defined())
+            sum = std::move(grad);
+        else if (!GradMode::is_enabled() && sum.sizes() == grad.sizes() && sum.dtype() == grad.dtype() &&
+                 exclusively_owned(sum))
+            sum.add_(grad);  // a gradient used by several consumers: no new tensor per addend
         else
-            buffer[nr] = buffer[nr] + grad;
+            sum = sum + grad;
     };
     for (std::size_t i = 0; i < roots.size(); ++i)
         add_to_buffer(roots[i].node.get(), roots[i].input_nr, std::move(root_grads[i]));
