@@ -26,6 +26,9 @@ namespace optim = tg::optim;
 namespace {
 std::atomic<long> g_allocations{0};
 }
+// GCC pairs the inlined library operator new with these replacements' free() and warns;
+// the replacements are a matched malloc/free pair.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
     ++g_allocations;
     if (void* p = std::malloc(n ? n : 1)) return p;

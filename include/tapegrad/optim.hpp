@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -52,11 +53,31 @@ public:
     virtual bool set_value(std::string_view name, double value) = 0;
 };
 
+// The plumbing every options struct shares, written once: Derived lists its fields in
+// `static void fields(Self& self, Visit&& visit)` as visit("name", self.field_) calls
+// (Self is Derived or const Derived), and values() / set_value() / lr come from that list.
 template <class Derived>
 class OptimizerCloneableOptions : public OptimizerOptions {
 public:
     std::unique_ptr<OptimizerOptions> clone() const override {
         return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+    }
+    double get_lr() const override { return static_cast<const Derived&>(*this).lr(); }
+    void set_lr(double lr) override { static_cast<Derived&>(*this).lr(lr); }
+    std::vector<std::pair<std::string, double>> values() const override {
+        std::vector<std::pair<std::string, double>> out;
+        Derived::fields(static_cast<const Derived&>(*this),
+                        [&](const char* name, const auto& field) { out.emplace_back(name, static_cast<double>(field)); });
+        return out;
+    }
+    bool set_value(std::string_view name, double value) override {
+        bool found = false;
+        Derived::fields(static_cast<Derived&>(*this), [&](const char* field_name, auto& field) {
+            if (field_name != name) return;
+            field = static_cast<std::remove_reference_t<decltype(field)>>(value);  // bool: value != 0
+            found = true;
+        });
+        return found;
     }
 };
 
@@ -67,15 +88,21 @@ struct SGDOptions : OptimizerCloneableOptions<SGDOptions> {
     static SGDOptions tf1_momentum(double lr, double momentum, bool use_nesterov = false) {
         return SGDOptions(lr).momentum(momentum).nesterov(use_nesterov);
     }
-    double get_lr() const override { return lr_; }
-    void set_lr(double lr) override { lr_ = lr; }
-    std::vector<std::pair<std::string, double>> values() const override;
-    bool set_value(std::string_view name, double value) override;
     TG_ARG(double, lr, 0.0);
     TG_ARG(double, momentum, 0.0);
     TG_ARG(double, dampening, 0.0);
     TG_ARG(double, weight_decay, 0.0);
     TG_ARG(bool, nesterov, false);
+
+public:  // TG_ARG leaves the section private
+    template <class Self, class Visit>
+    static void fields(Self& self, Visit&& visit) {
+        visit("lr", self.lr_);
+        visit("momentum", self.momentum_);
+        visit("dampening", self.dampening_);
+        visit("weight_decay", self.weight_decay_);
+        visit("nesterov", self.nesterov_);
+    }
 };
 
 struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
@@ -87,10 +114,6 @@ struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
         return RMSpropOptions(lr).alpha(decay).momentum(momentum).eps(epsilon).centered(centered)
             .eps_inside_sqrt(true).initial_square_avg(1.0);
     }
-    double get_lr() const override { return lr_; }
-    void set_lr(double lr) override { lr_ = lr; }
-    std::vector<std::pair<std::string, double>> values() const override;
-    bool set_value(std::string_view name, double value) override;
     TG_ARG(double, lr, 1e-2);
     TG_ARG(double, alpha, 0.99);
     TG_ARG(double, eps, 1e-8);
@@ -100,6 +123,19 @@ struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
     // tapegrad extensions for TF-1 compatibility (libtorch: false and 0).
     TG_ARG(bool, eps_inside_sqrt, false);     // sqrt(v + eps) instead of sqrt(v) + eps
     TG_ARG(double, initial_square_avg, 0.0);  // starting value of the mean square
+
+public:  // TG_ARG leaves the section private
+    template <class Self, class Visit>
+    static void fields(Self& self, Visit&& visit) {
+        visit("lr", self.lr_);
+        visit("alpha", self.alpha_);
+        visit("eps", self.eps_);
+        visit("weight_decay", self.weight_decay_);
+        visit("momentum", self.momentum_);
+        visit("centered", self.centered_);
+        visit("eps_inside_sqrt", self.eps_inside_sqrt_);
+        visit("initial_square_avg", self.initial_square_avg_);
+    }
 };
 
 struct AdamOptions : OptimizerCloneableOptions<AdamOptions> {
@@ -109,29 +145,44 @@ struct AdamOptions : OptimizerCloneableOptions<AdamOptions> {
     static AdamOptions tf1(double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) {
         return AdamOptions(lr).betas({beta1, beta2}).eps(epsilon).epsilon_hat(true);
     }
-    double get_lr() const override { return lr_; }
-    void set_lr(double lr) override { lr_ = lr; }
-    std::vector<std::pair<std::string, double>> values() const override;
-    bool set_value(std::string_view name, double value) override;
     TG_ARG(double, lr, 1e-3);
     TG_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
     TG_ARG(double, eps, 1e-8);
     TG_ARG(double, weight_decay, 0.0);
     TG_ARG(bool, amsgrad, false);
     TG_ARG(bool, epsilon_hat, false);  // tapegrad extension: TF-1's eps placement
+
+public:  // TG_ARG leaves the section private
+    template <class Self, class Visit>
+    static void fields(Self& self, Visit&& visit) {
+        visit("lr", self.lr_);
+        visit("beta1", std::get<0>(self.betas_));
+        visit("beta2", std::get<1>(self.betas_));
+        visit("eps", self.eps_);
+        visit("weight_decay", self.weight_decay_);
+        visit("amsgrad", self.amsgrad_);
+        visit("epsilon_hat", self.epsilon_hat_);
+    }
 };
 
 struct AdamWOptions : OptimizerCloneableOptions<AdamWOptions> {
     explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
-    double get_lr() const override { return lr_; }
-    void set_lr(double lr) override { lr_ = lr; }
-    std::vector<std::pair<std::string, double>> values() const override;
-    bool set_value(std::string_view name, double value) override;
     TG_ARG(double, lr, 1e-3);
     TG_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
     TG_ARG(double, eps, 1e-8);
     TG_ARG(double, weight_decay, 1e-2);  // decoupled: p -= lr * weight_decay * p
     TG_ARG(bool, amsgrad, false);
+
+public:  // TG_ARG leaves the section private
+    template <class Self, class Visit>
+    static void fields(Self& self, Visit&& visit) {
+        visit("lr", self.lr_);
+        visit("beta1", std::get<0>(self.betas_));
+        visit("beta2", std::get<1>(self.betas_));
+        visit("eps", self.eps_);
+        visit("weight_decay", self.weight_decay_);
+        visit("amsgrad", self.amsgrad_);
+    }
 };
 
 struct AdagradOptions : OptimizerCloneableOptions<AdagradOptions> {
@@ -140,15 +191,21 @@ struct AdagradOptions : OptimizerCloneableOptions<AdagradOptions> {
     static AdagradOptions tf1(double lr, double initial_accumulator_value = 0.1) {
         return AdagradOptions(lr).initial_accumulator_value(initial_accumulator_value).eps(0.0);
     }
-    double get_lr() const override { return lr_; }
-    void set_lr(double lr) override { lr_ = lr; }
-    std::vector<std::pair<std::string, double>> values() const override;
-    bool set_value(std::string_view name, double value) override;
     TG_ARG(double, lr, 1e-2);
     TG_ARG(double, lr_decay, 0.0);
     TG_ARG(double, weight_decay, 0.0);
     TG_ARG(double, initial_accumulator_value, 0.0);
     TG_ARG(double, eps, 1e-10);
+
+public:  // TG_ARG leaves the section private
+    template <class Self, class Visit>
+    static void fields(Self& self, Visit&& visit) {
+        visit("lr", self.lr_);
+        visit("lr_decay", self.lr_decay_);
+        visit("weight_decay", self.weight_decay_);
+        visit("initial_accumulator_value", self.initial_accumulator_value_);
+        visit("eps", self.eps_);
+    }
 };
 
 // ---- the optimizer base ---------------------------------------------------------------------

@@ -9,24 +9,6 @@
 
 namespace tg::optim {
 
-std::vector<std::pair<std::string, double>> AdagradOptions::values() const {
-    return {{"lr", lr_},
-            {"lr_decay", lr_decay_},
-            {"weight_decay", weight_decay_},
-            {"initial_accumulator_value", initial_accumulator_value_},
-            {"eps", eps_}};
-}
-
-bool AdagradOptions::set_value(std::string_view name, double value) {
-    if (name == "lr") lr_ = value;
-    else if (name == "lr_decay") lr_decay_ = value;
-    else if (name == "weight_decay") weight_decay_ = value;
-    else if (name == "initial_accumulator_value") initial_accumulator_value_ = value;
-    else if (name == "eps") eps_ = value;
-    else return false;
-    return true;
-}
-
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& defaults)
     : Adagrad(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
 

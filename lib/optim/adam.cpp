@@ -78,28 +78,6 @@ void adam_update(std::string_view op, const AdamStep& a, Tensor& param, const Te
 
 // ---- Adam ---------------------------------------------------------------------------------
 
-std::vector<std::pair<std::string, double>> AdamOptions::values() const {
-    return {{"lr", lr_},
-            {"beta1", std::get<0>(betas_)},
-            {"beta2", std::get<1>(betas_)},
-            {"eps", eps_},
-            {"weight_decay", weight_decay_},
-            {"amsgrad", amsgrad_ ? 1.0 : 0.0},
-            {"epsilon_hat", epsilon_hat_ ? 1.0 : 0.0}};
-}
-
-bool AdamOptions::set_value(std::string_view name, double value) {
-    if (name == "lr") lr_ = value;
-    else if (name == "beta1") std::get<0>(betas_) = value;
-    else if (name == "beta2") std::get<1>(betas_) = value;
-    else if (name == "eps") eps_ = value;
-    else if (name == "weight_decay") weight_decay_ = value;
-    else if (name == "amsgrad") amsgrad_ = value != 0.0;
-    else if (name == "epsilon_hat") epsilon_hat_ = value != 0.0;
-    else return false;
-    return true;
-}
-
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
     : Adam(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
 
@@ -131,26 +109,6 @@ void Adam::update(const OptimizerOptions& options, Tensor& param, const Tensor& 
 }
 
 // ---- AdamW --------------------------------------------------------------------------------
-
-std::vector<std::pair<std::string, double>> AdamWOptions::values() const {
-    return {{"lr", lr_},
-            {"beta1", std::get<0>(betas_)},
-            {"beta2", std::get<1>(betas_)},
-            {"eps", eps_},
-            {"weight_decay", weight_decay_},
-            {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
-}
-
-bool AdamWOptions::set_value(std::string_view name, double value) {
-    if (name == "lr") lr_ = value;
-    else if (name == "beta1") std::get<0>(betas_) = value;
-    else if (name == "beta2") std::get<1>(betas_) = value;
-    else if (name == "eps") eps_ = value;
-    else if (name == "weight_decay") weight_decay_ = value;
-    else if (name == "amsgrad") amsgrad_ = value != 0.0;
-    else return false;
-    return true;
-}
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
     : AdamW(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}

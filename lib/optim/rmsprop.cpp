@@ -10,30 +10,6 @@
 
 namespace tg::optim {
 
-std::vector<std::pair<std::string, double>> RMSpropOptions::values() const {
-    return {{"lr", lr_},
-            {"alpha", alpha_},
-            {"eps", eps_},
-            {"weight_decay", weight_decay_},
-            {"momentum", momentum_},
-            {"centered", centered_ ? 1.0 : 0.0},
-            {"eps_inside_sqrt", eps_inside_sqrt_ ? 1.0 : 0.0},
-            {"initial_square_avg", initial_square_avg_}};
-}
-
-bool RMSpropOptions::set_value(std::string_view name, double value) {
-    if (name == "lr") lr_ = value;
-    else if (name == "alpha") alpha_ = value;
-    else if (name == "eps") eps_ = value;
-    else if (name == "weight_decay") weight_decay_ = value;
-    else if (name == "momentum") momentum_ = value;
-    else if (name == "centered") centered_ = value != 0.0;
-    else if (name == "eps_inside_sqrt") eps_inside_sqrt_ = value != 0.0;
-    else if (name == "initial_square_avg") initial_square_avg_ = value;
-    else return false;
-    return true;
-}
-
 RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
     : RMSprop(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
 

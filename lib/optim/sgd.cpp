@@ -6,24 +6,6 @@
 
 namespace tg::optim {
 
-std::vector<std::pair<std::string, double>> SGDOptions::values() const {
-    return {{"lr", lr_},
-            {"momentum", momentum_},
-            {"dampening", dampening_},
-            {"weight_decay", weight_decay_},
-            {"nesterov", nesterov_ ? 1.0 : 0.0}};
-}
-
-bool SGDOptions::set_value(std::string_view name, double value) {
-    if (name == "lr") lr_ = value;
-    else if (name == "momentum") momentum_ = value;
-    else if (name == "dampening") dampening_ = value;
-    else if (name == "weight_decay") weight_decay_ = value;
-    else if (name == "nesterov") nesterov_ = value != 0.0;
-    else return false;
-    return true;
-}
-
 SGD::SGD(std::vector<Tensor> params, const SGDOptions& defaults) : SGD(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
 
 SGD::SGD(std::vector<OptimizerParamGroup> groups, const SGDOptions& defaults)
