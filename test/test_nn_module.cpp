@@ -16,6 +16,11 @@ void set_values(Tensor t, const std::vector<double>& values) {
     t.copy_(from_vector(values, t.sizes()));
 }
 
+void check_all_close(const Tensor& got, const Tensor& want, double atol) {
+    INFO("got " << got << " want " << want);
+    CHECK(allclose(got, want, 0.0, atol));
+}
+
 std::vector<std::string> names_of(const NamedTensors& named) {
     std::vector<std::string> out;
     for (const auto& [name, t] : named) out.push_back(name);
@@ -339,6 +344,125 @@ TEST_CASE("layers: BatchNorm uses batch stats in training, running stats after e
     CHECK(allclose(bn1.forward(t), tensor({{-1, -1}, {1, 1}}), 1e-3, 1e-3));
     REQUIRE_TG_ERROR(bn1.forward(ones({2, 3})), "BatchNorm1d", "[2, 3]", "num_features = 2");
     REQUIRE_TG_ERROR(bn.forward(ones({2, 3})), "BatchNorm2d", "[2, 3]", "4-D");
+}
+
+TEST_CASE("layers: LayerNorm parameters, defaults, values and printing") {
+    manual_seed(61);
+    nn::LayerNorm ln(nn::LayerNormOptions({2, 3}));
+    CHECK(names_of(ln.named_parameters()) == std::vector<std::string>{"weight", "bias"});
+    CHECK(ln.weight.sizes() == Shape{2, 3});
+    CHECK(ln.bias.sizes() == Shape{2, 3});
+    CHECK(tgtest::values(ln.weight) == std::vector<double>(6, 1.0));
+    CHECK(tgtest::values(ln.bias) == std::vector<double>(6, 0.0));
+    CHECK(ln.options.eps() == 1e-5);
+    CHECK(ln.options.elementwise_affine());
+    Tensor x = randn({4, 2, 3}) * 3.0 + 2.0;
+    Tensor y = ln.forward(x);
+    // With the default weight and bias every sample has mean 0 and biased variance ~1.
+    check_all_close(y.mean({1, 2}), zeros({4}), 1e-5);
+    check_all_close((y * y).mean({1, 2}), ones({4}), 1e-3);
+    set_values(ln.weight, {1, 2, 3, 4, 5, 6});
+    set_values(ln.bias, {0, 0, 1, 1, -1, -1});
+    CHECK(allclose(ln.forward(x), F::layer_norm(x, {2, 3}, ln.weight, ln.bias)));
+    ln.eval();  // no running statistics: the same in eval
+    CHECK(allclose(ln.forward(x), F::layer_norm(x, {2, 3}, ln.weight, ln.bias)));
+
+    nn::LayerNorm plain(nn::LayerNormOptions({3}).eps(1e-3).elementwise_affine(false));
+    CHECK(plain.parameters().empty());
+    const double sd = std::sqrt(2.0 / 3.0 + 1e-3);  // row 1 2 3: mean 2, biased variance 2/3
+    CHECK(allclose(plain.forward(tensor({{1.0, 2.0, 3.0}})), tensor({{-1 / sd, 0.0, 1 / sd}}), 1e-5, 1e-6));
+    std::ostringstream os;
+    os << nn::Sequential(nn::LayerNorm(nn::LayerNormOptions({2, 3})), nn::LayerNorm(plain.options));
+    CHECK(os.str() ==
+          "Sequential(\n"
+          "  (0): LayerNorm([2, 3], eps=1e-05, elementwise_affine=true)\n"
+          "  (1): LayerNorm([3], eps=0.001, elementwise_affine=false)\n"
+          ")");
+    REQUIRE_TG_ERROR(nn::LayerNorm(nn::LayerNormOptions(Shape{})), "LayerNorm", "at least 1 dim");
+    REQUIRE_TG_ERROR(nn::LayerNorm(nn::LayerNormOptions({0})), "LayerNorm", "positive", "[0]");
+    REQUIRE_TG_ERROR(ln.forward(ones({4, 3, 2})), "layer_norm", "[4, 3, 2]", "[2, 3]");
+}
+
+TEST_CASE("layers: ConvTranspose2d parameters, default init, forward and printing") {
+    manual_seed(62);
+    nn::ConvTranspose2d ct(nn::ConvTranspose2dOptions(3, 5, {3, 2}).stride(2).padding(1).output_padding(1));
+    CHECK(names_of(ct.named_parameters()) == std::vector<std::string>{"weight", "bias"});
+    CHECK(ct.weight.sizes() == Shape{3, 5, 3, 2});  // libtorch's (in, out, kh, kw)
+    CHECK(ct.bias.sizes() == Shape{5});
+    // libtorch's default: fan_in from weight dim 1, out * kh * kw = 30.
+    const double bound = 1.0 / std::sqrt(30.0);
+    double wmax = 0;
+    for (double v : tgtest::values(ct.weight)) wmax = std::max(wmax, std::abs(v));
+    CHECK(wmax <= bound);
+    CHECK(wmax > 0.9 * bound);
+    for (double v : tgtest::values(ct.bias)) CHECK(std::abs(v) <= bound);
+    Tensor img = randn({2, 3, 4, 5});
+    Tensor got = ct.forward(img);
+    CHECK(got.sizes() == Shape{2, 5, 8, 9});  // (4 - 1) * 2 - 2 + 3 + 1 = 8, (5 - 1) * 2 - 2 + 2 + 1 = 9
+    CHECK(allclose(got, F::conv_transpose2d(img, ct.weight, ct.bias, {2, 2}, {1, 1}, {1, 1}, {1, 1})));
+    // It undoes the shape change of the Conv2d with the same settings.
+    nn::Conv2d down(nn::Conv2dOptions(5, 3, {3, 2}).stride(2).padding(1));
+    CHECK(down.forward(got).sizes() == img.sizes());
+
+    nn::ConvTranspose2d plain(nn::ConvTranspose2dOptions(2, 4, 3).dilation(2).bias(false));
+    CHECK(plain.parameters().size() == 1);
+    CHECK_FALSE(plain.bias.defined());
+    nn::ConvTranspose2d custom(nn::ConvTranspose2dOptions(1, 1, 1).weight_init(nn::init::constant(2.0)));
+    CHECK(custom.forward(full({1, 1, 1, 1}, 1.5)).item<double>() == Approx(3.0 + custom.bias.item<double>()));
+    std::ostringstream os;
+    os << nn::Sequential(nn::ConvTranspose2d(ct.options), nn::ConvTranspose2d(plain.options),
+                         nn::ConvTranspose2d(1, 2, 4));
+    CHECK(os.str() ==
+          "Sequential(\n"
+          "  (0): ConvTranspose2d(3, 5, kernel_size=[3, 2], stride=[2, 2], padding=[1, 1], output_padding=[1, 1])\n"
+          "  (1): ConvTranspose2d(2, 4, kernel_size=[3, 3], stride=[1, 1], dilation=[2, 2], bias=false)\n"
+          "  (2): ConvTranspose2d(1, 2, kernel_size=[4, 4], stride=[1, 1])\n"
+          ")");
+    REQUIRE_TG_ERROR(nn::ConvTranspose2d(0, 3, 3), "ConvTranspose2d", "positive");
+    REQUIRE_TG_ERROR(nn::ConvTranspose2dOptions(1, 1, {1, 2, 3}), "ConvTranspose2dOptions", "kernel_size");
+    REQUIRE_TG_ERROR(ct.forward(ones({1, 2, 4, 4})), "conv_transpose2d", "[1, 2, 4, 4]", "[3, 5, 3, 2]");
+}
+
+TEST_CASE("layers: Upsample and AdaptiveAvgPool2d") {
+    manual_seed(63);
+    Tensor img = randn({2, 3, 4, 5});
+    nn::Upsample up(nn::UpsampleOptions().scale_factor(2));
+    CHECK(up.parameters().empty());
+    Tensor u = up.forward(img);
+    CHECK(u.sizes() == Shape{2, 3, 8, 10});
+    CHECK(u.at({1, 2, 7, 9}) == img.at({1, 2, 3, 4}));
+    CHECK(u.at({0, 1, 2, 5}) == img.at({0, 1, 1, 2}));
+    nn::Upsample sized(nn::UpsampleOptions().size({5, 7}));
+    CHECK(allclose(sized.forward(img), F::upsample_nearest2d(img, {5, 7})));
+    nn::Upsample square(nn::UpsampleOptions().scale_factor(2).size({6}));  // the last one set wins
+    CHECK(square.forward(img).sizes() == Shape{2, 3, 6, 6});
+
+    nn::AdaptiveAvgPool2d gap(1);
+    Tensor g = gap.forward(img);
+    CHECK(g.sizes() == Shape{2, 3, 1, 1});
+    CHECK(allclose(g.reshape({2, 3}), img.mean({2, 3})));
+    nn::AdaptiveAvgPool2d pool(nn::AdaptiveAvgPool2dOptions({3, 2}));
+    CHECK(allclose(pool.forward(img), F::adaptive_avg_pool2d(img, {3, 2})));
+    CHECK(pool.parameters().empty());
+
+    std::ostringstream os;
+    os << nn::Sequential(nn::Upsample(up.options), nn::Upsample(sized.options),
+                         nn::Upsample(nn::UpsampleOptions().scale_factor({1.5, 2})), nn::AdaptiveAvgPool2d(1),
+                         nn::AdaptiveAvgPool2d(pool.options));
+    CHECK(os.str() ==
+          "Sequential(\n"
+          "  (0): Upsample(scale_factor=[2, 2], mode=nearest)\n"
+          "  (1): Upsample(size=[5, 7], mode=nearest)\n"
+          "  (2): Upsample(scale_factor=[1.5, 2], mode=nearest)\n"
+          "  (3): AdaptiveAvgPool2d(output_size=[1, 1])\n"
+          "  (4): AdaptiveAvgPool2d(output_size=[3, 2])\n"
+          ")");
+    REQUIRE_TG_ERROR(nn::Upsample(nn::UpsampleOptions()), "Upsample", "size or a scale_factor");
+    REQUIRE_TG_ERROR(nn::UpsampleOptions().size({0, 3}), "UpsampleOptions", "size", "[0, 3]");
+    REQUIRE_TG_ERROR(nn::UpsampleOptions().scale_factor(-2), "UpsampleOptions", "scale_factor");
+    REQUIRE_TG_ERROR(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({2, 2, 2})), "AdaptiveAvgPool2d",
+                     "output_size", "[2, 2, 2]");
+    REQUIRE_TG_ERROR(gap.forward(ones({4, 4})), "adaptive_avg_pool2d", "[4, 4]");
 }
 
 TEST_CASE("training: a small MLP separates two classes (accuracy >= 0.95)") {

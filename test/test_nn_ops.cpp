@@ -465,3 +465,288 @@ TEST_CASE("embedding: errors name the index and the table") {
     REQUIRE_TG_ERROR(F::embedding(tg::from_vector(std::vector<std::int64_t>{1}), tg::zeros({5})), "embedding", "2-D",
                      "[5]");
 }
+
+// ---- layer_norm ---------------------------------------------------------------------------
+
+TEST_CASE("layer_norm: hand-computed rows, trailing 2-D shape, no affine") {
+    // Row 0 holds 1, 3 (mean 2, biased var 1); row 1 holds 2, 6 (mean 4, var 4): both -> [-1, 1].
+    auto x = tg::tensor({{1, 3}, {2, 6}}, tg::kFloat64);
+    auto w = tg::tensor({2, 1}, tg::kFloat64), b = tg::tensor({0, 10}, tg::kFloat64);
+    check_close(values(F::layer_norm(x, {2}, w, b, 1e-12)), {-2, 11, -2, 11});
+    check_close(values(F::layer_norm(x, {2}, {}, {}, 1e-12)), {-1, 1, -1, 1});
+    check_close(values(F::layer_norm(x, {2}, w, {}, 1e-12)), {-2, 1, -2, 1});
+    // eps enters under the square root: eps 3 -> (x - 2) / sqrt(1 + 3), (x - 4) / sqrt(4 + 3)
+    check_close(values(F::layer_norm(x, {2}, {}, {}, 3.0)), {-0.5, 0.5, -2 / std::sqrt(7.0), 2 / std::sqrt(7.0)});
+    // Normalising over the last two dims of (2, 2, 2): per sample 1 3 5 7 (mean 4, var 5)
+    // and 0 0 0 4 (mean 1, var 3).
+    auto x3 = tg::reshape(tg::tensor({1, 3, 5, 7, 0, 0, 0, 4}, tg::kFloat64), {2, 2, 2});
+    auto y3 = F::layer_norm(x3, {2, 2}, {}, {}, 1e-12);
+    CHECK(y3.sizes() == tg::Shape{2, 2, 2});
+    const double s0 = std::sqrt(5.0), s1 = std::sqrt(3.0);
+    check_close(values(y3), {-3 / s0, -1 / s0, 1 / s0, 3 / s0, -1 / s1, -1 / s1, -1 / s1, 3 / s1});
+    // float32 with the default eps against the formula in double; the whole tensor as the shape.
+    tg::manual_seed(14);
+    auto xf = tg::normal({3, 5}, 4.0, 2.0);
+    const auto v = values(xf);
+    std::vector<double> want;
+    for (std::size_t r = 0; r < 3; ++r) {
+        double m = 0, q = 0;
+        for (std::size_t i = 0; i < 5; ++i) m += v[r * 5 + i] / 5;
+        for (std::size_t i = 0; i < 5; ++i) q += (v[r * 5 + i] - m) * (v[r * 5 + i] - m) / 5;
+        for (std::size_t i = 0; i < 5; ++i) want.push_back((v[r * 5 + i] - m) / std::sqrt(q + 1e-5));
+    }
+    auto yf = F::layer_norm(xf, {5});
+    CHECK(yf.dtype() == tg::kFloat32);
+    check_close(values(yf), want, 1e-5);
+    CHECK(values(F::layer_norm(xf, {3, 5})).size() == 15);
+}
+
+TEST_CASE("layer_norm: gradcheck with and without affine, 3-D, views, double backward") {
+    tg::manual_seed(15);
+    auto x = leaf({3, 4}), w = leaf({4}), b = leaf({4});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::layer_norm(in[0], {4}, in[1], in[2]); }, (Inputs{x, w, b}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::layer_norm(in[0], {4}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::layer_norm(in[0], {4}, in[1]); }, (Inputs{x, w}));
+    auto x3 = leaf({2, 3, 4}), w2 = leaf({3, 4}), b2 = leaf({3, 4});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::layer_norm(in[0], {3, 4}, in[1], in[2]); },
+                      (Inputs{x3, w2, b2}));
+    // The whole input normalised at once: no leading dims to sum the weight gradient over.
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::layer_norm(in[0], {3, 4}, in[1], in[2]); },
+                      (Inputs{leaf({3, 4}), w2, b2}));
+    // Non-contiguous input and an input used twice.
+    auto xt = leaf({4, 3});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::layer_norm(in[0].t(), {4}, in[1], in[2]); },
+                      (Inputs{xt, w, b}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) { return F::layer_norm(in[0], {4}, in[1]) * F::layer_norm(in[0] * in[0], {4}, in[1]); },
+        (Inputs{x, w}));
+    // Double backward: the create_graph path differentiates the statistics.
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            auto y = F::layer_norm(in[0], {4}, in[1], in[2]);
+            auto gs = tg::autograd::grad({(y * y * y).sum()}, {in[0], in[1]}, {}, true, true);
+            return (gs[0] * gs[0]).sum() + (gs[1] * gs[1]).sum();
+        },
+        (Inputs{x, w, b}));
+}
+
+TEST_CASE("layer_norm: the fused backward matches the one written with ops") {
+    tg::manual_seed(16);
+    auto x = leaf({5, 6}), w = leaf({6}), b = leaf({6});
+    auto y = F::layer_norm(x, {6}, w, b);
+    auto g = tg::uniform({5, 6}, -1, 1, tg::kFloat64);
+    auto fused = tg::autograd::grad({y}, {x, w, b}, {g}, true, false);
+    auto graph = tg::autograd::grad({y}, {x, w, b}, {g}, false, true);
+    for (std::size_t i = 0; i < 3; ++i) check_close(values(fused[i]), values(graph[i]), 1e-12);
+}
+
+TEST_CASE("layer_norm: errors name the op and the shapes") {
+    auto x = tg::zeros({2, 3});
+    REQUIRE_TG_ERROR(F::layer_norm(x, {4}), "layer_norm", "[2, 3]", "normalized_shape [4]");
+    REQUIRE_TG_ERROR(F::layer_norm(x, {2, 3, 1}), "layer_norm", "[2, 3]", "[2, 3, 1]");
+    REQUIRE_TG_ERROR(F::layer_norm(x, {3}, tg::ones({2})), "layer_norm", "weight", "[3]", "[2]");
+    REQUIRE_TG_ERROR(F::layer_norm(x, {3}, {}, tg::ones({3, 1})), "layer_norm", "bias", "[3, 1]");
+    REQUIRE_TG_ERROR(F::layer_norm(x, {3}, tg::ones({3}, tg::kFloat64)), "layer_norm", "float64", "float32");
+    REQUIRE_TG_ERROR(F::layer_norm(x, {}), "layer_norm", "at least 1 dim");
+    REQUIRE_TG_ERROR(F::layer_norm(x, {3}, {}, {}, -1.0), "layer_norm", "eps");
+    REQUIRE_TG_ERROR(F::layer_norm(tg::zeros({2, 3}, tg::kInt64), {3}), "layer_norm");
+}
+
+// ---- conv_transpose2d ---------------------------------------------------------------------
+
+TEST_CASE("conv_transpose2d: hand-computed 2x2 input with a 2x2 kernel") {
+    auto x = tg::reshape(tg::tensor({1, 2, 3, 4}, tg::kFloat64), {1, 1, 2, 2});
+    auto w = tg::ones({1, 1, 2, 2}, tg::kFloat64);
+    // stride 1: every input pixel adds a 2x2 block of itself (the "full" correlation)
+    CHECK(values(F::conv_transpose2d(x, w)) == std::vector<double>{1, 3, 2, 4, 10, 6, 3, 7, 4});
+    // stride 2: the blocks tile without overlap
+    CHECK(values(F::conv_transpose2d(x, w, {}, {2})) ==
+          std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+    // padding 1 crops one border cell from the stride-1 result; bias adds per channel
+    CHECK(values(F::conv_transpose2d(x, w, tg::tensor({0.5}, tg::kFloat64), {1}, {1})) == std::vector<double>{10.5});
+    // output_padding 1 with stride 2: one more row and column (zeros) at the bottom/right
+    auto op = F::conv_transpose2d(x, w, {}, {2}, {0}, {1});
+    CHECK(op.sizes() == tg::Shape{1, 1, 5, 5});
+    CHECK(values(op.select(2, 4)) == std::vector<double>(5, 0.0));
+    CHECK(values(op.select(3, 4)) == std::vector<double>(5, 0.0));
+    // dilation 2: the kernel's taps land two cells apart -> 4x4 with the blocks interleaved
+    CHECK(values(F::conv_transpose2d(x, w, {}, {1}, {0}, {0}, {2})) ==
+          std::vector<double>{1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4});
+    // Two input and three output channels: weight (in 2, out 3, 1, 1) mixes channels.
+    auto x2 = tg::reshape(tg::tensor({1, 2, 10, 20}, tg::kFloat64), {1, 2, 1, 2});
+    auto w2 = tg::reshape(tg::tensor({1, 0, 2, 0, 1, 3}, tg::kFloat64), {2, 3, 1, 1});
+    CHECK(values(F::conv_transpose2d(x2, w2)) == std::vector<double>{1, 2, 10, 20, 32, 64});
+}
+
+TEST_CASE("conv_transpose2d: the adjoint of conv2d for stride, padding, dilation, output_padding") {
+    tg::manual_seed(17);
+    struct Case {
+        tg::Shape y, w;  // conv_transpose input (N, C_in, H, W), weight (C_in, C_out, kh, kw)
+        std::int64_t sh, sw, ph, pw, oph, opw, dh, dw;
+    };
+    for (const Case& c : std::vector<Case>{{{2, 3, 4, 5}, {3, 2, 3, 3}, 1, 1, 0, 0, 0, 0, 1, 1},
+                                           {{1, 2, 3, 4}, {2, 4, 3, 2}, 2, 3, 1, 0, 1, 2, 1, 1},
+                                           {{3, 2, 5, 3}, {2, 3, 4, 4}, 2, 2, 1, 1, 0, 1, 1, 1},
+                                           {{2, 1, 3, 3}, {1, 2, 3, 2}, 3, 1, 2, 1, 2, 0, 2, 3},
+                                           {{1, 4, 6, 2}, {4, 1, 2, 5}, 1, 2, 0, 2, 0, 1, 2, 1}}) {
+        INFO("input " << c.y << " weight " << c.w);
+        for (auto dt : {tg::kFloat64, tg::kFloat32}) {
+            auto y = rnd(c.y, dt), w = rnd(c.w, dt);
+            auto xt = F::conv_transpose2d(y, w, {}, {c.sh, c.sw}, {c.ph, c.pw}, {c.oph, c.opw}, {c.dh, c.dw});
+            const std::int64_t OH = (c.y[2] - 1) * c.sh - 2 * c.ph + c.dh * (c.w[2] - 1) + c.oph + 1;
+            const std::int64_t OW = (c.y[3] - 1) * c.sw - 2 * c.pw + c.dw * (c.w[3] - 1) + c.opw + 1;
+            CHECK(xt.sizes() == tg::Shape{c.y[0], c.w[1], OH, OW});
+            CHECK(xt.dtype() == dt);
+            auto x = rnd(xt.sizes(), dt);
+            auto cx = F::conv2d(x, w, {}, {c.sh, c.sw}, {c.ph, c.pw}, {c.dh, c.dw});
+            REQUIRE(cx.sizes() == y.sizes());
+            const double lhs = (cx * y).sum().item<double>(), rhs = (x * xt).sum().item<double>();
+            CHECK(lhs == Approx(rhs).epsilon(dt == tg::kFloat64 ? 1e-12 : 1e-4));
+        }
+    }
+}
+
+TEST_CASE("conv_transpose2d: the conversion of TF's padding 'same' is the adjoint of conv2d 'same'") {
+    // What docs/tf1-to-tapegrad.md gives for tf.nn.conv2d_transpose(padding="SAME") (output
+    // in * stride): k >= s: padding (k - s) / 2, and when k - s is odd, drop the last row and
+    // column (TF's odd padding pixel is at the bottom/right); k < s: output_padding s - k.
+    tg::manual_seed(21);
+    struct Case {
+        std::int64_t k, s, pad, out_pad;
+    };
+    for (const Case& c : std::vector<Case>{{4, 2, 1, 0}, {5, 3, 1, 0}, {3, 1, 1, 0}, {3, 2, 0, 0}, {5, 2, 1, 0},
+                                           {2, 1, 0, 0}, {2, 3, 0, 1}}) {
+        INFO("kernel " << c.k << " stride " << c.s);
+        auto y = rnd({2, 3, 4, 3}), w = rnd({3, 2, c.k, c.k});
+        auto xt = F::conv_transpose2d(y, w, {}, {c.s}, {c.pad}, {c.out_pad});
+        if ((c.k - c.s) % 2 != 0 && c.k > c.s) xt = xt.narrow(2, 0, 4 * c.s).narrow(3, 0, 3 * c.s);
+        CHECK(xt.sizes() == tg::Shape{2, 2, 4 * c.s, 3 * c.s});
+        auto x = rnd(xt.sizes());
+        auto cx = F::conv2d(x, w, {}, {c.s}, F::Padding::Same);
+        REQUIRE(cx.sizes() == y.sizes());
+        CHECK((cx * y).sum().item<double>() == Approx((x * xt).sum().item<double>()).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("conv_transpose2d: gradcheck over stride, padding, output_padding, dilation, views") {
+    tg::manual_seed(18);
+    auto x = leaf({2, 3, 3, 4}), w = leaf({3, 2, 3, 2}), b = leaf({2});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv_transpose2d(in[0], in[1], in[2]); }, (Inputs{x, w, b}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) { return F::conv_transpose2d(in[0], in[1], in[2], {2, 3}, {1, 0}, {1, 2}); },
+        (Inputs{x, w, b}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) { return F::conv_transpose2d(in[0], in[1], {}, {2, 1}, {1, 1}, {0}, {2, 2}); },
+        (Inputs{x, w}));
+    // A single sample, non-contiguous input (H and W swapped) and an input used twice.
+    auto x1 = leaf({1, 3, 4, 3});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::conv_transpose2d(in[0].transpose(2, 3), in[1], in[2], {2}); },
+                      (Inputs{x1, w, b}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            return F::conv_transpose2d(in[0], in[1], {}, {2}) * F::conv_transpose2d(in[0] * in[0], in[1], {}, {2});
+        },
+        (Inputs{x, w}));
+    // Double backward runs through conv2d's forward and weight gradient.
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            auto y = F::conv_transpose2d(in[0], in[1], {}, {2, 1}, {1, 0}, {1, 0});
+            auto gs = tg::autograd::grad({(y * y).sum()}, {in[0], in[1]}, {}, true, true);
+            return (gs[0] * gs[0]).sum() + gs[1].sum();
+        },
+        (Inputs{x, w}));
+}
+
+TEST_CASE("conv_transpose2d: errors name the op and the shapes") {
+    auto x = tg::zeros({2, 3, 5, 5});
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({4, 2, 3, 3})), "conv_transpose2d", "[2, 3, 5, 5]",
+                     "[4, 2, 3, 3]", "channels");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({3, 2, 3, 3}), {}, {2}, {0}, {2}), "conv_transpose2d",
+                     "output_padding [2]", "stride [2]");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({3, 2, 3, 3}), {}, {1}, {0}, {1}), "conv_transpose2d",
+                     "output_padding", "smaller than stride");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({3, 2, 3, 3}), tg::zeros({3})), "conv_transpose2d", "bias",
+                     "[3]", "[3, 2, 3, 3]");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(tg::zeros({3, 5, 5}), tg::zeros({3, 2, 3, 3})), "conv_transpose2d", "4-D",
+                     "[3, 5, 5]");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({3, 2, 3})), "conv_transpose2d", "4-D", "[3, 2, 3]");
+    // (1 - 1) * 1 - 2 * 2 + 1 = -3: padding crops more than the output has
+    REQUIRE_TG_ERROR(F::conv_transpose2d(tg::zeros({1, 3, 1, 1}), tg::zeros({3, 2, 1, 1}), {}, {1}, {2}),
+                     "conv_transpose2d", "not positive", "[1, 3, 1, 1]");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({3, 2, 3, 3}), {}, {0}), "conv_transpose2d", "stride");
+    REQUIRE_TG_ERROR(F::conv_transpose2d(x, tg::zeros({3, 2, 3, 3}, tg::kFloat64)), "conv_transpose2d", "float64");
+}
+
+// ---- upsample_nearest2d and adaptive_avg_pool2d --------------------------------------------
+
+TEST_CASE("upsample_nearest2d: hand-computed sizes and scale factors, non-divisible") {
+    auto x = tg::reshape(tg::tensor({1, 2, 3, 4}, tg::kFloat64), {1, 1, 2, 2});
+    CHECK(values(F::upsample_nearest2d(x, {4})) ==
+          std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+    CHECK(values(F::upsample_nearest2d(x, 2.0, 1.0)) == std::vector<double>{1, 2, 1, 2, 3, 4, 3, 4});
+    // 2 -> 3 rows: floor(o * 2 / 3) = 0, 0, 1
+    CHECK(values(F::upsample_nearest2d(x, {3, 2})) == std::vector<double>{1, 2, 1, 2, 3, 4});
+    // 5 -> 3 columns: floor(o * 5 / 3) = 0, 1, 3; 5 -> 7: 0, 0, 1, 2, 2, 3, 4
+    auto r = tg::reshape(tg::tensor({10, 11, 12, 13, 14}, tg::kFloat64), {1, 1, 1, 5});
+    CHECK(values(F::upsample_nearest2d(r, {1, 3})) == std::vector<double>{10, 11, 13});
+    CHECK(values(F::upsample_nearest2d(r, {1, 7})) == std::vector<double>{10, 10, 11, 12, 12, 13, 14});
+    // scale 1.5 on 5 columns: 7 outputs reading floor(o / 1.5); scale 0.5: 2 outputs, floor(o * 2)
+    CHECK(values(F::upsample_nearest2d(r, 1.0, 1.5)) == std::vector<double>{10, 10, 11, 12, 12, 13, 14});
+    CHECK(values(F::upsample_nearest2d(r, 1.0, 0.5)) == std::vector<double>{10, 12});
+    // 3-D input keeps its rank
+    CHECK(F::upsample_nearest2d(x.select(0, 0), {3, 5}).sizes() == tg::Shape{1, 3, 5});
+    // The gradient of each input cell counts its copies: rows 0, 0, 1 and columns 0, 1, 3.
+    auto xr = tg::reshape(tg::arange(0, 10, 1, tg::kFloat64), {1, 1, 2, 5}).requires_grad_();
+    F::upsample_nearest2d(xr, {3, 3}).sum().backward();
+    CHECK(values(xr.grad()) == std::vector<double>{2, 2, 0, 2, 0, 1, 1, 0, 1, 0});
+}
+
+TEST_CASE("adaptive_avg_pool2d: libtorch's windows, 5 -> 3, 2 -> 3, global") {
+    // x[h][w] = 5h + w; rows [0, 2), [1, 4), [3, 5) have mean 0.5, 2, 3.5 (likewise columns).
+    auto x = tg::reshape(tg::arange(0, 25, 1, tg::kFloat64), {1, 1, 5, 5});
+    check_close(values(F::adaptive_avg_pool2d(x, {3})), {3, 4.5, 6, 10.5, 12, 13.5, 18, 19.5, 21});
+    check_close(values(F::adaptive_avg_pool2d(x, {1})), {12});
+    check_close(values(F::adaptive_avg_pool2d(x, {1, 5})), {10, 11, 12, 13, 14});
+    // Output larger than the input: 2 -> 3 windows {0}, {0, 1}, {1} overlap.
+    auto s = tg::reshape(tg::tensor({1, 2, 3, 4}, tg::kFloat64), {1, 1, 2, 2});
+    check_close(values(F::adaptive_avg_pool2d(s, {3})), {1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4});
+    // Divisible sizes are plain average pooling; global pooling is the mean over H and W.
+    tg::manual_seed(19);
+    auto y = rnd({2, 3, 6, 4});
+    check_close(values(F::adaptive_avg_pool2d(y, {3, 2})), values(F::avg_pool2d(y, {2, 2})), 1e-12);
+    check_close(values(F::adaptive_avg_pool2d(y, {1})), values(y.mean({2, 3})), 1e-12);
+    CHECK(F::adaptive_avg_pool2d(y.select(0, 0), {2}).sizes() == tg::Shape{3, 2, 2});
+}
+
+TEST_CASE("upsample and adaptive pool: gradcheck incl. views and double backward") {
+    tg::manual_seed(20);
+    auto x = leaf({2, 2, 5, 4});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::adaptive_avg_pool2d(in[0], {3}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::adaptive_avg_pool2d(in[0], {7, 2}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::adaptive_avg_pool2d(in[0].transpose(2, 3), {3, 2}); },
+                      (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::upsample_nearest2d(in[0], {7, 9}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::upsample_nearest2d(in[0], {3, 3}); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::upsample_nearest2d(in[0].transpose(2, 3), 2.0, 1.5); },
+                      (Inputs{x}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            auto y = F::upsample_nearest2d(in[0], {6}) * F::upsample_nearest2d(F::adaptive_avg_pool2d(in[0], {3}), {6});
+            auto g = tg::autograd::grad({(y * y).sum()}, {in[0]}, {}, true, true)[0];
+            return (g * g).sum();
+        },
+        (Inputs{x}));
+}
+
+TEST_CASE("upsample and adaptive pool: errors") {
+    auto x = tg::zeros({1, 1, 4, 4});
+    REQUIRE_TG_ERROR(F::upsample_nearest2d(tg::zeros({4, 4}), {8}), "upsample_nearest2d", "[4, 4]");
+    REQUIRE_TG_ERROR(F::upsample_nearest2d(x, {0, 2}), "upsample_nearest2d", "output_size");
+    REQUIRE_TG_ERROR(F::upsample_nearest2d(x, {1, 2, 3}), "upsample_nearest2d", "output_size");
+    REQUIRE_TG_ERROR(F::upsample_nearest2d(x, -1.0, 2.0), "upsample_nearest2d", "scale", "[1, 1, 4, 4]");
+    REQUIRE_TG_ERROR(F::upsample_nearest2d(x, 0.1, 1.0), "upsample_nearest2d", "0x4", "[1, 1, 4, 4]");
+    REQUIRE_TG_ERROR(F::adaptive_avg_pool2d(tg::zeros({4}), {2}), "adaptive_avg_pool2d", "[4]");
+    REQUIRE_TG_ERROR(F::adaptive_avg_pool2d(x, {0}), "adaptive_avg_pool2d", "output_size");
+    REQUIRE_TG_ERROR(F::adaptive_avg_pool2d(tg::zeros({1, 1, 0, 4}), {2}), "adaptive_avg_pool2d", "[1, 1, 0, 4]");
+    REQUIRE_TG_ERROR(F::adaptive_avg_pool2d(tg::zeros({1, 1, 4, 4}, tg::kInt64), {2}), "adaptive_avg_pool2d");
+}

@@ -65,3 +65,36 @@ void BatchNormBase::pretty_print(std::ostream& os) const {
 }
 
 }  // namespace tg::nn
+
+// nn::LayerNorm over functional::layer_norm.
+namespace tg::nn {
+
+LayerNorm::LayerNorm(const LayerNormOptions& options_) : Module("LayerNorm"), options(options_) {
+    const Shape& shape = options.normalized_shape();
+    TG_CHECK(!shape.empty(), "LayerNorm", "normalized_shape must have at least 1 dim, got {}", shape);
+    for (std::int64_t d : shape)
+        TG_CHECK(d > 0, "LayerNorm", "normalized_shape dims must be positive, got {}", shape);
+    TG_CHECK(options.eps() >= 0, "LayerNorm", "eps must be non-negative, got {}", options.eps());
+    if (options.elementwise_affine()) {
+        weight = register_parameter("weight", empty(shape));
+        bias = register_parameter("bias", empty(shape));
+    }
+    reset_parameters();
+}
+
+void LayerNorm::reset_parameters() {
+    if (!options.elementwise_affine()) return;
+    init::ones_(weight);
+    init::zeros_(bias);
+}
+
+Tensor LayerNorm::forward(const Tensor& input) {
+    return functional::layer_norm(input, options.normalized_shape(), weight, bias, options.eps());
+}
+
+void LayerNorm::pretty_print(std::ostream& os) const {
+    os << "LayerNorm(" << options.normalized_shape() << ", eps=" << options.eps()
+       << ", elementwise_affine=" << (options.elementwise_affine() ? "true" : "false") << ")";
+}
+
+}  // namespace tg::nn

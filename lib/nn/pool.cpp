@@ -1,4 +1,4 @@
-// nn::MaxPool2d and nn::AvgPool2d over their functional ops.
+// nn::MaxPool2d, nn::AvgPool2d, nn::AdaptiveAvgPool2d and nn::Upsample over their functional ops.
 #include <ostream>
 
 #include "tapegrad/nn/modules.hpp"
@@ -67,5 +67,55 @@ Tensor AvgPool2d::forward(const Tensor& input) {
 }
 
 void AvgPool2d::pretty_print(std::ostream& os) const { print_pool(os, "AvgPool2d", options, true); }
+
+AdaptiveAvgPool2d::AdaptiveAvgPool2d(const AdaptiveAvgPool2dOptions& options_)
+    : Module("AdaptiveAvgPool2d"), options(options_) {
+    const Shape& s = options.output_size();
+    TG_CHECK((s.size() == 1 || s.size() == 2) && s[0] > 0 && s[s.size() - 1] > 0, "AdaptiveAvgPool2d",
+             "output_size takes 1 or 2 positive values, got {}", s);
+}
+
+Tensor AdaptiveAvgPool2d::forward(const Tensor& input) {
+    return functional::adaptive_avg_pool2d(input, options.output_size());
+}
+
+void AdaptiveAvgPool2d::pretty_print(std::ostream& os) const {
+    os << "AdaptiveAvgPool2d(output_size=" << options.output_size() << ")";
+}
+
+UpsampleOptions& UpsampleOptions::size(const Shape& s) {
+    TG_CHECK((s.size() == 1 || s.size() == 2) && s[0] > 0 && s[s.size() - 1] > 0, "UpsampleOptions",
+             "size takes 1 or 2 positive values, got {}", s);
+    size_ = s.size() == 1 ? Shape{s[0], s[0]} : s;
+    scale_factor_.reset();
+    return *this;
+}
+
+UpsampleOptions& UpsampleOptions::scale_factor(const std::vector<double>& s) {
+    TG_CHECK((s.size() == 1 || s.size() == 2) && s[0] > 0 && s.back() > 0, "UpsampleOptions",
+             "scale_factor takes 1 or 2 positive values, got {} values", s.size());
+    scale_factor_ = s.size() == 1 ? std::vector<double>{s[0], s[0]} : s;
+    size_.reset();
+    return *this;
+}
+
+Upsample::Upsample(const UpsampleOptions& options_) : Module("Upsample"), options(options_) {
+    TG_CHECK(options.size() || options.scale_factor(), "Upsample", "give UpsampleOptions a size or a scale_factor");
+}
+
+Tensor Upsample::forward(const Tensor& input) {
+    if (options.size()) return functional::upsample_nearest2d(input, *options.size());
+    const auto& f = *options.scale_factor();
+    return functional::upsample_nearest2d(input, f[0], f[1]);
+}
+
+void Upsample::pretty_print(std::ostream& os) const {
+    os << "Upsample(";
+    if (options.size())
+        os << "size=" << *options.size();
+    else
+        os << "scale_factor=[" << (*options.scale_factor())[0] << ", " << (*options.scale_factor())[1] << "]";
+    os << ", mode=nearest)";
+}
 
 }  // namespace tg::nn

@@ -12,6 +12,8 @@
 //   conv_forward(x, w)       = conv(x, w)
 //   conv_input_grad(g, w)    = d<conv(x, w), g>/dx
 //   conv_weight_grad(x, g)   = d<conv(x, w), g>/dw
+// conv_transpose2d(y, w) is conv_input_grad(y, w) with the geometry of the conv2d it is the
+// adjoint of (weight (C_in, C_out, kh, kw) is that conv2d's (O, C, kh, kw)).
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -234,7 +236,8 @@ void for_each_grad_chunk(const ConvGeom& g, const T* grad, ChunkFn&& fn) {
 }
 
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g);
-Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g);
+// `op` names the recorded node: conv_transpose2d is this op called on its own.
+Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, const char* op = "conv2d_input_grad");
 Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g);
 
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g) {
@@ -287,7 +290,7 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
 }
 
 // d<conv(x, w), grad>/dx = col2im(w^T @ grad^T)
-Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g) {
+Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, const char* op) {
     const Tensor cg = raw(grad), cw = raw(w);
     Tensor dx = zeros(g.input_shape(), grad.dtype());
     detail::visit_floating(grad.dtype(), "conv2d", [&](auto v) {
@@ -302,7 +305,7 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g) {
                                });
     });
     if (detail::needs_grad(grad, w))
-        detail::record("conv2d_input_grad", {grad, w}, dx,
+        detail::record(op, {grad, w}, dx,
                        [sg = SavedTensor(w.requires_grad() ? grad : Tensor()),
                         sw = SavedTensor(grad.requires_grad() ? w : Tensor()), rg = grad.requires_grad(),
                         rw = w.requires_grad(), g](const Tensor& h) -> GradList {
@@ -462,6 +465,46 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
     const Padding2d pad = tf_padding(padding, input.sizes()[2], input.sizes()[3],
                                      {weight.sizes()[2], weight.sizes()[3]}, stride, dilation);
     return conv2d_impl(input, weight, bias, stride, pad, dilation);
+}
+
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
+                        const Shape& padding, const Shape& output_padding, const Shape& dilation) {
+    constexpr const char* op = "conv_transpose2d";
+    detail::check_defined(input, op);
+    detail::check_defined(weight, op);
+    TG_CHECK(input.dim() == 4, op, "input must be 4-D (N, C_in, H, W), got shape {}", input.sizes());
+    TG_CHECK(weight.dim() == 4, op, "weight must be 4-D (in_channels, out_channels, kh, kw), got shape {}",
+             weight.sizes());
+    detail::check_floating(input, op);
+    detail::check_same_dtype(input, weight, op);
+    TG_CHECK(input.sizes()[1] == weight.sizes()[0], op,
+             "input shape {} has {} channels but weight shape {} expects {} input channels (its dim 0)",
+             input.sizes(), input.sizes()[1], weight.sizes(), weight.sizes()[0]);
+    if (bias.defined()) {
+        detail::check_same_dtype(input, bias, op);
+        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[1], op,
+                 "bias shape {} does not match weight shape {} (expected [{}], the out_channels)", bias.sizes(),
+                 weight.sizes(), weight.sizes()[1]);
+    }
+    const auto [sh, sw] = spatial_pair(stride, "stride", op, 1);
+    const auto [ph, pw] = spatial_pair(padding, "padding", op, 0);
+    const auto [oph, opw] = spatial_pair(output_padding, "output_padding", op, 0);
+    const auto [dh, dw] = spatial_pair(dilation, "dilation", op, 1);
+    // output_padding < stride keeps this conv2d geometry the exact adjoint (the extra rows
+    // are the ones conv2d's floor division drops).
+    TG_CHECK(oph < sh && opw < sw, op, "output_padding {} must be smaller than stride {}", output_padding, stride);
+    ConvGeom g{};
+    g.N = input.sizes()[0], g.O = input.sizes()[1], g.OH = input.sizes()[2], g.OW = input.sizes()[3];
+    g.C = weight.sizes()[1], g.kh = weight.sizes()[2], g.kw = weight.sizes()[3];
+    g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
+    g.pt = g.pb = ph, g.pl = g.pr = pw;
+    g.H = (g.OH - 1) * sh - 2 * ph + dh * (g.kh - 1) + oph + 1;
+    g.W = (g.OW - 1) * sw - 2 * pw + dw * (g.kw - 1) + opw + 1;
+    TG_CHECK(g.OH > 0 && g.OW > 0 && g.H > 0 && g.W > 0, op,
+             "output size {}x{} is not positive (input shape {}, weight shape {}, stride {}, padding {})", g.H, g.W,
+             input.sizes(), weight.sizes(), stride, padding);
+    Tensor out = conv_input_grad(input, weight, g, op);
+    return bias.defined() ? out + reshape(bias, {1, g.C, 1, 1}) : out;
 }
 
 }  // namespace tg::nn::functional

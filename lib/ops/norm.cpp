@@ -1,5 +1,6 @@
 // Batch normalisation over (N, C, *) inputs: statistics per channel C, over the batch and
-// every trailing (spatial) dim.
+// every trailing (spatial) dim; layer normalisation (at the end of the file) per row of the
+// trailing normalized_shape dims, with the same fused-kernel / create_graph split.
 //
 // Training runs one fused kernel forward (statistics accumulated in double) and, for an
 // ordinary backward, one fused kernel back, with the textbook formula
@@ -233,6 +234,176 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                            if (GradMode::is_enabled())  // create_graph: differentiate the statistics too
                                return batch_norm_backward_graph(grad, x, w, has_bias, g, eps);
                            return batch_norm_backward_fused(grad, x, w, has_bias, g, mean_c, invstd_c);
+                       });
+    }
+    return out;
+}
+
+}  // namespace tg::nn::functional
+
+// ---- layer normalisation -------------------------------------------------------------------
+//
+// libtorch's layer_norm: statistics per row of the (M, D) view of the input, D the number of
+// elements of normalized_shape (its trailing dims). One fused kernel forward saves each row's
+// mean and rstd = 1 / sqrt(var + eps); the fused backward is
+//   dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = g * weight,
+//   dweight = sum over rows of g * xhat,  dbias = sum over rows of g.
+// Under create_graph the same formula is written with tapegrad ops from the saved input.
+
+namespace tg::nn::functional {
+
+namespace {
+
+struct LayerNormGeom {
+    std::int64_t M = 0, D = 1;  // rows, elements normalised together
+    Shape norm_dims;            // the trailing dims, as non-negative indices
+    Shape lead_dims;            // the leading dims (summed for the weight and bias gradients)
+    Shape normalized_shape;     // the shape of weight and bias
+};
+
+// sum over `dims`, or the tensor itself when there are none (tg::sum({}) would reduce all).
+Tensor sum_over(const Tensor& t, const Shape& dims) { return dims.empty() ? t : sum(t, dims); }
+
+GradList layer_norm_backward_graph(const Tensor& grad, const Tensor& x, const Tensor& weight, bool want_x,
+                                   bool want_w, bool has_bias, const LayerNormGeom& g, double eps) {
+    const Tensor mu = mean(x, g.norm_dims, true);
+    const Tensor centered = x - mu;
+    const Tensor rstd = pow(mean(centered * centered, g.norm_dims, true) + eps, -0.5);
+    const Tensor xhat = centered * rstd;
+    const Tensor gw = weight.defined() ? grad * weight : grad;
+    GradList grads{want_x ? rstd * (gw - mean(gw, g.norm_dims, true) - xhat * mean(gw * xhat, g.norm_dims, true))
+                          : Tensor()};
+    if (weight.defined()) grads.push_back(want_w ? sum_over(grad * xhat, g.lead_dims) : Tensor());
+    if (has_bias) grads.push_back(sum_over(grad, g.lead_dims));
+    return grads;
+}
+
+Tensor layer_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const LayerNormGeom& g,
+                          double eps, std::vector<double>& mean_r, std::vector<double>& rstd_r) {
+    const Tensor cx = raw(input);
+    const Tensor cw = weight.defined() ? raw(weight) : Tensor(), cb = bias.defined() ? raw(bias) : Tensor();
+    Tensor out = make_tensor(input.sizes(), input.dtype());
+    mean_r.assign(static_cast<std::size_t>(g.M), 0.0);
+    rstd_r.assign(static_cast<std::size_t>(g.M), 0.0);
+    detail::visit_floating(input.dtype(), "layer_norm", [&](auto v) {
+        using T = decltype(v);
+        const T* pw = cw.defined() ? impl_of(cw).data_as<T>() : nullptr;
+        const T* pb = cb.defined() ? impl_of(cb).data_as<T>() : nullptr;
+        const double d = static_cast<double>(g.D);
+        for (std::int64_t m = 0; m < g.M; ++m) {
+            const T* row = impl_of(cx).data_as<T>() + m * g.D;
+            T* orow = impl_of(out).data_as<T>() + m * g.D;
+            double s = 0;
+            for (std::int64_t i = 0; i < g.D; ++i) s += row[i];
+            const double mu = s / d;
+            double sq = 0;  // two passes: no cancellation for rows far from zero
+            for (std::int64_t i = 0; i < g.D; ++i) sq += (row[i] - mu) * (row[i] - mu);
+            const double rstd = 1.0 / std::sqrt(sq / d + eps);
+            mean_r[static_cast<std::size_t>(m)] = mu;
+            rstd_r[static_cast<std::size_t>(m)] = rstd;
+            for (std::int64_t i = 0; i < g.D; ++i) {
+                const double xhat = (row[i] - mu) * rstd;
+                orow[i] = static_cast<T>(xhat * (pw ? double(pw[i]) : 1.0) + (pb ? double(pb[i]) : 0.0));
+            }
+        }
+    });
+    return out;
+}
+
+GradList layer_norm_backward_fused(const Tensor& grad, const Tensor& x, const Tensor& weight, bool want_x,
+                                   bool want_w, bool has_bias, const LayerNormGeom& g,
+                                   const std::vector<double>& mean_r, const std::vector<double>& rstd_r) {
+    const Tensor cg = raw(grad), cx = raw(x), cw = weight.defined() ? raw(weight) : Tensor();
+    Tensor dx = want_x ? make_tensor(x.sizes(), x.dtype()) : Tensor();
+    std::vector<double> dw(want_w ? static_cast<std::size_t>(g.D) : 0, 0.0);
+    std::vector<double> db(has_bias ? static_cast<std::size_t>(g.D) : 0, 0.0);
+    Tensor dweight, dbias;
+    detail::visit_floating(x.dtype(), "layer_norm", [&](auto v) {
+        using T = decltype(v);
+        const T* pw = cw.defined() ? impl_of(cw).data_as<T>() : nullptr;
+        const double d = static_cast<double>(g.D);
+        for (std::int64_t m = 0; m < g.M; ++m) {
+            const T* gr = impl_of(cg).data_as<T>() + m * g.D;
+            const T* xr = impl_of(cx).data_as<T>() + m * g.D;
+            const double mu = mean_r[static_cast<std::size_t>(m)], rstd = rstd_r[static_cast<std::size_t>(m)];
+            double sum_gw = 0, sum_gwx = 0;  // sum(gw), sum(gw * xhat)
+            for (std::int64_t i = 0; i < g.D; ++i) {
+                const double xhat = (xr[i] - mu) * rstd, gi = gr[i];
+                const double gw = gi * (pw ? double(pw[i]) : 1.0);
+                sum_gw += gw;
+                sum_gwx += gw * xhat;
+                if (want_w) dw[static_cast<std::size_t>(i)] += gi * xhat;
+                if (has_bias) db[static_cast<std::size_t>(i)] += gi;
+            }
+            if (!want_x) continue;
+            T* dr = impl_of(dx).data_as<T>() + m * g.D;
+            const double mean_gw = sum_gw / d, mean_gwx = sum_gwx / d;
+            for (std::int64_t i = 0; i < g.D; ++i) {
+                const double xhat = (xr[i] - mu) * rstd;
+                const double gw = gr[i] * (pw ? double(pw[i]) : 1.0);
+                dr[i] = static_cast<T>(rstd * (gw - mean_gw - xhat * mean_gwx));
+            }
+        }
+        auto to_tensor = [&](const std::vector<double>& acc) {
+            Tensor t = make_tensor(g.normalized_shape, x.dtype());
+            for (std::size_t i = 0; i < acc.size(); ++i) impl_of(t).data_as<T>()[i] = static_cast<T>(acc[i]);
+            return t;
+        };
+        if (want_w) dweight = to_tensor(dw);
+        if (has_bias) dbias = to_tensor(db);
+    });
+    GradList grads{dx};
+    if (weight.defined()) grads.push_back(dweight);
+    if (has_bias) grads.push_back(dbias);
+    return grads;
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+    detail::check_defined(input, "layer_norm");
+    detail::check_floating(input, "layer_norm");
+    const auto k = static_cast<std::int64_t>(normalized_shape.size());
+    TG_CHECK(k >= 1, "layer_norm", "normalized_shape must have at least 1 dim, got {} (input shape {})",
+             normalized_shape, input.sizes());
+    bool trailing = k <= input.dim();
+    for (std::int64_t i = 0; trailing && i < k; ++i)
+        trailing = input.size(input.dim() - k + i) == normalized_shape[static_cast<std::size_t>(i)];
+    TG_CHECK(trailing, "layer_norm", "input shape {} does not end with normalized_shape {}", input.sizes(),
+             normalized_shape);
+    for (const auto& [t, what] : {std::pair{weight, "weight"}, std::pair{bias, "bias"}}) {
+        if (!t.defined()) continue;
+        TG_CHECK(t.sizes() == normalized_shape, "layer_norm", "{} must have normalized_shape {}, got shape {}",
+                 what, normalized_shape, t.sizes());
+        TG_CHECK(t.dtype() == input.dtype(), "layer_norm", "{} has dtype {} but the input has dtype {}", what,
+                 dtype_name(t.dtype()), dtype_name(input.dtype()));
+    }
+    TG_CHECK(eps >= 0, "layer_norm", "eps must be non-negative, got {}", eps);
+    LayerNormGeom g;
+    g.normalized_shape = normalized_shape;
+    g.D = normalized_shape.numel();
+    TG_CHECK(g.D > 0, "layer_norm", "normalized_shape {} has no elements to normalise", normalized_shape);
+    g.M = input.numel() / g.D;
+    for (std::int64_t d = 0; d < input.dim(); ++d) (d < input.dim() - k ? g.lead_dims : g.norm_dims).push_back(d);
+
+    std::vector<double> mean_r, rstd_r;
+    Tensor out = layer_norm_forward(input, weight, bias, g, eps, mean_r, rstd_r);
+    const bool has_weight = weight.defined(), has_bias = bias.defined();
+    std::vector<Tensor> inputs{input};
+    if (has_weight) inputs.push_back(weight);
+    if (has_bias) inputs.push_back(bias);
+    if (detail::needs_grad(inputs)) {
+        const bool want_x = input.requires_grad(), want_w = has_weight && weight.requires_grad();
+        detail::record("layer_norm", inputs, out,
+                       [sx = SavedTensor(input), sw = SavedTensor(has_weight ? weight : Tensor()), want_x, want_w,
+                        has_bias, g, eps, mean_r = std::move(mean_r),
+                        rstd_r = std::move(rstd_r)](const Tensor& grad) -> GradList {
+                           const Tensor x = sx.unpack(), w = sw.unpack();
+                           if (GradMode::is_enabled())  // create_graph: differentiate the statistics too
+                               return layer_norm_backward_graph(grad, x, w, want_x, want_w, has_bias, g, eps);
+                           return layer_norm_backward_fused(grad, x, w, want_x, want_w, has_bias, g, mean_r,
+                                                            rstd_r);
                        });
     }
     return out;

@@ -4,10 +4,14 @@
 // plane; its backward scatters the gradient there, and the adjoint of that scatter is a
 // gather at the same indices, so both are recorded ops (double backward works).
 // Average pooling is linear: its backward is its adjoint (spread each gradient over the
-// window), whose backward is the forward again.
+// window), whose backward is the forward again. Adaptive average pooling and nearest
+// upsampling (at the end of the file) are linear too and pair with their adjoints the same way.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
@@ -276,6 +280,197 @@ Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
         g.count_include_pad = false;  // TF averages over the cells inside the input
         return avg_pool_forward(x, g);
     });
+}
+
+// ---- adaptive average pooling and nearest upsampling --------------------------------------
+
+namespace {
+
+// The (N * C) planes of a 4-D input and its output size: shared by the two ops below.
+struct ResizeGeom {
+    std::int64_t planes, H, W, OH, OW;
+    Shape in_shape, out_shape;
+};
+
+ResizeGeom resize_geom(const Tensor& x, std::int64_t OH, std::int64_t OW) {
+    return {x.sizes()[0] * x.sizes()[1], x.sizes()[2], x.sizes()[3], OH, OW, x.sizes(),
+            {x.sizes()[0], x.sizes()[1], OH, OW}};
+}
+
+// libtorch's adaptive windows: output cell i covers [floor(i * in / out), ceil((i + 1) * in / out)).
+std::int64_t window_start(std::int64_t i, std::int64_t in, std::int64_t out) { return i * in / out; }
+std::int64_t window_end(std::int64_t i, std::int64_t in, std::int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// Calls cell(j, hs, he, ws, we, 1 / window size) for each output cell j of one plane.
+template <class F>
+void for_each_adaptive_window(const ResizeGeom& g, F&& cell) {
+    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+        const std::int64_t hs = window_start(oh, g.H, g.OH), he = window_end(oh, g.H, g.OH);
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t ws = window_start(ow, g.W, g.OW), we = window_end(ow, g.W, g.OW);
+            cell(oh * g.OW + ow, hs, he, ws, we, 1.0 / static_cast<double>((he - hs) * (we - ws)));
+        }
+    }
+}
+
+Tensor adaptive_avg_pool_adjoint(const Tensor& grad, const ResizeGeom& g);
+
+Tensor adaptive_avg_pool_forward(const Tensor& x, const ResizeGeom& g) {
+    const Tensor cx = raw(x);
+    Tensor out = make_tensor(g.out_shape, x.dtype());
+    detail::visit_floating(x.dtype(), "adaptive_avg_pool2d", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t p = 0; p < g.planes; ++p) {
+            const T* plane = impl_of(cx).data_as<T>() + p * g.H * g.W;
+            T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
+            for_each_adaptive_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
+                                            std::int64_t we, double scale) {
+                double s = 0;
+                for (std::int64_t h = hs; h < he; ++h)
+                    for (std::int64_t w = ws; w < we; ++w) s += plane[h * g.W + w];
+                po[j] = static_cast<T>(s * scale);
+            });
+        }
+    });
+    if (detail::needs_grad(x))
+        detail::record("adaptive_avg_pool2d", {x}, out, [g](const Tensor& grad) -> GradList {
+            return {adaptive_avg_pool_adjoint(grad, g)};
+        });
+    return out;
+}
+
+// dx[window of j] += grad[j] / window size
+Tensor adaptive_avg_pool_adjoint(const Tensor& grad, const ResizeGeom& g) {
+    const Tensor cg = raw(grad);
+    Tensor dx = zeros(g.in_shape, grad.dtype());
+    detail::visit_floating(grad.dtype(), "adaptive_avg_pool2d", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t p = 0; p < g.planes; ++p) {
+            const T* pg = impl_of(cg).data_as<T>() + p * g.OH * g.OW;
+            T* plane = impl_of(dx).data_as<T>() + p * g.H * g.W;
+            for_each_adaptive_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
+                                            std::int64_t we, double scale) {
+                const T share = static_cast<T>(pg[j] * scale);
+                for (std::int64_t h = hs; h < he; ++h)
+                    for (std::int64_t w = ws; w < we; ++w) plane[h * g.W + w] += share;
+            });
+        }
+    });
+    if (detail::needs_grad(grad))
+        detail::record("adaptive_avg_pool2d_backward", {grad}, dx, [g](const Tensor& h) -> GradList {
+            return {adaptive_avg_pool_forward(h, g)};
+        });
+    return dx;
+}
+
+// Nearest upsampling reads input row src_h[oh] and column src_w[ow] for output cell (oh, ow).
+struct NearestGeom {
+    ResizeGeom size;
+    std::vector<std::int64_t> src_h, src_w;
+};
+
+Tensor upsample_nearest_adjoint(const Tensor& grad, const std::shared_ptr<const NearestGeom>& g);
+
+Tensor upsample_nearest_forward(const Tensor& x, const std::shared_ptr<const NearestGeom>& g) {
+    const ResizeGeom& r = g->size;
+    const Tensor cx = raw(x);
+    Tensor out = make_tensor(r.out_shape, x.dtype());
+    detail::visit_floating(x.dtype(), "upsample_nearest2d", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t p = 0; p < r.planes; ++p) {
+            const T* plane = impl_of(cx).data_as<T>() + p * r.H * r.W;
+            T* po = impl_of(out).data_as<T>() + p * r.OH * r.OW;
+            for (std::int64_t oh = 0; oh < r.OH; ++oh) {
+                const T* row = plane + g->src_h[static_cast<std::size_t>(oh)] * r.W;
+                for (std::int64_t ow = 0; ow < r.OW; ++ow) po[oh * r.OW + ow] = row[g->src_w[static_cast<std::size_t>(ow)]];
+            }
+        }
+    });
+    if (detail::needs_grad(x))
+        detail::record("upsample_nearest2d", {x}, out, [g](const Tensor& grad) -> GradList {
+            return {upsample_nearest_adjoint(grad, g)};
+        });
+    return out;
+}
+
+// dx[src_h[oh], src_w[ow]] += grad[oh, ow]
+Tensor upsample_nearest_adjoint(const Tensor& grad, const std::shared_ptr<const NearestGeom>& g) {
+    const ResizeGeom& r = g->size;
+    const Tensor cg = raw(grad);
+    Tensor dx = zeros(r.in_shape, grad.dtype());
+    detail::visit_floating(grad.dtype(), "upsample_nearest2d", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t p = 0; p < r.planes; ++p) {
+            const T* pg = impl_of(cg).data_as<T>() + p * r.OH * r.OW;
+            T* plane = impl_of(dx).data_as<T>() + p * r.H * r.W;
+            for (std::int64_t oh = 0; oh < r.OH; ++oh) {
+                T* row = plane + g->src_h[static_cast<std::size_t>(oh)] * r.W;
+                for (std::int64_t ow = 0; ow < r.OW; ++ow) row[g->src_w[static_cast<std::size_t>(ow)]] += pg[oh * r.OW + ow];
+            }
+        }
+    });
+    if (detail::needs_grad(grad))
+        detail::record("upsample_nearest2d_backward", {grad}, dx, [g](const Tensor& h) -> GradList {
+            return {upsample_nearest_forward(h, g)};
+        });
+    return dx;
+}
+
+// Source indices for one dim: exact integer floor(o * in / out) for a given size, like
+// TF-1's resize_nearest_neighbor; floor(o / factor) for a given scale factor.
+std::vector<std::int64_t> nearest_sources(std::int64_t in, std::int64_t out, std::optional<double> factor) {
+    std::vector<std::int64_t> src(static_cast<std::size_t>(out));
+    for (std::int64_t o = 0; o < out; ++o) {
+        const std::int64_t i = factor ? static_cast<std::int64_t>(std::floor(static_cast<double>(o) / *factor))
+                                      : o * in / out;
+        src[static_cast<std::size_t>(o)] = std::min(i, in - 1);
+    }
+    return src;
+}
+
+Tensor upsample_nearest(const Tensor& input, std::int64_t OH, std::int64_t OW, std::optional<double> fh,
+                        std::optional<double> fw) {
+    return on_4d(input, "upsample_nearest2d", [&](const Tensor& x) {
+        detail::check_floating(x, "upsample_nearest2d");
+        TG_CHECK(OH > 0 && OW > 0, "upsample_nearest2d", "output size {}x{} of input shape {} must be positive", OH,
+                 OW, input.sizes());
+        TG_CHECK(x.sizes()[2] > 0 && x.sizes()[3] > 0, "upsample_nearest2d", "input shape {} has an empty plane",
+                 input.sizes());
+        auto g = std::make_shared<NearestGeom>();
+        g->size = resize_geom(x, OH, OW);
+        g->src_h = nearest_sources(g->size.H, OH, fh);
+        g->src_w = nearest_sources(g->size.W, OW, fw);
+        return upsample_nearest_forward(x, g);
+    });
+}
+
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& input, const Shape& output_size) {
+    return on_4d(input, "adaptive_avg_pool2d", [&](const Tensor& x) {
+        detail::check_floating(x, "adaptive_avg_pool2d");
+        const auto [oh, ow] = spatial_pair(output_size, "output_size", "adaptive_avg_pool2d", 1);
+        TG_CHECK(x.sizes()[2] > 0 && x.sizes()[3] > 0, "adaptive_avg_pool2d", "input shape {} has an empty plane",
+                 input.sizes());
+        return adaptive_avg_pool_forward(x, resize_geom(x, oh, ow));
+    });
+}
+
+Tensor upsample_nearest2d(const Tensor& input, const Shape& output_size) {
+    const auto [oh, ow] = spatial_pair(output_size, "output_size", "upsample_nearest2d", 1);
+    return upsample_nearest(input, oh, ow, std::nullopt, std::nullopt);
+}
+
+Tensor upsample_nearest2d(const Tensor& input, double scale_h, double scale_w) {
+    detail::check_defined(input, "upsample_nearest2d");
+    TG_CHECK(scale_h > 0 && scale_w > 0 && std::isfinite(scale_h) && std::isfinite(scale_w), "upsample_nearest2d",
+             "scale factors must be positive, got {} and {} (input shape {})", scale_h, scale_w, input.sizes());
+    TG_CHECK(input.dim() == 3 || input.dim() == 4, "upsample_nearest2d",
+             "input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {}", input.sizes());
+    const std::int64_t H = input.size(-2), W = input.size(-1);
+    const auto oh = static_cast<std::int64_t>(std::floor(static_cast<double>(H) * scale_h));
+    const auto ow = static_cast<std::int64_t>(std::floor(static_cast<double>(W) * scale_w));
+    return upsample_nearest(input, oh, ow, scale_h, scale_w);
 }
 
 }  // namespace tg::nn::functional

@@ -101,6 +101,41 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 // The gradient for weight adds up the rows of every occurrence of an index.
 Tensor embedding(const Tensor& indices, const Tensor& weight);
 
+// ==== Layers a TF-1 course uses (layers: lib/ops/norm.cpp, conv.cpp, pool.cpp) ====
+// libtorch's layer_norm: normalises over the last normalized_shape.size() dims of input
+// (which must equal normalized_shape) with the mean and biased variance of those dims, then
+// scales by weight and shifts by bias (both of shape normalized_shape, each optional):
+//   y = (x - mean) / sqrt(var + eps) * weight + bias
+// One fused kernel forward (statistics in double) and one fused backward; under
+// create_graph the backward is written with tapegrad ops (double backward works).
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, double eps = 1e-5);
+
+// libtorch's conv_transpose2d (groups = 1), the adjoint of conv2d: input (N, C_in, H, W),
+// weight (C_in, C_out, kh, kw) (libtorch's layout: the conv2d weight it is the transpose
+// of), optional bias (C_out) -> (N, C_out, OH, OW) with
+//   OH = (H - 1) * stride_h - 2 * pad_h + dilation_h * (kh - 1) + output_padding_h + 1.
+// output_padding (< stride) adds rows/columns at the bottom/right only. Forward: one GEMM +
+// col2im (conv2d's input gradient); backward: im2col + GEMM (conv2d's forward and weight
+// gradient), so double backward works.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+                        const Shape& stride = {1, 1}, const Shape& padding = {0, 0},
+                        const Shape& output_padding = {0, 0}, const Shape& dilation = {1, 1});
+
+// Nearest-neighbour upsampling of (N, C, H, W) or (C, H, W) (libtorch's interpolate with
+// mode "nearest", TF-1's tf.image.resize_nearest_neighbor without align_corners):
+// output cell o reads input cell min(floor(o * scale), in - 1), scale = in / out for a
+// given size, 1 / scale_factor for given factors. Size: {OH, OW} or {S} for both.
+Tensor upsample_nearest2d(const Tensor& input, const Shape& output_size);
+// Scale factors (> 0) for height and width: out = floor(in * factor).
+Tensor upsample_nearest2d(const Tensor& input, double scale_h, double scale_w);
+
+// libtorch's adaptive_avg_pool2d: (N, C, H, W) or (C, H, W) -> output_size {OH, OW} (or {S})
+// where output cell i averages input rows [floor(i * H / OH), ceil((i + 1) * H / OH)) (and
+// likewise columns): windows of unequal size and overlapping when H is not a multiple of
+// OH. output_size {1} is global average pooling (tf.reduce_mean(x, [2, 3], keepdims)).
+Tensor adaptive_avg_pool2d(const Tensor& input, const Shape& output_size);
+
 // ==== Regression and probabilistic losses (lib/ops/loss.cpp) ====
 // Elementwise losses take input and target of exactly the same shape and floating dtype
 // (no broadcasting between them: a mismatch throws naming the op and both shapes).

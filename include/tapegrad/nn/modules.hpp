@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <vector>
 
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/nn/init.hpp"
@@ -271,6 +272,121 @@ public:
 
     EmbeddingOptions options;
     Tensor weight;
+};
+
+// ---- layers a TF-1 course uses: LayerNorm, ConvTranspose2d, Upsample, AdaptiveAvgPool2d ----
+class LayerNormOptions {
+public:
+    LayerNormOptions(const Shape& normalized_shape) : normalized_shape_(normalized_shape) {}  // NOLINT
+    TG_ARG(Shape, normalized_shape, {});
+    TG_ARG(double, eps, 1e-5);
+    TG_ARG(bool, elementwise_affine, true);
+};
+
+// Normalises over the trailing normalized_shape dims; weight (ones) and bias (zeros) of
+// shape normalized_shape when elementwise_affine. Same in training and eval.
+class LayerNorm : public Module {
+public:
+    explicit LayerNorm(const LayerNormOptions& options);
+    Tensor forward(const Tensor& input) override;
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    LayerNormOptions options;
+    Tensor weight, bias;  // undefined without elementwise_affine
+};
+
+// Sizes take one value for both spatial dims (3) or one per dim ({3, 5}).
+class ConvTranspose2dOptions {
+public:
+    ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+        : ConvTranspose2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
+    ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
+
+    TG_ARG(std::int64_t, in_channels, 0);
+    TG_ARG(std::int64_t, out_channels, 0);
+    TG_ARG(bool, bias, true);
+    TG_ARG(Initializer, weight_init, nullptr);
+    TG_ARG(Initializer, bias_init, nullptr);
+
+public:
+    ConvTranspose2dOptions& kernel_size(const Shape& k);
+    ConvTranspose2dOptions& stride(std::int64_t s) { return stride(Shape{s, s}); }
+    ConvTranspose2dOptions& stride(const Shape& s);
+    ConvTranspose2dOptions& padding(std::int64_t p) { return padding(Shape{p, p}); }
+    ConvTranspose2dOptions& padding(const Shape& p);
+    ConvTranspose2dOptions& output_padding(std::int64_t p) { return output_padding(Shape{p, p}); }
+    ConvTranspose2dOptions& output_padding(const Shape& p);
+    ConvTranspose2dOptions& dilation(std::int64_t d) { return dilation(Shape{d, d}); }
+    ConvTranspose2dOptions& dilation(const Shape& d);
+
+    const Shape& kernel_size() const { return kernel_size_; }
+    const Shape& stride() const { return stride_; }
+    const Shape& padding() const { return padding_; }
+    const Shape& output_padding() const { return output_padding_; }
+    const Shape& dilation() const { return dilation_; }
+
+private:
+    Shape kernel_size_;
+    Shape stride_ = {1, 1};
+    Shape padding_ = {0, 0};
+    Shape output_padding_ = {0, 0};
+    Shape dilation_ = {1, 1};
+};
+
+// The adjoint of Conv2d (tf.layers.conv2d_transpose): weight (in, out, kh, kw) like
+// libtorch, bias (out); default init libtorch's (fan_in from weight dim 1: out * kh * kw).
+class ConvTranspose2d : public Module {
+public:
+    explicit ConvTranspose2d(const ConvTranspose2dOptions& options);
+    ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+        : ConvTranspose2d(ConvTranspose2dOptions(in_channels, out_channels, kernel_size)) {}
+    Tensor forward(const Tensor& input) override;
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    ConvTranspose2dOptions options;
+    Tensor weight;
+    Tensor bias;  // undefined when options.bias() is false
+};
+
+// Nearest-neighbour only (libtorch's default mode). Give either size or scale_factor.
+class UpsampleOptions {
+public:
+    UpsampleOptions() = default;
+    UpsampleOptions& size(const Shape& s);  // {OH, OW} or {S}; clears scale_factor
+    UpsampleOptions& scale_factor(double s) { return scale_factor(std::vector<double>{s, s}); }
+    UpsampleOptions& scale_factor(const std::vector<double>& s);  // {h, w}; clears size
+    const std::optional<Shape>& size() const { return size_; }
+    const std::optional<std::vector<double>>& scale_factor() const { return scale_factor_; }
+
+private:
+    std::optional<Shape> size_;
+    std::optional<std::vector<double>> scale_factor_;
+};
+
+class Upsample : public Module {
+public:
+    explicit Upsample(const UpsampleOptions& options);
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    UpsampleOptions options;
+};
+
+class AdaptiveAvgPool2dOptions {
+public:
+    AdaptiveAvgPool2dOptions(std::int64_t output_size) : output_size_{output_size, output_size} {}  // NOLINT
+    AdaptiveAvgPool2dOptions(const Shape& output_size) : output_size_(output_size) {}             // NOLINT
+    TG_ARG(Shape, output_size, {});
+};
+
+// AdaptiveAvgPool2d(1) is global average pooling: (N, C, H, W) -> (N, C, 1, 1).
+class AdaptiveAvgPool2d : public Module {
+public:
+    explicit AdaptiveAvgPool2d(const AdaptiveAvgPool2dOptions& options);
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    AdaptiveAvgPool2dOptions options;
 };
 
 // ---- activations -------------------------------------------------------------------------------
