@@ -79,6 +79,16 @@ std::vector<Case> cases() {
         {"masked_select", [=] { tg::masked_select(a, b > 0.0); }, {"[2, 3]", "[4]"}},
         {"masked_fill", [=] { tg::masked_fill(a, b > 0.0, 1.0); }, {"[2, 3]", "[4]"}},
         {"gather", [=] { tg::gather(a, 1, idx({2})); }, {"[2, 3]", "[2]"}},
+        // ---- flip/roll/repeat/tile, sorting, pad ----
+        {"flip", [=] { tg::flip(a, {2}); }, {"dim 2", "[2, 3]"}},
+        {"roll", [=] { tg::roll(a, {1, 2}, {0}); }, {"[1, 2]", "[0]", "[2, 3]"}},
+        {"repeat", [=] { tg::repeat(a, {2}); }, {"[2]", "[2, 3]"}},
+        {"tile", [=] { tg::tile(a, {-1}); }, {"[-1]", "[2, 3]"}},
+        {"sort", [=] { tg::sort(a, 2); }, {"dim 2", "[2, 3]"}},
+        {"argsort", [=] { tg::argsort(a, -3); }, {"dim -3", "[2, 3]"}},
+        {"topk", [=] { tg::topk(a, 4); }, {"k = 4", "size 3", "[2, 3]"}},
+        {"pad", [=] { F::pad(a, {1, 1, 1, 1, 1, 1}); }, {"[1, 1, 1, 1, 1, 1]", "[2, 3]"}},
+        {"pad", [=] { F::pad(a, {3, 0}, F::PadMode::Reflect); }, {"(3, 0)", "size 3", "[2, 3]"}},
         // ---- linear algebra ----
         {"matmul", [=] { tg::matmul(a, a); }, {"[2, 3]"}},
         {"matmul", [=] { tg::matmul(t({2, 2, 3}), t({3, 3, 4})); }, {"[2, 2, 3]", "[3, 3, 4]"}},

@@ -416,3 +416,209 @@ TEST_CASE("gather rejects bad indices and shapes") {
     REQUIRE_TG_ERROR(tg::gather(x, 2, idx({0}, {1, 1})), "gather", "dim 2");
     REQUIRE_TG_ERROR(tg::gather(x, 0, tg::zeros({1, 1})), "gather", "int64");
 }
+
+// ---- flip, roll, repeat/tile ---------------------------------------------------------------
+
+namespace {
+namespace F = tg::nn::functional;
+tg::Tensor vec(std::vector<double> v, const tg::Shape& shape = {}) {
+    return tg::from_vector(v, shape.empty() ? tg::Shape{static_cast<std::int64_t>(v.size())} : shape);
+}
+// d/dx of sum(f(x)^3), kept on the tape (create_graph): gradchecking it checks f's double backward.
+tg::Tensor grad_of_cube_sum(const std::function<tg::Tensor(const tg::Tensor&)>& f, const tg::Tensor& x) {
+    auto y = f(x);
+    return tg::autograd::grad({(y * y * y).sum()}, {x}, {}, false, true)[0];
+}
+}  // namespace
+
+TEST_CASE("flip reverses along the given dims into a new tensor") {
+    auto x = iota({2, 3});
+    CHECK(values(tg::flip(x, {1})) == std::vector<double>{2, 1, 0, 5, 4, 3});
+    CHECK(values(tg::flip(x, {0})) == std::vector<double>{3, 4, 5, 0, 1, 2});
+    CHECK(values(tg::flip(x, {0, -1})) == std::vector<double>{5, 4, 3, 2, 1, 0});
+    auto same = tg::flip(x, {});
+    CHECK(values(same) == values(x));
+    CHECK_FALSE(same.shares_storage(x));
+    CHECK(tg::flip(x, {1}).is_contiguous());
+    // non-contiguous input: x.t() = [[0, 3], [1, 4], [2, 5]]
+    CHECK(values(tg::flip(x.t(), {0})) == std::vector<double>{2, 5, 1, 4, 0, 3});
+    CHECK(values(tg::flip(x.narrow(1, 1, 2), {0, 1})) == std::vector<double>{5, 4, 2, 1});
+    CHECK(values(tg::flip(tg::from_vector(std::vector<std::int64_t>{1, 2, 3}), {0})) == std::vector<double>{3, 2, 1});
+    CHECK(tg::flip(tg::zeros({0, 2}), {0}).sizes() == tg::Shape{0, 2});
+
+    auto w = vec({1, 2, 3}).to(tg::kFloat64).requires_grad_();
+    (tg::flip(w, {0}) * vec({10, 20, 30}).to(tg::kFloat64)).sum().backward();
+    CHECK(values(w.grad()) == std::vector<double>{30, 20, 10});
+
+    auto a = leaf({3, 4});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::flip(in[0].t(), {0, 1}) * in[0].t(); }), {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::flip(in[0].narrow(1, 1, 2), {1}); }), {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          return grad_of_cube_sum([](const tg::Tensor& t) { return tg::flip(t.t(), {1}); }, in[0]);
+                      }),
+                      {a});
+
+    REQUIRE_TG_ERROR(tg::flip(x, {2}), "flip", "dim 2", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::flip(x, {1, -1}), "flip", "dim 1", "more than once", "[2, 3]");
+}
+
+TEST_CASE("roll shifts elements with wrap-around, per dim or flattened") {
+    auto x = iota({2, 3});
+    CHECK(values(tg::roll(x, {1}, {1})) == std::vector<double>{2, 0, 1, 5, 3, 4});
+    CHECK(values(tg::roll(x, {-1}, {1})) == std::vector<double>{1, 2, 0, 4, 5, 3});
+    CHECK(values(tg::roll(x, {7}, {1})) == values(tg::roll(x, {1}, {1})));  // 7 = 1 mod 3
+    CHECK(values(tg::roll(x, {1}, {0})) == std::vector<double>{3, 4, 5, 0, 1, 2});
+    CHECK(values(tg::roll(x, {1, 2}, {0, 1})) == std::vector<double>{4, 5, 3, 1, 2, 0});
+    CHECK(values(tg::roll(x, {1, 1}, {1, -1})) == values(tg::roll(x, {2}, {1})));  // a dim named twice adds up
+    auto flat = tg::roll(x, {2});  // no dims: the flattened tensor, shape kept
+    CHECK(flat.sizes() == tg::Shape{2, 3});
+    CHECK(values(flat) == std::vector<double>{4, 5, 0, 1, 2, 3});
+    CHECK(values(tg::roll(x.t(), {1}, {0})) == std::vector<double>{2, 5, 0, 3, 1, 4});
+    auto zero_shift = tg::roll(x, {3}, {1});
+    CHECK(values(zero_shift) == values(x));
+    CHECK_FALSE(zero_shift.shares_storage(x));
+
+    auto w = vec({1, 2, 3}).to(tg::kFloat64).requires_grad_();
+    (tg::roll(w, {1}, {0}) * vec({10, 20, 30}).to(tg::kFloat64)).sum().backward();
+    CHECK(values(w.grad()) == std::vector<double>{20, 30, 10});  // w[i] lands at i + 1
+
+    auto a = leaf({3, 4});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::roll(in[0].t(), {1, -2}, {0, 1}) * in[0].t(); }), {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::roll(in[0].narrow(0, 1, 2), {3}); }), {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          return grad_of_cube_sum([](const tg::Tensor& t) { return tg::roll(t, {5}); }, in[0]);
+                      }),
+                      {a});
+
+    REQUIRE_TG_ERROR(tg::roll(x, {1, 2}, {0}), "roll", "[1, 2]", "[0]", "same length", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::roll(x, {1, 2}), "roll", "exactly one shift", "[1, 2]", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::roll(x, {1}, {2}), "roll", "dim 2", "[2, 3]");
+}
+
+TEST_CASE("repeat copies the tensor along each dim (Tensor::repeat, tf.tile); tile pads the reps") {
+    auto x = iota({2, 2});  // [[0, 1], [2, 3]]
+    auto r0 = tg::repeat(x, {2, 1});
+    CHECK(r0.sizes() == tg::Shape{4, 2});
+    CHECK(values(r0) == std::vector<double>{0, 1, 2, 3, 0, 1, 2, 3});
+    CHECK(values(tg::repeat(x, {1, 2})) == std::vector<double>{0, 1, 0, 1, 2, 3, 2, 3});
+    // more repeats than dims: x gets leading 1-dims
+    auto r3 = tg::repeat(x, {2, 1, 2});
+    CHECK(r3.sizes() == tg::Shape{2, 2, 4});
+    CHECK(values(r3) == std::vector<double>{0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3});
+    auto v = tg::repeat(iota({3}), {2, 2});
+    CHECK(v.sizes() == tg::Shape{2, 6});
+    CHECK(values(v) == std::vector<double>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2});
+    CHECK(values(tg::repeat(x.t(), {1, 2})) == std::vector<double>{0, 2, 0, 2, 1, 3, 1, 3});
+    CHECK(tg::repeat(iota({2}), {0}).sizes() == tg::Shape{0});
+    CHECK(tg::repeat(tg::full({}, 4.0), {}).sizes() == tg::Shape{});
+    CHECK(values(tg::repeat(tg::full({}, 4.0), {3})) == std::vector<double>{4, 4, 4});
+    // torch.tile: fewer reps than dims get leading 1s, so {2} repeats the last dim
+    auto t = tg::tile(x, {2});
+    CHECK(t.sizes() == tg::Shape{2, 4});
+    CHECK(values(t) == values(tg::repeat(x, {1, 2})));
+    CHECK(tg::tile(x, {2, 1, 1}).sizes() == tg::Shape{2, 2, 2});
+
+    auto w = tg::ones({2, 3}, tg::kFloat64).requires_grad_();
+    tg::repeat(w, {2, 3}).sum().backward();  // every element copied 6 times
+    CHECK(values(w.grad()) == std::vector<double>(6, 6.0));
+    auto u = tg::ones({2}, tg::kFloat64).requires_grad_();
+    (tg::repeat(u, {2, 2}) * vec({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4}).to(tg::kFloat64)).sum().backward();
+    CHECK(values(u.grad()) == std::vector<double>{1 + 3 + 5 + 7, 2 + 4 + 6 + 8});
+
+    auto a = leaf({3, 2});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) { return tg::repeat(in[0].t(), {2, 1, 3}); }), {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          return tg::repeat(in[0].narrow(1, 0, 1), {2, 3}) * tg::tile(in[0].narrow(1, 1, 1), {2, 3});
+                      }),
+                      {a});
+    REQUIRE_GRADCHECK(Fn([](const auto& in) {
+                          return grad_of_cube_sum([](const tg::Tensor& t) { return tg::repeat(t.t(), {2, 2}); }, in[0]);
+                      }),
+                      {a});
+
+    REQUIRE_TG_ERROR(tg::repeat(x, {2}), "repeat", "[2]", "[2, 2]", "at least one per dim");
+    REQUIRE_TG_ERROR(tg::repeat(x, {-1, 2}), "repeat", "[-1, 2]", "non-negative", "[2, 2]");
+    REQUIRE_TG_ERROR(tg::tile(x, {-1}), "tile", "[-1]", "non-negative", "[2, 2]");
+}
+
+// ---- nn::functional::pad ---------------------------------------------------------------------
+
+TEST_CASE("pad: constant fill in libtorch's last-dim-first order; negative pads crop") {
+    auto x = iota({1, 3});  // [[0, 1, 2]]
+    auto c = F::pad(x, {1, 2}, F::PadMode::Constant, 9.0);
+    CHECK(c.sizes() == tg::Shape{1, 6});
+    CHECK(values(c) == std::vector<double>{9, 0, 1, 2, 9, 9});
+    auto c2 = F::pad(x, {1, 1, 1, 0});  // {left, right, top, bottom}
+    CHECK(c2.sizes() == tg::Shape{2, 5});
+    CHECK(values(c2) == std::vector<double>{0, 0, 0, 0, 0, 0, 0, 1, 2, 0});
+    CHECK(values(F::pad(x, {-1, 1})) == std::vector<double>{1, 2, 0});
+    CHECK(values(F::pad(x, {0, -2})) == std::vector<double>{0});
+    CHECK(F::pad(x, {-2, -1}).sizes() == tg::Shape{1, 0});
+    CHECK(values(F::pad(x, {})) == values(x));
+    // non-contiguous input: x.t() of iota({2, 3}) = [[0, 3], [1, 4], [2, 5]]
+    CHECK(values(F::pad(iota({2, 3}).t(), {1, 0}, F::PadMode::Constant, -1.0)) ==
+          std::vector<double>{-1, 0, 3, -1, 1, 4, -1, 2, 5});
+    auto ints = F::pad(tg::from_vector(std::vector<std::int64_t>{1, 2}), {1, 1}, F::PadMode::Constant, 7.0);
+    CHECK(ints.dtype() == tg::kInt64);
+    CHECK(values(ints) == std::vector<double>{7, 1, 2, 7});
+
+    auto w = vec({1, 2, 3}).to(tg::kFloat64).requires_grad_();
+    (F::pad(w, {1, -1}, F::PadMode::Constant, 5.0) * vec({10, 20, 30}).to(tg::kFloat64)).sum().backward();
+    CHECK(values(w.grad()) == std::vector<double>{20, 30, 0});  // w[2] was cropped
+}
+
+TEST_CASE("pad: reflect, replicate, circular and symmetric modes") {
+    auto x = iota({1, 3});  // [[0, 1, 2]]
+    CHECK(values(F::pad(x, {2, 2}, F::PadMode::Reflect)) == std::vector<double>{2, 1, 0, 1, 2, 1, 0});
+    CHECK(values(F::pad(x, {2, 1}, F::PadMode::Replicate)) == std::vector<double>{0, 0, 0, 1, 2, 2});
+    CHECK(values(F::pad(x, {2, 1}, F::PadMode::Circular)) == std::vector<double>{1, 2, 0, 1, 2, 0});
+    CHECK(values(F::pad(x, {3, 3}, F::PadMode::Circular)) == std::vector<double>{0, 1, 2, 0, 1, 2, 0, 1, 2});
+    CHECK(values(F::pad(x, {2, 2}, F::PadMode::Symmetric)) == std::vector<double>{1, 0, 0, 1, 2, 2, 1});
+    CHECK(values(F::pad(x, {3, 0}, F::PadMode::Symmetric)) == std::vector<double>{2, 1, 0, 0, 1, 2});
+    // negative on one side crops, the other side reflects: [0 1 2 3] -> 1 2 3 | 2 1
+    CHECK(values(F::pad(iota({4}), {-1, 2}, F::PadMode::Reflect)) == std::vector<double>{1, 2, 3, 2, 1});
+    // two dims: (C, H, W) = (1, 2, 3), reflect by 1 on every side
+    auto r = F::pad(iota({1, 2, 3}), {1, 1, 1, 1}, F::PadMode::Reflect);
+    CHECK(r.sizes() == tg::Shape{1, 4, 5});
+    CHECK(values(r) == std::vector<double>{4, 3, 4, 5, 4, 1, 0, 1, 2, 1, 4, 3, 4, 5, 4, 1, 0, 1, 2, 1});
+    // `value` only matters for Constant
+    CHECK(values(F::pad(x, {1, 0}, F::PadMode::Replicate, 9.0)) == std::vector<double>{0, 0, 1, 2});
+
+    auto w = vec({1, 2, 3}).to(tg::kFloat64).requires_grad_();
+    F::pad(w, {2, 1}, F::PadMode::Replicate).sum().backward();
+    CHECK(values(w.grad()) == std::vector<double>{3, 1, 2});  // the edges are read 3 and 2 times
+    auto v = vec({1, 2, 3}).to(tg::kFloat64).requires_grad_();
+    F::pad(v, {2, 2}, F::PadMode::Reflect).sum().backward();  // 2 1 [0 1 2] 1 0
+    CHECK(values(v.grad()) == std::vector<double>{2, 3, 2});
+}
+
+TEST_CASE("pad: gradients (non-contiguous, negative pads, an input used twice) and double backward") {
+    auto a = leaf({3, 4});
+    for (auto mode : {F::PadMode::Constant, F::PadMode::Reflect, F::PadMode::Replicate, F::PadMode::Circular,
+                      F::PadMode::Symmetric}) {
+        INFO("mode " << static_cast<int>(mode));
+        REQUIRE_GRADCHECK(Fn([mode](const auto& in) { return F::pad(in[0].t(), {2, -1, 1, 2}, mode, 0.5); }), {a});
+        REQUIRE_GRADCHECK(Fn([mode](const auto& in) {
+                              return F::pad(in[0].narrow(1, 1, 3), {-1, 2}, mode) * F::pad(in[0].narrow(1, 0, 3), {1, 0}, mode);
+                          }),
+                          {a});
+        REQUIRE_GRADCHECK(Fn([mode](const auto& in) {
+                              return grad_of_cube_sum([mode](const tg::Tensor& t) { return F::pad(t.t(), {1, 2, 2, 0}, mode, 1.5); },
+                                                      in[0]);
+                          }),
+                          {a});
+    }
+}
+
+TEST_CASE("pad rejects bad padding lists and too large reflections") {
+    auto x = iota({2, 3});
+    REQUIRE_TG_ERROR(F::pad(x, {1}), "pad", "[1]", "odd length");
+    REQUIRE_TG_ERROR(F::pad(x, {1, 1, 1, 1, 1, 1}), "pad", "[1, 1, 1, 1, 1, 1]", "3 dims", "[2, 3]");
+    REQUIRE_TG_ERROR(F::pad(x, {3, 0}, F::PadMode::Reflect), "pad", "reflect", "(3, 0)", "less than", "size 3",
+                     "[2, 3]");
+    REQUIRE_TG_ERROR(F::pad(x, {0, 0, 0, 2}, F::PadMode::Reflect), "pad", "reflect", "(0, 2)", "dim 0", "size 2");
+    REQUIRE_TG_ERROR(F::pad(x, {4, 0}, F::PadMode::Symmetric), "pad", "symmetric", "at most", "size 3");
+    REQUIRE_TG_ERROR(F::pad(x, {0, 4}, F::PadMode::Circular), "pad", "circular", "at most", "size 3");
+    REQUIRE_TG_ERROR(F::pad(tg::zeros({2, 0}), {1, 1}, F::PadMode::Replicate), "pad", "replicate", "[2, 0]");
+    REQUIRE_TG_ERROR(F::pad(x, {-2, -2}), "pad", "negative size", "[2, 3]");
+}

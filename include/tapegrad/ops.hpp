@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
@@ -124,6 +125,28 @@ Tensor masked_select(const Tensor& a, const Tensor& mask);
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 // out[i][j] = a[i][index[i][j]] along `dim` (index has a's rank).
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
+// Layout copies (lib/ops/shape.cpp), libtorch's semantics; each backward is the same kind
+// of op on the gradient. flip reverses the order along each of `dims` (tf.reverse).
+Tensor flip(const Tensor& a, const Shape& dims);
+// Shifts elements by shifts[i] along dims[i], wrapping around (tf.roll). Empty dims: the
+// flattened tensor is rolled by the single shift and given back a's shape.
+Tensor roll(const Tensor& a, const Shape& shifts, const Shape& dims = {});
+// libtorch's Tensor::repeat (tf.tile): repeats.size() >= a.dim(); a gets leading 1-dims up
+// to that rank and dim i is repeated repeats[i] times.
+Tensor repeat(const Tensor& a, const Shape& repeats);
+// torch.tile: repeat, with fewer reps than dims padded by leading 1s.
+Tensor tile(const Tensor& a, const Shape& reps);
+
+// ---- sorting (lib/ops/sort.cpp) -----------------------------------------------------------
+// (values, indices int64) along `dim`. Stable: equal keys keep their input order. NaN sorts
+// as larger than every number (last ascending, first descending), like libtorch. The values
+// are a gather at the indices, so the gradient is scattered back to where each came from.
+std::tuple<Tensor, Tensor> sort(const Tensor& a, std::int64_t dim = -1, bool descending = false);
+Tensor argsort(const Tensor& a, std::int64_t dim = -1, bool descending = false);
+// The k largest (or smallest) along `dim` (tf.nn.top_k); ties go to the lower index.
+// sorted = false returns the k chosen elements in their input order.
+std::tuple<Tensor, Tensor> topk(const Tensor& a, std::int64_t k, std::int64_t dim = -1, bool largest = true,
+                                bool sorted = true);
 
 // ---- linear algebra (lib/ops/linalg.cpp), through cblas ----------------------------------
 // matmul: 1-D·1-D (dot), 2-D·2-D, 1-D/2-D mixes, and batched 3-D (batch dims broadcast).

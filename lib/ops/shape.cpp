@@ -233,4 +233,138 @@ Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index) {
     return squeeze(narrow(a, static_cast<std::int64_t>(d), index, 1), static_cast<std::int64_t>(d));
 }
 
+
+// ---- flip, roll, repeat/tile: copies of a's elements in another order ----------------------
+// Each forward is one strided copy out of a (no autograd) view of a; each backward is the
+// same kind of op on the gradient (flip, roll back, sum over the copies), so it records.
+
+namespace {
+
+// dst = src elementwise (same shape, any strides); no autograd.
+void copy_elements(const Tensor& src, const Tensor& dst) {
+    detail::visit_dtype(src.dtype(), [&](auto v) {
+        using T = decltype(v);
+        detail::unary_loop<T, T>(src, dst, [](T x) { return x; });
+    });
+}
+
+// A (no autograd) view of t's elements [start, start + length) along d.
+Tensor slice_of(const Tensor& t, std::size_t d, std::int64_t start, std::int64_t length) {
+    Shape sizes = t.sizes();
+    sizes[d] = length;
+    return make_view(t, sizes, t.strides(), t.storage_offset() + start * t.strides()[d]);
+}
+
+// wrap_dim with the shape in the message: "op: dim 3 is out of range for shape [2, 3] (rank 2)".
+std::size_t dim_of(std::int64_t dim, const Tensor& a, std::string_view op) {
+    const std::int64_t r = std::max<std::int64_t>(a.dim(), 1);  // a scalar takes dim 0 / -1
+    TG_CHECK(dim >= -r && dim < r, op, "dim {} is out of range for a tensor of shape {} (rank {})", dim, a.sizes(),
+             a.dim());
+    return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
+}
+
+}  // namespace
+
+Tensor flip(const Tensor& a, const Shape& dims) {
+    detail::check_defined(a, "flip");
+    std::vector<bool> flipped(static_cast<std::size_t>(std::max<std::int64_t>(a.dim(), 1)), false);
+    for (const std::int64_t dim : dims) {
+        const std::size_t d = dim_of(dim, a, "flip");
+        TG_CHECK(!flipped[d], "flip", "dim {} appears more than once in dims {} (shape {})", d, dims, a.sizes());
+        flipped[d] = true;
+    }
+    // Read a through a view with negated strides on the flipped dims (starting at their last
+    // element); the view never leaves this function.
+    Shape strides = a.strides();
+    std::int64_t offset = a.storage_offset();
+    for (std::size_t d = 0; d < strides.size(); ++d) {
+        if (!flipped[d] || a.sizes()[d] == 0) continue;
+        offset += (a.sizes()[d] - 1) * strides[d];
+        strides[d] = -strides[d];
+    }
+    Tensor out = make_tensor(a.sizes(), a.dtype());
+    copy_elements(make_view(a, a.sizes(), strides, offset), out);
+    if (detail::needs_grad(a))
+        detail::record("flip", {a}, out, [dims](const Tensor& g) -> GradList { return {flip(g, dims)}; });
+    return out;
+}
+
+Tensor roll(const Tensor& a, const Shape& shifts, const Shape& dims) {
+    detail::check_defined(a, "roll");
+    if (dims.empty()) {  // libtorch: roll the flattened tensor, keep the shape
+        TG_CHECK(shifts.size() == 1, "roll", "without dims, expected exactly one shift, got shifts {} (shape {})",
+                 shifts, a.sizes());
+        return reshape(roll(reshape(a, {-1}), shifts, {0}), a.sizes());
+    }
+    TG_CHECK(shifts.size() == dims.size(), "roll",
+             "shifts {} and dims {} must have the same length (shape {})", shifts, dims, a.sizes());
+    // Net shift per dim in [0, n): a dim named twice rolls by the sum of its shifts.
+    Shape net(static_cast<std::size_t>(std::max<std::int64_t>(a.dim(), 1)), 0);
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+        const std::size_t d = dim_of(dims[i], a, "roll");
+        net[d] += shifts[i];
+    }
+    Tensor cur = a.detach();
+    for (std::size_t d = 0; d < static_cast<std::size_t>(a.dim()); ++d) {
+        const std::int64_t n = a.sizes()[d];
+        if (n == 0) continue;
+        const std::int64_t s = ((net[d] % n) + n) % n;
+        if (s == 0) continue;
+        // out[(i + s) mod n] = cur[i]: two block copies.
+        Tensor next = make_tensor(a.sizes(), a.dtype());
+        copy_elements(slice_of(cur, d, 0, n - s), slice_of(next, d, s, n - s));
+        copy_elements(slice_of(cur, d, n - s, s), slice_of(next, d, 0, s));
+        cur = next;
+    }
+    Tensor out = cur.shares_storage(a) ? a.detach().clone() : cur;
+    if (detail::needs_grad(a)) {
+        Shape back = shifts;
+        for (auto& s : back) s = -s;
+        detail::record("roll", {a}, out, [back, dims](const Tensor& g) -> GradList { return {roll(g, back, dims)}; });
+    }
+    return out;
+}
+
+Tensor repeat(const Tensor& a, const Shape& repeats) {
+    detail::check_defined(a, "repeat");
+    TG_CHECK(static_cast<std::int64_t>(repeats.size()) >= a.dim(), "repeat",
+             "got {} repeats {} for a tensor of shape {}: need at least one per dim", repeats.size(), repeats,
+             a.sizes());
+    for (const std::int64_t r : repeats)
+        TG_CHECK(r >= 0, "repeat", "repeats must be non-negative, got {} (shape {})", repeats, a.sizes());
+    // a with leading 1-dims to repeats' rank, seen as [r0, s0, r1, s1, ...] with stride 0 on
+    // each r_i (an expand), then copied: the copy is [r0 * s0, r1 * s1, ...] in row-major order.
+    const std::size_t lead = repeats.size() - static_cast<std::size_t>(a.dim());
+    Shape pairs, pair_strides, out_sizes, sum_dims;
+    for (std::size_t i = 0; i < repeats.size(); ++i) {
+        const std::int64_t size = i < lead ? 1 : a.sizes()[i - lead];
+        const std::int64_t stride = i < lead ? 0 : a.strides()[i - lead];
+        sum_dims.push_back(static_cast<std::int64_t>(pairs.size()));
+        pairs.push_back(repeats[i]);
+        pair_strides.push_back(0);
+        pairs.push_back(size);
+        pair_strides.push_back(stride);
+        out_sizes.push_back(repeats[i] * size);
+    }
+    Tensor copied = make_tensor(pairs, a.dtype());
+    copy_elements(make_view(a, pairs, pair_strides, a.storage_offset()), copied);
+    Tensor out = make_view(copied, out_sizes, contiguous_strides(out_sizes), 0);
+    if (detail::needs_grad(a))
+        detail::record("repeat", {a}, out, [pairs, sum_dims, in_shape = a.sizes()](const Tensor& g) -> GradList {
+            // Each input element received the sum of the gradients of its copies.
+            if (sum_dims.empty()) return {g};
+            return {reshape(sum(reshape(g, pairs), sum_dims), in_shape)};
+        });
+    return out;
+}
+
+Tensor tile(const Tensor& a, const Shape& reps) {
+    detail::check_defined(a, "tile");
+    for (const std::int64_t r : reps)
+        TG_CHECK(r >= 0, "tile", "reps must be non-negative, got {} (shape {})", reps, a.sizes());
+    Shape padded = reps;
+    while (static_cast<std::int64_t>(padded.size()) < a.dim()) padded.insert(0, 1);
+    return repeat(a, padded);
+}
+
 }  // namespace tg

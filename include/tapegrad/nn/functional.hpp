@@ -101,6 +101,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 // The gradient for weight adds up the rows of every occurrence of an index.
 Tensor embedding(const Tensor& indices, const Tensor& weight);
 
+// ==== Padding (lib/ops/pad.cpp) ====
+// How pad fills: Constant with `value`; Reflect mirrors without repeating the edge
+// ([1 2 3] by 2 -> 3 2 [1 2 3] 2 1); Replicate repeats the edge; Circular wraps around;
+// Symmetric (TF's SYMMETRIC, not in libtorch) mirrors including the edge (2 1 [1 2 3] 3 2).
+enum class PadMode { Constant, Reflect, Replicate, Circular, Symmetric };
+// libtorch's F::pad / tf.pad: `pad` lists (before, after) pairs starting from the LAST dim:
+// {left, right} pads dim -1, {left, right, top, bottom} also dim -2, and so on (at most
+// 2 * rank entries, an even count). Negative amounts crop. Reflect needs every pad < the dim
+// size, Circular and Symmetric <= it, Replicate a non-empty dim. Any dims, any mode.
+Tensor pad(const Tensor& input, const Shape& pad, PadMode mode = PadMode::Constant, double value = 0.0);
+
 // ==== Layers a TF-1 course uses (layers: lib/ops/norm.cpp, conv.cpp, pool.cpp) ====
 // libtorch's layer_norm: normalises over the last normalized_shape.size() dims of input
 // (which must equal normalized_shape) with the mean and biased variance of those dims, then
