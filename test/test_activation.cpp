@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <sstream>
 
 using namespace tgtest;
 using tg::Tensor;
@@ -196,4 +197,154 @@ TEST_CASE("activation errors name the op and the dtype") {
     REQUIRE_TG_ERROR(tg::softplus(i), "softplus", "int64");
     REQUIRE_TG_ERROR(tg::relu(tg::from_vector(std::vector<bool>{true})), "relu", "bool");
     REQUIRE_TG_ERROR(tg::relu(Tensor()), "relu");
+}
+
+// ---- gelu, silu, relu6, hardtanh, selu, softsign, hardsigmoid -------------------------------------
+
+namespace {
+double phi_cdf(double x) { return 0.5 * (1 + std::erf(x / std::sqrt(2.0))); }
+double gelu_tanh(double x) {
+    return 0.5 * x * (1 + std::tanh(std::sqrt(2 / 3.141592653589793) * (x + 0.044715 * x * x * x)));
+}
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+}  // namespace
+
+TEST_CASE("gelu: exact erf form by default, tanh approximation on request") {
+    check_close(tg::gelu(f64({1, -1, 0, 2})), {0.8413447460685429, -0.15865525393145707, 0, 1.9544997361036416}, 1e-15);
+    auto x = f64({-3, -0.5, 0.25, 1, 4});
+    check_close(tg::gelu(x), apply(x, [](double v) { return v * phi_cdf(v); }), 1e-15);
+    check_close(tg::gelu(x, "tanh"), apply(x, gelu_tanh), 1e-15);
+    check_close(tg::gelu(x, "none"), values(tg::gelu(x)), 0);
+    // the tanh form is close to, but not the same as, the exact one
+    CHECK(values(tg::gelu(f64({1}), "tanh"))[0] == Approx(0.8411919906082768).epsilon(1e-14));
+    CHECK(std::abs(values(tg::gelu(f64({1}), "tanh"))[0] - 0.8413447460685429) > 1e-4);
+    // float32 and non-contiguous inputs
+    CHECK(tg::gelu(tg::tensor({1.0})).dtype() == tg::kFloat32);
+    CHECK(values(tg::gelu(tg::tensor({1.0})))[0] == Approx(0.8413447460685429).epsilon(1e-6));
+    auto m = tg::arange(-3, 3, 1, tg::kFloat64).reshape({2, 3});
+    check_close(tg::gelu(m.t()).reshape({6}), apply(m.t().contiguous(), [](double v) { return v * phi_cdf(v); }));
+    // gradients: d/dx x Phi(x) = Phi(x) + x phi(x)
+    auto g = f64({-1, 0, 1.5}).requires_grad_();
+    tg::gelu(g).sum().backward();
+    check_close(g.grad(), apply(g.detach(), [](double v) {
+                    return phi_cdf(v) + v * std::exp(-v * v / 2) / std::sqrt(2 * 3.141592653589793);
+                }), 1e-14);
+    gradcheck_activation([](const Tensor& t) { return tg::gelu(t); });
+    gradcheck_activation([](const Tensor& t) { return tg::gelu(t, "tanh"); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::gelu(t); }), (Inputs{leaf({6}, -3, 3)}));
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::gelu(t, "tanh"); }), (Inputs{leaf({6}, -3, 3)}));
+    // gelu'' = phi(x) (2 - x^2)
+    auto s = leaf({5}, -2, 2);
+    check_close(second_derivative([](const Tensor& t) { return tg::gelu(t); }, s), apply(s.detach(), [](double v) {
+                    return std::exp(-v * v / 2) / std::sqrt(2 * 3.141592653589793) * (2 - v * v);
+                }), 1e-12);
+}
+
+TEST_CASE("silu: x sigmoid(x), gradients and second derivative") {
+    check_close(tg::silu(f64({1, -1, 0, 40, -40})),
+                {0.7310585786300049, -0.2689414213699951, 0, 40, -40 / (1 + std::exp(40.0))}, 1e-15);
+    gradcheck_activation([](const Tensor& t) { return tg::silu(t); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::silu(t); }), (Inputs{leaf({6}, -3, 3)}));
+    auto x = f64({-1, 0, 2}).requires_grad_();
+    tg::silu(x).sum().backward();
+    check_close(x.grad(), apply(x.detach(), [](double v) {
+                    const double s = 1 / (1 + std::exp(-v));
+                    return s * (1 + v * (1 - s));
+                }), 1e-14);
+}
+
+TEST_CASE("relu6, hardtanh, hardsigmoid: clipped values, gradient 0 outside and on the bounds") {
+    check_close(tg::relu6(f64({-1, 0, 3, 6, 7})), {0, 0, 3, 6, 6});
+    check_close(tg::hardtanh(f64({-2, -0.5, 0.3, 1.5})), {-1, -0.5, 0.3, 1});
+    check_close(tg::hardtanh(f64({-2, -0.5, 0.3, 2.5}), -0.5, 2), {-0.5, -0.5, 0.3, 2});
+    check_close(tg::hardsigmoid(f64({-4, -3, 0, 1.5, 3, 5})), {0, 0, 0.5, 0.75, 1, 1});
+    // NaN passes through, as in clamp
+    CHECK(std::isnan(values(tg::relu6(f64({NAN})))[0]));
+    // libtorch's gradients: bounds exclusive
+    auto x = f64({-1, 0, 3, 6, 7}).requires_grad_();
+    tg::relu6(x).sum().backward();
+    check_close(x.grad(), {0, 0, 1, 0, 0});
+    auto h = f64({-2, -1, 0.5, 1, 2}).requires_grad_();
+    tg::hardtanh(h).sum().backward();
+    check_close(h.grad(), {0, 0, 1, 0, 0});
+    auto s = f64({-4, -3, 0, 2.9, 3, 5}).requires_grad_();
+    tg::hardsigmoid(s).sum().backward();
+    check_close(s.grad(), {0, 0, 1.0 / 6, 1.0 / 6, 0, 0});
+    // finite differences away from the kinks (scaled so both saturated sides are hit)
+    gradcheck_activation([](const Tensor& t) { return tg::relu6(t * 4.0); });
+    gradcheck_activation([](const Tensor& t) { return tg::hardtanh(t, -0.7, 1.3); });
+    gradcheck_activation([](const Tensor& t) { return tg::hardsigmoid(t * 2.0); });
+    // piecewise linear: their backward is a mask applied to g, itself differentiable in g
+    auto z = leaf({6}, -2, 2);
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::relu6(t * 4.0) * t; }), (Inputs{z}));
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::hardtanh(t) * t * t; }), (Inputs{z}));
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::hardsigmoid(t * 2.0) * t; }), (Inputs{z}));
+}
+
+TEST_CASE("selu: libtorch's constants, gradients") {
+    check_close(tg::selu(f64({1, -1, 0, 2})),
+                {kSeluScale, kSeluScale * kSeluAlpha * (std::exp(-1.0) - 1), 0, 2 * kSeluScale}, 1e-15);
+    check_close(tg::selu(f64({-1})), {-1.1113307378125625}, 1e-14);
+    check_close(tg::selu(f64({-50})), {-kSeluScale * kSeluAlpha}, 1e-15);  // the negative saturation
+    auto x = f64({-1, 0.5}).requires_grad_();
+    tg::selu(x).sum().backward();
+    check_close(x.grad(), {kSeluScale * kSeluAlpha * std::exp(-1.0), kSeluScale}, 1e-14);
+    gradcheck_activation([](const Tensor& t) { return tg::selu(t); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::selu(t); }), (Inputs{leaf({6}, -3, 3)}));
+}
+
+TEST_CASE("softsign: x / (1 + |x|), gradients") {
+    check_close(tg::softsign(f64({3, -1, 0, 1e9})), {0.75, -0.5, 0, 1e9 / (1 + 1e9)});
+    auto x = f64({-3, 0, 1}).requires_grad_();
+    tg::softsign(x).sum().backward();
+    check_close(x.grad(), {1.0 / 16, 1, 0.25});
+    gradcheck_activation([](const Tensor& t) { return tg::softsign(t); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::softsign(t); }), (Inputs{leaf({6}, -3, 3)}));
+}
+
+TEST_CASE("activation modules wrap the ops and print like libtorch") {
+    namespace nn = tg::nn;
+    auto x = f64({-4, -1, 0.5, 2, 7});
+    CHECK(tg::equal(nn::GELU()(x), tg::gelu(x)));
+    CHECK(tg::equal(nn::GELU(nn::GELUOptions("tanh"))(x), tg::gelu(x, "tanh")));
+    CHECK(tg::equal(nn::SiLU()(x), tg::silu(x)));
+    CHECK(tg::equal(nn::ReLU6()(x), tg::relu6(x)));
+    CHECK(tg::equal(nn::Hardtanh()(x), tg::hardtanh(x)));
+    CHECK(tg::equal(nn::Hardtanh(-2, 3)(x), tg::hardtanh(x, -2, 3)));
+    CHECK(tg::equal(nn::Hardtanh(nn::HardtanhOptions().max_val(5))(x), tg::hardtanh(x, -1, 5)));
+    CHECK(tg::equal(nn::SELU()(x), tg::selu(x)));
+    CHECK(tg::equal(nn::Softsign()(x), tg::softsign(x)));
+    CHECK(tg::equal(nn::Hardsigmoid()(x), tg::hardsigmoid(x)));
+    CHECK(tg::equal(tg::nn::functional::gelu(x), tg::gelu(x)));
+    std::ostringstream os;
+    os << nn::Sequential(nn::GELU(), nn::SiLU(), nn::ReLU6(), nn::Hardtanh(-2, 3), nn::SELU(), nn::Softsign(),
+                         nn::Hardsigmoid());
+    CHECK(os.str() ==
+          "Sequential(\n"
+          "  (0): GELU(approximate=none)\n"
+          "  (1): SiLU()\n"
+          "  (2): ReLU6()\n"
+          "  (3): Hardtanh(min_val=-2, max_val=3)\n"
+          "  (4): SELU()\n"
+          "  (5): Softsign()\n"
+          "  (6): Hardsigmoid()\n"
+          ")");
+    // bad options throw when the module is built
+    REQUIRE_TG_ERROR(nn::GELU(nn::GELUOptions("fast")), "gelu", "\"fast\"");
+    REQUIRE_TG_ERROR(nn::Hardtanh(1, -1), "hardtanh", "min_val 1", "max_val -1");
+}
+
+TEST_CASE("new activation errors name the op, the dtype and the shape") {
+    auto i = tg::ones({2, 3}, tg::kInt64);
+    auto x = tg::ones({2, 3});
+    REQUIRE_TG_ERROR(tg::gelu(i), "gelu", "expected a float32 or float64", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::gelu(x, "tan"), "gelu", "\"none\" or \"tanh\"", "\"tan\"", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::silu(i), "silu", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::relu6(i), "relu6", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::hardtanh(i), "hardtanh", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::hardtanh(x, 2, 2), "hardtanh", "min_val 2", "max_val 2", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::selu(i), "selu", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::softsign(i), "softsign", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::hardsigmoid(i), "hardsigmoid", "int64", "[2, 3]");
 }

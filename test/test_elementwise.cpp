@@ -450,3 +450,108 @@ TEST_CASE("set_num_threads / get_num_threads drive OpenBLAS") {
     CHECK(tg::get_num_threads() == before);
     REQUIRE_TG_ERROR(tg::set_num_threads(0), "set_num_threads", "at least 1", "0");
 }
+
+// ---- sin, cos, rsqrt, reciprocal, expm1, log1p, erf ---------------------------------------------
+
+TEST_CASE("sin, cos, rsqrt, reciprocal, expm1, log1p, erf: values against closed forms") {
+    const double pi = 3.141592653589793;
+    check_close(tg::sin(f64({0, pi / 6, pi / 2, -pi / 4})), {0, 0.5, 1, -std::sqrt(0.5)}, 1e-15);
+    check_close(tg::cos(f64({0, pi / 3, pi, 3 * pi / 4})), {1, 0.5, -1, -std::sqrt(0.5)}, 1e-15);
+    check_close(tg::rsqrt(f64({1, 4, 0.25, 16})), {1, 0.5, 2, 0.25});
+    check_close(tg::reciprocal(f64({1, -4, 0.5, 8})), {1, -0.25, 2, 0.125});
+    // expm1 and log1p keep the digits that exp(x) - 1 and log(1 + x) lose for tiny x
+    check_close(tg::expm1(f64({0, 1, 1e-12})), {0, 1.718281828459045, 1.0000000000005e-12}, 1e-15);
+    check_close(tg::log1p(f64({0, 1, 1e-12})), {0, 0.6931471805599453, 9.999999999995e-13}, 1e-15);
+    // erf: tabulated values (Abramowitz & Stegun 7.1), odd, saturates at +-1
+    check_close(tg::erf(f64({0, 0.5, 1, 2, -1, 10})),
+                {0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, -0.8427007929497149, 1}, 1e-15);
+    // infinities and zero follow IEEE: rsqrt(0) = reciprocal(0) = inf
+    CHECK(std::isinf(values(tg::rsqrt(f64({0})))[0]));
+    CHECK(std::isinf(values(tg::reciprocal(f64({0})))[0]));
+    // float32 keeps its dtype (the xsimd path); a transposed view takes the strided path
+    auto x32 = tg::tensor({0.5, 1.0, 2.0});
+    CHECK(tg::erf(x32).dtype() == tg::kFloat32);
+    CHECK(values(tg::erf(x32))[1] == Approx(0.8427007929497149).epsilon(1e-6));
+    auto m = tg::arange(1, 7, 1, tg::kFloat64).reshape({2, 3});
+    check_close(tg::reciprocal(m.t()).reshape({6}), {1, 0.25, 0.5, 0.2, 1.0 / 3, 1.0 / 6});
+    check_close(m.sin().reshape({6}), {std::sin(1.0), std::sin(2.0), std::sin(3.0), std::sin(4.0), std::sin(5.0),
+                                       std::sin(6.0)});
+    // the Tensor methods call the same ops
+    auto p = f64({0.5, 2.0});
+    check_close(p.cos(), {std::cos(0.5), std::cos(2.0)});
+    check_close(p.rsqrt(), {1 / std::sqrt(0.5), 1 / std::sqrt(2.0)});
+    check_close(p.reciprocal(), {2.0, 0.5});
+    check_close(p.expm1(), {std::expm1(0.5), std::expm1(2.0)});
+    check_close(p.log1p(), {std::log1p(0.5), std::log1p(2.0)});
+    check_close(p.erf(), {std::erf(0.5), std::erf(2.0)});
+}
+
+TEST_CASE("sin, cos, rsqrt, reciprocal, expm1, log1p, erf: gradients") {
+    tg::manual_seed(21);
+    auto any = leaf({3, 4}, -2, 2);
+    auto pos = leaf({4, 3}, 0.5, 2.0);
+    auto row = leaf({4});
+    // broadcast sums, non-contiguous views made inside fn, and the input used twice
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::sin(in[0] + in[1]) * tg::cos(in[0]); }, (Inputs{any, row}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cos(in[0].t()) - tg::sin(in[1]); }, (Inputs{any, pos}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::rsqrt(in[0].t()) * in[0].t(); }, (Inputs{pos}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::reciprocal(in[0].t() + in[1]) + tg::reciprocal(in[0]).t(); },
+                      (Inputs{pos, leaf({4}, 0.5, 1.0)}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::expm1(in[0].t()) * tg::expm1(in[0].t()); }, (Inputs{any}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::log1p(in[0].t()) + tg::log1p(in[0] * in[0]).t(); },
+                      (Inputs{pos}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::erf(in[0].t()).t() * in[0] + tg::erf(in[1]); },
+                      (Inputs{any, row}));
+    // closed-form first derivatives at chosen points
+    auto x = f64({0.0, 0.5, 1.0}).requires_grad_();
+    tg::erf(x).sum().backward();
+    check_close(x.grad(), {1.1283791670955126, 1.1283791670955126 * std::exp(-0.25),
+                           1.1283791670955126 * std::exp(-1.0)});
+    auto y = f64({0.25, 4.0}).requires_grad_();
+    tg::rsqrt(y).sum().backward();
+    check_close(y.grad(), {-0.5 * std::pow(0.25, -1.5), -0.5 * std::pow(4.0, -1.5)});
+}
+
+TEST_CASE("second derivatives of sin, cos, rsqrt, reciprocal, expm1, log1p, erf") {
+    tg::manual_seed(22);
+    auto x = leaf({5}, -2, 2);
+    auto pos = leaf({5}, 0.5, 2.0);
+    const auto xv = values(x), pv = values(pos);
+    std::vector<double> expect(5);
+    // (sin x)'' = -sin x, (cos x)'' = -cos x
+    for (int i = 0; i < 5; ++i) expect[i] = -std::sin(xv[i]);
+    check_close(second_derivative([](const Tensor& t) { return tg::sin(t); }, x), expect, 1e-12);
+    for (int i = 0; i < 5; ++i) expect[i] = -std::cos(xv[i]);
+    check_close(second_derivative([](const Tensor& t) { return tg::cos(t); }, x), expect, 1e-12);
+    // (x^-1/2)'' = 3/4 x^-5/2, (1/x)'' = 2/x^3, (e^x - 1)'' = e^x, log(1+x)'' = -1/(1+x)^2
+    for (int i = 0; i < 5; ++i) expect[i] = 0.75 * std::pow(pv[i], -2.5);
+    check_close(second_derivative([](const Tensor& t) { return tg::rsqrt(t); }, pos), expect, 1e-10);
+    for (int i = 0; i < 5; ++i) expect[i] = 2 / (pv[i] * pv[i] * pv[i]);
+    check_close(second_derivative([](const Tensor& t) { return tg::reciprocal(t); }, pos), expect, 1e-10);
+    for (int i = 0; i < 5; ++i) expect[i] = std::exp(xv[i]);
+    check_close(second_derivative([](const Tensor& t) { return tg::expm1(t); }, x), expect, 1e-10);
+    for (int i = 0; i < 5; ++i) expect[i] = -1 / ((1 + pv[i]) * (1 + pv[i]));
+    check_close(second_derivative([](const Tensor& t) { return tg::log1p(t); }, pos), expect, 1e-10);
+    // erf'' = -4x / sqrt(pi) e^(-x^2)
+    for (int i = 0; i < 5; ++i) expect[i] = -2 * xv[i] * 1.1283791670955126 * std::exp(-xv[i] * xv[i]);
+    check_close(second_derivative([](const Tensor& t) { return tg::erf(t); }, x), expect, 1e-10);
+    // numerically, for all of them at once (mixed with a second input)
+    auto f = [](const Inputs& in) {
+        return tg::sin(in[0]) * tg::cos(in[1]) + tg::erf(in[0] * in[1]) + tg::rsqrt(in[1]) * tg::expm1(in[0]) +
+               tg::log1p(in[1]) * tg::reciprocal(in[1]);
+    };
+    REQUIRE_GRADCHECK(first_derivative(f, 0), (Inputs{x, pos}));
+    REQUIRE_GRADCHECK(first_derivative(f, 1), (Inputs{x, pos}));
+}
+
+TEST_CASE("unary math errors name the op, the dtype and the shape") {
+    auto i = tg::ones({2, 3}, tg::kInt64);
+    REQUIRE_TG_ERROR(tg::sin(i), "sin", "expected a float32 or float64", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::cos(i), "cos", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::rsqrt(i), "rsqrt", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::reciprocal(i), "reciprocal", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::expm1(i), "expm1", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::log1p(i), "log1p", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::erf(tg::from_vector(std::vector<bool>{true})), "erf", "bool", "[1]");
+    REQUIRE_TG_ERROR(tg::sin(Tensor()), "sin");
+}

@@ -228,3 +228,237 @@ TEST_CASE("max(dim) supports double backward through gather") {
         },
         {x});
 }
+
+// ---- prod, cumsum, cumprod, norm, normalize ----------------------------------------------------
+
+namespace {
+using Inputs = std::vector<tg::Tensor>;
+tg::Tensor f64(std::initializer_list<double> v) { return tg::tensor(v, tg::kFloat64); }
+void check_close(const tg::Tensor& t, const std::vector<double>& expected, double eps = 1e-12) {
+    const auto got = values(t);
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("element " << i);
+        CHECK(got[i] == Approx(expected[i]).epsilon(eps).margin(eps));
+    }
+}
+}  // namespace
+
+TEST_CASE("prod over all elements and along a dim, with keepdim") {
+    auto x = tg::arange(1, 7, 1, tg::kFloat64).reshape({2, 3});  // 1 2 3 / 4 5 6
+    CHECK(tg::prod(x).item<double>() == 720.0);
+    CHECK(tg::prod(x).dim() == 0);
+    check_close(tg::prod(x, 1), {6, 120});
+    check_close(tg::prod(x, 0), {4, 10, 18});
+    CHECK(tg::prod(x, -1, true).sizes() == tg::Shape{2, 1});
+    check_close(tg::prod(x.t(), 0), {6, 120});  // non-contiguous input
+    check_close(x.prod(0, true), {4, 10, 18});
+    CHECK(x.prod().item<double>() == 720.0);
+    auto y = iota234() + 1.0;
+    CHECK(tg::prod(y, 1).sizes() == tg::Shape{2, 4});
+    CHECK(values(tg::prod(y, 1))[0] == 1.0 * 5 * 9);
+    // int64 stays int64 (exact), bool counts as int64, empty product is 1
+    CHECK(tg::prod(tg::arange(1, 11)).item<std::int64_t>() == 3628800);
+    CHECK(tg::prod(tg::from_vector(std::vector<bool>{true, true})).dtype() == tg::kInt64);
+    CHECK(tg::prod(tg::zeros({0}, tg::kFloat64)).item<double>() == 1.0);
+    CHECK(tg::prod(f64({2.5}).reshape({}), 0).item<double>() == 2.5);
+}
+
+TEST_CASE("prod gradients: finite differences, and exact with one or several zeros") {
+    tg::manual_seed(31);
+    auto x = leaf({3, 4}, 0.5, 1.5);
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::prod(in[0]); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::prod(in[0], 1); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::prod(in[0].t(), 1, true) * in[0].t(); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::prod(in[0] * in[0], 0); }, (Inputs{leaf({3, 4})}));
+    // gradients with zeros: one zero -> only that element gets the product of the others;
+    // two zeros -> every gradient is 0 (none is NaN: nothing divides by the input)
+    auto one = f64({2, 0, 3, 4}).requires_grad_();
+    tg::prod(one).backward();
+    check_close(one.grad(), {0, 24, 0, 0});
+    auto two = f64({2, 0, 3, 0}).requires_grad_();
+    tg::prod(two).backward();
+    check_close(two.grad(), {0, 0, 0, 0});
+    auto rows = tg::tensor({{0.0, 2.0, 3.0}, {1.0, 0.0, 0.0}, {2.0, 3.0, 4.0}}, tg::kFloat64).requires_grad_();
+    tg::prod(rows, 1).sum().backward();
+    check_close(rows.grad(), {6, 0, 0, 0, 0, 0, 12, 8, 6});
+    // and finite differences agree at those points
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::prod(in[0], 1); }, (Inputs{rows.detach().requires_grad_()}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::prod(in[0].t(), 0); }, (Inputs{rows.detach().requires_grad_()}));
+}
+
+TEST_CASE("prod double backward against closed forms, with and without zeros") {
+    // f = prod(x) of 3 elements: d2f/dxi dxj = x_k (k the third index), 0 on the diagonal
+    auto x = f64({2, 3, 5}).requires_grad_();
+    auto g = tg::autograd::grad({tg::prod(x)}, {x}, {}, false, /*create_graph=*/true)[0];
+    check_close(g, {15, 10, 6});
+    REQUIRE(g.requires_grad());
+    // d/dx of sum(grad) = (x1 + x2, x0 + x2, x0 + x1)
+    check_close(tg::autograd::grad({g.sum()}, {x})[0], {8, 7, 5});
+    auto z = f64({0, 3, 5}).requires_grad_();
+    auto gz = tg::autograd::grad({tg::prod(z)}, {z}, {}, false, true)[0];
+    check_close(gz, {15, 0, 0});
+    check_close(tg::autograd::grad({gz.sum()}, {z})[0], {8, 5, 3});
+    auto zz = f64({0, 0, 5}).requires_grad_();
+    auto gzz = tg::autograd::grad({tg::prod(zz)}, {zz}, {}, false, true)[0];
+    check_close(gzz, {0, 0, 0});
+    check_close(tg::autograd::grad({gzz.sum()}, {zz})[0], {5, 5, 0});
+    // numerically, along a dim
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            return tg::autograd::grad({(tg::prod(in[0], 1) * tg::prod(in[0], 0).sum()).sum()}, {in[0]}, {}, false,
+                                      true)[0];
+        },
+        (Inputs{leaf({3, 3})}));
+}
+
+TEST_CASE("cumsum and cumprod: values along any dim, non-contiguous, ints") {
+    auto x = tg::arange(1, 7, 1, tg::kFloat64).reshape({2, 3});
+    check_close(tg::cumsum(x, 1), {1, 3, 6, 4, 9, 15});
+    check_close(tg::cumsum(x, 0), {1, 2, 3, 5, 7, 9});
+    check_close(tg::cumprod(x, -1), {1, 2, 6, 4, 20, 120});
+    check_close(tg::cumprod(x, 0), {1, 2, 3, 4, 10, 18});
+    check_close(tg::cumsum(x.t(), 1), {1, 5, 2, 7, 3, 9});
+    check_close(x.cumprod(1), {1, 2, 6, 4, 20, 120});
+    check_close(x.cumsum(1), {1, 3, 6, 4, 9, 15});
+    auto y = iota234();
+    CHECK(tg::cumsum(y, 1).sizes() == tg::Shape{2, 3, 4});
+    CHECK(values(tg::cumsum(y, 1))[4 + 1] == 1.0 + 5);  // [0][1][1] = y[0][0][1] + y[0][1][1]
+    check_close(tg::cumprod(f64({2, 0, 3}), 0), {2, 0, 0});
+    CHECK(tg::cumsum(tg::arange(4), 0).dtype() == tg::kInt64);
+    CHECK(tg::cumsum(tg::arange(4), 0).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 3, 6});
+    CHECK(tg::cumsum(tg::from_vector(std::vector<bool>{true, false, true}), 0).to_vector<std::int64_t>() ==
+          std::vector<std::int64_t>{1, 1, 2});
+    CHECK(tg::cumsum(f64({4}).reshape({}), -1).item<double>() == 4.0);
+}
+
+TEST_CASE("cumsum and cumprod gradients, cumprod exact with zeros") {
+    tg::manual_seed(32);
+    auto x = leaf({3, 4});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumsum(in[0], 1); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumsum(in[0].t(), 1) * in[0].t(); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumprod(in[0], 1); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumprod(in[0].t(), 1).t() + tg::cumprod(in[0], 0); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumprod(in[0] * in[0], -1); }, (Inputs{leaf({2, 3, 4})}));
+    // cumprod of (a, b, c) = (a, ab, abc): d sum / d(a, b, c) = (1 + b + bc, a + ac, ab)
+    auto one = f64({2, 0, 3}).requires_grad_();
+    tg::cumprod(one, 0).sum().backward();
+    check_close(one.grad(), {1, 2 + 6, 0});
+    auto two = f64({0, 4, 0, 5}).requires_grad_();
+    tg::cumprod(two, 0).sum().backward();
+    // (a, ab, abc, abcd) at a = c = 0: d/da = 1 + b + bc + bcd = 5, the rest 0
+    check_close(two.grad(), {5, 0, 0, 0});
+    auto rows = tg::tensor({{1.5, 0.0, 2.0, 0.0}, {0.0, 0.0, 3.0, 1.0}, {2.0, 1.0, 0.5, 0.0}}, tg::kFloat64);
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumprod(in[0], 1); }, (Inputs{rows.requires_grad_()}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cumprod(in[0].t(), 0) * 2.0; },
+                      (Inputs{rows.detach().requires_grad_()}));
+    // double backward of both
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            auto y = tg::cumprod(in[0], 1) * tg::cumsum(in[0], 1);
+            return tg::autograd::grad({y.sum()}, {in[0]}, {}, false, true)[0];
+        },
+        (Inputs{leaf({2, 4})}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            return tg::autograd::grad({tg::cumprod(in[0], 1).sum()}, {in[0]}, {}, false, true)[0];
+        },
+        (Inputs{rows.detach().requires_grad_()}));
+}
+
+TEST_CASE("norm: p = 1, 2, inf and general p, over dims with keepdim") {
+    auto x = tg::tensor({{3.0, -4.0, 0.0}, {1.0, -1.0, 1.0}}, tg::kFloat64);
+    CHECK(tg::norm(x).item<double>() == Approx(std::sqrt(28.0)).epsilon(1e-15));
+    check_close(tg::norm(x, 2, {1}), {5, std::sqrt(3.0)});
+    check_close(tg::norm(x, 1, {1}), {7, 3});
+    check_close(tg::norm(x, INFINITY, {1}), {4, 1});
+    check_close(tg::norm(x, INFINITY, {0}), {3, 4, 1});
+    CHECK(tg::norm(x, INFINITY).item<double>() == 4.0);
+    check_close(tg::norm(x, 3, {1}), {std::cbrt(91.0), std::cbrt(3.0)}, 1e-14);
+    check_close(tg::norm(x, 0.5, {1}), {std::pow(std::sqrt(3.0) + 2, 2), 9}, 1e-14);
+    CHECK(tg::norm(x, 2, {1}, true).sizes() == tg::Shape{2, 1});
+    CHECK(tg::norm(x, INFINITY, {0}, true).sizes() == tg::Shape{1, 3});
+    check_close(tg::norm(x.t(), 1, {0}), {7, 3});
+    auto y = iota234();
+    check_close(tg::norm(y, INFINITY, {0, 2}), {15, 19, 23});
+    check_close(tg::norm(y, 1, {0, 2}), {60, 92, 124});
+    check_close(x.norm(1, {1}), {7, 3});
+}
+
+TEST_CASE("norm gradients: finite differences, 0 at the zero vector, inf-norm ties split evenly") {
+    tg::manual_seed(33);
+    auto x = leaf({3, 4});
+    for (double p : {1.0, 2.0, 3.0, 1.5, double(INFINITY)}) {
+        INFO("p = " << p);
+        REQUIRE_GRADCHECK([p](const Inputs& in) { return tg::norm(in[0], p); }, (Inputs{x}));
+        REQUIRE_GRADCHECK([p](const Inputs& in) { return tg::norm(in[0].t(), p, {1}, true) * in[0].t(); }, (Inputs{x}));
+        REQUIRE_GRADCHECK([p](const Inputs& in) { return tg::norm(in[0], p, {0, 2}); }, (Inputs{leaf({2, 3, 4})}));
+    }
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::norm(in[0], 0.5, {1}); }, (Inputs{leaf({3, 4}, 0.2, 1.0)}));
+    // the zero vector: gradient 0, not NaN (like libtorch)
+    auto z = tg::zeros({3}, tg::kFloat64).requires_grad_();
+    tg::norm(z).backward();
+    check_close(z.grad(), {0, 0, 0});
+    // inf-norm with ties: |-2| = |2| = max, the gradient is split between them with their signs
+    auto t = f64({-2, 1, 2, 0.5}).requires_grad_();
+    tg::norm(t, INFINITY).backward();
+    check_close(t.grad(), {-0.5, 0, 0.5, 0});
+    auto r = tg::tensor({{3.0, -3.0, 3.0}, {1.0, 2.0, -1.0}}, tg::kFloat64).requires_grad_();
+    tg::norm(r, INFINITY, {1}).sum().backward();
+    check_close(r.grad(), {1.0 / 3, -1.0 / 3, 1.0 / 3, 0, 1, 0});
+    // 2-norm: a / ||a||, 1-norm: sign(a)
+    auto a = f64({3, -4}).requires_grad_();
+    tg::norm(a).backward();
+    check_close(a.grad(), {0.6, -0.8});
+    auto b = f64({3, -4, 0}).requires_grad_();
+    tg::norm(b, 1).backward();
+    check_close(b.grad(), {1, -1, 0});
+    // double backward: the Hessian of ||a||_2 is (I - u u^T) / ||a||, u = a / ||a||
+    auto h = f64({3, 4}).requires_grad_();
+    auto g = tg::autograd::grad({tg::norm(h)}, {h}, {}, false, true)[0];
+    check_close(tg::autograd::grad({g.select(0, 0)}, {h})[0], {(1 - 0.36) / 5, -0.48 / 5});
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            return tg::autograd::grad({tg::norm(in[0], 3.0, {1}).sum()}, {in[0]}, {}, false, true)[0];
+        },
+        (Inputs{x}));
+}
+
+TEST_CASE("normalize: x / max(||x||_p, eps) along dim (tf.nn.l2_normalize)") {
+    namespace F = tg::nn::functional;
+    auto x = tg::tensor({{3.0, 4.0}, {0.0, 0.0}, {-1.0, 1.0}}, tg::kFloat64);
+    check_close(F::normalize(x), {0.6, 0.8, 0, 0, -std::sqrt(0.5), std::sqrt(0.5)});
+    check_close(F::normalize(x, 1, 1), {3.0 / 7, 4.0 / 7, 0, 0, -0.5, 0.5});
+    check_close(F::normalize(x, INFINITY, 0), {1, 1, 0, 0, -1.0 / 3, 0.25});
+    check_close(F::normalize(x, 2, 1, 10.0), {0.3, 0.4, 0, 0, -0.1, 0.1});  // eps wins
+    tg::manual_seed(34);
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::normalize(in[0]); }, (Inputs{leaf({3, 4})}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::normalize(in[0].t(), 2, 0) * in[0].t(); }, (Inputs{leaf({3, 4})}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::normalize(in[0], 1, -1); }, (Inputs{leaf({2, 3, 4})}));
+    // a zero row has gradient g / eps there (like libtorch), never NaN
+    auto z = tg::zeros({1, 3}, tg::kFloat64).requires_grad_();
+    F::normalize(z).sum().backward();
+    for (double v : values(z.grad())) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("prod, cumsum, cumprod, norm, normalize reject bad dims, ints and p <= 0") {
+    namespace F = tg::nn::functional;
+    auto x = tg::zeros({2, 3});
+    REQUIRE_TG_ERROR(tg::prod(x, 2), "prod", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(tg::prod(tg::zeros({}), 1), "prod", "dim 1", "rank 0");
+    REQUIRE_TG_ERROR(tg::cumsum(x, -3), "cumsum", "dim -3", "rank 2");
+    REQUIRE_TG_ERROR(tg::cumprod(x, 2), "cumprod", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(tg::norm(x, 2, {2}), "norm", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(tg::norm(x, 2, {1, 1}), "norm", "listed twice");
+    REQUIRE_TG_ERROR(tg::norm(x, 0), "norm", "p must be positive", "0", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::norm(x, -1), "norm", "-1", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::norm(tg::ones({2, 3}, tg::kInt64)), "norm", "expected a float32 or float64", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(F::normalize(x, 2, 2), "normalize", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(F::normalize(x, 0), "normalize", "p must be positive", "[2, 3]");
+    REQUIRE_TG_ERROR(F::normalize(tg::ones({2, 3}, tg::kInt64)), "normalize", "int64", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::prod(tg::Tensor()), "prod");
+}

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <tuple>
+#include <string_view>
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
@@ -35,6 +36,14 @@ Tensor square(const Tensor& a);
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
+// ---- unary math (lib/ops/elementwise.cpp): float32/float64 inputs only ----
+Tensor sin(const Tensor& a);
+Tensor cos(const Tensor& a);
+Tensor rsqrt(const Tensor& a);       // 1 / sqrt(a)
+Tensor reciprocal(const Tensor& a);  // 1 / a
+Tensor expm1(const Tensor& a);       // e^a - 1, accurate for small a
+Tensor log1p(const Tensor& a);       // log(1 + a), accurate for small a
+Tensor erf(const Tensor& a);
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
@@ -95,6 +104,15 @@ Tensor argmin(const Tensor& a);
 Tensor var(const Tensor& a, const Shape& dims, bool unbiased = true, bool keepdim = false);
 Tensor std(const Tensor& a, const Shape& dims, bool unbiased = true, bool keepdim = false);
 Tensor logsumexp(const Tensor& a, std::int64_t dim, bool keepdim = false);
+// Products and running sums/products (libtorch's prod, cumsum, cumprod). Their gradients
+// are exact with zeros in the input (they never divide by it).
+Tensor prod(const Tensor& a);  // over all elements
+Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor cumsum(const Tensor& a, std::int64_t dim);
+Tensor cumprod(const Tensor& a, std::int64_t dim);
+// Vector p-norm over `dims` (empty: all elements): (sum |a|^p)^(1/p) for p > 0, and
+// max |a| for p = INFINITY (tf.norm's ord). Floating inputs only.
+Tensor norm(const Tensor& a, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
 
 // ---- shape and indexing (lib/ops/shape.cpp) -----------------------------------------------
 // reshape/view accept one -1 dim. view never copies and requires compatible strides;
@@ -165,6 +183,15 @@ Tensor tanh(const Tensor& a);
 Tensor elu(const Tensor& a, double alpha = 1.0);
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 Tensor softplus(const Tensor& a);
+// libtorch's gelu: x * Phi(x) with the exact erf form (approximate = "none"), or
+// approximate = "tanh": 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+Tensor gelu(const Tensor& a, std::string_view approximate = "none");
+Tensor silu(const Tensor& a);  // x * sigmoid(x) (swish)
+Tensor relu6(const Tensor& a);  // min(max(x, 0), 6)
+Tensor hardtanh(const Tensor& a, double min_val = -1.0, double max_val = 1.0);
+Tensor selu(const Tensor& a);  // scale * elu(x, alpha), libtorch's constants
+Tensor softsign(const Tensor& a);  // x / (1 + |x|)
+Tensor hardsigmoid(const Tensor& a);  // relu6(x + 3) / 6
 // Numerically stable: subtracts the max along `dim` first.
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);

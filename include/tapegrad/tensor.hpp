@@ -116,6 +116,18 @@ public:
     Tensor exp() const;
     Tensor log() const;
     Tensor sqrt() const;
+    Tensor sin() const;
+    Tensor cos() const;
+    Tensor rsqrt() const;
+    Tensor reciprocal() const;
+    Tensor expm1() const;
+    Tensor log1p() const;
+    Tensor erf() const;
+    Tensor prod() const;
+    Tensor prod(std::int64_t dim, bool keepdim = false) const;
+    Tensor cumsum(std::int64_t dim) const;
+    Tensor cumprod(std::int64_t dim) const;
+    Tensor norm(double p = 2.0, const Shape& dims = {}, bool keepdim = false) const;
     Tensor abs() const;
     Tensor neg() const;
     Tensor clamp(double min, double max) const;

@@ -137,4 +137,168 @@ Tensor softplus(const Tensor& a) {
     return out;
 }
 
+// ---- gelu, silu, the hard ones, selu, softsign ---------------------------------------------
+
+Tensor gelu(const Tensor& a, std::string_view approximate) {
+    detail::check_floating(a, "gelu");
+    const bool tanh_form = approximate == "tanh";
+    TG_CHECK(tanh_form || approximate == "none", "gelu",
+             "approximate must be \"none\" or \"tanh\", got \"{}\" (tensor of shape {})", approximate, a.sizes());
+    // x * Phi(x), Phi the standard normal CDF 0.5 (1 + erf(x / sqrt(2))); or its tanh fit
+    // 0.5 x (1 + tanh(k (x + c x^3))), k = sqrt(2 / pi), c = 0.044715.
+    constexpr double k = 0.7978845608028654, c = 0.044715;
+    Tensor out = tanh_form
+        ? detail::map_floating(
+              a, "gelu",
+              [](auto x) {
+                  using T = decltype(x);
+                  return T(0.5) * x * (T(1) + std::tanh(T(k) * (x + T(c) * x * x * x)));
+              },
+              [](const auto& x) {
+                  using T = value_t<decltype(x)>;
+                  return T(0.5) * x * (T(1) + xt::tanh(T(k) * (x + T(c) * x * x * x)));
+              })
+        : detail::map_floating(
+              a, "gelu",
+              [](auto x) {
+                  using T = decltype(x);
+                  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
+              },
+              [](const auto& x) {
+                  using T = value_t<decltype(x)>;
+                  return T(0.5) * x * (T(1) + xt::erf(x * T(M_SQRT1_2)));
+              });
+    if (detail::needs_grad(a))
+        detail::record("gelu", {a}, out, [sa = SavedTensor(a), tanh_form](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            if (tanh_form) {
+                // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)).
+                const Tensor x2 = x * x;
+                const Tensor t = tanh((x + x2 * x * c) * k);
+                return {g * ((t + 1.0) * 0.5 + x * (1.0 - t * t) * (x2 * (3.0 * c) + 1.0) * (0.5 * k))};
+            }
+            // d/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2 / 2) / sqrt(2 pi).
+            const Tensor cdf = (erf(x * M_SQRT1_2) + 1.0) * 0.5;
+            const Tensor pdf = exp(x * x * -0.5) * 0.3989422804014327;
+            return {g * (cdf + x * pdf)};
+        });
+    return out;
+}
+
+// x * sigmoid(x); d/dx = s (1 + x (1 - s)), s = sigmoid(x).
+Tensor silu(const Tensor& a) {
+    detail::check_floating(a, "silu");
+    Tensor out = detail::map_floating(
+        a, "silu", [](auto x) { return x / (decltype(x)(1) + std::exp(-x)); },
+        [](const auto& x) {
+            using T = value_t<decltype(x)>;
+            return x / (T(1) + xt::exp(-x));
+        });
+    if (detail::needs_grad(a))
+        detail::record("silu", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            const Tensor s = sigmoid(x);
+            return {g * s * (x * (1.0 - s) + 1.0)};
+        });
+    return out;
+}
+
+namespace {
+// Where lo < x < hi (bounds exclusive), as a bool mask (1 byte per element): what a
+// clipped-linear activation's backward saves instead of its input.
+Tensor strictly_inside(const Tensor& x, double lo, double hi, std::string_view op) {
+    Tensor inside = make_tensor(x.sizes(), kBool);
+    detail::visit_floating(x.dtype(), op, [&](auto v) {
+        using T = decltype(v);
+        detail::unary_loop<bool, T>(x, inside, [lo, hi](T e) { return e > lo && e < hi; });
+    });
+    return inside;
+}
+
+// (x + shift) / divisor clipped to [lo, hi], with the gradient 1 / divisor strictly inside
+// the clipping range and 0 outside and on its bounds (libtorch's hardtanh/hardsigmoid).
+// hardtanh, relu6 and hardsigmoid are this with different constants; dividing (rather than
+// multiplying by 1/6) makes hardsigmoid land exactly on 0 and 1 at x = -3 and 3.
+Tensor clipped_linear(const Tensor& a, double shift, double divisor, double lo, double hi, std::string_view op) {
+    Tensor out = detail::map_floating(
+        a, op,
+        [=](auto x) {
+            using T = decltype(x);
+            if (std::isnan(x)) return x;
+            const T y = (x + static_cast<T>(shift)) / static_cast<T>(divisor);
+            return y < T(lo) ? T(lo) : (y > T(hi) ? T(hi) : y);
+        },
+        [=](const auto& x) {
+            using T = value_t<decltype(x)>;
+            return xt::clip((x + static_cast<T>(shift)) / static_cast<T>(divisor), T(lo), T(hi));
+        });
+    // divisor > 0, so the input is strictly inside its clipping range exactly where the
+    // output is strictly inside (lo, hi): the mask comes from the output.
+    if (detail::needs_grad(a))
+        detail::record(op, {a}, out, [sm = SavedTensor(strictly_inside(out, lo, hi, op)), divisor](const Tensor& g) -> GradList {
+            const Tensor gs = divisor == 1.0 ? g : g / divisor;
+            return {where(sm.unpack(), gs, scalar_tensor(0.0, g.dtype()))};
+        });
+    return out;
+}
+}  // namespace
+
+Tensor hardtanh(const Tensor& a, double min_val, double max_val) {
+    detail::check_floating(a, "hardtanh");
+    TG_CHECK(min_val < max_val, "hardtanh", "min_val {} must be less than max_val {} (tensor of shape {})", min_val,
+             max_val, a.sizes());
+    return clipped_linear(a, 0.0, 1.0, min_val, max_val, "hardtanh");
+}
+
+Tensor relu6(const Tensor& a) {
+    detail::check_floating(a, "relu6");
+    return clipped_linear(a, 0.0, 1.0, 0.0, 6.0, "relu6");
+}
+
+// (x + 3) / 6 clipped to [0, 1] (libtorch's relu6(x + 3) / 6).
+Tensor hardsigmoid(const Tensor& a) {
+    detail::check_floating(a, "hardsigmoid");
+    return clipped_linear(a, 3.0, 6.0, 0.0, 1.0, "hardsigmoid");
+}
+
+// scale * (x for x > 0, alpha (e^x - 1) otherwise), with the constants of Klambauer et al.
+// that make the activations self-normalising (libtorch's and TF's values).
+Tensor selu(const Tensor& a) {
+    detail::check_floating(a, "selu");
+    constexpr double alpha = 1.6732632423543772848170429916717;
+    constexpr double scale = 1.0507009873554804934193349852946;
+    Tensor out = detail::map_floating(
+        a, "selu",
+        [](auto x) {
+            using T = decltype(x);
+            return static_cast<T>(scale) * (x > 0 ? x : static_cast<T>(alpha * std::expm1(x)));
+        },
+        [](const auto& x) {
+            using T = value_t<decltype(x)>;
+            return T(scale) * xt::where(x > T(0), x, T(alpha) * xt::expm1(x));
+        });
+    if (detail::needs_grad(a))
+        detail::record("selu", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            return {where(x > 0.0, g * scale, g * exp(x) * (alpha * scale))};
+        });
+    return out;
+}
+
+// x / (1 + |x|) (tf.nn.softsign); d/dx = 1 / (1 + |x|)^2.
+Tensor softsign(const Tensor& a) {
+    detail::check_floating(a, "softsign");
+    Tensor out = detail::map_floating(
+        a, "softsign", [](auto x) { return x / (decltype(x)(1) + std::abs(x)); },
+        [](const auto& x) {
+            using T = value_t<decltype(x)>;
+            return x / (T(1) + xt::abs(x));
+        });
+    if (detail::needs_grad(a))
+        detail::record("softsign", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            return {g / square(abs(sa.unpack()) + 1.0)};
+        });
+    return out;
+}
+
 }  // namespace tg

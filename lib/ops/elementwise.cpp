@@ -232,6 +232,101 @@ Tensor sqrt(const Tensor& a) {
     return out;
 }
 
+// sin, cos, rsqrt, reciprocal, expm1, log1p and erf take float32/float64 only (an integer
+// tensor throws naming the op and its shape; convert with .to(kFloat32) first).
+
+Tensor sin(const Tensor& a) {
+    detail::check_floating(a, "sin");
+    Tensor out = detail::map_floating(a, "sin", [](auto x) { return std::sin(x); },
+                                      [](const auto& x) { return xt::sin(x); });
+    if (detail::needs_grad(a))
+        detail::record("sin", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            return {g * cos(sa.unpack())};
+        });
+    return out;
+}
+
+Tensor cos(const Tensor& a) {
+    detail::check_floating(a, "cos");
+    Tensor out = detail::map_floating(a, "cos", [](auto x) { return std::cos(x); },
+                                      [](const auto& x) { return xt::cos(x); });
+    if (detail::needs_grad(a))
+        detail::record("cos", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            return {-g * sin(sa.unpack())};
+        });
+    return out;
+}
+
+// d/da a^(-1/2) = -a^(-3/2) / 2 = -out^3 / 2: the output is all the backward needs.
+Tensor rsqrt(const Tensor& a) {
+    detail::check_floating(a, "rsqrt");
+    Tensor out = detail::map_floating(
+        a, "rsqrt", [](auto x) { return decltype(x)(1) / std::sqrt(x); },
+        [](const auto& x) {
+            using T = typename std::decay_t<decltype(x)>::value_type;
+            return T(1) / xt::sqrt(x);
+        });
+    if (detail::needs_grad(a))
+        detail::record("rsqrt", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
+            const Tensor y = so.unpack();
+            return {g * y * y * y * -0.5};
+        });
+    return out;
+}
+
+// d/da 1/a = -1/a^2 = -out^2.
+Tensor reciprocal(const Tensor& a) {
+    detail::check_floating(a, "reciprocal");
+    Tensor out = detail::map_floating(
+        a, "reciprocal", [](auto x) { return decltype(x)(1) / x; },
+        [](const auto& x) {
+            using T = typename std::decay_t<decltype(x)>::value_type;
+            return T(1) / x;
+        });
+    if (detail::needs_grad(a))
+        detail::record("reciprocal", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
+            const Tensor y = so.unpack();
+            return {-g * y * y};
+        });
+    return out;
+}
+
+// d/da (e^a - 1) = e^a = out + 1.
+Tensor expm1(const Tensor& a) {
+    detail::check_floating(a, "expm1");
+    Tensor out = detail::map_floating(a, "expm1", [](auto x) { return std::expm1(x); },
+                                      [](const auto& x) { return xt::expm1(x); });
+    if (detail::needs_grad(a))
+        detail::record("expm1", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
+            return {g * (so.unpack() + 1.0)};
+        });
+    return out;
+}
+
+Tensor log1p(const Tensor& a) {
+    detail::check_floating(a, "log1p");
+    Tensor out = detail::map_floating(a, "log1p", [](auto x) { return std::log1p(x); },
+                                      [](const auto& x) { return xt::log1p(x); });
+    if (detail::needs_grad(a))
+        detail::record("log1p", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            return {g / (sa.unpack() + 1.0)};
+        });
+    return out;
+}
+
+// d/da erf(a) = 2 / sqrt(pi) * e^(-a^2).
+Tensor erf(const Tensor& a) {
+    detail::check_floating(a, "erf");
+    Tensor out = detail::map_floating(a, "erf", [](auto x) { return std::erf(x); },
+                                      [](const auto& x) { return xt::erf(x); });
+    if (detail::needs_grad(a))
+        detail::record("erf", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            return {g * exp(-(x * x)) * 1.1283791670955126};  // 2 / sqrt(pi)
+        });
+    return out;
+}
+
 Tensor abs(const Tensor& a) {
     detail::check_defined(a, "abs");
     Tensor out = detail::map_unary(a, "abs", [](auto x) { return std::abs(x); });

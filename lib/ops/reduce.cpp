@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "autograd/record.hpp"
+#include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
 
@@ -246,5 +248,254 @@ Tensor std(const Tensor& a, const Shape& dims, bool unbiased, bool keepdim) {
         });
     return out;
 }
+
+// ---- prod / cumsum / cumprod ---------------------------------------------------------------
+// The kernels walk a contiguous tensor as [outer, n, inner] around `dim`. No gradient here
+// divides by the input: prod's is the product of the elements before and after each one
+// (exclusive running products), cumprod's comes from a linear recurrence (linear_scan), so
+// both are exact with any number of zeros, and written with ops, so they differentiate again.
+
+namespace {
+
+struct DimLayout {
+    std::int64_t outer = 1, n = 1, inner = 1;
+};
+
+DimLayout layout_around(const Shape& sizes, std::size_t dim) {
+    DimLayout l;
+    for (std::size_t d = 0; d < sizes.size(); ++d) {
+        if (d < dim) l.outer *= sizes[d];
+        else if (d == dim) l.n = sizes[d];
+        else l.inner *= sizes[d];
+    }
+    return l;
+}
+
+// out[.., k, ..] = combine(out[.., k-1, ..], x[.., k, ..]) along dim, out[.., 0, ..] = x[.., 0, ..].
+template <class T, class Combine>
+void scan_kernel(const Tensor& x, const Tensor& out, std::size_t dim, Combine combine) {
+    const DimLayout l = layout_around(x.sizes(), dim);
+    const T* px = impl_of(x).data_as<T>();
+    T* po = impl_of(out).data_as<T>();
+    for (std::int64_t o = 0; o < l.outer; ++o) {
+        const std::int64_t base = o * l.n * l.inner;
+        for (std::int64_t i = 0; i < l.inner && l.n > 0; ++i) po[base + i] = px[base + i];
+        for (std::int64_t k = 1; k < l.n; ++k) {
+            const std::int64_t row = base + k * l.inner;
+            for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = combine(po[row - l.inner + i], px[row + i]);
+        }
+    }
+}
+
+// Integer scans and products of bool count as int64 (libtorch's rule).
+Tensor numeric_operand(const Tensor& a) { return (a.dtype() == kBool ? a.to(kInt64) : a).contiguous(); }
+
+// a with its elements along dim in reverse order (a differentiable index_select).
+Tensor reversed(const Tensor& a, std::int64_t dim) {
+    const std::int64_t n = a.size(dim);
+    return index_select(a, dim, arange(static_cast<double>(n - 1), -1.0, -1.0));
+}
+
+// a shifted one step along dim: fill first, a's last element dropped.
+Tensor shifted(const Tensor& a, std::int64_t dim, double fill) {
+    Shape first = a.sizes();
+    first[static_cast<std::size_t>(dim)] = 1;
+    const Tensor head = full(first, fill, a.dtype());
+    const std::int64_t n = a.size(dim);
+    return n == 1 ? head : cat({head, narrow(a, dim, 0, n - 1)}, dim);
+}
+
+// z[k] = u[k] + a[k] * z[k-1] along dim (z[-1] = 0), u and a of one shape and floating dtype.
+// z is linear in u; its vector-Jacobian product is the same recurrence run backwards:
+//   r[k] = g[k] + a[k+1] r[k+1],  grad_u = r,  grad_a[k] = r[k] z[k-1],
+// so the backward is this op again (on reversed inputs) and differentiates to any order.
+Tensor linear_scan(const Tensor& u, const Tensor& a, std::int64_t dim) {
+    const auto d = static_cast<std::size_t>(dim);
+    const Tensor cu = u.contiguous(), ca = (a.dtype() == u.dtype() ? a : a.to(u.dtype())).contiguous();
+    Tensor out = make_tensor(u.sizes(), u.dtype());
+    detail::visit_floating(u.dtype(), "cumprod", [&](auto v) {
+        using T = decltype(v);
+        const DimLayout l = layout_around(u.sizes(), d);
+        const T* pu = impl_of(cu).data_as<T>();
+        const T* pa = impl_of(ca).data_as<T>();
+        T* po = impl_of(out).data_as<T>();
+        for (std::int64_t o = 0; o < l.outer; ++o) {
+            const std::int64_t base = o * l.n * l.inner;
+            for (std::int64_t i = 0; i < l.inner && l.n > 0; ++i) po[base + i] = pu[base + i];
+            for (std::int64_t k = 1; k < l.n; ++k) {
+                const std::int64_t row = base + k * l.inner;
+                for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = pu[row + i] + pa[row + i] * po[row - l.inner + i];
+            }
+        }
+    });
+    if (detail::needs_grad(u, a))
+        detail::record("linear_scan", {u, a}, out,
+                       [dim, sa = SavedTensor(a), so = SavedTensor(a.requires_grad() ? out : Tensor(), true),
+                        u_grad = u.requires_grad(), a_grad = a.requires_grad()](const Tensor& g) -> GradList {
+                           const Tensor av = sa.unpack();
+                           const Tensor r = reversed(linear_scan(reversed(g, dim), shifted(reversed(av, dim), dim, 0.0), dim), dim);
+                           return {u_grad ? r : Tensor(), a_grad ? r * shifted(so.unpack(), dim, 0.0) : Tensor()};
+                       });
+    return out;
+}
+
+// A 0-dim tensor scans and reduces as one element (libtorch accepts dim 0 and -1).
+template <class Op>
+Tensor as_vector_if_scalar(const Tensor& a, std::int64_t dim, std::string_view op, Op&& f) {
+    detail::wrap_dim(dim, a.dim(), op);
+    return reshape(f(reshape(a, {1}), 0), {});
+}
+
+}  // namespace
+
+Tensor cumsum(const Tensor& a, std::int64_t dim) {
+    detail::check_defined(a, "cumsum");
+    if (a.dim() == 0) return as_vector_if_scalar(a, dim, "cumsum", [](const Tensor& v, std::int64_t d) { return cumsum(v, d); });
+    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "cumsum");
+    const Tensor x = numeric_operand(a);
+    Tensor out = make_tensor(x.sizes(), x.dtype());
+    detail::visit_numeric(x.dtype(), "cumsum", [&](auto v) {
+        using T = decltype(v);
+        scan_kernel<T>(x, out, static_cast<std::size_t>(d), [](T prev, T cur) { return prev + cur; });
+    });
+    // d out[k] / d a[i] = 1 for k >= i: the gradient is the reversed running sum of g.
+    if (detail::needs_grad(a))
+        detail::record("cumsum", {a}, out, [d](const Tensor& g) -> GradList {
+            return {reversed(cumsum(reversed(g, d), d), d)};
+        });
+    return out;
+}
+
+Tensor cumprod(const Tensor& a, std::int64_t dim) {
+    detail::check_defined(a, "cumprod");
+    if (a.dim() == 0) return as_vector_if_scalar(a, dim, "cumprod", [](const Tensor& v, std::int64_t d) { return cumprod(v, d); });
+    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "cumprod");
+    const Tensor x = numeric_operand(a);
+    Tensor out = make_tensor(x.sizes(), x.dtype());
+    detail::visit_numeric(x.dtype(), "cumprod", [&](auto v) {
+        using T = decltype(v);
+        scan_kernel<T>(x, out, static_cast<std::size_t>(d), [](T prev, T cur) { return prev * cur; });
+    });
+    // grad a[i] = sum_{k >= i} g[k] prod_{j <= k, j != i} a[j] = out[i-1] * r[i] with
+    // r[i] = g[i] + a[i+1] r[i+1]: a running product before i times a backward recurrence.
+    if (detail::needs_grad(a))
+        detail::record("cumprod", {a}, out, [d, sa = SavedTensor(a), so = SavedTensor(out, true)](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            const Tensor r = reversed(linear_scan(reversed(g, d), shifted(reversed(x, d), d, 0.0), d), d);
+            return {shifted(so.unpack(), d, 1.0) * r};
+        });
+    return out;
+}
+
+Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim) {
+    detail::check_defined(a, "prod");
+    if (a.dim() == 0) {
+        detail::wrap_dim(dim, 0, "prod");
+        return a.dtype() == kBool ? a.to(kInt64) : a * 1.0;  // a copy, recorded like prod of one element
+    }
+    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "prod");
+    const Tensor x = numeric_operand(a);
+    Shape keep = x.sizes();
+    keep[static_cast<std::size_t>(d)] = 1;
+    Tensor out = make_tensor(keep, x.dtype());
+    detail::visit_numeric(x.dtype(), "prod", [&](auto v) {
+        using T = decltype(v);
+        const DimLayout l = layout_around(x.sizes(), static_cast<std::size_t>(d));
+        const T* px = impl_of(x).data_as<T>();
+        T* po = impl_of(out).data_as<T>();
+        for (std::int64_t o = 0; o < l.outer; ++o) {
+            T* row_out = po + o * l.inner;
+            for (std::int64_t i = 0; i < l.inner; ++i) row_out[i] = T(1);
+            for (std::int64_t k = 0; k < l.n; ++k) {
+                const T* row = px + (o * l.n + k) * l.inner;
+                for (std::int64_t i = 0; i < l.inner; ++i) row_out[i] *= row[i];
+            }
+        }
+    });
+    if (!keepdim) out = squeeze(out, d);
+    // grad a[i] = g * prod_{j < i} a[j] * prod_{j > i} a[j]: exclusive running products from
+    // both ends, so zeros (one or several) need no special case.
+    if (detail::needs_grad(a))
+        detail::record("prod", {a}, out, [d, keep, sa = SavedTensor(a)](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            const Tensor before = shifted(cumprod(x, d), d, 1.0);
+            const Tensor after = reversed(shifted(cumprod(reversed(x, d), d), d, 1.0), d);
+            return {reshape(g, keep) * before * after};
+        });
+    return out;
+}
+
+Tensor prod(const Tensor& a) {
+    detail::check_defined(a, "prod");
+    return prod(reshape(a, {-1}), 0, false);
+}
+
+// ---- norm --------------------------------------------------------------------------------------
+// One tape node: the forward runs existing ops without recording; the backward is
+//   p = 1:   g sign(a)
+//   p = 2:   g a / norm                     (0 where the norm is 0, like libtorch)
+//   p = inf: g sign(a) on the elements where |a| == norm, split evenly among ties
+//   other p: g sign(a) |a|^(p-1) / norm^(p-1)   (0 where the norm is 0, and for p < 1 where a is 0)
+
+Tensor norm(const Tensor& a, double p, const Shape& dims, bool keepdim) {
+    detail::check_floating(a, "norm");
+    TG_CHECK(p > 0, "norm", "p must be positive (or INFINITY), got {} (tensor of shape {})", p, a.sizes());
+    const auto mask = reduced_dims(a, dims, "norm");
+    const Shape keep_shape = reduced_shape(a.sizes(), mask, true);
+    const bool inf = std::isinf(p);
+    Tensor out;
+    {
+        NoGradGuard no_grad;
+        const Tensor m = abs(a);
+        if (inf) {
+            // max |a| over several dims: flatten the reduced dims to the end, then max over them.
+            Shape order, kept;
+            for (std::size_t d = 0; d < mask.size(); ++d)
+                if (!mask[d]) order.push_back(static_cast<std::int64_t>(d)), kept.push_back(a.sizes()[d]);
+            for (std::size_t d = 0; d < mask.size(); ++d)
+                if (mask[d]) order.push_back(static_cast<std::int64_t>(d));
+            kept.push_back(-1);
+            out = a.dim() == 0 ? m : reshape(max(reshape(permute(m, order), kept), -1), keep_shape);
+        } else if (p == 1.0) {
+            out = sum(m, dims, true);
+        } else if (p == 2.0) {
+            out = sqrt(sum(a * a, dims, true));
+        } else {
+            out = pow(sum(pow(m, p), dims, true), 1.0 / p);
+        }
+        if (!keepdim) out = reshape(out, reduced_shape(a.sizes(), mask, false));
+    }
+    if (detail::needs_grad(a))
+        detail::record("norm", {a}, out,
+                       [p, inf, dims, keep_shape, sa = SavedTensor(a), so = SavedTensor(out, true)](const Tensor& g) -> GradList {
+                           const Tensor x = sa.unpack();
+                           const Tensor gk = reshape(g, keep_shape), nk = reshape(so.unpack(), keep_shape);
+                           const Tensor zero = scalar_tensor(0.0, x.dtype());
+                           if (p == 1.0) return {gk * sign(x)};
+                           if (inf) {
+                               const Tensor is_max = (abs(x) == nk).to(x.dtype());
+                               return {gk * sign(x) * is_max / sum(is_max, dims, true)};
+                           }
+                           const Tensor safe = where(nk == 0.0, scalar_tensor(1.0, x.dtype()), nk);
+                           if (p == 2.0) return {where(nk == 0.0, zero, x * (gk / safe))};
+                           const Tensor ratio = abs(x) / safe;  // |a| / norm, in [0, 1]
+                           // For p < 1 the derivative at a == 0 is infinite: send 0 there (a
+                           // subgradient choice) rather than 0 * inf = NaN.
+                           const Tensor dead = p < 1.0 ? logical_or(nk == 0.0, x == 0.0) : nk == 0.0;
+                           return {where(dead, zero, gk * sign(x) * pow(ratio, p - 1.0))};
+                       });
+    return out;
+}
+
+namespace nn::functional {
+
+Tensor normalize(const Tensor& input, double p, std::int64_t dim, double eps) {
+    detail::check_floating(input, "normalize");
+    TG_CHECK(p > 0, "normalize", "p must be positive (or INFINITY), got {} (tensor of shape {})", p, input.sizes());
+    detail::wrap_dim(dim, input.dim(), "normalize");
+    return input / clamp(norm(input, p, {dim}, true), eps, std::nullopt);
+}
+
+}  // namespace nn::functional
 
 }  // namespace tg

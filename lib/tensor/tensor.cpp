@@ -237,6 +237,18 @@ Tensor Tensor::pow(const Tensor& e) const { return tg::pow(*this, e); }
 Tensor Tensor::exp() const { return tg::exp(*this); }
 Tensor Tensor::log() const { return tg::log(*this); }
 Tensor Tensor::sqrt() const { return tg::sqrt(*this); }
+Tensor Tensor::sin() const { return tg::sin(*this); }
+Tensor Tensor::cos() const { return tg::cos(*this); }
+Tensor Tensor::rsqrt() const { return tg::rsqrt(*this); }
+Tensor Tensor::reciprocal() const { return tg::reciprocal(*this); }
+Tensor Tensor::expm1() const { return tg::expm1(*this); }
+Tensor Tensor::log1p() const { return tg::log1p(*this); }
+Tensor Tensor::erf() const { return tg::erf(*this); }
+Tensor Tensor::prod() const { return tg::prod(*this); }
+Tensor Tensor::prod(std::int64_t d, bool keepdim) const { return tg::prod(*this, d, keepdim); }
+Tensor Tensor::cumsum(std::int64_t d) const { return tg::cumsum(*this, d); }
+Tensor Tensor::cumprod(std::int64_t d) const { return tg::cumprod(*this, d); }
+Tensor Tensor::norm(double p, const Shape& dims, bool keepdim) const { return tg::norm(*this, p, dims, keepdim); }
 Tensor Tensor::abs() const { return tg::abs(*this); }
 Tensor Tensor::neg() const { return tg::neg(*this); }
 Tensor Tensor::clamp(double lo, double hi) const { return tg::clamp(*this, lo, hi); }

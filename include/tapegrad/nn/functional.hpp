@@ -17,6 +17,17 @@ using tg::sigmoid;
 using tg::softmax;
 using tg::tanh;
 using tg::elu;
+using tg::gelu;
+using tg::hardsigmoid;
+using tg::hardtanh;
+using tg::relu6;
+using tg::selu;
+using tg::silu;
+using tg::softsign;
+
+// libtorch's F::normalize / TF-1's tf.nn.l2_normalize: input / max(||input||_p, eps), the
+// p-norm taken along `dim` (kept for broadcasting). p > 0, INFINITY allowed.
+Tensor normalize(const Tensor& input, double p = 2.0, std::int64_t dim = 1, double eps = 1e-12);
 
 // TF-1's tf.nn.softmax_cross_entropy_with_logits: labels are one-hot or probability rows
 // with the logits' shape (N, C); returns the per-example loss (N) unless reduced.

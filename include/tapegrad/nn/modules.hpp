@@ -16,6 +16,8 @@
 #include <iosfwd>
 #include <optional>
 #include <vector>
+#include <string>
+#include <utility>
 
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/nn/init.hpp"
@@ -425,6 +427,63 @@ public:
     Tensor forward(const Tensor& input) override;
     void pretty_print(std::ostream& os) const override;
     ELUOptions options;
+};
+
+class GELUOptions {
+public:
+    GELUOptions(std::string approximate = "none") : approximate_(std::move(approximate)) {}  // NOLINT
+    TG_ARG(std::string, approximate, "none");  // "none" (exact erf form) or "tanh"
+};
+class GELU : public Module {
+public:
+    explicit GELU(const GELUOptions& options = {});
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    GELUOptions options;
+};
+class HardtanhOptions {
+public:
+    HardtanhOptions() = default;
+    TG_ARG(double, min_val, -1.0);
+    TG_ARG(double, max_val, 1.0);
+};
+class Hardtanh : public Module {
+public:
+    explicit Hardtanh(const HardtanhOptions& options = {});
+    Hardtanh(double min_val, double max_val) : Hardtanh(HardtanhOptions().min_val(min_val).max_val(max_val)) {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+    HardtanhOptions options;
+};
+class SiLU : public Module {
+public:
+    SiLU() : Module("SiLU") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+class ReLU6 : public Module {
+public:
+    ReLU6() : Module("ReLU6") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+class SELU : public Module {
+public:
+    SELU() : Module("SELU") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+class Softsign : public Module {
+public:
+    Softsign() : Module("Softsign") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
+};
+class Hardsigmoid : public Module {
+public:
+    Hardsigmoid() : Module("Hardsigmoid") {}
+    Tensor forward(const Tensor& input) override;
+    void pretty_print(std::ostream& os) const override;
 };
 
 }  // namespace tg::nn
