@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <optional>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
