@@ -96,6 +96,33 @@ void for_each_window(const PoolGeom& g, F&& cell) {
     }
 }
 
+// The (N * C) planes of a 4-D input and its output size: shared by adaptive pooling and nearest upsampling.
+struct ResizeGeom {
+    std::int64_t planes, H, W, OH, OW;
+    Shape in_shape, out_shape;
+};
+
+ResizeGeom resize_geom(const Tensor& x, std::int64_t OH, std::int64_t OW) {
+    return {x.sizes()[0] * x.sizes()[1], x.sizes()[2], x.sizes()[3], OH, OW, x.sizes(),
+            {x.sizes()[0], x.sizes()[1], OH, OW}};
+}
+
+// libtorch's adaptive windows: output cell i covers [floor(i * in / out), ceil((i + 1) * in / out)).
+std::int64_t window_start(std::int64_t i, std::int64_t in, std::int64_t out) { return i * in / out; }
+std::int64_t window_end(std::int64_t i, std::int64_t in, std::int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// for_each_window for adaptive pooling: scale = 1 / window size.
+template <class F>
+void for_each_window(const ResizeGeom& g, F&& cell) {
+    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+        const std::int64_t hs = window_start(oh, g.H, g.OH), he = window_end(oh, g.H, g.OH);
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t ws = window_start(ow, g.W, g.OW), we = window_end(ow, g.W, g.OW);
+            cell(oh * g.OW + ow, hs, he, ws, we, 1.0 / static_cast<double>((he - hs) * (we - ws)));
+        }
+    }
+}
+
 // ---- max pooling ------------------------------------------------------------------------
 
 Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g);
@@ -184,19 +211,30 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
 
 // ---- average pooling --------------------------------------------------------------------
 
-Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g);
+// Window means, for avg_pool2d (PoolGeom: fixed windows) and adaptive_avg_pool2d
+// (ResizeGeom: libtorch's adaptive windows), and their adjoints: each is the other's backward.
+struct WindowMeanOp {
+    const char* forward;   // node names: string literals
+    const char* backward;
+};
+constexpr WindowMeanOp kAvgPool{"avg_pool2d", "avg_pool2d_backward"};
+constexpr WindowMeanOp kAdaptiveAvgPool{"adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"};
 
-Tensor avg_pool_forward(const Tensor& x, const PoolGeom& g) {
+template <class Geom>
+Tensor window_mean_adjoint(const Tensor& grad, const Geom& g, const WindowMeanOp& op);
+
+template <class Geom>
+Tensor window_mean(const Tensor& x, const Geom& g, const WindowMeanOp& op) {
     const Tensor cx = raw(x);
     Tensor out = make_tensor(g.out_shape, x.dtype());
-    detail::visit_floating(x.dtype(), "avg_pool2d", [&](auto v) {
+    detail::visit_floating(x.dtype(), op.forward, [&](auto v) {
         using T = decltype(v);
         for (std::int64_t p = 0; p < g.planes; ++p) {
             const T* plane = impl_of(cx).data_as<T>() + p * g.H * g.W;
             T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
             for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
-                                       std::int64_t we, double scale) {
-                T s = 0;
+                                   std::int64_t we, double scale) {
+                double s = 0;
                 for (std::int64_t h = hs; h < he; ++h)
                     for (std::int64_t w = ws; w < we; ++w) s += plane[h * g.W + w];
                 po[j] = static_cast<T>(s * scale);
@@ -204,23 +242,24 @@ Tensor avg_pool_forward(const Tensor& x, const PoolGeom& g) {
         }
     });
     if (detail::needs_grad(x))
-        detail::record("avg_pool2d", {x}, out, [g](const Tensor& grad) -> GradList {
-            return {avg_pool_adjoint(grad, g)};
+        detail::record(op.forward, {x}, out, [g, op](const Tensor& grad) -> GradList {
+            return {window_mean_adjoint(grad, g, op)};
         });
     return out;
 }
 
-// dx[window of j] += grad[j] / count[j]
-Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g) {
+// dx[window of j] += grad[j] * scale[j]
+template <class Geom>
+Tensor window_mean_adjoint(const Tensor& grad, const Geom& g, const WindowMeanOp& op) {
     const Tensor cg = raw(grad);
     Tensor dx = zeros(g.in_shape, grad.dtype());
-    detail::visit_floating(grad.dtype(), "avg_pool2d", [&](auto v) {
+    detail::visit_floating(grad.dtype(), op.forward, [&](auto v) {
         using T = decltype(v);
         for (std::int64_t p = 0; p < g.planes; ++p) {
             const T* pg = impl_of(cg).data_as<T>() + p * g.OH * g.OW;
             T* plane = impl_of(dx).data_as<T>() + p * g.H * g.W;
             for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
-                                       std::int64_t we, double scale) {
+                                   std::int64_t we, double scale) {
                 const T share = static_cast<T>(pg[j] * scale);
                 for (std::int64_t h = hs; h < he; ++h)
                     for (std::int64_t w = ws; w < we; ++w) plane[h * g.W + w] += share;
@@ -228,8 +267,8 @@ Tensor avg_pool_adjoint(const Tensor& grad, const PoolGeom& g) {
         }
     });
     if (detail::needs_grad(grad))
-        detail::record("avg_pool2d_backward", {grad}, dx, [g](const Tensor& h) -> GradList {
-            return {avg_pool_forward(h, g)};
+        detail::record(op.backward, {grad}, dx, [g, op](const Tensor& h) -> GradList {
+            return {window_mean(h, g, op)};
         });
     return dx;
 }
@@ -268,7 +307,7 @@ Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
                  "padding {} must be at most half the kernel size {}", padding, kernel);
         PoolGeom g = pool_geom(x, kernel, stride, pad, "avg_pool2d");
         g.count_include_pad = count_include_pad;
-        return avg_pool_forward(x, g);
+        return window_mean(x, g, kAvgPool);
     });
 }
 
@@ -278,90 +317,13 @@ Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
         const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
         PoolGeom g = pool_geom(x, kernel, s, pad, "avg_pool2d");
         g.count_include_pad = false;  // TF averages over the cells inside the input
-        return avg_pool_forward(x, g);
+        return window_mean(x, g, kAvgPool);
     });
 }
 
 // ---- adaptive average pooling and nearest upsampling --------------------------------------
 
 namespace {
-
-// The (N * C) planes of a 4-D input and its output size: shared by the two ops below.
-struct ResizeGeom {
-    std::int64_t planes, H, W, OH, OW;
-    Shape in_shape, out_shape;
-};
-
-ResizeGeom resize_geom(const Tensor& x, std::int64_t OH, std::int64_t OW) {
-    return {x.sizes()[0] * x.sizes()[1], x.sizes()[2], x.sizes()[3], OH, OW, x.sizes(),
-            {x.sizes()[0], x.sizes()[1], OH, OW}};
-}
-
-// libtorch's adaptive windows: output cell i covers [floor(i * in / out), ceil((i + 1) * in / out)).
-std::int64_t window_start(std::int64_t i, std::int64_t in, std::int64_t out) { return i * in / out; }
-std::int64_t window_end(std::int64_t i, std::int64_t in, std::int64_t out) { return ((i + 1) * in + out - 1) / out; }
-
-// Calls cell(j, hs, he, ws, we, 1 / window size) for each output cell j of one plane.
-template <class F>
-void for_each_adaptive_window(const ResizeGeom& g, F&& cell) {
-    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-        const std::int64_t hs = window_start(oh, g.H, g.OH), he = window_end(oh, g.H, g.OH);
-        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-            const std::int64_t ws = window_start(ow, g.W, g.OW), we = window_end(ow, g.W, g.OW);
-            cell(oh * g.OW + ow, hs, he, ws, we, 1.0 / static_cast<double>((he - hs) * (we - ws)));
-        }
-    }
-}
-
-Tensor adaptive_avg_pool_adjoint(const Tensor& grad, const ResizeGeom& g);
-
-Tensor adaptive_avg_pool_forward(const Tensor& x, const ResizeGeom& g) {
-    const Tensor cx = raw(x);
-    Tensor out = make_tensor(g.out_shape, x.dtype());
-    detail::visit_floating(x.dtype(), "adaptive_avg_pool2d", [&](auto v) {
-        using T = decltype(v);
-        for (std::int64_t p = 0; p < g.planes; ++p) {
-            const T* plane = impl_of(cx).data_as<T>() + p * g.H * g.W;
-            T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
-            for_each_adaptive_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
-                                            std::int64_t we, double scale) {
-                double s = 0;
-                for (std::int64_t h = hs; h < he; ++h)
-                    for (std::int64_t w = ws; w < we; ++w) s += plane[h * g.W + w];
-                po[j] = static_cast<T>(s * scale);
-            });
-        }
-    });
-    if (detail::needs_grad(x))
-        detail::record("adaptive_avg_pool2d", {x}, out, [g](const Tensor& grad) -> GradList {
-            return {adaptive_avg_pool_adjoint(grad, g)};
-        });
-    return out;
-}
-
-// dx[window of j] += grad[j] / window size
-Tensor adaptive_avg_pool_adjoint(const Tensor& grad, const ResizeGeom& g) {
-    const Tensor cg = raw(grad);
-    Tensor dx = zeros(g.in_shape, grad.dtype());
-    detail::visit_floating(grad.dtype(), "adaptive_avg_pool2d", [&](auto v) {
-        using T = decltype(v);
-        for (std::int64_t p = 0; p < g.planes; ++p) {
-            const T* pg = impl_of(cg).data_as<T>() + p * g.OH * g.OW;
-            T* plane = impl_of(dx).data_as<T>() + p * g.H * g.W;
-            for_each_adaptive_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
-                                            std::int64_t we, double scale) {
-                const T share = static_cast<T>(pg[j] * scale);
-                for (std::int64_t h = hs; h < he; ++h)
-                    for (std::int64_t w = ws; w < we; ++w) plane[h * g.W + w] += share;
-            });
-        }
-    });
-    if (detail::needs_grad(grad))
-        detail::record("adaptive_avg_pool2d_backward", {grad}, dx, [g](const Tensor& h) -> GradList {
-            return {adaptive_avg_pool_forward(h, g)};
-        });
-    return dx;
-}
 
 // Nearest upsampling reads input row src_h[oh] and column src_w[ow] for output cell (oh, ow).
 struct NearestGeom {
@@ -452,7 +414,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, const Shape& output_size) {
         const auto [oh, ow] = spatial_pair(output_size, "output_size", "adaptive_avg_pool2d", 1);
         TG_CHECK(x.sizes()[2] > 0 && x.sizes()[3] > 0, "adaptive_avg_pool2d", "input shape {} has an empty plane",
                  input.sizes());
-        return adaptive_avg_pool_forward(x, resize_geom(x, oh, ow));
+        return window_mean(x, resize_geom(x, oh, ow), kAdaptiveAvgPool);
     });
 }
 
