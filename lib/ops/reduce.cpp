@@ -257,19 +257,8 @@ Tensor std(const Tensor& a, const Shape& dims, bool unbiased, bool keepdim) {
 
 namespace {
 
-struct DimLayout {
-    std::int64_t outer = 1, n = 1, inner = 1;
-};
-
-DimLayout layout_around(const Shape& sizes, std::size_t dim) {
-    DimLayout l;
-    for (std::size_t d = 0; d < sizes.size(); ++d) {
-        if (d < dim) l.outer *= sizes[d];
-        else if (d == dim) l.n = sizes[d];
-        else l.inner *= sizes[d];
-    }
-    return l;
-}
+using detail::DimLayout;
+using detail::layout_around;
 
 // out[.., k, ..] = combine(out[.., k-1, ..], x[.., k, ..]) along dim, out[.., 0, ..] = x[.., 0, ..].
 template <class T, class Combine>
@@ -278,9 +267,9 @@ void scan_kernel(const Tensor& x, const Tensor& out, std::size_t dim, Combine co
     const T* px = impl_of(x).data_as<T>();
     T* po = impl_of(out).data_as<T>();
     for (std::int64_t o = 0; o < l.outer; ++o) {
-        const std::int64_t base = o * l.n * l.inner;
-        for (std::int64_t i = 0; i < l.inner && l.n > 0; ++i) po[base + i] = px[base + i];
-        for (std::int64_t k = 1; k < l.n; ++k) {
+        const std::int64_t base = o * l.size * l.inner;
+        for (std::int64_t i = 0; i < l.inner && l.size > 0; ++i) po[base + i] = px[base + i];
+        for (std::int64_t k = 1; k < l.size; ++k) {
             const std::int64_t row = base + k * l.inner;
             for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = combine(po[row - l.inner + i], px[row + i]);
         }
@@ -320,9 +309,9 @@ Tensor linear_scan(const Tensor& u, const Tensor& a, std::int64_t dim) {
         const T* pa = impl_of(ca).data_as<T>();
         T* po = impl_of(out).data_as<T>();
         for (std::int64_t o = 0; o < l.outer; ++o) {
-            const std::int64_t base = o * l.n * l.inner;
-            for (std::int64_t i = 0; i < l.inner && l.n > 0; ++i) po[base + i] = pu[base + i];
-            for (std::int64_t k = 1; k < l.n; ++k) {
+            const std::int64_t base = o * l.size * l.inner;
+            for (std::int64_t i = 0; i < l.inner && l.size > 0; ++i) po[base + i] = pu[base + i];
+            for (std::int64_t k = 1; k < l.size; ++k) {
                 const std::int64_t row = base + k * l.inner;
                 for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = pu[row + i] + pa[row + i] * po[row - l.inner + i];
             }
@@ -406,8 +395,8 @@ Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim) {
         for (std::int64_t o = 0; o < l.outer; ++o) {
             T* row_out = po + o * l.inner;
             for (std::int64_t i = 0; i < l.inner; ++i) row_out[i] = T(1);
-            for (std::int64_t k = 0; k < l.n; ++k) {
-                const T* row = px + (o * l.n + k) * l.inner;
+            for (std::int64_t k = 0; k < l.size; ++k) {
+                const T* row = px + (o * l.size + k) * l.inner;
                 for (std::int64_t i = 0; i < l.inner; ++i) row_out[i] *= row[i];
             }
         }

@@ -20,20 +20,7 @@ namespace {
 
 enum class Mode { Softmax, LogSoftmax, LogSumExp };
 
-// A contiguous tensor seen as (outer, dim, inner): the reduced dim has stride `inner`.
-struct Layout {
-    std::int64_t outer = 1, size = 1, inner = 1;
-};
-
-Layout layout_of(const Shape& sizes, std::size_t dim) {
-    Layout l;
-    for (std::size_t d = 0; d < sizes.size(); ++d) {
-        if (d < dim) l.outer *= sizes[d];
-        else if (d == dim) l.size = sizes[d];
-        else l.inner *= sizes[d];
-    }
-    return l;
-}
+using detail::DimLayout;
 
 // The shift that keeps exp() in range. An infinite max (a row of -inf, or a +inf logit)
 // is not subtracted, so logsumexp gives -inf / +inf there instead of NaN.
@@ -71,7 +58,7 @@ T row_kernel(const T* x, T* y, std::int64_t size, Mode mode) {
 // The same over a strided dim (inner > 1): each of the `inner` columns is one row of
 // stride `inner`; the loops run along the contiguous inner index so memory is read in order.
 template <class T>
-void column_kernel(const T* x, T* y, T* lse_out, const Layout& l, Mode mode) {
+void column_kernel(const T* x, T* y, T* lse_out, const DimLayout& l, Mode mode) {
     std::vector<T> max(static_cast<std::size_t>(l.inner));
     std::vector<double> total(static_cast<std::size_t>(l.inner));
     for (std::int64_t o = 0; o < l.outer; ++o) {
@@ -106,7 +93,7 @@ void column_kernel(const T* x, T* y, T* lse_out, const Layout& l, Mode mode) {
 // the reduced dim kept as size 1.
 Tensor forward(const Tensor& a, std::size_t dim, Mode mode, std::string_view op) {
     const Tensor x = a.detach().contiguous();  // data only: the op records its own node
-    const Layout l = layout_of(x.sizes(), dim);
+    const DimLayout l = detail::layout_around(x.sizes(), dim);
     Shape out_shape = x.sizes();
     if (mode == Mode::LogSumExp && !out_shape.empty()) out_shape[dim] = 1;
     Tensor out = make_tensor(out_shape, x.dtype());

@@ -12,6 +12,22 @@
 
 namespace tg::detail {
 
+// A contiguous tensor seen as (outer, size, inner) around one dim: that dim has stride
+// `inner`, and slice o of it starts at o * size * inner (softmax, scans, norms).
+struct DimLayout {
+    std::int64_t outer = 1, size = 1, inner = 1;
+};
+
+inline DimLayout layout_around(const Shape& sizes, std::size_t dim) {
+    DimLayout l;
+    for (std::size_t d = 0; d < sizes.size(); ++d) {
+        if (d < dim) l.outer *= sizes[d];
+        else if (d == dim) l.size = sizes[d];
+        else l.inner *= sizes[d];
+    }
+    return l;
+}
+
 template <std::size_t N>
 struct StridedRow {
     std::array<std::int64_t, N> offsets;  // element offset of each operand's row start
