@@ -279,12 +279,6 @@ void scan_kernel(const Tensor& x, const Tensor& out, std::size_t dim, Combine co
 // Integer scans and products of bool count as int64 (libtorch's rule).
 Tensor numeric_operand(const Tensor& a) { return (a.dtype() == kBool ? a.to(kInt64) : a).contiguous(); }
 
-// a with its elements along dim in reverse order (a differentiable index_select).
-Tensor reversed(const Tensor& a, std::int64_t dim) {
-    const std::int64_t n = a.size(dim);
-    return index_select(a, dim, arange(static_cast<double>(n - 1), -1.0, -1.0));
-}
-
 // a shifted one step along dim: fill first, a's last element dropped.
 Tensor shifted(const Tensor& a, std::int64_t dim, double fill) {
     Shape first = a.sizes();
@@ -322,7 +316,7 @@ Tensor linear_scan(const Tensor& u, const Tensor& a, std::int64_t dim) {
                        [dim, sa = SavedTensor(a), so = SavedTensor(a.requires_grad() ? out : Tensor(), true),
                         u_grad = u.requires_grad(), a_grad = a.requires_grad()](const Tensor& g) -> GradList {
                            const Tensor av = sa.unpack();
-                           const Tensor r = reversed(linear_scan(reversed(g, dim), shifted(reversed(av, dim), dim, 0.0), dim), dim);
+                           const Tensor r = flip(linear_scan(flip(g, {dim}), shifted(flip(av, {dim}), dim, 0.0), dim), {dim});
                            return {u_grad ? r : Tensor(), a_grad ? r * shifted(so.unpack(), dim, 0.0) : Tensor()};
                        });
     return out;
@@ -350,7 +344,7 @@ Tensor cumsum(const Tensor& a, std::int64_t dim) {
     // d out[k] / d a[i] = 1 for k >= i: the gradient is the reversed running sum of g.
     if (detail::needs_grad(a))
         detail::record("cumsum", {a}, out, [d](const Tensor& g) -> GradList {
-            return {reversed(cumsum(reversed(g, d), d), d)};
+            return {flip(cumsum(flip(g, {d}), d), {d})};
         });
     return out;
 }
@@ -370,7 +364,7 @@ Tensor cumprod(const Tensor& a, std::int64_t dim) {
     if (detail::needs_grad(a))
         detail::record("cumprod", {a}, out, [d, sa = SavedTensor(a), so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             const Tensor x = sa.unpack();
-            const Tensor r = reversed(linear_scan(reversed(g, d), shifted(reversed(x, d), d, 0.0), d), d);
+            const Tensor r = flip(linear_scan(flip(g, {d}), shifted(flip(x, {d}), d, 0.0), d), {d});
             return {shifted(so.unpack(), d, 1.0) * r};
         });
     return out;
@@ -408,7 +402,7 @@ Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim) {
         detail::record("prod", {a}, out, [d, keep, sa = SavedTensor(a)](const Tensor& g) -> GradList {
             const Tensor x = sa.unpack();
             const Tensor before = shifted(cumprod(x, d), d, 1.0);
-            const Tensor after = reversed(shifted(cumprod(reversed(x, d), d), d, 1.0), d);
+            const Tensor after = flip(shifted(cumprod(flip(x, {d}), d), d, 1.0), {d});
             return {reshape(g, keep) * before * after};
         });
     return out;
