@@ -132,9 +132,9 @@ struct DynamicRNNOptions {
     // int64 (B): the number of valid steps of each sequence. Outputs past a sequence's
     // length are zero, its final state is its state after its own last step, and no
     // gradient flows through the padding. Undefined: every sequence is T long.
-    Tensor sequence_length;
+    Tensor sequence_length{};  // {}: designated initializers may leave it out without a warning
     // The state before the first step ({h} or {h, c}, each (B, H)); empty: zeros.
-    RNNState initial_state;
+    RNNState initial_state{};
     // false: inputs (B, T, F) and outputs (B, T, H); true: (T, B, F) and (T, B, H).
     bool time_major = false;
     // Run from the last valid step of each sequence back to the first (the backward
