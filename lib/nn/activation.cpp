@@ -7,14 +7,13 @@
 
 namespace tg::nn {
 
-Tensor ReLU::forward(const Tensor& input) { return relu(input); }
-void ReLU::pretty_print(std::ostream& os) const { os << "ReLU()"; }
+void ElementwiseActivation::pretty_print(std::ostream& os) const { os << type_name() << "()"; }
 
-Tensor Sigmoid::forward(const Tensor& input) { return sigmoid(input); }
-void Sigmoid::pretty_print(std::ostream& os) const { os << "Sigmoid()"; }
+ReLU::ReLU() : ElementwiseActivation("ReLU", relu) {}
 
-Tensor Tanh::forward(const Tensor& input) { return tanh(input); }
-void Tanh::pretty_print(std::ostream& os) const { os << "Tanh()"; }
+Sigmoid::Sigmoid() : ElementwiseActivation("Sigmoid", sigmoid) {}
+
+Tanh::Tanh() : ElementwiseActivation("Tanh", tanh) {}
 
 ELU::ELU(const ELUOptions& options_) : Module("ELU"), options(options_) {}
 Tensor ELU::forward(const Tensor& input) { return elu(input, options.alpha()); }
@@ -34,20 +33,15 @@ void Hardtanh::pretty_print(std::ostream& os) const {
     os << "Hardtanh(min_val=" << options.min_val() << ", max_val=" << options.max_val() << ")";
 }
 
-Tensor SiLU::forward(const Tensor& input) { return silu(input); }
-void SiLU::pretty_print(std::ostream& os) const { os << "SiLU()"; }
+SiLU::SiLU() : ElementwiseActivation("SiLU", silu) {}
 
-Tensor ReLU6::forward(const Tensor& input) { return relu6(input); }
-void ReLU6::pretty_print(std::ostream& os) const { os << "ReLU6()"; }
+ReLU6::ReLU6() : ElementwiseActivation("ReLU6", relu6) {}
 
-Tensor SELU::forward(const Tensor& input) { return selu(input); }
-void SELU::pretty_print(std::ostream& os) const { os << "SELU()"; }
+SELU::SELU() : ElementwiseActivation("SELU", selu) {}
 
-Tensor Softsign::forward(const Tensor& input) { return softsign(input); }
-void Softsign::pretty_print(std::ostream& os) const { os << "Softsign()"; }
+Softsign::Softsign() : ElementwiseActivation("Softsign", softsign) {}
 
-Tensor Hardsigmoid::forward(const Tensor& input) { return hardsigmoid(input); }
-void Hardsigmoid::pretty_print(std::ostream& os) const { os << "Hardsigmoid()"; }
+Hardsigmoid::Hardsigmoid() : ElementwiseActivation("Hardsigmoid", hardsigmoid) {}
 
 Flatten::Flatten(const FlattenOptions& options_) : Module("Flatten"), options(options_) {}
 Tensor Flatten::forward(const Tensor& input) {

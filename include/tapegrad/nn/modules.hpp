@@ -392,25 +392,34 @@ public:
 };
 
 // ---- activations -------------------------------------------------------------------------------
-class ReLU : public Module {
+// The activations without options: a module that applies one elementwise op and prints
+// as "Name()". Each is its own class (ReLU, SiLU, ...), built on this one.
+class ElementwiseActivation : public Module {
 public:
-    ReLU() : Module("ReLU") {}
-    Tensor forward(const Tensor& input) override;
+    Tensor forward(const Tensor& input) override { return fn_(input); }
     void pretty_print(std::ostream& os) const override;
+
+protected:
+    ElementwiseActivation(std::string type_name, Tensor (*fn)(const Tensor&))
+        : Module(std::move(type_name)), fn_(fn) {}
+
+private:
+    Tensor (*fn_)(const Tensor&);
 };
 
-class Sigmoid : public Module {
+class ReLU : public ElementwiseActivation {
 public:
-    Sigmoid() : Module("Sigmoid") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    ReLU();
 };
 
-class Tanh : public Module {
+class Sigmoid : public ElementwiseActivation {
 public:
-    Tanh() : Module("Tanh") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    Sigmoid();
+};
+
+class Tanh : public ElementwiseActivation {
+public:
+    Tanh();
 };
 
 class ELUOptions {
@@ -455,35 +464,25 @@ public:
     void pretty_print(std::ostream& os) const override;
     HardtanhOptions options;
 };
-class SiLU : public Module {
+class SiLU : public ElementwiseActivation {
 public:
-    SiLU() : Module("SiLU") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    SiLU();
 };
-class ReLU6 : public Module {
+class ReLU6 : public ElementwiseActivation {
 public:
-    ReLU6() : Module("ReLU6") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    ReLU6();
 };
-class SELU : public Module {
+class SELU : public ElementwiseActivation {
 public:
-    SELU() : Module("SELU") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    SELU();
 };
-class Softsign : public Module {
+class Softsign : public ElementwiseActivation {
 public:
-    Softsign() : Module("Softsign") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    Softsign();
 };
-class Hardsigmoid : public Module {
+class Hardsigmoid : public ElementwiseActivation {
 public:
-    Hardsigmoid() : Module("Hardsigmoid") {}
-    Tensor forward(const Tensor& input) override;
-    void pretty_print(std::ostream& os) const override;
+    Hardsigmoid();
 };
 
 }  // namespace tg::nn
