@@ -158,3 +158,17 @@ TEST_CASE("sort, argsort and topk reject bad dims and k") {
     REQUIRE_TG_ERROR(tg::sort(m, -3), "sort", "dim -3", "[2, 3]");
     REQUIRE_TG_ERROR(tg::argsort(m, 5), "argsort", "dim 5", "[2, 3]");
 }
+
+TEST_CASE("the Tensor methods flip, roll, repeat, sort, argsort and topk match the free functions") {
+    auto x = vec({3, 1, 2, 5, 4, 0}, {2, 3});
+    CHECK(values(x.flip({1})) == D{2, 1, 3, 0, 4, 5});
+    CHECK(values(x.roll({1}, {1})) == D{2, 3, 1, 0, 5, 4});
+    CHECK(values(x.repeat({1, 2})) == D{3, 1, 2, 3, 1, 2, 5, 4, 0, 5, 4, 0});
+    auto [sorted, order] = x.sort(1, true);
+    CHECK(values(sorted) == D{3, 2, 1, 5, 4, 0});
+    CHECK(ints(order) == I{0, 2, 1, 0, 1, 2});
+    CHECK(ints(x.argsort(0)) == I{0, 0, 1, 1, 1, 0});
+    auto [top, where] = x.topk(2);
+    CHECK(values(top) == D{3, 2, 5, 4});
+    CHECK(ints(where) == I{0, 2, 0, 1});
+}

@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tapegrad/dtype.hpp"
@@ -97,6 +98,14 @@ public:
     Tensor select(std::int64_t dim, std::int64_t index) const;
     Tensor index_select(std::int64_t dim, const Tensor& index) const;
     Tensor expand(const Shape& sizes) const;
+    Tensor flip(const Shape& dims) const;
+    Tensor roll(const Shape& shifts, const Shape& dims = {}) const;
+    Tensor repeat(const Shape& repeats) const;
+    // (values, indices), as tg::sort / tg::topk
+    std::tuple<Tensor, Tensor> sort(std::int64_t dim = -1, bool descending = false) const;
+    Tensor argsort(std::int64_t dim = -1, bool descending = false) const;
+    std::tuple<Tensor, Tensor> topk(std::int64_t k, std::int64_t dim = -1, bool largest = true,
+                                    bool sorted = true) const;
 
     // ---- math (see ops.hpp) -----------------------------------------------------------
     Tensor sum() const;

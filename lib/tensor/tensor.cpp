@@ -212,6 +212,16 @@ Tensor Tensor::t() const {
     return dim() < 2 ? *this : tg::transpose(*this, 0, 1);
 }
 Tensor Tensor::permute(const Shape& dims) const { return tg::permute(*this, dims); }
+Tensor Tensor::flip(const Shape& dims) const { return tg::flip(*this, dims); }
+Tensor Tensor::roll(const Shape& shifts, const Shape& dims) const { return tg::roll(*this, shifts, dims); }
+Tensor Tensor::repeat(const Shape& repeats) const { return tg::repeat(*this, repeats); }
+std::tuple<Tensor, Tensor> Tensor::sort(std::int64_t dim, bool descending) const {
+    return tg::sort(*this, dim, descending);
+}
+Tensor Tensor::argsort(std::int64_t dim, bool descending) const { return tg::argsort(*this, dim, descending); }
+std::tuple<Tensor, Tensor> Tensor::topk(std::int64_t k, std::int64_t dim, bool largest, bool sorted) const {
+    return tg::topk(*this, k, dim, largest, sorted);
+}
 Tensor Tensor::squeeze() const { return tg::squeeze(*this); }
 Tensor Tensor::squeeze(std::int64_t d) const { return tg::squeeze(*this, d); }
 Tensor Tensor::unsqueeze(std::int64_t d) const { return tg::unsqueeze(*this, d); }
