@@ -35,7 +35,7 @@ const char* kind_name(RNNCellKind kind) {
 }
 }  // namespace
 
-CellRunner::CellRunner(const RNNCellWeights& weights) : w_(weights), hh_grads_(make_step_weight_grads()) {
+CellRunner::CellRunner(const RNNCellWeights& weights) : w_(weights), hh_grads_(tg::detail::make_step_weight_grads()) {
     const char* op = kind_name(w_.kind);
     tg::detail::check_defined(w_.weight_ih, op);
     tg::detail::check_defined(w_.weight_hh, op);
@@ -63,15 +63,15 @@ RNNState CellRunner::step(const Tensor& projected, const RNNState& state) const 
     const Tensor& h = state[0];
     switch (w_.kind) {
         case RNNCellKind::RNN: {
-            Tensor pre = step_gate_linear(h, w_.weight_hh, {}, projected, hh_grads_);
+            Tensor pre = tg::detail::step_gate_linear(h, w_.weight_hh, {}, projected, hh_grads_);
             return {w_.nonlinearity == RNNNonlinearity::ReLU ? relu(pre) : tanh(pre)};
         }
         case RNNCellKind::GRU: {
-            Tensor gh = step_gate_linear(h, w_.weight_hh, w_.bias_hh, {}, hh_grads_);
+            Tensor gh = tg::detail::step_gate_linear(h, w_.weight_hh, w_.bias_hh, {}, hh_grads_);
             return {functional::gru_gates(projected, gh, h)};
         }
         case RNNCellKind::LSTM: {
-            auto [h_new, c_new] = functional::lstm_gates(step_gate_linear(h, w_.weight_hh, {}, projected, hh_grads_), state[1],
+            auto [h_new, c_new] = functional::lstm_gates(tg::detail::step_gate_linear(h, w_.weight_hh, {}, projected, hh_grads_), state[1],
                                                           w_.forget_bias);
             return {h_new, c_new};
         }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string_view>
 
+#include "ops/dense.hpp"
 #include "tapegrad/nn/rnn.hpp"
 
 namespace tg::nn::detail {
@@ -13,19 +14,6 @@ namespace tg::nn::detail {
 std::int64_t gate_count(RNNCellKind kind);
 // Number of tensors in the state: 2 for LSTM (h, c), 1 otherwise.
 std::size_t state_size(RNNCellKind kind);
-
-// The per-step gradients of a weight shared by every step of a sequence, gathered so that
-// its gradient is one GEMM over all steps instead of T GEMMs whose T results the engine
-// would add one by one (lib/ops/rnn.cpp).
-struct StepWeightGrads;
-
-// gate_linear(input, weight, {}, add) for one step of a sequence: the first call with a
-// `grads` object (the first step, so the last node the backward runs) returns the weight's
-// whole gradient; the other steps only deposit theirs. Under create_graph every step
-// returns its own weight gradient (plain gate_linear).
-Tensor step_gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add,
-                        const std::shared_ptr<StepWeightGrads>& grads);
-std::shared_ptr<StepWeightGrads> make_step_weight_grads();
 
 // A cell prepared for many steps (checked once; the summed input bias made once).
 class CellRunner {
@@ -45,7 +33,7 @@ public:
 private:
     RNNCellWeights w_;
     Tensor input_bias_;
-    std::shared_ptr<StepWeightGrads> hh_grads_;  // W_hh's per-step gradients
+    std::shared_ptr<tg::detail::StepWeightGrads> hh_grads_;  // W_hh's per-step gradients
 };
 
 }  // namespace tg::nn::detail

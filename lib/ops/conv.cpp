@@ -1,4 +1,4 @@
-// The two GEMM-backed layers: dense (linear) and 2-D convolution (im2col + cblas).
+// 2-D convolution and its transpose (im2col + the library GEMM, tensor/gemm.hpp).
 //
 // Convolution as one matrix product: im2col lays the input out as columns
 // (C*kh*kw, N*OH*OW), one row per (channel, kernel cell), so that
@@ -20,32 +20,26 @@
 #include <memory>
 #include <new>
 
-#include <cblas.h>
-
 #include "autograd/record.hpp"
+#include "ops/kernel_helpers.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/gemm.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::nn::functional {
 
 using detail::GradList;
 using detail::SavedTensor;
+using detail::raw;
+using detail::spatial_pair;
+using detail::Transpose;
 
 // ---- padding and geometry ----------------------------------------------------------------
 
 namespace {
-
-// {v} or {h, w} -> {h, w}
-std::pair<std::int64_t, std::int64_t> spatial_pair(const Shape& s, const char* what, const char* op,
-                                                   std::int64_t min_value) {
-    TG_CHECK(s.size() == 1 || s.size() == 2, op, "{} must have 1 or 2 values, got {}", what, s);
-    const std::int64_t h = s[0], w = s.size() == 2 ? s[1] : s[0];
-    TG_CHECK(h >= min_value && w >= min_value, op, "{} must be >= {}, got {}", what, min_value, s);
-    return {h, w};
-}
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) {  // b > 0, any sign of a
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
@@ -195,16 +189,6 @@ void col2im(const ConvGeom& g, T* input, const T* cols, std::int64_t n0, std::in
                         });
 }
 
-template <class T>
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    if (m == 0 || n == 0) return;
-    if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
-    else
-        cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
-}
-
 // (N, O, L) samples [n0, n0 + nb) <-> (O, nb * L): the layout change around the GEMMs.
 template <class T>
 void batch_to_rows(const T* nol, T* rows, std::int64_t n0, std::int64_t nb, std::int64_t O, std::int64_t L) {
@@ -212,8 +196,6 @@ void batch_to_rows(const T* nol, T* rows, std::int64_t n0, std::int64_t nb, std:
         for (std::int64_t o = 0; o < O; ++o)
             std::memcpy(rows + o * nb * L + n * L, nol + ((n0 + n) * O + o) * L, static_cast<std::size_t>(L) * sizeof(T));
 }
-
-Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
 
 // Walks the batch in chunks of batch_chunk(g) samples, calling fn(n0, nb, grad_rows, cols)
 // with the output gradient of samples [n0, n0 + nb) laid out as (O, nb * L) rows (the
@@ -257,7 +239,7 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
             im2col(g, px, pc, n0, nb);
             // One sample writes its (O, L) block in place; several go through `rows`.
             T* dst = nb == 1 ? po + n0 * g.O * L : rows;
-            gemm<T>(CblasNoTrans, CblasNoTrans, g.O, nb * L, ck, pw, ck, pc, nb * L, T(0), dst, nb * L);
+            detail::gemm<T>(Transpose::No, Transpose::No, g.O, nb * L, ck, T(1), pw, ck, pc, nb * L, T(0), dst, nb * L);
             if (nb == 1 && !pb) continue;  // already in place, nothing to add
             for (std::int64_t n = 0; n < nb; ++n)
                 for (std::int64_t o = 0; o < g.O; ++o) {
@@ -299,7 +281,7 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, c
         const T* pw = impl_of(cw).data_as<T>();
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
-                                   gemm<T>(CblasTrans, CblasNoTrans, ck, nb * L, g.O, pw, ck, src, nb * L, T(0),
+                                   detail::gemm<T>(Transpose::Yes, Transpose::No, ck, nb * L, g.O, T(1), pw, ck, src, nb * L, T(0),
                                            pc, nb * L);
                                    col2im(g, impl_of(dx).data_as<T>(), pc, n0, nb);
                                });
@@ -326,7 +308,7 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    im2col(g, px, pc, n0, nb);
-                                   gemm<T>(CblasNoTrans, CblasTrans, g.O, ck, nb * L, src, nb * L, pc, nb * L,
+                                   detail::gemm<T>(Transpose::No, Transpose::Yes, g.O, ck, nb * L, T(1), src, nb * L, pc, nb * L,
                                            T(1), impl_of(dw).data_as<T>(), ck);
                                });
     });
@@ -380,75 +362,6 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
 }
 
 }  // namespace
-
-// ---- dense layer ----------------------------------------------------------------------------
-
-namespace {
-
-// out (N, O) = x (N, I) @ w^T + b: the bias rows are written first and the GEMM adds onto
-// them (beta = 1), so the layer costs one GEMM and no temporaries. Its backward is two
-// products and a column sum, written with tapegrad ops.
-Tensor linear_2d(const Tensor& x, const Tensor& w, const Tensor& b) {
-    const Tensor cx = raw(x), cw = raw(w), cb = b.defined() ? raw(b) : Tensor();
-    const std::int64_t N = x.sizes()[0], I = x.sizes()[1], O = w.sizes()[0];
-    Tensor out = make_tensor({N, O}, x.dtype());
-    detail::visit_floating(x.dtype(), "linear", [&](auto v) {
-        using T = decltype(v);
-        T* po = impl_of(out).data_as<T>();
-        if (cb.defined()) {
-            const T* pb = impl_of(cb).data_as<T>();
-            for (std::int64_t n = 0; n < N; ++n) std::memcpy(po + n * O, pb, static_cast<std::size_t>(O) * sizeof(T));
-        } else if (I == 0) {
-            std::fill(po, po + N * O, T(0));
-        }
-        gemm<T>(CblasNoTrans, CblasTrans, N, O, I, impl_of(cx).data_as<T>(), std::max<std::int64_t>(I, 1),
-                impl_of(cw).data_as<T>(), std::max<std::int64_t>(I, 1), cb.defined() ? T(1) : T(0), po, O);
-    });
-    const bool rb = b.defined() && b.requires_grad();
-    if (detail::needs_grad(x, w) || rb) {
-        const bool rx = x.requires_grad(), rw = w.requires_grad();
-        auto backward = [sx = SavedTensor(rw ? x : Tensor()), sw = SavedTensor(rx ? w : Tensor()), rx, rw,
-                         rb](const Tensor& g) -> GradList {
-            return {rx ? mm(g, sw.unpack()) : Tensor(), rw ? mm(g.t(), sx.unpack()) : Tensor(),
-                    rb ? sum(g, {0}) : Tensor()};
-        };
-        if (b.defined())
-            detail::record("linear", {x, w, b}, out, std::move(backward));
-        else
-            detail::record("linear", {x, w}, out, [bw = std::move(backward)](const Tensor& g) {
-                GradList grads = bw(g);
-                grads.pop_back();
-                return grads;
-            });
-    }
-    return out;
-}
-
-}  // namespace
-
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
-    detail::check_defined(input, "linear");
-    detail::check_defined(weight, "linear");
-    TG_CHECK(weight.dim() == 2, "linear", "weight must be 2-D (out_features, in_features), got shape {}",
-             weight.sizes());
-    TG_CHECK(input.dim() >= 1, "linear", "input must have at least 1 dim, got shape {}", input.sizes());
-    TG_CHECK(input.size(-1) == weight.sizes()[1], "linear",
-             "input shape {} has {} features in its last dim but weight shape {} expects {}", input.sizes(),
-             input.size(-1), weight.sizes(), weight.sizes()[1]);
-    if (bias.defined())
-        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "linear",
-                 "bias shape {} does not match weight shape {} (expected [{}])", bias.sizes(), weight.sizes(),
-                 weight.sizes()[0]);
-    detail::check_floating(input, "linear");
-    detail::check_same_dtype(input, weight, "linear");
-    if (bias.defined()) detail::check_same_dtype(input, bias, "linear");
-    if (input.dim() == 2) return linear_2d(input, weight, bias);
-    if (input.dim() == 1) return squeeze(linear(unsqueeze(input, 0), weight, bias), 0);
-    // (..., in): fold the leading dims into the rows of one GEMM.
-    Shape out_shape(input.sizes().data(), input.sizes().size() - 1);
-    out_shape.push_back(weight.sizes()[0]);
-    return reshape(linear(reshape(input, {-1, input.size(-1)}), weight, bias), out_shape);
-}
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
               const Shape& padding, const Shape& dilation) {

@@ -1,12 +1,18 @@
-// Matrix products through cblas (OpenBLAS): never a hand-written GEMM.
+// Matrix products: mm, addmm, bmm, matmul, dot, and the dense op behind addmm, linear and
+// gate_linear (see dense.hpp). Every product is one call of the library's GEMM
+// (tensor/gemm.hpp): never a hand-written loop.
 #include <algorithm>
-
-#include <cblas.h>
+#include <cstring>
 
 #include "autograd/record.hpp"
+#include "ops/dense.hpp"
 #include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
+#include "tensor/broadcast.hpp"
+#include "tensor/dispatch.hpp"
 #include "tensor/elementwise.hpp"
+#include "tensor/gemm.hpp"
 
 namespace tg {
 
@@ -15,38 +21,35 @@ using detail::SavedTensor;
 
 namespace {
 
-// How cblas should read a 2-D operand: row-major as is, or as the transpose of a
+// How the GEMM should read a 2-D operand: row-major as is, or as the transpose of a
 // row-major matrix (so a.t() costs no copy). Anything else is made contiguous first.
 struct BlasOperand {
     Tensor data;
-    CBLAS_TRANSPOSE trans;
-    int ld;
+    detail::Transpose trans;
+    std::int64_t ld;
 };
 
 BlasOperand blas_operand(const Tensor& m) {
     const auto& st = m.strides();
     const std::int64_t rows = m.sizes()[0], cols = m.sizes()[1];
     if ((st[1] == 1 || cols == 1) && st[0] >= std::max<std::int64_t>(cols, 1))
-        return {m, CblasNoTrans, static_cast<int>(st[0])};
+        return {m, detail::Transpose::No, st[0]};
     if ((st[0] == 1 || rows == 1) && st[1] >= std::max<std::int64_t>(rows, 1))
-        return {m, CblasTrans, static_cast<int>(st[1])};
-    Tensor c = m.contiguous();
-    return {c, CblasNoTrans, static_cast<int>(std::max<std::int64_t>(cols, 1))};
+        return {m, detail::Transpose::Yes, st[1]};
+    Tensor c = m.detach().contiguous();
+    return {c, detail::Transpose::No, std::max<std::int64_t>(cols, 1)};
 }
 
 // out (m x n, contiguous) = alpha * a @ b + beta * out
-void gemm(const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) {
+void gemm_into(const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) {
     const BlasOperand A = blas_operand(a), B = blas_operand(b);
-    const int m = static_cast<int>(a.sizes()[0]), k = static_cast<int>(a.sizes()[1]),
-              n = static_cast<int>(b.sizes()[1]);
-    if (m == 0 || n == 0) return;
-    if (out.dtype() == kFloat32)
-        cblas_sgemm(CblasRowMajor, A.trans, B.trans, m, n, k, static_cast<float>(alpha),
-                    impl_of(A.data).data_as<float>(), A.ld, impl_of(B.data).data_as<float>(), B.ld,
-                    static_cast<float>(beta), impl_of(out).data_as<float>(), std::max(n, 1));
-    else
-        cblas_dgemm(CblasRowMajor, A.trans, B.trans, m, n, k, alpha, impl_of(A.data).data_as<double>(), A.ld,
-                    impl_of(B.data).data_as<double>(), B.ld, beta, impl_of(out).data_as<double>(), std::max(n, 1));
+    const std::int64_t m = a.sizes()[0], k = a.sizes()[1], n = b.sizes()[1];
+    detail::visit_floating(out.dtype(), "gemm", [&](auto v) {
+        using T = decltype(v);
+        detail::gemm<T>(A.trans, B.trans, m, n, k, static_cast<T>(alpha), impl_of(A.data).data_as<T>(), A.ld,
+                        impl_of(B.data).data_as<T>(), B.ld, static_cast<T>(beta), impl_of(out).data_as<T>(),
+                        std::max<std::int64_t>(n, 1));
+    });
 }
 
 void check_mm(const Tensor& a, const Tensor& b, std::string_view op) {
@@ -59,15 +62,36 @@ void check_mm(const Tensor& a, const Tensor& b, std::string_view op) {
              b.sizes()[0]);
 }
 
+// out = t broadcast to out's shape (a bias row or a full (N, G) block: one memcpy each).
+void write_broadcast(Tensor& out, const Tensor& t) {
+    const std::int64_t N = out.sizes()[0], G = out.sizes()[1];
+    const bool row = t.sizes() == Shape{G}, full = t.sizes() == out.sizes();
+    if (!(row || full) || !t.is_contiguous()) {
+        out.copy_(expand(t.detach(), out.sizes()));
+        return;
+    }
+    detail::visit_floating(out.dtype(), "dense", [&](auto v) {
+        using T = decltype(v);
+        T* po = impl_of(out).data_as<T>();
+        const T* pt = impl_of(t).data_as<T>();
+        const auto row_bytes = static_cast<std::size_t>(G) * sizeof(T);
+        if (N * G == 0) return;
+        if (full)
+            std::memcpy(po, pt, static_cast<std::size_t>(N) * row_bytes);
+        else
+            for (std::int64_t n = 0; n < N; ++n) std::memcpy(po + n * G, pt, row_bytes);
+    });
+}
+
 }  // namespace
 
 Tensor mm(const Tensor& a, const Tensor& b) {
     check_mm(a, b, "mm");
-    // beta = 0 makes cblas write every element, so the output needs no zero fill unless
+    // beta = 0 makes the GEMM write every element, so the output needs no zero fill unless
     // the inner dimension is empty (then nothing is written).
     const Shape out_shape{a.sizes()[0], b.sizes()[1]};
     Tensor out = a.sizes()[1] == 0 ? zeros(out_shape, a.dtype()) : make_tensor(out_shape, a.dtype());
-    gemm(a, b, out, 1.0, 0.0);
+    gemm_into(a, b, out, 1.0, 0.0);
     if (detail::needs_grad(a, b))
         detail::record("mm", {a, b}, out,
                        [sa = SavedTensor(b.requires_grad() ? a : Tensor()), sb = SavedTensor(a.requires_grad() ? b : Tensor()),
@@ -76,6 +100,62 @@ Tensor mm(const Tensor& a, const Tensor& b) {
                        });
     return out;
 }
+
+namespace detail {
+
+Tensor dense(std::string_view op, const Tensor& x, const Tensor& weight, WeightLayout layout, const Tensor& bias,
+             const Tensor& add, double beta, double alpha, WeightGradFn weight_grad) {
+    const bool out_in = layout == WeightLayout::OutIn;
+    const Tensor w = out_in ? weight.detach().t() : weight;  // (K, G) as the GEMM reads it
+    const Shape out_shape{x.sizes()[0], w.sizes()[1]};
+    const bool has_addend = bias.defined() || add.defined();
+    Tensor out = !has_addend && x.sizes()[1] == 0 ? zeros(out_shape, x.dtype()) : make_tensor(out_shape, x.dtype());
+    if (has_addend) {
+        write_broadcast(out, add.defined() ? add : bias);
+        if (add.defined() && bias.defined()) out.add_(bias.detach());
+    }
+    gemm_into(x, w, out, alpha, has_addend ? beta : 0.0);
+
+    std::vector<Tensor> inputs;
+    if (out_in)
+        inputs = {x, weight, bias, add};
+    else
+        inputs = {bias, x, weight};
+    std::erase_if(inputs, [](const Tensor& t) { return !t.defined(); });
+    if (!needs_grad(inputs)) return out;
+    const bool rx = x.requires_grad(), rw = weight.requires_grad();
+    // One backward for every form: two products and the addends' (broadcast-reduced) sums.
+    auto backward = [sx = SavedTensor(rw ? x : Tensor()), sw = SavedTensor(rx ? weight : Tensor()), rx, rw, out_in,
+                     has_bias = bias.defined(), has_add = add.defined(), bias_info = InputInfo(bias.defined() ? bias : x),
+                     add_info = InputInfo(add.defined() ? add : x), alpha, beta,
+                     weight_grad = std::move(weight_grad)](const Tensor& g) -> GradList {
+        const auto scaled = [](Tensor t, double s) { return s == 1.0 ? t : t * s; };
+        Tensor dx, dw;
+        if (rx) dx = scaled(out_in ? mm(g, sw.unpack()) : mm(g, sw.unpack().t()), alpha);
+        if (rw) {
+            const Tensor xs = sx.unpack();
+            dw = scaled(weight_grad ? weight_grad(g, xs) : out_in ? mm(g.t(), xs) : mm(xs.t(), g), alpha);
+        }
+        const Tensor g_addend = scaled(g, beta);
+        const Tensor db = has_bias ? bias_info.reduce(g_addend) : Tensor();
+        const Tensor da = has_add ? add_info.reduce(g_addend) : Tensor();
+        GradList grads;
+        if (out_in) {
+            grads = {dx, dw};
+            if (has_bias) grads.push_back(db);
+            if (has_add) grads.push_back(da);
+        } else {
+            if (has_bias) grads.push_back(db);
+            grads.push_back(dx);
+            grads.push_back(dw);
+        }
+        return grads;
+    };
+    record(op, inputs, out, std::move(backward));
+    return out;
+}
+
+}  // namespace detail
 
 Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta, double alpha) {
     check_mm(a, b, "addmm");
@@ -87,20 +167,36 @@ Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta,
                  (in.size() < 2 || in[0] == 1 || in[0] == out_shape[0]),
              "addmm", "input of shape {} does not broadcast to the product's shape {} ({} @ {})", in,
              out_shape, a.sizes(), b.sizes());
-    Tensor out = make_tensor(out_shape, a.dtype());
-    out.copy_(expand(input.detach(), out_shape));  // broadcasts input (e.g. a bias row)
-    gemm(a, b, out, alpha, beta);
-    if (detail::needs_grad(input, a, b))
-        detail::record("addmm", {input, a, b}, out,
-                       [in = detail::InputInfo(input), sa = SavedTensor(b.requires_grad() ? a : Tensor()),
-                        sb = SavedTensor(a.requires_grad() ? b : Tensor()), ra = a.requires_grad(),
-                        rb = b.requires_grad(), alpha, beta](const Tensor& g) -> GradList {
-                           return {in.reduce(beta == 1.0 ? g : g * beta),
-                                   ra ? mm(g, sb.unpack().t()) * alpha : Tensor(),
-                                   rb ? mm(sa.unpack().t(), g) * alpha : Tensor()};
-                       });
-    return out;
+    return detail::dense("addmm", a, b, detail::WeightLayout::InOut, input, {}, beta, alpha);
 }
+
+namespace nn::functional {
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    detail::check_defined(input, "linear");
+    detail::check_defined(weight, "linear");
+    TG_CHECK(weight.dim() == 2, "linear", "weight must be 2-D (out_features, in_features), got shape {}",
+             weight.sizes());
+    TG_CHECK(input.dim() >= 1, "linear", "input must have at least 1 dim, got shape {}", input.sizes());
+    TG_CHECK(input.size(-1) == weight.sizes()[1], "linear",
+             "input shape {} has {} features in its last dim but weight shape {} expects {}", input.sizes(),
+             input.size(-1), weight.sizes(), weight.sizes()[1]);
+    if (bias.defined())
+        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "linear",
+                 "bias shape {} does not match weight shape {} (expected [{}])", bias.sizes(), weight.sizes(),
+                 weight.sizes()[0]);
+    detail::check_floating(input, "linear");
+    detail::check_same_dtype(input, weight, "linear");
+    if (bias.defined()) detail::check_same_dtype(input, bias, "linear");
+    if (input.dim() == 2) return detail::dense("linear", input, weight, detail::WeightLayout::OutIn, bias);
+    if (input.dim() == 1) return squeeze(linear(unsqueeze(input, 0), weight, bias), 0);
+    // (..., in): fold the leading dims into the rows of one GEMM.
+    Shape out_shape(input.sizes().data(), input.sizes().size() - 1);
+    out_shape.push_back(weight.sizes()[0]);
+    return reshape(linear(reshape(input, {-1, input.size(-1)}), weight, bias), out_shape);
+}
+
+}  // namespace nn::functional
 
 // The batched product of a (B, n, k) and b (B, k, m): one cblas GEMM per batch entry.
 // Each 2-D slice is handed to cblas as a strided view, so transposed slices and batch
@@ -134,7 +230,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
             Tensor bi = make_view(db, {k, m}, {db.strides()[1], db.strides()[2]},
                                   db.storage_offset() + i * db.strides()[0]);
             Tensor oi = make_view(out, {n, m}, {m, 1}, i * n * m);
-            gemm(ai, bi, oi, 1.0, 0.0);
+            gemm_into(ai, bi, oi, 1.0, 0.0);
         }
     }
     if (detail::needs_grad(a, b))

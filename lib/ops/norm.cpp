@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autograd/record.hpp"
+#include "ops/kernel_helpers.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -23,6 +24,7 @@ namespace tg::nn::functional {
 
 using detail::GradList;
 using detail::SavedTensor;
+using detail::raw;
 
 namespace {
 
@@ -45,8 +47,6 @@ NormGeom norm_geom(const Tensor& x) {
     }
     return g;
 }
-
-Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
 
 // The backward written with tapegrad ops (recorded: used under create_graph).
 GradList batch_norm_backward_graph(const Tensor& grad, const Tensor& x, const Tensor& weight, bool has_bias,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "autograd/record.hpp"
+#include "ops/kernel_helpers.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -24,6 +25,8 @@ namespace tg::nn::functional {
 
 using detail::GradList;
 using detail::SavedTensor;
+using detail::raw;
+using detail::spatial_pair;
 
 namespace {
 
@@ -36,14 +39,6 @@ struct PoolGeom {
     std::int64_t padded_h, padded_w;  // H + pt + pb, W + pl + pr
     Shape in_shape, out_shape;        // of the 4-D view
 };
-
-std::pair<std::int64_t, std::int64_t> spatial_pair(const Shape& s, const char* what, const char* op,
-                                                   std::int64_t min_value) {
-    TG_CHECK(s.size() == 1 || s.size() == 2, op, "{} must have 1 or 2 values, got {}", what, s);
-    const std::int64_t h = s[0], w = s.size() == 2 ? s[1] : s[0];
-    TG_CHECK(h >= min_value && w >= min_value, op, "{} must be >= {}, got {}", what, min_value, s);
-    return {h, w};
-}
 
 // Validates a 4-D input and builds the geometry. `pad` is top, bottom, left, right.
 PoolGeom pool_geom(const Tensor& x, const Shape& kernel, const Shape& stride, const Padding2d& pad,
@@ -74,8 +69,6 @@ Tensor on_4d(const Tensor& input, const char* op, F&& pool) {
     if (input.dim() == 3) return squeeze(pool(unsqueeze(input, 0)), 0);
     return pool(input);
 }
-
-Tensor raw(const Tensor& t) { return t.detach().contiguous(); }
 
 // The loop shape every pooling kernel shares: calls cell(j, hs, he, ws, we, scale) for each
 // output cell j = oh * OW + ow of one plane, with its window [hs, he) x [ws, we) clipped to

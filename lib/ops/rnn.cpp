@@ -12,21 +12,21 @@
 #include <tuple>
 #include <vector>
 
-#include <cblas.h>
 #include <cstring>
+#include <memory>
 
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
 #include "autograd/record.hpp"
+#include "ops/dense.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/rnn.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
-#include "nn/rnn_step.hpp"
 
 namespace tg::nn::functional {
 
@@ -67,92 +67,37 @@ void check_2d(const Tensor& t, const char* op, const char* what, std::int64_t ro
              what, rows, cols, t.sizes());
 }
 
-}  // namespace
-
-namespace {
-
-// gate_linear's checks and forward; x and w are input and weight made contiguous.
-Tensor gate_linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add,
-                           Tensor& x, Tensor& w) {
-    tg::detail::check_defined(input, "gate_linear");
-    tg::detail::check_defined(weight, "gate_linear");
-    tg::detail::check_floating(input, "gate_linear");
-    tg::detail::check_same_dtype(input, weight, "gate_linear");
+// gate_linear's checks: input (N, K), weight (G, K), bias (G) and add (N, G) optional.
+void check_gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add) {
+    detail::check_defined(input, "gate_linear");
+    detail::check_defined(weight, "gate_linear");
+    detail::check_floating(input, "gate_linear");
+    detail::check_same_dtype(input, weight, "gate_linear");
     TG_CHECK(input.dim() == 2 && weight.dim() == 2 && input.size(1) == weight.size(1), "gate_linear",
              "expected input [N, K] and weight [G, K], got {} and {}", input.sizes(), weight.sizes());
-    const std::int64_t N = input.size(0), K = input.size(1), G = weight.size(0);
+    const std::int64_t N = input.size(0), G = weight.size(0);
     if (bias.defined()) {
         TG_CHECK(bias.sizes() == Shape{G}, "gate_linear", "expected bias of shape [{}], got {}", G, bias.sizes());
-        tg::detail::check_same_dtype(input, bias, "gate_linear");
+        detail::check_same_dtype(input, bias, "gate_linear");
     }
     if (add.defined()) {
         check_2d(add, "gate_linear", "add", N, G);
-        tg::detail::check_same_dtype(input, add, "gate_linear");
+        detail::check_same_dtype(input, add, "gate_linear");
     }
-    x = input.detach().contiguous();
-    w = weight.detach().contiguous();
-    Tensor out = make_tensor({N, G}, input.dtype());
-    tg::detail::visit_floating(input.dtype(), "gate_linear", [&](auto v) {
-        using T = decltype(v);
-        T* po = impl_of(out).data_as<T>();
-        const auto row_bytes = static_cast<std::size_t>(G) * sizeof(T);
-        // out starts as add (+ bias), then the GEMM accumulates into it (beta 1).
-        if (add.defined()) {
-            const Tensor a = add.detach().contiguous();
-            if (N * G > 0) std::memcpy(po, impl_of(a).data_as<T>(), static_cast<std::size_t>(N) * row_bytes);
-            if (bias.defined()) {
-                const Tensor b = bias.detach().contiguous();
-                const T* pb = impl_of(b).data_as<T>();
-                for (std::int64_t n = 0; n < N; ++n)
-                    for (std::int64_t g = 0; g < G; ++g) po[n * G + g] += pb[g];
-            }
-        } else if (bias.defined()) {
-            const Tensor b = bias.detach().contiguous();
-            for (std::int64_t n = 0; n < N; ++n) std::memcpy(po + n * G, impl_of(b).data_as<T>(), row_bytes);
-        } else {
-            std::fill(po, po + N * G, T(0));
-        }
-        if (N == 0 || G == 0 || K == 0) return;
-        const T* px = impl_of(x).data_as<T>();
-        const T* pw = impl_of(w).data_as<T>();
-        if constexpr (std::is_same_v<T, float>)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(G), int(K), 1.0f, px, int(K), pw, int(K),
-                        1.0f, po, int(G));
-        else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(G), int(K), 1.0, px, int(K), pw, int(K),
-                        1.0, po, int(G));
-    });
-    return out;
 }
 
 }  // namespace
 
 Tensor gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add) {
-    Tensor x, w;
-    Tensor out = gate_linear_forward(input, weight, bias, add, x, w);
-    const bool rb = bias.defined() && bias.requires_grad(), ra = add.defined() && add.requires_grad();
-    if (tg::detail::needs_grad(input, weight) || (GradMode::is_enabled() && (rb || ra))) {
-        // Written with tapegrad ops: dW = g^T x comes out contiguous in W's layout, so
-        // accumulating it over the steps of a sequence is a plain add.
-        const Tensor inputs[4] = {input, weight, bias.defined() ? bias : Tensor(), add.defined() ? add : Tensor()};
-        tg::detail::record_node(
-            "gate_linear", inputs, 4, {&out},
-            [sx = tg::detail::SavedTensor(weight.requires_grad() ? x : Tensor()),
-             sw = tg::detail::SavedTensor(input.requires_grad() ? w : Tensor()), rx = input.requires_grad(),
-             rw = weight.requires_grad(), rb, ra](std::vector<Tensor>& grads) -> tg::detail::GradList {
-                const Tensor& g = grads[0];
-                return {rx ? mm(g, sw.unpack()) : Tensor(), rw ? mm(g.t(), sx.unpack()) : Tensor(),
-                        rb ? sum(g, {0}) : Tensor(), ra ? g : Tensor()};
-            });
-    }
-    return out;
+    check_gate_linear(input, weight, bias, add);
+    return detail::dense("gate_linear", input, weight, detail::WeightLayout::OutIn, bias, add);
 }
 
 std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, double forget_bias) {
-    tg::detail::check_defined(gates, "lstm_gates");
-    tg::detail::check_defined(c, "lstm_gates");
-    tg::detail::check_floating(gates, "lstm_gates");
-    tg::detail::check_same_dtype(gates, c, "lstm_gates");
+    detail::check_defined(gates, "lstm_gates");
+    detail::check_defined(c, "lstm_gates");
+    detail::check_floating(gates, "lstm_gates");
+    detail::check_same_dtype(gates, c, "lstm_gates");
     TG_CHECK(gates.dim() == 2 && gates.size(1) % 4 == 0 && gates.size(1) > 0, "lstm_gates",
              "expected gates of shape [B, 4H], got {}", gates.sizes());
     const std::int64_t B = gates.size(0), H = gates.size(1) / 4;
@@ -164,7 +109,7 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
     Tensor tc = make_tensor({B, H}, gates.dtype());
     Tensor h_out = make_tensor({B, H}, gates.dtype());
     Tensor c_out = make_tensor({B, H}, gates.dtype());
-    tg::detail::visit_floating(gates.dtype(), "lstm_gates", [&](auto v) {
+    detail::visit_floating(gates.dtype(), "lstm_gates", [&](auto v) {
         using T = decltype(v);
         const T* pg = impl_of(g_in).data_as<T>();
         const T* pc = impl_of(c_in).data_as<T>();
@@ -189,18 +134,18 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
         }
     });
 
-    if (tg::detail::needs_grad(gates, c)) {
+    if (detail::needs_grad(gates, c)) {
         const Tensor inputs[2] = {gates, c};
-        tg::detail::record_node(
+        detail::record_node(
             "lstm_gates", inputs, 2, {&h_out, &c_out},
-            [sa = tg::detail::SavedTensor(act), st = tg::detail::SavedTensor(tc), sc = tg::detail::SavedTensor(c_in), B, H,
-             want_c = c.requires_grad()](std::vector<Tensor>& grads) -> tg::detail::GradList {
+            [sa = detail::SavedTensor(act), st = detail::SavedTensor(tc), sc = detail::SavedTensor(c_in), B, H,
+             want_c = c.requires_grad()](std::vector<Tensor>& grads) -> detail::GradList {
                 check_no_double_backward("lstm_gates");
                 const Tensor act = sa.unpack(), tc = st.unpack(), c_prev = sc.unpack();
                 const Tensor dh = grads[0].contiguous(), dc = grads[1].contiguous();
                 Tensor dgates = make_tensor({B, 4 * H}, act.dtype());
                 Tensor dc_prev = want_c ? make_tensor({B, H}, act.dtype()) : Tensor();
-                tg::detail::visit_floating(act.dtype(), "lstm_gates", [&](auto v) {
+                detail::visit_floating(act.dtype(), "lstm_gates", [&](auto v) {
                     using T = decltype(v);
                     const T* pa = impl_of(act).data_as<T>();
                     const T* pt = impl_of(tc).data_as<T>();
@@ -233,12 +178,12 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
 }
 
 Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
-    tg::detail::check_defined(gi, "gru_gates");
-    tg::detail::check_defined(gh, "gru_gates");
-    tg::detail::check_defined(h, "gru_gates");
-    tg::detail::check_floating(gi, "gru_gates");
-    tg::detail::check_same_dtype(gi, gh, "gru_gates");
-    tg::detail::check_same_dtype(gi, h, "gru_gates");
+    detail::check_defined(gi, "gru_gates");
+    detail::check_defined(gh, "gru_gates");
+    detail::check_defined(h, "gru_gates");
+    detail::check_floating(gi, "gru_gates");
+    detail::check_same_dtype(gi, gh, "gru_gates");
+    detail::check_same_dtype(gi, h, "gru_gates");
     TG_CHECK(gi.dim() == 2 && gi.size(1) % 3 == 0 && gi.size(1) > 0, "gru_gates",
              "expected gi of shape [B, 3H], got {}", gi.sizes());
     const std::int64_t B = gi.size(0), H = gi.size(1) / 3;
@@ -249,7 +194,7 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
     // act holds r, z, n and gh_n (what the reset gate multiplied) per row.
     Tensor act = make_tensor({B, 4 * H}, gi.dtype());
     Tensor out = make_tensor({B, H}, gi.dtype());
-    tg::detail::visit_floating(gi.dtype(), "gru_gates", [&](auto v) {
+    detail::visit_floating(gi.dtype(), "gru_gates", [&](auto v) {
         using T = decltype(v);
         const T* pi = impl_of(gi_in).data_as<T>();
         const T* pg = impl_of(gh_in).data_as<T>();
@@ -276,17 +221,17 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
         }
     });
 
-    if (tg::detail::needs_grad(gi, gh, h)) {
-        tg::detail::record(
+    if (detail::needs_grad(gi, gh, h)) {
+        detail::record(
             "gru_gates", {gi, gh, h}, out,
-            [sa = tg::detail::SavedTensor(act), sh = tg::detail::SavedTensor(h_in), B, H, want_gi = gi.requires_grad(),
-             want_gh = gh.requires_grad(), want_h = h.requires_grad()](const Tensor& g) -> tg::detail::GradList {
+            [sa = detail::SavedTensor(act), sh = detail::SavedTensor(h_in), B, H, want_gi = gi.requires_grad(),
+             want_gh = gh.requires_grad(), want_h = h.requires_grad()](const Tensor& g) -> detail::GradList {
                 check_no_double_backward("gru_gates");
                 const Tensor act = sa.unpack(), h_prev = sh.unpack(), dh = g.contiguous();
                 Tensor dgi = make_tensor({B, 3 * H}, act.dtype());
                 Tensor dgh = want_gh ? make_tensor({B, 3 * H}, act.dtype()) : Tensor();
                 Tensor dh_prev = want_h ? make_tensor({B, H}, act.dtype()) : Tensor();
-                tg::detail::visit_floating(act.dtype(), "gru_gates", [&](auto v) {
+                detail::visit_floating(act.dtype(), "gru_gates", [&](auto v) {
                     using T = decltype(v);
                     const T* pa = impl_of(act).data_as<T>();
                     const T* ph = impl_of(h_prev).data_as<T>();
@@ -323,7 +268,7 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
 
 }  // namespace tg::nn::functional
 
-namespace tg::nn::detail {
+namespace tg::detail {
 
 struct StepWeightGrads {
     bool claimed = false;          // the first step's node has been recorded
@@ -335,38 +280,26 @@ std::shared_ptr<StepWeightGrads> make_step_weight_grads() { return std::make_sha
 
 Tensor step_gate_linear(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& add,
                         const std::shared_ptr<StepWeightGrads>& shared) {
-    Tensor x, w;
-    Tensor out = functional::gate_linear_forward(input, weight, bias, add, x, w);
-    const bool rb = bias.defined() && bias.requires_grad(), ra = add.defined() && add.requires_grad();
-    if (!(tg::detail::needs_grad(input, weight) || (GradMode::is_enabled() && (rb || ra)))) return out;
-    const bool collector = !shared->claimed;  // recorded first, so run last by the backward
-    shared->claimed = true;
-    const Tensor inputs[4] = {input, weight, bias.defined() ? bias : Tensor(), add.defined() ? add : Tensor()};
-    tg::detail::record_node(
-        "gate_linear", inputs, 4, {&out},
-        [sx = tg::detail::SavedTensor(weight.requires_grad() ? x : Tensor()),
-         sw = tg::detail::SavedTensor(input.requires_grad() ? w : Tensor()), rx = input.requires_grad(),
-         rw = weight.requires_grad(), rb, ra, collector, shared](std::vector<Tensor>& grads) -> tg::detail::GradList {
-            const Tensor& g = grads[0];
-            Tensor dw;
-            if (rw && GradMode::is_enabled()) {  // create_graph: a differentiable gradient per step
-                dw = mm(g.t(), sx.unpack());
-            } else if (rw) {
-                shared->grads.push_back(g);
-                shared->inputs.push_back(sx.unpack());
-                if (collector) {
-                    // Every later step has run (each feeds this one's input): one GEMM
-                    // (G, S*B) x (S*B, K) for all of them.
-                    const Tensor gs = stack(shared->grads, 0), xs = stack(shared->inputs, 0);
-                    const std::int64_t rows = gs.size(0) * gs.size(1);
-                    dw = mm(gs.view({rows, gs.size(2)}).t(), xs.view({rows, xs.size(2)}));
-                    shared->grads.clear();
-                    shared->inputs.clear();
-                }
-            }
-            return {rx ? mm(g, sw.unpack()) : Tensor(), dw, rb ? sum(g, {0}) : Tensor(), ra ? g : Tensor()};
-        });
-    return out;
+    nn::functional::check_gate_linear(input, weight, bias, add);
+    // The node recorded first is run last by the backward (see docs/design.md, "the RNN
+    // weight-gradient collector"): it is the one that collects.
+    const bool collector = needs_grad(input, weight, bias, add) && !shared->claimed;
+    if (collector) shared->claimed = true;
+    auto weight_grad = [collector, shared](const Tensor& g, const Tensor& x) -> Tensor {
+        if (GradMode::is_enabled()) return mm(g.t(), x);  // create_graph: a differentiable gradient per step
+        shared->grads.push_back(g);
+        shared->inputs.push_back(x);
+        if (!collector) return {};
+        // Every later step has run (each feeds this one's input): one GEMM (G, S*B) x
+        // (S*B, K) for all of them.
+        const Tensor gs = stack(shared->grads, 0), xs = stack(shared->inputs, 0);
+        const std::int64_t rows = gs.size(0) * gs.size(1);
+        Tensor dw = mm(gs.view({rows, gs.size(2)}).t(), xs.view({rows, xs.size(2)}));
+        shared->grads.clear();
+        shared->inputs.clear();
+        return dw;
+    };
+    return dense("gate_linear", input, weight, WeightLayout::OutIn, bias, add, 1.0, 1.0, std::move(weight_grad));
 }
 
-}  // namespace tg::nn::detail
+}  // namespace tg::detail
