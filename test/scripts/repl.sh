@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/repl with a scripted session on stdin: a Linear layer with known weights, an MSE
+# tools/repl's clang-repl fallback (TG_REPL=clang-repl) with a scripted session on stdin: a Linear layer with known weights, an MSE
 # loss, backward, the printed gradient checked against the hand-computed one; then a shape
 # error inside TG_TRY must print the tg::Error message and the session must go on.
 # clang-repl 19 exits 0 even after errors, so the output is what is asserted. (No top-level
@@ -23,7 +23,7 @@ trap 'rm -f "$out"' EXIT
 # y = x W^T + b with W = [[0.1, 0.2, 0.3], [-0.1, 0, 0.1]], b = [0, 0.5], x = [[1, 2, 3], [4, 5, 6]]:
 # y = [[1.4, 0.7], [3.2, 0.7]]; mse(y, 0) = 13.18 / 4 = 3.295; dL/dy = y / 2;
 # dL/dW = (dL/dy)^T x = [[7.1, 9.4, 11.7], [1.75, 2.45, 3.15]]; dL/db = [2.3, 0.7].
-BUILD="$BUILD" JOBS=${JOBS:-2} timeout 300 tools/repl > "$out" 2>&1 <<'SESSION'
+TG_REPL=clang-repl BUILD="$BUILD" JOBS=${JOBS:-2} timeout 300 tools/repl > "$out" 2>&1 <<'SESSION'
 tg::nn::Linear lin(3, 2);
 std::cout << "module: " << lin << std::endl;
 void set_weights(tg::nn::Linear& l) { tg::NoGradGuard no_grad; l.weight.copy_(tg::tensor({{0.1, 0.2, 0.3}, {-0.1, 0.0, 0.1}})); l.bias.copy_(tg::tensor({0.0, 0.5})); }
@@ -69,7 +69,7 @@ fi
 
 # An error outside TG_TRY ends clang-repl (abort); the prelude's terminate handler must
 # still print the message and the hint, and nothing after it may run.
-BUILD="$BUILD" JOBS=${JOBS:-2} timeout 300 tools/repl > "$out" 2>&1 <<'SESSION'
+TG_REPL=clang-repl BUILD="$BUILD" JOBS=${JOBS:-2} timeout 300 tools/repl > "$out" 2>&1 <<'SESSION'
 auto a = tg::ones({2, 3});
 std::cout << "before" << std::endl;
 auto bad = tg::matmul(a, a);

@@ -2,10 +2,16 @@
 BUILD_PACKAGES=(g++ meson ninja-build pkg-config libxtensor-dev libxsimd-dev catch2 libfmt-dev
                 libopenblas-dev zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev
                 protobuf-compiler)  # protoc: the tests decode event files with it
+# The interactive hosts (interactive/: tapegrad-repl, the Jupyter kernel): clang's
+# incremental interpreter (headers, libclang-cpp, libLLVM), xeus for the kernel, gnuplot
+# for inline plots. meson builds them when these are installed; tools/repl and
+# tools/jupyter install them on first use. (~1 min of apt in CI.)
+INTERACTIVE_PACKAGES=(libclang-19-dev libclang-cpp19-dev llvm-19-dev xeus-dev gnuplot-nox)
 # What tools/check adds for the tests: MPI (the optional distributed feature and its
 # mpirun tests), Debian's PyTorch + NumPy (/usr/bin/python3: the safetensors parity
-# oracle), clang-repl 19 (the REPL test), gdb (pretty-printer test), graphviz (DOT check).
-TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz)
+# oracle), clang-repl 19 (the REPL test), the interactive hosts, gdb (pretty-printer test), graphviz (DOT check).
+TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz
+               "${INTERACTIVE_PACKAGES[@]}")
 
 # install_packages PKG...: apt-get installs those of PKG that are not installed yet.
 install_packages() {

@@ -25,6 +25,10 @@
 #include <utility>
 #include <vector>
 
+// TG_REPL_HOST (set by tapegrad-repl and the Jupyter kernel, interactive/): the host has
+// libtapegrad linked in and catches every input's exceptions itself, and it implements the
+// rich display helpers declared below (plot, show_images, HTML tables for tensors).
+#ifndef TG_REPL_HOST
 #ifndef TG_REPL_LIB
 #error "tools/repl defines TG_REPL_LIB, the path of libtapegrad.so"
 #endif
@@ -42,8 +46,31 @@ inline void* open_library() {
 }
 inline void* const library = open_library();
 }  // namespace tg::repl::detail
+#endif
 
+#include "tapegrad/display.hpp"
 #include "tapegrad/tapegrad.hpp"
+
+#ifdef TG_REPL_HOST
+// Defined by the host program (interactive/rich.cpp), resolved by the interpreter's JIT.
+namespace tg::repl {
+using Series = std::vector<std::pair<std::string, std::vector<double>>>;
+void add_tensor_html(DisplayData& data, const Tensor& tensor);
+// A line chart (loss curves: plot(history.get("loss"), "loss", "epoch")), or several
+// named series on shared axes; PNG drawn by gnuplot, shown inline in a notebook.
+void plot(const std::vector<double>& values, const std::string& title = "", const std::string& xlabel = "",
+          const std::string& ylabel = "");
+void plot(const Series& series, const std::string& title = "", const std::string& xlabel = "",
+          const std::string& ylabel = "");
+// A grid of images ([N, H, W], [N, 1, H, W] or [N, 3, H, W]), `columns` a row, each pixel
+// drawn scale x scale.
+void show_images(const Tensor& images, std::int64_t columns = 8, std::int64_t scale = 2);
+inline void plot(const Tensor& values, const std::string& title = "", const std::string& xlabel = "",
+                 const std::string& ylabel = "") {
+    plot(values.detach().contiguous().to(kFloat64).to_vector<double>(), title, xlabel, ylabel);
+}
+}  // namespace tg::repl
+#endif
 
 namespace tg::repl {
 
@@ -92,11 +119,18 @@ void print_one(std::ostream& os, const std::vector<T>& values) {
 
 // Prints a value readably and ends the line: tensors (values, dtype, shape, grad_fn),
 // modules (their tree), shapes, named tensors, tg::global_variables(), numbers, strings.
+// The text goes through tg::display, so a notebook shows it as the cell's output (and a
+// tensor also as an HTML table).
 template <class T>
 void show(const T& value) {
     std::ostringstream os;
     detail::print_one(os, value);
-    std::cout << os.str() << std::endl;
+    DisplayData data{{"text/plain", os.str()}};
+#ifdef TG_REPL_HOST
+    if constexpr (std::is_same_v<T, Tensor>) add_tensor_html(data, value);
+#endif
+    std::cout << std::flush;
+    display(data);
 }
 
 // Prints an exception caught in the session: "tg::Error: <message>" on stderr.
@@ -122,6 +156,7 @@ bool run(F&& fn) {
     return false;
 }
 
+#ifndef TG_REPL_HOST  // (the host catches exceptions itself)
 namespace detail {
 // An exception that leaves a top-level statement ends clang-repl (std::terminate); say
 // what it was and how to keep the session next time.
@@ -142,6 +177,7 @@ namespace detail {
 }
 inline const std::terminate_handler previous_terminate = std::set_terminate(on_terminate);
 }  // namespace detail
+#endif
 
 // Leaves the REPL at once, flushing the streams but skipping the destructors of the
 // session's globals (a way out when a destructor misbehaves at exit).
@@ -154,6 +190,10 @@ inline const std::terminate_handler previous_terminate = std::set_terminate(on_t
 }  // namespace tg::repl
 
 using tg::repl::show;
+#ifdef TG_REPL_HOST
+using tg::repl::plot;
+using tg::repl::show_images;
+#endif
 
 // TG_TRY(statements): runs top-level statements, reporting a thrown exception instead of
 // ending the session. clang-repl 19 runs a top-level try (and can crash compiling a

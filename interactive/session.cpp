@@ -1,0 +1,167 @@
+#include "session.hpp"
+
+#include <cxxabi.h>
+
+#include <clang/Frontend/CompilerInstance.h>
+#include <clang/Interpreter/Interpreter.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/TargetSelect.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <typeinfo>
+
+#include "tapegrad/error.hpp"
+
+namespace tg::interactive {
+
+namespace {
+
+// The first directory of `candidates` that holds `relative` (the source tree when run from
+// the build directory, the installed copy otherwise); TG_INTERACTIVE_ROOT overrides both.
+std::string locate(const std::vector<std::string>& candidates, const std::string& relative) {
+    for (const auto& dir : candidates)
+        if (!dir.empty() && std::filesystem::exists(std::filesystem::path(dir) / relative)) return dir;
+    throw std::runtime_error("tapegrad interactive: cannot find " + relative);
+}
+
+std::string demangled(const std::type_info& type) {
+    int status = 0;
+    char* name = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+    std::string result = status == 0 && name ? name : type.name();
+    std::free(name);
+    return result;
+}
+
+Outcome caught_exception() {
+    try {
+        throw;
+    } catch (const tg::Error& e) {
+        return {Outcome::Kind::exception, "tg::Error", e.what()};
+    } catch (const std::exception& e) {
+        return {Outcome::Kind::exception, demangled(typeid(e)), e.what()};
+    } catch (...) {
+        return {Outcome::Kind::exception, "unknown exception", "a value that is not a std::exception was thrown"};
+    }
+}
+
+}  // namespace
+
+Session::Session(const std::vector<std::string>& extra_args) {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+
+    const std::string include_dir = locate({getenv("TG_INTERACTIVE_INCLUDE") ? getenv("TG_INTERACTIVE_INCLUDE") : "",
+                                            TG_SOURCE_INCLUDE_DIR, TG_INSTALLED_INCLUDE_DIR},
+                                           "tapegrad/tapegrad.hpp");
+    const std::string prelude_dir = locate({TG_SOURCE_PRELUDE_DIR, TG_INSTALLED_PRELUDE_DIR}, "repl_prelude.hpp");
+
+    std::vector<std::string> args = {"-std=c++20", "-fexceptions", "-fcxx-exceptions",
+                                      "-resource-dir", TG_CLANG_RESOURCE_DIR, "-I" + include_dir,
+                                      "-DTG_REPL_HOST=1", "-Wno-unused-value",
+                                      // Parsed before the first input (as clang-repl's -include): not undoable,
+                                      // and diagnostics do not say "In file included from <<< inputs >>>".
+                                      "-include", prelude_dir + "/repl_prelude.hpp"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+
+    clang::IncrementalCompilerBuilder builder;
+    builder.SetCompilerArgs(argv);
+    auto compiler = builder.CreateCpp();
+    if (!compiler) throw std::runtime_error("clang: " + llvm::toString(compiler.takeError()));
+    auto interpreter = clang::Interpreter::create(std::move(*compiler));
+    if (!interpreter) throw std::runtime_error("clang: " + llvm::toString(interpreter.takeError()));
+    interpreter_ = std::move(*interpreter);
+
+    // Runs the prelude's initialisers now rather than with the first input.
+    Outcome start = run("");
+    if (!start.ok()) throw std::runtime_error("the REPL prelude failed: " + start.ename + ": " + start.evalue);
+    user_inputs_ = 0;
+}
+
+Session::~Session() = default;
+
+Outcome Session::run(const std::string& code) {
+    // Parse failures remove their partial translation unit themselves; the diagnostics
+    // have gone to stderr already.
+    auto unit = interpreter_->Parse(code);
+    if (!unit) {
+        std::string message = llvm::toString(unit.takeError());
+        return {Outcome::Kind::compile_error, "CompileError", message};
+    }
+    Outcome outcome;
+    try {
+        if (auto error = interpreter_->Execute(*unit))
+            outcome = {Outcome::Kind::compile_error, "LinkError", llvm::toString(std::move(error))};
+    } catch (...) {
+        outcome = caught_exception();
+    }
+    std::cout.flush();
+    std::fflush(stdout);
+    if (outcome.ok()) {
+        ++user_inputs_;
+        return outcome;
+    }
+    // The failed input goes, so `auto y = ...;` can be typed again after fixing it.
+    if (auto error = interpreter_->Undo(1)) llvm::consumeError(std::move(error));
+    return outcome;
+}
+
+bool Session::undo_last() {
+    if (user_inputs_ == 0) return false;
+    if (auto error = interpreter_->Undo(1)) {
+        llvm::consumeError(std::move(error));
+        return false;
+    }
+    --user_inputs_;
+    return true;
+}
+
+bool input_complete(const std::string& code) {
+    int depth = 0;
+    enum { code_text, line_comment, block_comment, string_literal, char_literal } state = code_text;
+    for (std::size_t i = 0; i < code.size(); ++i) {
+        const char c = code[i];
+        const char next = i + 1 < code.size() ? code[i + 1] : '\0';
+        switch (state) {
+        case code_text:
+            if (c == '/' && next == '/') state = line_comment, ++i;
+            else if (c == '/' && next == '*') state = block_comment, ++i;
+            else if (c == '"') state = string_literal;
+            else if (c == '\'' && !(i > 0 && std::isxdigit(static_cast<unsigned char>(code[i - 1]))))
+                state = char_literal;  // (a quote after a digit separates digits: 1'000)
+            else if (c == '(' || c == '[' || c == '{') ++depth;
+            else if (c == ')' || c == ']' || c == '}') --depth;
+            break;
+        case line_comment:
+            if (c == '\n') state = code_text;
+            break;
+        case block_comment:
+            if (c == '*' && next == '/') state = code_text, ++i;
+            break;
+        case string_literal:
+        case char_literal:
+            if (c == '\\') ++i;
+            else if (c == (state == string_literal ? '"' : '\'')) state = code_text;
+            break;
+        }
+    }
+    if (state == block_comment || depth > 0) return false;
+    std::size_t end = code.find_last_not_of(" \t\r\n");
+    return end == std::string::npos || code[end] != '\\';
+}
+
+void leave(int status) {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(status);
+}
+
+}  // namespace tg::interactive

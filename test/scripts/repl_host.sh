@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# tapegrad-repl (interactive/) survives mistakes: a scripted session through tools/repl
+# makes three everyday errors (a shape error, a bad index, backward() of a non-scalar)
+# plus a compile error and a std::exception, and after each one computes a gradient from
+# tensors defined before it (checked against the closed form). A failed declaration is
+# undone, so its name can be declared again. Exit status 0 at the end.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tools/lib/install.sh
+BUILD=${BUILD:-build}
+
+install_packages "${INTERACTIVE_PACKAGES[@]}" || true
+if ! ninja -C "$BUILD" -t targets all 2>/dev/null | grep '^interactive/tapegrad-repl:' > /dev/null; then
+    echo "FAIL: $BUILD has no interactive/tapegrad-repl target (are ${INTERACTIVE_PACKAGES[*]} installed?)"
+    exit 1
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# w = [[1, 2], [3, 4]], x = [0.5, -1].
+#   L1 = sum(w x)        -> dL1/dw = [[0.5, -1], [0.5, -1]]
+#   L2 = sum(w[1]^2)     -> dL2/dw = [[0, 0], [6, 8]]
+#   L3 = sum(w^3)        -> dL3/dw = 3 w^2 = [[3, 12], [27, 48]]
+#   L4 = sum(x * w[0])   -> dL4/dw = [[0.5, -1], [0, 0]]
+BUILD="$BUILD" JOBS=${JOBS:-2} timeout 300 tools/repl > "$out" 2>&1 <<'SESSION'
+auto w = tg::tensor({{1.0, 2.0}, {3.0, 4.0}}).requires_grad_();
+auto x = tg::tensor({0.5, -1.0});
+auto y = tg::matmul(w, tg::ones({3, 1}));
+auto y = tg::matmul(w, x.unsqueeze(1)).sum();
+std::cout << "grad 1 " << tg::autograd::grad({y}, {w})[0] << std::endl;
+auto r = w[5];
+auto r = w[1];
+std::cout << "grad 2 " << tg::autograd::grad({(r * r).sum()}, {w})[0] << std::endl;
+(w * 2).backward();
+// a multi-line input: a function spanning lines
+tg::Tensor cube_grad(const tg::Tensor& t) {
+    auto loss = (t * t * t).sum();
+    return tg::autograd::grad({loss}, {t})[0];
+}
+std::cout << "grad 3 " << cube_grad(w) << std::endl;
+int z = undeclared_name + 1;
+std::vector<int> empty; empty.at(3);
+std::cout << "grad 4 " << tg::autograd::grad({(x * w[0]).sum()}, {w})[0] << std::endl;
+show(y);
+%quit
+std::cout << "after quit" << std::endl;
+SESSION
+status=$?
+cat "$out"
+echo "-- tools/repl exited with $status"
+
+fail=0
+expect() {  # expect LABEL FIXED-STRING: the output must contain the string
+    if grep -qF -- "$2" "$out"; then echo "ok: $1"; else echo "FAIL: $1: no '$2' in the output"; fail=1; fi
+}
+expect "shape error reported"   "tg::Error: matmul: shapes [2, 2] and [3, 1]"
+expect "grad after shape error" "grad 1 [[0.5, -1],"
+expect "grad 1 row 2"           " [0.5, -1]]"
+expect "bad index reported"     "tg::Error: "
+expect "the index is named"     "index 5 is out of range"
+expect "grad after bad index"   "grad 2 [[0, 0],"
+expect "grad 2 row 2"           " [6, 8]]"
+expect "non-scalar backward"    "tg::Error: backward: a gradient can be created implicitly only for one-element outputs"
+expect "grad after backward"    "grad 3 [[3, 12],"
+expect "grad 3 row 2"           " [27, 48]]"
+expect "compile error shown"    "use of undeclared identifier 'undeclared_name'"
+expect "std::exception named"   "std::out_of_range: "
+expect "grad after those"       "grad 4 [[0.5, -1],"
+expect "grad 4 row 2"           " [0, 0]]"
+expect "earlier value intact"   "[ float32 [], grad_fn=sum ]"
+if [ "$(grep -c '^tg::Error: ' "$out")" -ne 3 ]; then echo "FAIL: expected exactly three tg::Error lines"; fail=1; fi
+if grep -qF "after quit" "$out"; then echo "FAIL: %quit did not end the session"; fail=1; fi
+if grep -qE "Segmentation|terminate called|Symbols not found|Failed to materialize" "$out"; then
+    echo "FAIL: the host crashed or failed to link"; fail=1
+fi
+if [ "$status" -ne 0 ]; then echo "FAIL: exit status $status"; fail=1; fi
+exit $fail
