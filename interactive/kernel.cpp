@@ -202,6 +202,9 @@ int main(int argc, char* argv[]) {
         xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::make_unique<Kernel>(),
                              xeus::make_xserver_zmq);
         kernel.start();
+        // Shut down: leave without the xkernel's destructors, which race its own
+        // server threads (zmq's "Socket operation on non-socket" at teardown).
+        tg::interactive::leave(0);
     } catch (const std::exception& e) {
         std::cerr << "tapegrad-kernel: " << e.what() << std::endl;
         tg::interactive::leave(1);
