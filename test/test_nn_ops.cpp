@@ -209,6 +209,54 @@ TEST_CASE("conv2d: double backward (create_graph) passes gradcheck") {
     REQUIRE_GRADCHECK(grad_of, (Inputs{x, w}));
 }
 
+// float32 convolutions run on oneDNN's direct kernels when the library is built with it
+// (tensor/direct_conv.hpp), float64 ones on im2col + GEMM: the float32 forward, both
+// gradients and a double-backward product must match float64's over geometries that take
+// each of oneDNN's code paths (few input channels: plain layouts for the input gradient;
+// many: blocked), strides and dilations whose floor division leaves input rows unused,
+// TF's asymmetric "same" padding, and conv_transpose2d (the input-gradient kernel run forward).
+TEST_CASE("conv2d: float32 (direct kernels) matches float64 (im2col) in forward, gradients and double backward") {
+    tg::manual_seed(12);
+    struct Case {
+        tg::Shape x, w;
+        tg::Shape stride, padding, dilation;
+        bool same;  // TF "same" padding instead of `padding`
+    };
+    for (const Case& c : std::vector<Case>{{{4, 1, 12, 12}, {8, 1, 5, 5}, {1}, {2}, {1}, false},
+                                           {{3, 16, 9, 9}, {24, 16, 3, 3}, {1}, {1}, {1}, false},
+                                           {{2, 8, 11, 10}, {16, 8, 3, 2}, {2, 3}, {1, 0}, {1}, false},
+                                           {{2, 3, 10, 9}, {5, 3, 3, 3}, {2}, {0}, {2, 1}, false},
+                                           {{2, 16, 7, 8}, {8, 16, 4, 3}, {2, 1}, {}, {1}, true},
+                                           {{5, 32, 6, 6}, {16, 32, 1, 1}, {1}, {0}, {1}, false}}) {
+        INFO("input " << c.x << " weight " << c.w << " stride " << c.stride);
+        const auto x64 = rnd(c.x), w64 = rnd(c.w), b64 = rnd({c.w[0]});
+        auto run = [&](tg::Dtype dt) {
+            auto x = x64.to(dt).requires_grad_(), w = w64.to(dt).requires_grad_(), b = b64.to(dt).requires_grad_();
+            auto y = c.same ? F::conv2d(x, w, b, c.stride, F::Padding::Same)
+                            : F::conv2d(x, w, b, c.stride, c.padding, c.dilation);
+            auto r = tg::sin(tg::arange(0, y.numel(), 1, dt)).reshape(y.sizes());  // a fixed cotangent
+            auto gs = tg::autograd::grad({(y * r).sum()}, {x, w, b}, {}, true, true);
+            // d/dx and d/dw of ||dL/dx||^2 + ||dL/dw||^2: the backward of both backward ops
+            auto second = tg::autograd::grad({(gs[0] * gs[0]).sum() + (gs[1] * gs[1]).sum()}, {x, w});
+            return std::vector<tg::Tensor>{y, gs[0], gs[1], gs[2], second[0], second[1]};
+        };
+        const auto f32 = run(tg::kFloat32), f64 = run(tg::kFloat64);
+        const char* names[] = {"output", "input grad", "weight grad", "bias grad", "second-order x", "second-order w"};
+        for (std::size_t i = 0; i < f32.size(); ++i) {
+            INFO(names[i]);
+            CHECK(f32[i].dtype() == tg::kFloat32);
+            const auto got = values(f32[i]), want = values(f64[i]);
+            double scale = 1;
+            for (double v : want) scale = std::max(scale, std::abs(v));
+            check_close(got, want, 2e-5 * scale);
+        }
+        // conv_transpose2d is the input-gradient kernel run forward
+        auto t32 = F::conv_transpose2d(x64.to(tg::kFloat32), tg::transpose(w64, 0, 1).contiguous().to(tg::kFloat32));
+        auto t64 = F::conv_transpose2d(x64, tg::transpose(w64, 0, 1).contiguous());
+        check_close(values(t32), values(t64), 1e-4);
+    }
+}
+
 TEST_CASE("conv2d: errors name the op and the shapes") {
     auto x = tg::zeros({2, 3, 5, 5});
     REQUIRE_TG_ERROR(F::conv2d(x, tg::zeros({4, 2, 3, 3})), "conv2d", "[2, 3, 5, 5]", "[4, 2, 3, 3]", "channels");

@@ -19,12 +19,14 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <type_traits>
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
+#include "tensor/direct_conv.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -217,6 +219,11 @@ void for_each_grad_chunk(const ConvGeom& g, const T* grad, ChunkFn&& fn) {
     }
 }
 
+// The geometry as the direct (oneDNN) kernels take it.
+detail::ConvGeometry direct(const ConvGeom& g) {
+    return {g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.OH, g.OW};
+}
+
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g);
 // `op` names the recorded node: conv_transpose2d is this op called on its own.
 Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, const char* op = "conv2d_input_grad");
@@ -232,6 +239,8 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
         const T* pw = impl_of(cw).data_as<T>();
         const T* pb = cb.defined() ? impl_of(cb).data_as<T>() : nullptr;
         T* po = impl_of(out).data_as<T>();
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::direct_conv_forward(direct(g), px, pw, pb, po)) return;
         T* pc = scratch<T>(kColumns, ck * chunk * L);
         T* rows = chunk == 1 ? nullptr : scratch<T>(kRows, g.O * chunk * L);
         for (std::int64_t n0 = 0; n0 < g.N; n0 += chunk) {
@@ -279,6 +288,9 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, c
         using T = decltype(v);
         const std::int64_t ck = g.ck(), L = g.L();
         const T* pw = impl_of(cw).data_as<T>();
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::direct_conv_backward_data(direct(g), impl_of(cg).data_as<T>(), pw, impl_of(dx).data_as<T>()))
+                return;
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    detail::gemm<T>(Transpose::Yes, Transpose::No, ck, nb * L, g.O, T(1), pw, ck, src, nb * L, T(0),
@@ -305,6 +317,9 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
         using T = decltype(v);
         const std::int64_t ck = g.ck(), L = g.L();
         const T* px = impl_of(cx).data_as<T>();
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::direct_conv_backward_weights(direct(g), px, impl_of(cg).data_as<T>(), impl_of(dw).data_as<T>()))
+                return;
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    im2col(g, px, pc, n0, nb);

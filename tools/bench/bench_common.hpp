@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -77,6 +78,24 @@ inline Stats stats_of(std::vector<double> v) {
     return s;
 }
 
+// Seconds on the clock the samples use: wall time, or with BENCH_CLOCK=cpu the CPU time of
+// every thread of the process. On a machine busy with other work a single-threaded
+// workload's CPU time stays close to its quiet wall time while its wall time grows with the
+// load, so BENCH_CLOCK=cpu compares one-thread runs there (not multi-thread ones: their
+// CPU time adds the threads up, spinning included).
+inline double clock_seconds() {
+    static const bool cpu = [] {
+        const char* v = std::getenv("BENCH_CLOCK");
+        return v && std::strcmp(v, "cpu") == 0;
+    }();
+    if (cpu) {
+        timespec t{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // Runs `body` warmup*inner times untimed, then reps times `inner` iterations,
 // timing each block of `inner` iterations. Returns seconds per iteration, one
 // sample per rep.
@@ -87,10 +106,10 @@ inline std::vector<double> time_reps(int warmup, int reps, int inner,
     std::vector<double> samples;
     samples.reserve(static_cast<size_t>(reps));
     for (int r = 0; r < reps; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
+        const double t0 = clock_seconds();
         for (int i = 0; i < inner; ++i) body();
-        auto t1 = std::chrono::steady_clock::now();
-        samples.push_back(std::chrono::duration<double>(t1 - t0).count() / inner);
+        const double t1 = clock_seconds();
+        samples.push_back((t1 - t0) / inner);
     }
     return samples;
 }

@@ -1,7 +1,8 @@
 # Installs Debian 12 packages only when missing (non-interactive). Sourced by tools/*.
 BUILD_PACKAGES=(g++ meson ninja-build pkg-config libxtensor-dev libxsimd-dev catch2 libfmt-dev
                 libopenblas-dev zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev
-                protobuf-compiler)  # protoc: the tests decode event files with it
+                protobuf-compiler   # protoc: the tests decode event files with it
+                libdnnl-dev)        # oneDNN: float32 convolutions (optional feature, on when found)
 # The interactive hosts (interactive/: tapegrad-repl, the Jupyter kernel): clang's
 # incremental interpreter (headers, libclang-cpp, libLLVM), xeus for the kernel, gnuplot
 # for inline plots. meson builds them when these are installed; tools/repl and
