@@ -335,6 +335,30 @@ TEST_CASE("max_pool2d: the gradient goes to the first maximum of each window") {
     CHECK(values(z.grad()) == std::vector<double>{0, 2, 0, 0, 0, 0});
 }
 
+// Windows that lie inside the input (no padding) take a direct-indexed kernel, with the
+// window size unrolled for 2x2 and 3x3: values against the definition for those and other
+// sizes and strides (incl. rows that the floor division leaves out), in both dtypes.
+TEST_CASE("max_pool2d: unpadded windows of every size match the definition; NaN propagates") {
+    tg::manual_seed(13);
+    struct Case {
+        std::int64_t kh, kw, sh, sw;
+    };
+    for (const Case& c : std::vector<Case>{{2, 2, 2, 2}, {3, 3, 2, 2}, {3, 3, 1, 1}, {2, 2, 1, 1}, {2, 3, 3, 1},
+                                           {4, 1, 2, 1}}) {
+        INFO("kernel " << c.kh << "x" << c.kw << " stride " << c.sh << "x" << c.sw);
+        for (auto dt : {tg::kFloat64, tg::kFloat32}) {
+            auto x = rnd({2, 3, 9, 8}, dt);
+            check_close(values(F::max_pool2d(x, {c.kh, c.kw}, {c.sh, c.sw})),
+                        naive_pool(x, c.kh, c.kw, c.sh, c.sw, {0, 0, 0, 0}, 0), 0);
+        }
+    }
+    auto x = tg::zeros({1, 1, 4, 4});
+    x.select(2, 1).select(2, 2).fill_(std::nan(""));  // row 1, column 2: in the second window
+    const auto y = values(F::max_pool2d(x, {2}));
+    CHECK(std::isnan(y[1]));
+    CHECK((y[0] == 0 && y[2] == 0 && y[3] == 0));
+}
+
 TEST_CASE("pools: errors") {
     auto x = tg::zeros({1, 1, 4, 4});
     REQUIRE_TG_ERROR(F::max_pool2d(x, {5}), "max_pool2d", "larger than the padded input", "[1, 1, 4, 4]");

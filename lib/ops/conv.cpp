@@ -283,7 +283,8 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
 // d<conv(x, w), grad>/dx = col2im(w^T @ grad^T)
 Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, const char* op) {
     const Tensor cg = raw(grad), cw = raw(w);
-    Tensor dx = zeros(g.input_shape(), grad.dtype());
+    // The direct kernel overwrites dx; col2im accumulates into it, so it starts at zero there.
+    Tensor dx = make_tensor(g.input_shape(), grad.dtype());
     detail::visit_floating(grad.dtype(), "conv2d", [&](auto v) {
         using T = decltype(v);
         const std::int64_t ck = g.ck(), L = g.L();
@@ -291,6 +292,7 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, c
         if constexpr (std::is_same_v<T, float>)
             if (detail::direct_conv_backward_data(direct(g), impl_of(cg).data_as<T>(), pw, impl_of(dx).data_as<T>()))
                 return;
+        std::fill_n(impl_of(dx).data_as<T>(), dx.numel(), T(0));
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    detail::gemm<T>(Transpose::Yes, Transpose::No, ck, nb * L, g.O, T(1), pw, ck, src, nb * L, T(0),
@@ -312,7 +314,8 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, c
 // d<conv(x, w), grad>/dw = grad^T @ im2col(x)^T
 Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) {
     const Tensor cx = raw(x), cg = raw(grad);
-    Tensor dw = zeros(g.weight_shape(), x.dtype());
+    // The direct kernel overwrites dw; the GEMMs accumulate chunk by chunk, from zero.
+    Tensor dw = make_tensor(g.weight_shape(), x.dtype());
     detail::visit_floating(x.dtype(), "conv2d", [&](auto v) {
         using T = decltype(v);
         const std::int64_t ck = g.ck(), L = g.L();
@@ -320,6 +323,7 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
         if constexpr (std::is_same_v<T, float>)
             if (detail::direct_conv_backward_weights(direct(g), px, impl_of(cg).data_as<T>(), impl_of(dw).data_as<T>()))
                 return;
+        std::fill_n(impl_of(dw).data_as<T>(), dw.numel(), T(0));
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    im2col(g, px, pc, n0, nb);

@@ -166,34 +166,69 @@ Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeo
     return dx;
 }
 
+// One plane's max pooling when every window lies inside the input (no padding: the usual
+// case), by direct indexing; KH and KW are the window size when known at compile time (the
+// 2x2 and 3x3 windows of most networks, whose loops then unroll) and 0 otherwise. Same
+// winner as the general loop below: the first maximum, or the last NaN.
+template <class T, int KH, int KW>
+void max_pool_plane_inside(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) {
+    const std::int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw, W = g.W;
+    for (std::int64_t oh = 0; oh < g.OH; ++oh)
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t start = oh * g.sh * W + ow * g.sw;
+            T best = plane[start];
+            std::int64_t arg = start;
+            for (std::int64_t i = 0; i < kh; ++i)
+                for (std::int64_t j = 0; j < kw; ++j) {
+                    const std::int64_t at = start + i * W + j;
+                    const T val = plane[at];
+                    if (val > best || val != val) {  // NaN wins and propagates, like libtorch
+                        best = val;
+                        arg = at;
+                    }
+                }
+            po[oh * g.OW + ow] = best;
+            pi[oh * g.OW + ow] = arg;
+        }
+}
+
+// One plane, any geometry: windows clipped to the input; a window entirely in the padding
+// gives 0 with index -1.
+template <class T>
+void max_pool_plane(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) {
+    for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws, std::int64_t we, double) {
+        T best = -std::numeric_limits<T>::infinity();
+        std::int64_t arg = -1;
+        for (std::int64_t h = hs; h < he; ++h)
+            for (std::int64_t w = ws; w < we; ++w) {
+                const T val = plane[h * g.W + w];
+                if (arg < 0 || val > best || val != val) {
+                    best = val;
+                    arg = h * g.W + w;
+                }
+            }
+        po[j] = arg >= 0 ? best : T(0);
+        pi[j] = arg;
+    });
+}
+
 Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
     const Tensor cx = raw(x);
     Tensor out = make_tensor(g.out_shape, x.dtype());
     Tensor indices = make_tensor(g.out_shape, kInt64);
+    const bool inside = g.pt == 0 && g.pl == 0 && (g.OH - 1) * g.sh + g.kh <= g.H && (g.OW - 1) * g.sw + g.kw <= g.W;
     detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
         using T = decltype(v);
+        auto plane_kernel = !inside                     ? &max_pool_plane<T>
+                            : g.kh == 2 && g.kw == 2 ? &max_pool_plane_inside<T, 2, 2>
+                            : g.kh == 3 && g.kw == 3 ? &max_pool_plane_inside<T, 3, 3>
+                                                     : &max_pool_plane_inside<T, 0, 0>;
         const T* px = impl_of(cx).data_as<T>();
-        for (std::int64_t p = 0; p < g.planes; ++p) {
-            const T* plane = px + p * g.H * g.W;
-            T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
-            auto* pi = impl_of(indices).data_as<std::int64_t>() + p * g.OH * g.OW;
-            for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws, std::int64_t we,
-                                   double) {
-                T best = -std::numeric_limits<T>::infinity();
-                std::int64_t arg = -1;
-                for (std::int64_t h = hs; h < he; ++h)
-                    for (std::int64_t w = ws; w < we; ++w) {
-                        const T val = plane[h * g.W + w];
-                        // NaN wins and propagates, like libtorch.
-                        if (arg < 0 || val > best || std::isnan(val)) {
-                            best = val;
-                            arg = h * g.W + w;
-                        }
-                    }
-                po[j] = arg >= 0 ? best : T(0);
-                pi[j] = arg;
-            });
-        }
+        T* po = impl_of(out).data_as<T>();
+        auto* pi = impl_of(indices).data_as<std::int64_t>();
+        const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+        for (std::int64_t p = 0; p < g.planes; ++p)
+            plane_kernel(g, px + p * in_plane, po + p * out_plane, pi + p * out_plane);
     });
     if (detail::needs_grad(x))
         detail::record("max_pool2d", {x}, out, [indices, g](const Tensor& grad) -> GradList {
