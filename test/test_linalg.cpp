@@ -68,6 +68,32 @@ TEST_CASE("mm: transposed, narrowed and expanded operands give the naive product
     check_close(values(tg::mm(col, v)), naive_matmul(col, v));
 }
 
+// float32 products may run on oneDNN's sgemm instead of OpenBLAS's (tensor/gemm.cpp picks
+// by the CPU's instruction set): every transpose combination, shapes around the kernels'
+// block sizes, and addmm's beta/alpha, against the naive product in double.
+TEST_CASE("mm and addmm in float32: every transpose pair and odd shapes match the naive product") {
+    tg::manual_seed(21);
+    struct Case {
+        std::int64_t n, k, m;
+    };
+    for (const Case& c : std::vector<Case>{{1, 1, 1}, {3, 5, 2}, {17, 33, 65}, {64, 130, 31}, {129, 7, 250}}) {
+        for (int ta = 0; ta < 2; ++ta)
+            for (int tb = 0; tb < 2; ++tb) {
+                INFO("n " << c.n << " k " << c.k << " m " << c.m << " transposed a " << ta << " b " << tb);
+                auto a = ta ? tg::randn({c.k, c.n}).t() : tg::randn({c.n, c.k});
+                auto b = tb ? tg::randn({c.m, c.k}).t() : tg::randn({c.k, c.m});
+                const double tol = 1e-5 * static_cast<double>(c.k);
+                check_close(values(tg::mm(a, b)), naive_matmul(a, b), tol);
+                auto bias = tg::randn({c.m});
+                auto want = naive_matmul(a, b);
+                const auto vb = values(bias);
+                for (std::size_t i = 0; i < want.size(); ++i)
+                    want[i] = 0.5 * vb[i % static_cast<std::size_t>(c.m)] + 2.0 * want[i];
+                check_close(values(tg::addmm(bias, a, b, 0.5, 2.0)), want, 2 * tol);
+            }
+    }
+}
+
 TEST_CASE("addmm: beta * bias + alpha * a @ b with the bias broadcast") {
     auto bias = tg::tensor({10, 20}, tg::kFloat64);
     auto a = tg::tensor({{1, 2}, {3, 4}}, tg::kFloat64);
