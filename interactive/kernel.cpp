@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -84,6 +85,7 @@ public:
                 if (ioctl(fd, FIONREAD, &bytes) == 0) pending += bytes;
             }
             if (pending == 0) {
+                publish_pending();
                 fn();
                 return;
             }
@@ -93,23 +95,47 @@ public:
     }
 
 private:
+    // Reads both pipes until both reach EOF. Text is gathered and published when the
+    // writer pauses (30 ms) or 16 KiB have piled up: unbuffered stderr (the compiler's
+    // diagnostics) arrives a few bytes per write, one message per write would flood the
+    // notebook.
     void drain() {
         pollfd fds[2] = {{read_end_[0], POLLIN, 0}, {read_end_[1], POLLIN, 0}};
         int open_count = 2;
         char buffer[4096];
         while (open_count > 0) {
-            if (poll(fds, 2, -1) < 0) continue;
+            const bool waiting = !pending_[0].empty() || !pending_[1].empty();
+            const int ready = poll(fds, 2, waiting ? 30 : -1);
+            if (ready < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            std::lock_guard lock(mutex_);
+            if (ready == 0) {
+                publish_pending();
+                continue;
+            }
             for (int i = 0; i < 2; ++i) {
                 if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-                std::lock_guard lock(mutex_);
-                ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+                const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
                 if (n > 0) {
-                    publish_(i == 0 ? "stdout" : "stderr", std::string(buffer, static_cast<std::size_t>(n)));
+                    pending_[i].append(buffer, static_cast<std::size_t>(n));
                 } else {
                     fds[i].fd = -1;  // EOF: the cell is over and the descriptor restored
                     --open_count;
                 }
             }
+            if (pending_[0].size() + pending_[1].size() > 16384) publish_pending();
+        }
+        std::lock_guard lock(mutex_);
+        publish_pending();
+    }
+
+    void publish_pending() {  // (holding mutex_)
+        for (int i = 0; i < 2; ++i) {
+            if (pending_[i].empty()) continue;
+            publish_(i == 0 ? "stdout" : "stderr", pending_[i]);
+            pending_[i].clear();
         }
     }
 
@@ -117,6 +143,7 @@ private:
     Publish publish_;
     int saved_[2] = {-1, -1};
     int read_end_[2] = {-1, -1};
+    std::string pending_[2];  // read, not yet published (guarded by mutex_)
     std::thread reader_;
 };
 

@@ -8,11 +8,16 @@ BUILD_PACKAGES=(g++ meson ninja-build pkg-config libxtensor-dev libxsimd-dev cat
 # for inline plots. meson builds them when these are installed; tools/repl and
 # tools/jupyter install them on first use. (~1 min of apt in CI.)
 INTERACTIVE_PACKAGES=(libclang-19-dev libclang-cpp19-dev llvm-19-dev xeus-dev gnuplot-nox)
+# tools/jupyter's own: the notebook server, nbconvert, and headless Chromium for
+# `tools/jupyter screenshot` (not installed by tools/check).
+JUPYTER_PACKAGES=(jupyter-notebook python3-nbclient jupyter-nbconvert chromium)
 # What tools/check adds for the tests: MPI (the optional distributed feature and its
 # mpirun tests), Debian's PyTorch + NumPy (/usr/bin/python3: the safetensors parity
-# oracle), clang-repl 19 (the REPL test), the interactive hosts, gdb (pretty-printer test), graphviz (DOT check).
+# oracle), clang-repl 19 (the REPL test), the interactive hosts and nbclient + Pillow (the
+# notebook test: runs the kernel headless, decodes its PNGs), gdb (pretty-printer test),
+# graphviz (DOT check).
 TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz
-               "${INTERACTIVE_PACKAGES[@]}")
+               "${INTERACTIVE_PACKAGES[@]}" python3-nbclient python3-pil)
 
 # install_packages PKG...: apt-get installs those of PKG that are not installed yet.
 install_packages() {
