@@ -12,17 +12,6 @@
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    explicit TempDir(const std::string& tag)
-        : path(std::filesystem::temp_directory_path() /
-               ("tg_debug_" + tag + "_" + std::to_string(::getpid()))) {
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 std::string slurp_dir(const std::filesystem::path& dir) {
     std::string all;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
@@ -134,7 +123,7 @@ TEST_CASE("to_dot: Graphviz DOT of the tape that dot accepts") {
         WARN("graphviz's dot is not installed: skipping the rendering check");
         return;
     }
-    TempDir dir("dot");
+    tgtest::TempDir dir;
     const auto dot_path = dir.path / "tape.dot";
     std::ofstream(dot_path) << dot;
     const auto svg_path = dir.path / "tape.svg";
@@ -261,7 +250,7 @@ TEST_CASE("grad norms and ReLU zero fractions, exact on a tiny case, logged to s
     CHECK(norms[1].second == Approx(std::sqrt(3.0)));
     CHECK(tg::debug::grad_norms_table(model).find("0.weight") != std::string::npos);
 
-    TempDir dir("stats");
+    tgtest::TempDir dir;
     {
         tg::summary::SummaryWriter writer(dir.path.string());
         tg::debug::log_grad_norms(model, writer, 7);

@@ -12,14 +12,6 @@ using Inputs = std::vector<Tensor>;
 
 namespace {
 
-void check_close(const Tensor& t, const std::vector<double>& expected, double eps = 1e-12) {
-    const auto got = values(t);
-    REQUIRE(got.size() == expected.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        INFO("element " << i);
-        CHECK(got[i] == Approx(expected[i]).epsilon(eps).margin(eps));
-    }
-}
 
 tg::Tensor f64(std::initializer_list<double> v) { return tg::tensor(v, tg::kFloat64); }
 

@@ -18,21 +18,6 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-// A fresh directory under the system temp dir, removed with everything in it at scope end.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("tapegrad_test_idx_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
 void put_be(Bytes& out, std::uint64_t value, int nbytes) {
     for (int i = nbytes - 1; i >= 0; --i) out.push_back(static_cast<unsigned char>(value >> (8 * i)));
 }

@@ -23,13 +23,6 @@ std::vector<double> naive_matmul(const tg::Tensor& a, const tg::Tensor& b) {
     return out;
 }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-9) {
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        INFO("element " << i);
-        CHECK(got[i] == Approx(want[i]).margin(tol));
-    }
-}
 
 tg::Tensor rnd(const tg::Shape& shape) { return tg::uniform(shape, -1, 1, tg::kFloat64); }
 

@@ -10,13 +10,6 @@ namespace {
 
 using Inputs = std::vector<tg::Tensor>;
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-12) {
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        INFO("element " << i);
-        CHECK(got[i] == Approx(want[i]).margin(tol));
-    }
-}
 
 bool all_finite(const tg::Tensor& t) {
     for (double v : values(t))

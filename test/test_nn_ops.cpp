@@ -12,13 +12,6 @@ using Inputs = std::vector<tg::Tensor>;
 
 tg::Tensor rnd(const tg::Shape& shape, tg::Dtype dt = tg::kFloat64) { return tg::uniform(shape, -1, 1, dt); }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-9) {
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        INFO("element " << i);
-        CHECK(got[i] == Approx(want[i]).margin(tol));
-    }
-}
 
 struct Pads {
     std::int64_t top, bottom, left, right;

@@ -234,14 +234,6 @@ TEST_CASE("max(dim) supports double backward through gather") {
 namespace {
 using Inputs = std::vector<tg::Tensor>;
 tg::Tensor f64(std::initializer_list<double> v) { return tg::tensor(v, tg::kFloat64); }
-void check_close(const tg::Tensor& t, const std::vector<double>& expected, double eps = 1e-12) {
-    const auto got = values(t);
-    REQUIRE(got.size() == expected.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        INFO("element " << i);
-        CHECK(got[i] == Approx(expected[i]).epsilon(eps).margin(eps));
-    }
-}
 }  // namespace
 
 TEST_CASE("prod over all elements and along a dim, with keepdim") {

@@ -14,31 +14,12 @@
 #include "test_support.hpp"
 
 using namespace tg;
+using tgtest::read_bytes;
+using tgtest::TempDir;
 using tgtest::values;
+using tgtest::write_bytes;
 
 namespace {
-
-// A fresh directory under /tmp, removed at the end of the test.
-struct TempDir {
-    std::filesystem::path dir;
-    TempDir() {
-        char tmpl[] = "/tmp/tg_safetensors_XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(dir); }
-    std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
 
 // A file from a header text and raw data, with an explicit (possibly wrong) header size.
 std::vector<unsigned char> raw_file(const std::string& header, const std::vector<unsigned char>& data,
@@ -63,7 +44,7 @@ std::vector<unsigned char> f32_bytes(const std::vector<float>& v) {
 
 TEST_CASE("safetensors: every dtype round-trips bit-exactly, with metadata and in order") {
     TempDir tmp;
-    const std::string path = tmp / "all.safetensors";
+    const std::string path = tmp.file("all.safetensors");
     Tensor f32 = from_vector(std::vector<float>{1.5f, -2.25f, 3.0e-38f, 7.0f, 0.1f, -0.0f}, {2, 3});
     Tensor f64 = from_vector(std::vector<double>{0.1, -1e300, 4.9e-324}, {3});
     Tensor i64 = from_vector(std::vector<std::int64_t>{-9007199254740993LL, 42, INT64_MIN, INT64_MAX}, {2, 2});
@@ -102,7 +83,7 @@ TEST_CASE("safetensors: every dtype round-trips bit-exactly, with metadata and i
 
 TEST_CASE("safetensors: the bytes on disk follow the format exactly") {
     TempDir tmp;
-    const std::string path = tmp / "layout.safetensors";
+    const std::string path = tmp.file("layout.safetensors");
     save_safetensors({{"w", from_vector(std::vector<float>{1.0f, -2.0f}, {1, 2})},
                       {"n", from_vector(std::vector<std::int64_t>{7}, {1})}},
                      path, {{"k", "v"}});
@@ -143,7 +124,7 @@ TEST_CASE("safetensors: the bytes on disk follow the format exactly") {
 
 TEST_CASE("safetensors: modules save parameters and buffers and load them back") {
     TempDir tmp;
-    const std::string path = tmp / "net.safetensors";
+    const std::string path = tmp.file("net.safetensors");
     manual_seed(3);
     nn::Sequential a(nn::Conv2d(nn::Conv2dOptions(1, 2, 3)), nn::BatchNorm2d(2), nn::ReLU(), nn::Flatten(),
                      nn::Linear(16, 3));
@@ -174,7 +155,7 @@ TEST_CASE("safetensors: modules save parameters and buffers and load them back")
 
 TEST_CASE("safetensors: load_into checks everything before copying") {
     TempDir tmp;
-    const std::string path = tmp / "w.safetensors";
+    const std::string path = tmp.file("w.safetensors");
     save_safetensors({{"w", from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2})},
                       {"b", from_vector(std::vector<double>{5, 6}, {2})}},
                      path);
@@ -205,29 +186,29 @@ TEST_CASE("safetensors: load_into checks everything before copying") {
 
 TEST_CASE("safetensors: save errors leave the previous file in place") {
     TempDir tmp;
-    const std::string path = tmp / "keep.safetensors";
+    const std::string path = tmp.file("keep.safetensors");
     save_safetensors({{"x", ones({2})}}, path);
     const auto before = read_bytes(path);
     REQUIRE_TG_ERROR(save_safetensors({{"", ones({1})}}, path), "save_safetensors", path, "empty name");
     REQUIRE_TG_ERROR(save_safetensors({{"a", ones({1})}, {"a", ones({1})}}, path), "'a' appears twice");
     REQUIRE_TG_ERROR(save_safetensors({{"__metadata__", ones({1})}}, path), "reserved");
     REQUIRE_TG_ERROR(save_safetensors({{"u", Tensor()}}, path), "'u' is undefined");
-    REQUIRE_TG_ERROR(save_safetensors({{"x", ones({1})}}, tmp / "no/such/dir/f.safetensors"), "save_safetensors",
+    REQUIRE_TG_ERROR(save_safetensors({{"x", ones({1})}}, tmp.file("no/such/dir/f.safetensors")), "save_safetensors",
                      "cannot create a temporary file");
     CHECK(read_bytes(path) == before);
     std::size_t files = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(tmp.dir)) {
+    for (const auto& entry : std::filesystem::directory_iterator(tmp.path)) {
         (void)entry;
         ++files;
     }
     CHECK(files == 1);  // no temp file left behind
-    REQUIRE_TG_ERROR(load_safetensors(tmp / "missing.safetensors"), "load_safetensors", "cannot open",
+    REQUIRE_TG_ERROR(load_safetensors(tmp.file("missing.safetensors")), "load_safetensors", "cannot open",
                      "missing.safetensors");
 }
 
 TEST_CASE("safetensors: malformed headers are rejected with the file, tensor and problem") {
     TempDir tmp;
-    const std::string path = tmp / "bad.safetensors";
+    const std::string path = tmp.file("bad.safetensors");
     const auto data8 = f32_bytes({1.0f, 2.0f});
     auto expect = [&](const std::vector<unsigned char>& file, std::vector<std::string> fragments) {
         write_bytes(path, file);
@@ -289,8 +270,8 @@ TEST_CASE("safetensors: malformed headers are rejected with the file, tensor and
 
 TEST_CASE("safetensors: fuzzed files either load consistently or throw tg::Error") {
     TempDir tmp;
-    const std::string good = tmp / "good.safetensors";
-    const std::string bad = tmp / "fuzz.safetensors";
+    const std::string good = tmp.file("good.safetensors");
+    const std::string bad = tmp.file("fuzz.safetensors");
     manual_seed(11);
     save_safetensors({{"a.weight", uniform({3, 4}, -1, 1)},
                       {"a.bias", uniform({4}, -1, 1, kFloat64)},
