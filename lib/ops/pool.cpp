@@ -7,10 +7,13 @@
 // window), whose backward is the forward again. Adaptive average pooling and nearest
 // upsampling (at the end of the file) are linear too and pair with their adjoints the same way.
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/record.hpp"
@@ -169,9 +172,11 @@ Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeo
 // One plane's max pooling when every window lies inside the input (no padding: the usual
 // case), by direct indexing; KH and KW are the window size when known at compile time (the
 // 2x2 and 3x3 windows of most networks, whose loops then unroll) and 0 otherwise. Same
-// winner as the general loop below: the first maximum, or the last NaN.
+// winner as the general loop below: the first maximum, or the first NaN (NaN propagates,
+// like libtorch).
 template <class T, int KH, int KW>
 void max_pool_plane_inside(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) {
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;  // a value's bits
     const std::int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw, W = g.W;
     for (std::int64_t oh = 0; oh < g.OH; ++oh)
         for (std::int64_t ow = 0; ow < g.OW; ++ow) {
@@ -182,14 +187,57 @@ void max_pool_plane_inside(const PoolGeom& g, const T* plane, T* po, std::int64_
                 for (std::int64_t j = 0; j < kw; ++j) {
                     const std::int64_t at = start + i * W + j;
                     const T val = plane[at];
-                    if (val > best || val != val) {  // NaN wins and propagates, like libtorch
-                        best = val;
-                        arg = at;
-                    }
+                    // Selects, not a branch: on real activations which cell wins is a coin
+                    // toss, and mispredicted branches made this loop 20% of a CNN's step.
+                    const bool take = (val > best) | ((val != val) & (best == best));  // NaN wins and propagates
+                    const std::int64_t mask = -static_cast<std::int64_t>(take);
+                    arg = (at & mask) | (arg & ~mask);
+                    const auto value_mask = static_cast<Bits>(mask);
+                    best = std::bit_cast<T>((std::bit_cast<Bits>(val) & value_mask) |
+                                            (std::bit_cast<Bits>(best) & ~value_mask));
                 }
             po[oh * g.OW + ow] = best;
             pi[oh * g.OW + ow] = arg;
         }
+}
+
+// The 2x2 window with stride 2 (most CNNs' pooling), one output row at a time over the two
+// input rows it reads. Written without data-dependent branches (the winner of a window
+// is a coin toss on real activations, and mispredicted branches made max pooling 20% of a
+// CNN step): the maximum by selects, then its first position by arithmetic on equality
+// tests. A window holding a NaN (rare) is redone by the general rule, so the result is the
+// same as max_pool_plane_inside's: the first maximum in row-major order, or the first NaN.
+template <class T>
+void max_pool_plane_2x2(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) {
+    const std::int64_t W = g.W, OW = g.OW, OH = g.OH;
+    for (std::int64_t oh = 0; oh < OH; ++oh) {
+        const T* r0 = plane + 2 * oh * W;
+        const T* r1 = r0 + W;
+        T* out = po + oh * OW;
+        std::int64_t* idx = pi + oh * OW;
+        const std::int64_t base = 2 * oh * W;
+        bool saw_nan = false;
+        for (std::int64_t ow = 0; ow < OW; ++ow) {
+            const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+            // Strict comparisons keep the earlier cell on ties: the first maximum wins.
+            const std::int64_t right_top = b > a, right_bottom = d > c;
+            const T top = b > a ? b : a, bottom = d > c ? d : c;
+            const std::int64_t lower = bottom > top;
+            out[ow] = bottom > top ? bottom : top;
+            idx[ow] = base + 2 * ow + lower * (W + right_bottom) + (1 - lower) * right_top;
+            saw_nan |= (a != a) | (b != b) | (c != c) | (d != d);
+        }
+        if (!saw_nan) continue;
+        for (std::int64_t ow = 0; ow < OW; ++ow) {
+            const std::int64_t cells[4] = {base + 2 * ow, base + 2 * ow + 1, base + W + 2 * ow, base + W + 2 * ow + 1};
+            for (std::int64_t at : cells)
+                if (plane[at] != plane[at]) {
+                    out[ow] = plane[at];
+                    idx[ow] = at;
+                    break;
+                }
+        }
+    }
 }
 
 // One plane, any geometry: windows clipped to the input; a window entirely in the padding
@@ -202,7 +250,7 @@ void max_pool_plane(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) 
         for (std::int64_t h = hs; h < he; ++h)
             for (std::int64_t w = ws; w < we; ++w) {
                 const T val = plane[h * g.W + w];
-                if (arg < 0 || val > best || val != val) {
+                if (arg < 0 || val > best || (val != val && best == best)) {
                     best = val;
                     arg = h * g.W + w;
                 }
@@ -220,6 +268,7 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
     detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
         using T = decltype(v);
         auto plane_kernel = !inside                     ? &max_pool_plane<T>
+                            : g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 ? &max_pool_plane_2x2<T>
                             : g.kh == 2 && g.kw == 2 ? &max_pool_plane_inside<T, 2, 2>
                             : g.kh == 3 && g.kw == 3 ? &max_pool_plane_inside<T, 3, 3>
                                                      : &max_pool_plane_inside<T, 0, 0>;
