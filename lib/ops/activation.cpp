@@ -53,7 +53,8 @@ Tensor sigmoid(const Tensor& a) {
         [](const auto& x) {
             using T = value_t<decltype(x)>;
             return T(1) / (T(1) + xt::exp(-x));
-        });
+        },
+        detail::SimdUnary::Sigmoid);
     if (detail::needs_grad(a))
         detail::record("sigmoid", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             const Tensor s = so.unpack();
@@ -65,7 +66,7 @@ Tensor sigmoid(const Tensor& a) {
 Tensor tanh(const Tensor& a) {
     detail::check_defined(a, "tanh");
     Tensor out = detail::map_floating(a, "tanh", [](auto x) { return std::tanh(x); },
-                                      [](const auto& x) { return xt::tanh(x); });
+                                      [](const auto& x) { return xt::tanh(x); }, detail::SimdUnary::Tanh);
     if (detail::needs_grad(a))
         detail::record("tanh", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             const Tensor t = so.unpack();

@@ -135,7 +135,7 @@ Tensor neg(const Tensor& a) {
 Tensor exp(const Tensor& a) {
     detail::check_defined(a, "exp");
     Tensor out = detail::map_floating(a, "exp", [](auto x) { return std::exp(x); },
-                                      [](const auto& x) { return xt::exp(x); });
+                                      [](const auto& x) { return xt::exp(x); }, detail::SimdUnary::Exp);
     if (detail::needs_grad(a))
         detail::record("exp", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             return {g * so.unpack()};
@@ -146,7 +146,7 @@ Tensor exp(const Tensor& a) {
 Tensor log(const Tensor& a) {
     detail::check_defined(a, "log");
     Tensor out = detail::map_floating(a, "log", [](auto x) { return std::log(x); },
-                                      [](const auto& x) { return xt::log(x); });
+                                      [](const auto& x) { return xt::log(x); }, detail::SimdUnary::Log);
     if (detail::needs_grad(a))
         detail::record("log", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g / sa.unpack()};

@@ -1,12 +1,14 @@
 // Embedding lookup: rows of a (V, D) table picked by int64 indices of any shape.
 // The lookup (a gather of rows) and its backward (a scatter-add of rows, so repeated
 // indices sum their gradients) are adjoint, recorded ops: double backward works.
+#include <algorithm>
 #include <cstring>
 
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -30,8 +32,12 @@ Tensor embedding_gather(const Tensor& indices, const Tensor& weight) {
         const auto* pi = impl_of(indices).data_as<std::int64_t>();
         const T* pw = impl_of(cw).data_as<T>();
         T* po = impl_of(out).data_as<T>();
-        for (std::int64_t i = 0; i < n; ++i)
-            std::memcpy(po + i * d, pw + pi[i] * d, static_cast<std::size_t>(d) * sizeof(T));
+        const std::int64_t row_bytes = d * static_cast<std::int64_t>(sizeof(T));
+        detail::parallel_for(n, std::max<std::int64_t>(1, detail::grain::copy_bytes / std::max<std::int64_t>(1, row_bytes)),
+                             [&](std::int64_t begin, std::int64_t end) {
+                                 for (std::int64_t i = begin; i < end; ++i)
+                                     std::memcpy(po + i * d, pw + pi[i] * d, static_cast<std::size_t>(row_bytes));
+                             });
     });
     if (detail::needs_grad(weight))
         detail::record("embedding", {weight}, out, [indices, rows = weight.sizes()[0]](const Tensor& g) -> GradList {
@@ -50,11 +56,16 @@ Tensor embedding_scatter(const Tensor& grad, const Tensor& indices, std::int64_t
         const auto* pi = impl_of(indices).data_as<std::int64_t>();
         const T* pg = impl_of(cg).data_as<T>();
         T* pd = impl_of(dw).data_as<T>();
-        for (std::int64_t i = 0; i < n; ++i) {
-            T* row = pd + pi[i] * d;
-            const T* src = pg + i * d;
-            for (std::int64_t j = 0; j < d; ++j) row[j] += src[j];
-        }
+        // indices repeat, so threads split the columns: each column still adds its rows in
+        // index order, the same bits at any thread count
+        detail::parallel_for(d, std::max<std::int64_t>(1, detail::grain::cheap / std::max<std::int64_t>(1, n)),
+                             [&](std::int64_t j_begin, std::int64_t j_end) {
+                                 for (std::int64_t i = 0; i < n; ++i) {
+                                     T* row = pd + pi[i] * d;
+                                     const T* src = pg + i * d;
+                                     for (std::int64_t j = j_begin; j < j_end; ++j) row[j] += src[j];
+                                 }
+                             });
     });
     if (detail::needs_grad(grad))
         detail::record("embedding_backward", {grad}, dw, [indices](const Tensor& h) -> GradList {

@@ -278,13 +278,23 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     std::int64_t start = 0;
     for (const auto& t : tensors) {
         starts.push_back(start);
-        const Tensor dst = make_view(out, t.sizes(), out.strides(), start * out.strides()[d]);
-        detail::visit_dtype(t.dtype(), [&](auto v) {
-            using T = decltype(v);
-            detail::unary_loop<T, T>(t, dst, [](T x) { return x; });
-        });
         start += t.sizes()[d];
     }
+    // Many small pieces (a DataLoader batch being collated) are copied by several threads,
+    // each piece by one: every element is written once, the same bits at any thread count.
+    const std::int64_t piece_bytes = std::max<std::int64_t>(1, first.numel() * static_cast<std::int64_t>(element_size(first.dtype())));
+    detail::parallel_for(static_cast<std::int64_t>(tensors.size()),
+                         std::max<std::int64_t>(1, detail::grain::copy_bytes / piece_bytes),
+                         [&](std::int64_t begin, std::int64_t end) {
+        for (auto i = static_cast<std::size_t>(begin); i < static_cast<std::size_t>(end); ++i) {
+            const Tensor& t = tensors[i];
+            const Tensor dst = make_view(out, t.sizes(), out.strides(), starts[i] * out.strides()[d]);
+            detail::visit_dtype(t.dtype(), [&](auto v) {
+                using T = decltype(v);
+                detail::unary_loop<T, T>(t, dst, [](T x) { return x; });
+            });
+        }
+    });
     if (detail::needs_grad(tensors)) {
         std::vector<std::int64_t> lengths;
         std::vector<bool> wanted;

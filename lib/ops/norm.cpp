@@ -9,6 +9,7 @@
 // (create_graph), the same formula is written with tapegrad ops from the saved input, so
 // the statistics are differentiated too. Eval mode is an affine map with constants from
 // the running statistics, written with tapegrad ops.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::nn::functional {
@@ -46,6 +48,11 @@ NormGeom norm_geom(const Tensor& x) {
         g.stat_shape.push_back(1);
     }
     return g;
+}
+
+// Channels (batch norm) or rows (layer norm) per parallel chunk: parallel.hpp's row grain.
+std::int64_t rows_per_chunk(std::int64_t elements_per_row) {
+    return std::max<std::int64_t>(1, detail::grain::row_elements / std::max<std::int64_t>(1, elements_per_row));
 }
 
 // The backward written with tapegrad ops (recorded: used under create_graph).
@@ -79,7 +86,9 @@ Tensor batch_norm_train(const Tensor& input, const Tensor& weight, const Tensor&
         const T* px = impl_of(cx).data_as<T>();
         T* po = impl_of(out).data_as<T>();
         const double m = static_cast<double>(g.count());
-        for (std::int64_t c = 0; c < g.C; ++c) {
+        // channels are independent: shared among threads, same bits at any thread count
+        detail::parallel_for(g.C, rows_per_chunk(g.count()), [&](std::int64_t c_begin, std::int64_t c_end) {
+        for (std::int64_t c = c_begin; c < c_end; ++c) {
             double s = 0;
             for (std::int64_t n = 0; n < g.N; ++n) {
                 const T* row = px + (n * g.C + c) * g.S;
@@ -107,6 +116,7 @@ Tensor batch_norm_train(const Tensor& input, const Tensor& weight, const Tensor&
                 for (std::int64_t i = 0; i < g.S; ++i) orow[i] = row[i] * scale + shift;
             }
         }
+        });
     });
     return out;
 }
@@ -125,7 +135,8 @@ GradList batch_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
         const T* pg = impl_of(cg).data_as<T>();
         const T* px = impl_of(cx).data_as<T>();
         const double m = static_cast<double>(g.count());
-        for (std::int64_t c = 0; c < g.C; ++c) {
+        detail::parallel_for(g.C, rows_per_chunk(g.count()), [&](std::int64_t c_begin, std::int64_t c_end) {
+        for (std::int64_t c = c_begin; c < c_end; ++c) {
             const double mu = mean_c[static_cast<std::size_t>(c)], invstd = invstd_c[static_cast<std::size_t>(c)];
             double sum_g = 0, sum_gc = 0;  // sum(g), sum(g * (x - mean))
             for (std::int64_t n = 0; n < g.N; ++n) {
@@ -149,6 +160,7 @@ GradList batch_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
                 for (std::int64_t i = 0; i < g.S; ++i) pd[off + i] = k * (pg[off + i] - px[off + i] * a - b);
             }
         }
+        });
     });
     GradList grads{dx};
     if (weight.defined()) grads.push_back(dw);
@@ -290,7 +302,9 @@ Tensor layer_norm_forward(const Tensor& input, const Tensor& weight, const Tenso
         const T* pw = cw.defined() ? impl_of(cw).data_as<T>() : nullptr;
         const T* pb = cb.defined() ? impl_of(cb).data_as<T>() : nullptr;
         const double d = static_cast<double>(g.D);
-        for (std::int64_t m = 0; m < g.M; ++m) {
+        // rows are independent: shared among threads, same bits at any thread count
+        detail::parallel_for(g.M, rows_per_chunk(g.D), [&](std::int64_t m_begin, std::int64_t m_end) {
+        for (std::int64_t m = m_begin; m < m_end; ++m) {
             const T* row = impl_of(cx).data_as<T>() + m * g.D;
             T* orow = impl_of(out).data_as<T>() + m * g.D;
             double s = 0;
@@ -306,6 +320,7 @@ Tensor layer_norm_forward(const Tensor& input, const Tensor& weight, const Tenso
                 orow[i] = static_cast<T>(xhat * (pw ? double(pw[i]) : 1.0) + (pb ? double(pb[i]) : 0.0));
             }
         }
+        });
     });
     return out;
 }
@@ -315,14 +330,22 @@ GradList layer_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
                                    const std::vector<double>& mean_r, const std::vector<double>& rstd_r) {
     const Tensor cg = raw(grad), cx = raw(x), cw = weight.defined() ? raw(weight) : Tensor();
     Tensor dx = want_x ? make_tensor(x.sizes(), x.dtype()) : Tensor();
-    std::vector<double> dw(want_w ? static_cast<std::size_t>(g.D) : 0, 0.0);
-    std::vector<double> db(has_bias ? static_cast<std::size_t>(g.D) : 0, 0.0);
+    // dw/db sum over rows: each fixed chunk of rows (parallel.hpp) keeps its own partial
+    // sums, added in chunk order, so a thread count always gives the same bits.
+    const std::int64_t chunks = detail::chunk_count(g.M, rows_per_chunk(g.D));
+    const auto chunk_rows = static_cast<std::size_t>(chunks);
+    std::vector<double> dw_parts(want_w ? chunk_rows * static_cast<std::size_t>(g.D) : 0, 0.0);
+    std::vector<double> db_parts(has_bias ? chunk_rows * static_cast<std::size_t>(g.D) : 0, 0.0);
     Tensor dweight, dbias;
     detail::visit_floating(x.dtype(), "layer_norm", [&](auto v) {
         using T = decltype(v);
         const T* pw = cw.defined() ? impl_of(cw).data_as<T>() : nullptr;
         const double d = static_cast<double>(g.D);
-        for (std::int64_t m = 0; m < g.M; ++m) {
+        detail::run_chunks(chunks, [&](std::int64_t c) {
+        double* dw = want_w ? dw_parts.data() + c * g.D : nullptr;
+        double* db = has_bias ? db_parts.data() + c * g.D : nullptr;
+        const std::int64_t m_end = detail::chunk_begin(g.M, chunks, c + 1, 1, 0);
+        for (std::int64_t m = detail::chunk_begin(g.M, chunks, c, 1, 0); m < m_end; ++m) {
             const T* gr = impl_of(cg).data_as<T>() + m * g.D;
             const T* xr = impl_of(cx).data_as<T>() + m * g.D;
             const double mu = mean_r[static_cast<std::size_t>(m)], rstd = rstd_r[static_cast<std::size_t>(m)];
@@ -332,8 +355,8 @@ GradList layer_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
                 const double gw = gi * (pw ? double(pw[i]) : 1.0);
                 sum_gw += gw;
                 sum_gwx += gw * xhat;
-                if (want_w) dw[static_cast<std::size_t>(i)] += gi * xhat;
-                if (has_bias) db[static_cast<std::size_t>(i)] += gi;
+                if (want_w) dw[i] += gi * xhat;
+                if (has_bias) db[i] += gi;
             }
             if (!want_x) continue;
             T* dr = impl_of(dx).data_as<T>() + m * g.D;
@@ -344,13 +367,19 @@ GradList layer_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
                 dr[i] = static_cast<T>(rstd * (gw - mean_gw - xhat * mean_gwx));
             }
         }
-        auto to_tensor = [&](const std::vector<double>& acc) {
+        });
+        auto to_tensor = [&](const std::vector<double>& parts) {
             Tensor t = make_tensor(g.normalized_shape, x.dtype());
-            for (std::size_t i = 0; i < acc.size(); ++i) impl_of(t).data_as<T>()[i] = static_cast<T>(acc[i]);
+            T* pt = impl_of(t).data_as<T>();
+            for (std::int64_t i = 0; i < g.D; ++i) {
+                double acc = 0;
+                for (std::int64_t c = 0; c < chunks; ++c) acc += parts[static_cast<std::size_t>(c * g.D + i)];
+                pt[i] = static_cast<T>(acc);
+            }
             return t;
         };
-        if (want_w) dweight = to_tensor(dw);
-        if (has_bias) dbias = to_tensor(db);
+        if (want_w) dweight = to_tensor(dw_parts);
+        if (has_bias) dbias = to_tensor(db_parts);
     });
     GradList grads{dx};
     if (weight.defined()) grads.push_back(dweight);

@@ -37,24 +37,57 @@ Shape reduced_shape(const Shape& sizes, const std::vector<bool>& mask, bool keep
     return out;
 }
 
+// po (accumulators, strides[0]; 0 on reduced dims) += pa (strides[1]) over `shape`.
+template <class Acc, class T>
+void sum_rows(const T* pa, Acc* po, const Shape& shape, const std::array<Shape, 2>& strides) {
+    detail::for_each_row<2>(shape, strides, [&](const detail::StridedRow<2>& r) {
+        Acc* o = po + r.offsets[0];
+        const T* x = pa + r.offsets[1];
+        if (r.strides[0] == 0) {
+            Acc s = 0;
+            for (std::int64_t i = 0; i < r.count; ++i) s += static_cast<Acc>(x[i * r.strides[1]]);
+            *o += s;
+        } else {
+            for (std::int64_t i = 0; i < r.count; ++i) o[i * r.strides[0]] += static_cast<Acc>(x[i * r.strides[1]]);
+        }
+    });
+}
+
 // out (keepdim shape, contiguous, zeroed accumulator of type Acc) += a over reduced dims.
+// Large inputs are cut along one dim into fixed chunks (parallel.hpp): along the largest
+// kept dim each chunk owns its outputs and adds in the serial order (same bits at any
+// thread count); a full reduction sums each chunk apart and adds the partials in order.
 template <class Acc, class T>
 void sum_into(const Tensor& a, const Tensor& acc) {
     const T* pa = impl_of(a).data_as<T>();
     Acc* po = impl_of(acc).data_as<Acc>();
-    detail::for_each_row<2>(a.sizes(), {detail::broadcast_strides(acc.sizes(), acc.strides(), a.sizes()), a.strides()},
-                            [&](const detail::StridedRow<2>& r) {
-                                Acc* o = po + r.offsets[0];
-                                const T* x = pa + r.offsets[1];
-                                if (r.strides[0] == 0) {
-                                    Acc s = 0;
-                                    for (std::int64_t i = 0; i < r.count; ++i) s += static_cast<Acc>(x[i * r.strides[1]]);
-                                    *o += s;
-                                } else {
-                                    for (std::int64_t i = 0; i < r.count; ++i)
-                                        o[i * r.strides[0]] += static_cast<Acc>(x[i * r.strides[1]]);
-                                }
-                            });
+    const Shape& shape = a.sizes();
+    const std::array<Shape, 2> strides{detail::broadcast_strides(acc.sizes(), acc.strides(), shape), a.strides()};
+    std::size_t split = 0;
+    bool kept = false;
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+        const bool d_kept = strides[0][d] != 0;
+        if ((d_kept && !kept) || (d_kept == kept && shape[d] > shape[split])) split = d, kept = d_kept;
+    }
+    const std::int64_t chunks =
+        shape.empty() ? 1 : std::min(detail::chunk_count(shape.numel(), detail::grain::reduction), shape[split]);
+    if (chunks <= 1) {
+        sum_rows(pa, po, shape, strides);
+        return;
+    }
+    auto run_part = [&](std::int64_t c, Acc* out) {
+        const std::int64_t b = detail::chunk_begin(shape[split], chunks, c, 1, 0);
+        Shape part = shape;
+        part[split] = detail::chunk_begin(shape[split], chunks, c + 1, 1, 0) - b;
+        sum_rows(pa + b * strides[1][split], out + b * strides[0][split], part, strides);
+    };
+    if (kept) {
+        detail::run_chunks(chunks, [&](std::int64_t c) { run_part(c, po); });
+        return;
+    }
+    std::vector<Acc> partial(static_cast<std::size_t>(chunks), Acc{0});  // acc is one element
+    detail::run_chunks(chunks, [&](std::int64_t c) { run_part(c, &partial[static_cast<std::size_t>(c)]); });
+    for (Acc p : partial) *po += p;
 }
 
 // The gradient of a reduction with keepdim=false, reshaped so it broadcasts over the input.

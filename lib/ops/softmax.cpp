@@ -38,11 +38,16 @@ T row_kernel(const T* x, T* y, std::int64_t size, Mode mode) {
     const T shift = shift_of(max);
     double total = 0;  // float rows accumulate in double
     if (mode == Mode::Softmax) {
+#ifdef __AVX2__
         const auto n = static_cast<std::size_t>(size);
         std::array<std::size_t, 1> shape{n};
         auto xv = xt::adapt(const_cast<T*>(x), n, xt::no_ownership(), shape);
         auto yv = xt::adapt(y, n, xt::no_ownership(), shape);
         xt::noalias(yv) = xt::exp(xv - shift);  // vectorised by xsimd
+#else  // a baseline build: exp from the kernel compiled for this CPU's vector level
+        for (std::int64_t i = 0; i < size; ++i) y[i] = x[i] - shift;
+        detail::simd_unary(detail::SimdUnary::Exp, y, y, size);
+#endif
         for (std::int64_t i = 0; i < size; ++i) total += y[i];
         const T scale = static_cast<T>(1.0 / total);
         for (std::int64_t i = 0; i < size; ++i) y[i] *= scale;
@@ -105,16 +110,23 @@ Tensor forward(const Tensor& a, std::size_t dim, Mode mode, std::string_view op)
         using T = decltype(v);
         const T* px = impl_of(x).data_as<T>();
         T* po = impl_of(out).data_as<T>();
-        if (l.inner == 1) {
-            for (std::int64_t o = 0; o < l.outer; ++o) {
-                const T lse = row_kernel(px + o * l.size, mode == Mode::LogSumExp ? nullptr : po + o * l.size,
-                                         l.size, mode);
-                if (mode == Mode::LogSumExp) po[o] = lse;
+        // rows (or outer slices) are independent: shared among threads, same bits at any count
+        const std::int64_t rows_per_grain = std::max<std::int64_t>(1, detail::grain::row_elements / (l.size * l.inner));
+        detail::parallel_for(l.outer, rows_per_grain, [&](std::int64_t first, std::int64_t last) {
+            if (l.inner == 1) {
+                for (std::int64_t o = first; o < last; ++o) {
+                    const T lse = row_kernel(px + o * l.size, mode == Mode::LogSumExp ? nullptr : po + o * l.size,
+                                             l.size, mode);
+                    if (mode == Mode::LogSumExp) po[o] = lse;
+                }
+            } else {
+                DimLayout part = l;
+                part.outer = last - first;
+                const std::int64_t offset = first * l.size * l.inner;
+                column_kernel(px + offset, mode == Mode::LogSumExp ? nullptr : po + offset,
+                              mode == Mode::LogSumExp ? po + first * l.inner : nullptr, part, mode);
             }
-        } else {
-            column_kernel(px, mode == Mode::LogSumExp ? nullptr : po, mode == Mode::LogSumExp ? po : nullptr, l,
-                          mode);
-        }
+        });
     });
     return out;
 }

@@ -5,6 +5,7 @@
 #include "tapegrad/optim.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::optim {
@@ -49,11 +50,13 @@ void Adagrad::update(const OptimizerOptions& options, Tensor& param, const Tenso
         const T* g = impl_of(grad).data_as<T>();
         T* acc = impl_of(sum).data_as<T>();
         const T lr = static_cast<T>(clr), wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps());
-        for (std::int64_t i = 0; i < n; ++i) {
-            const T d = g[i] + wd * p[i];
-            acc[i] += d * d;
-            p[i] -= lr * (d / (std::sqrt(acc[i]) + eps));
-        }
+        detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                const T d = g[i] + wd * p[i];
+                acc[i] += d * d;
+                p[i] -= lr * (d / (std::sqrt(acc[i]) + eps));
+            }
+        });
     });
 }
 

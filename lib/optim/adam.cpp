@@ -6,6 +6,7 @@
 #include "tapegrad/optim.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::optim {
@@ -59,18 +60,20 @@ void adam_update(std::string_view op, const AdamStep& a, Tensor& param, const Te
         // TF-1:  p -= lr*sqrt(bias2)/bias1 * m / (sqrt(v) + eps)
         const T step_size = static_cast<T>(a.epsilon_hat ? a.lr * bias2_sqrt / bias1 : a.lr / bias1);
         const T bias2_root = static_cast<T>(a.epsilon_hat ? 1.0 : bias2_sqrt);
-        for (std::int64_t i = 0; i < n; ++i) {
-            if (a.decoupled != 0) p[i] *= shrink;
-            const T d = g[i] + l2 * p[i];
-            m[i] = b1 * m[i] + one_minus_b1 * d;
-            s[i] = b2 * s[i] + one_minus_b2 * d * d;
-            T second = s[i];
-            if (smax) {
-                smax[i] = std::max(smax[i], s[i]);
-                second = smax[i];
+        detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                if (a.decoupled != 0) p[i] *= shrink;
+                const T d = g[i] + l2 * p[i];
+                m[i] = b1 * m[i] + one_minus_b1 * d;
+                s[i] = b2 * s[i] + one_minus_b2 * d * d;
+                T second = s[i];
+                if (smax) {
+                    smax[i] = std::max(smax[i], s[i]);
+                    second = smax[i];
+                }
+                p[i] -= step_size * (m[i] / (std::sqrt(second) / bias2_root + eps));
             }
-            p[i] -= step_size * (m[i] / (std::sqrt(second) / bias2_root + eps));
-        }
+        });
     });
 }
 

@@ -6,6 +6,7 @@
 #include "tapegrad/optim.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::optim {
@@ -71,22 +72,24 @@ void RMSprop::update(const OptimizerOptions& options, Tensor& param, const Tenso
         const T alpha = static_cast<T>(o.alpha()), one_minus_alpha = static_cast<T>(1.0 - o.alpha());
         const T eps = static_cast<T>(o.eps()), mu = static_cast<T>(o.momentum());
         const bool inside = o.eps_inside_sqrt();
-        for (std::int64_t i = 0; i < n; ++i) {
-            const T d = g[i] + wd * p[i];
-            sq[i] = alpha * sq[i] + one_minus_alpha * d * d;
-            T var = sq[i];
-            if (avg) {
-                avg[i] = alpha * avg[i] + one_minus_alpha * d;
-                var -= avg[i] * avg[i];
+        detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                const T d = g[i] + wd * p[i];
+                sq[i] = alpha * sq[i] + one_minus_alpha * d * d;
+                T var = sq[i];
+                if (avg) {
+                    avg[i] = alpha * avg[i] + one_minus_alpha * d;
+                    var -= avg[i] * avg[i];
+                }
+                const T denom = inside ? std::sqrt(var + eps) : std::sqrt(var) + eps;
+                if (buf) {
+                    buf[i] = mu * buf[i] + d / denom;
+                    p[i] -= lr * buf[i];
+                } else {
+                    p[i] -= lr * (d / denom);
+                }
             }
-            const T denom = inside ? std::sqrt(var + eps) : std::sqrt(var) + eps;
-            if (buf) {
-                buf[i] = mu * buf[i] + d / denom;
-                p[i] -= lr * buf[i];
-            } else {
-                p[i] -= lr * (d / denom);
-            }
-        }
+        });
     });
 }
 

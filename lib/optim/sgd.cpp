@@ -2,6 +2,7 @@
 #include "tapegrad/optim.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::optim {
@@ -49,17 +50,21 @@ void SGD::update(const OptimizerOptions& options, Tensor& param, const Tensor& g
         const T* g = impl_of(grad).data_as<T>();
         const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay());
         if (buffer == nullptr) {
-            for (std::int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+            detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+            });
             return;
         }
         T* buf = impl_of(*buffer).data_as<T>();
         const T mu = static_cast<T>(o.momentum()), keep = static_cast<T>(1.0 - o.dampening());
         const bool nesterov = o.nesterov();
-        for (std::int64_t i = 0; i < n; ++i) {
-            const T d = g[i] + wd * p[i];
-            buf[i] = first ? d : mu * buf[i] + keep * d;
-            p[i] -= lr * (nesterov ? d + mu * buf[i] : buf[i]);
-        }
+        detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                const T d = g[i] + wd * p[i];
+                buf[i] = first ? d : mu * buf[i] + keep * d;
+                p[i] -= lr * (nesterov ? d + mu * buf[i] : buf[i]);
+            }
+        });
     });
 }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <xtensor/xadapt.hpp>
@@ -14,21 +15,26 @@
 #include "tensor/broadcast.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/iterate.hpp"
+#include "tensor/parallel.hpp"
+#include "tensor/simd_kernels.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::detail {
 
 // out[i] = f(a[i]) with a's elements read as In, written as Out; out has a's shape.
+// Shared among threads from `grain` elements on (parallel.hpp): pass grain::costly for
+// an f that costs more than a few instructions.
 template <class Out, class In, class F>
-void unary_loop(const Tensor& a, const Tensor& out, F&& f) {
+void unary_loop(const Tensor& a, const Tensor& out, F&& f, std::int64_t grain = grain::cheap) {
     const In* pa = impl_of(a).data_as<In>();
     Out* po = impl_of(out).data_as<Out>();
     if (a.is_contiguous() && out.is_contiguous()) {
-        const std::int64_t n = a.numel();
-        for (std::int64_t i = 0; i < n; ++i) po[i] = f(pa[i]);
+        parallel_for_aligned(po, a.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
+        });
         return;
     }
-    for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())},
+    parallel_for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())}, grain,
                     [&](const StridedRow<2>& r) {
                         Out* o = po + r.offsets[0];
                         const In* x = pa + r.offsets[1];
@@ -38,21 +44,22 @@ void unary_loop(const Tensor& a, const Tensor& out, F&& f) {
 
 // out[i] = f(a[i], b[i]) with a and b broadcast to out's shape.
 template <class Out, class A, class B, class F>
-void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F&& f) {
+void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F&& f, std::int64_t grain = grain::cheap) {
     const A* pa = impl_of(a).data_as<A>();
     const B* pb = impl_of(b).data_as<B>();
     Out* po = impl_of(out).data_as<Out>();
     const Shape& shape = out.sizes();
     if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.sizes() == shape &&
         b.sizes() == shape) {
-        const std::int64_t n = out.numel();
-        for (std::int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+        parallel_for_aligned(po, out.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+        });
         return;
     }
-    for_each_row<3>(shape,
+    parallel_for_each_row<3>(shape,
                     {out.strides(), broadcast_strides(a.sizes(), a.strides(), shape),
                      broadcast_strides(b.sizes(), b.strides(), shape)},
-                    [&](const StridedRow<3>& r) {
+                    grain, [&](const StridedRow<3>& r) {
                         Out* o = po + r.offsets[0];
                         const A* x = pa + r.offsets[1];
                         const B* y = pb + r.offsets[2];
@@ -84,19 +91,32 @@ Tensor map_unary(const Tensor& a, std::string_view op, F&& f) {
 
 // Float-only unary map; contiguous inputs go through the xtensor expression
 // `vectorized(xt_array)` (xsimd-vectorised), the rest through the scalar `f`.
+// `dispatched`, when given, names the same map in simd_kernels.hpp, compiled for each
+// vector level and picked at run time: the portable build's contiguous path uses it.
 template <class F, class V>
-Tensor map_floating(const Tensor& a, std::string_view op, F&& f, V&& vectorized) {
+Tensor map_floating(const Tensor& a, std::string_view op, F&& f, V&& vectorized,
+                    std::optional<SimdUnary> dispatched = std::nullopt) {
     Tensor out = make_tensor(a.sizes(), a.dtype());
     visit_floating(a.dtype(), op, [&](auto v) {
         using T = decltype(v);
         if (a.is_contiguous()) {
-            const auto n = static_cast<std::size_t>(a.numel());
-            std::array<std::size_t, 1> shape{n};
-            auto x = xt::adapt(impl_of(a).data_as<T>(), n, xt::no_ownership(), shape);
-            auto y = xt::adapt(impl_of(out).data_as<T>(), n, xt::no_ownership(), shape);
-            xt::noalias(y) = vectorized(x);
+            const T* pa = impl_of(a).data_as<T>();
+            T* po = impl_of(out).data_as<T>();
+            parallel_for_aligned(po, a.numel(), grain::costly, [&](std::int64_t begin, std::int64_t end) {
+#ifndef __AVX2__  // a baseline build: the dispatched kernel has the wider vectors
+                if (dispatched) {
+                    simd_unary(*dispatched, pa + begin, po + begin, end - begin);
+                    return;
+                }
+#endif
+                const auto n = static_cast<std::size_t>(end - begin);
+                std::array<std::size_t, 1> shape{n};
+                auto x = xt::adapt(pa + begin, n, xt::no_ownership(), shape);
+                auto y = xt::adapt(po + begin, n, xt::no_ownership(), shape);
+                xt::noalias(y) = vectorized(x);
+            });
         } else {
-            unary_loop<T, T>(a, out, [&](T x) { return static_cast<T>(f(x)); });
+            unary_loop<T, T>(a, out, [&](T x) { return static_cast<T>(f(x)); }, grain::costly);
         }
     });
     return out;

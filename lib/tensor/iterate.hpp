@@ -5,10 +5,12 @@
 // inner loop that the compiler vectorises when the inner strides are 1.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
 #include "tapegrad/shape.hpp"
+#include "tensor/parallel.hpp"
 
 namespace tg::detail {
 
@@ -58,6 +60,36 @@ void coalesce_dims(Shape& shape, std::array<Shape, N>& strides) {
     for (std::size_t k = 0; k < N; ++k) strides[k].resize(out + 1);
 }
 
+// Calls row(StridedRow<N>) for the innermost rows [first, last) of a coalesced `shape`
+// (rows numbered in row-major order of the outer dims).
+template <std::size_t N, class RowFn>
+void for_rows(const Shape& shape, const std::array<Shape, N>& strides, std::int64_t first, std::int64_t last,
+              RowFn&& row) {
+    const std::size_t rank = shape.size();
+    const std::size_t inner = rank - 1;
+    StridedRow<N> r{};
+    r.count = shape[inner];
+    for (std::size_t k = 0; k < N; ++k) r.strides[k] = strides[k][inner];
+    Shape counter(rank, 0);
+    std::int64_t rest = first;  // decompose `first` into the outer dims' counters
+    for (std::size_t d = inner; d-- > 0;) {
+        counter[d] = rest % shape[d];
+        rest /= shape[d];
+        for (std::size_t k = 0; k < N; ++k) r.offsets[k] += counter[d] * strides[k][d];
+    }
+    for (std::int64_t i = first; i < last; ++i) {
+        row(r);
+        // advance the outer counter like an odometer
+        for (std::size_t d = inner; d-- > 0;) {
+            ++counter[d];
+            for (std::size_t k = 0; k < N; ++k) r.offsets[k] += strides[k][d];
+            if (counter[d] < shape[d]) break;
+            for (std::size_t k = 0; k < N; ++k) r.offsets[k] -= strides[k][d] * shape[d];
+            counter[d] = 0;
+        }
+    }
+}
+
 // Calls row(StridedRow<N>) for every innermost row of `shape`.
 template <std::size_t N, class RowFn>
 void for_each_row(Shape shape, std::array<Shape, N> strides, RowFn&& row) {
@@ -67,27 +99,25 @@ void for_each_row(Shape shape, std::array<Shape, N> strides, RowFn&& row) {
         return;
     }
     coalesce_dims(shape, strides);
-    const std::size_t rank = shape.size();
-    const std::size_t inner = rank - 1;
-    StridedRow<N> r{};
-    r.count = shape[inner];
-    for (std::size_t k = 0; k < N; ++k) r.strides[k] = strides[k][inner];
-    Shape counter(rank, 0);
-    while (true) {
-        row(r);
-        // advance the outer counter like an odometer
-        std::size_t d = inner;
-        while (d > 0) {
-            --d;
-            ++counter[d];
-            for (std::size_t k = 0; k < N; ++k) r.offsets[k] += strides[k][d];
-            if (counter[d] < shape[d]) break;
-            for (std::size_t k = 0; k < N; ++k) r.offsets[k] -= strides[k][d] * shape[d];
-            counter[d] = 0;
-            if (d == 0) return;
-        }
-        if (inner == 0) return;
+    for_rows(shape, strides, 0, shape.numel() / shape[shape.size() - 1], row);
+}
+
+// for_each_row with the rows shared among threads (parallel.hpp) once there are at least
+// `grain` elements; each row is visited once, by one thread, so results do not depend on
+// the thread count.
+template <std::size_t N, class RowFn>
+void parallel_for_each_row(Shape shape, std::array<Shape, N> strides, std::int64_t grain, RowFn&& row) {
+    if (shape.numel() == 0) return;
+    if (shape.empty()) {
+        row(StridedRow<N>{{}, {}, 1});
+        return;
     }
+    coalesce_dims(shape, strides);
+    const std::int64_t rows = shape.numel() / shape[shape.size() - 1];
+    const std::int64_t rows_per_grain = std::max<std::int64_t>(1, grain / std::max<std::int64_t>(1, shape[shape.size() - 1]));
+    parallel_for(rows, rows_per_grain, [&](std::int64_t first, std::int64_t last) {
+        for_rows(shape, strides, first, last, row);
+    });
 }
 
 }  // namespace tg::detail

@@ -1,0 +1,130 @@
+// The one way kernels run in parallel: parallel_for over OpenMP, the pool OpenBLAS's
+// OpenMP build uses too (docs/design.md, "Threads: one OpenMP pool"). Work is cut into
+// fixed chunks that depend only on its size, the grain and the thread count, so a result
+// is reproducible for a given tg::get_num_threads(); a call made inside a parallel region
+// (a kernel called from a parallel kernel, or from a user's own OpenMP loop) runs serially.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+
+#include <omp.h>
+
+namespace tg::detail {
+
+// Grain sizes: the least work (elements, or rows for the row kernels) worth waking a
+// thread for. Measured with `tg_bench grain` (tools/bench/tg_bench.cpp) on the 2-vCPU
+// EPYC: waking the second thread costs ~5 µs with passive waiting, and the grains below
+// are where a chunk's work first exceeds ~4× that. All kernels take their grain from here.
+namespace grain {
+inline constexpr std::int64_t cheap = 64 * 1024;      // add, mul, relu, copy: ~1 ns/element
+inline constexpr std::int64_t costly = 8 * 1024;      // exp, log, tanh, sigmoid, erf, pow
+inline constexpr std::int64_t reduction = 64 * 1024;  // sums, norms: elements read
+inline constexpr std::int64_t row_elements = 16 * 1024;  // softmax/norm rows: elements per chunk
+inline constexpr std::int64_t optimizer = 32 * 1024;  // Adam/SGD/RMSprop/Adagrad: parameters
+inline constexpr std::int64_t copy_bytes = 256 * 1024;  // gathers, collation: bytes moved
+}  // namespace grain
+
+// tg::get_num_threads(), read on every call (TG_NUM_THREADS or the OpenMP default at start).
+int num_threads();
+// Sets it (and the calling thread's OpenMP count, which OpenBLAS's GEMMs follow).
+void set_threads(int threads);
+
+// How many chunks parallel_for cuts `n` items into: at most num_threads(), each at least
+// `grain` items; 1 inside a parallel region.
+inline std::int64_t chunk_count(std::int64_t n, std::int64_t grain) {
+    if (n <= grain || omp_in_parallel()) return 1;
+    return std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), n / grain));
+}
+
+// Start of chunk c of `chunks` over [0, n): boundaries fall on `first + k * quantum`
+// (first < quantum), so a vector loop that aligns to its output's address meets the same
+// element boundaries whatever the chunk count.
+inline std::int64_t chunk_begin(std::int64_t n, std::int64_t chunks, std::int64_t c, std::int64_t quantum,
+                                std::int64_t first) {
+    if (c <= 0) return 0;
+    if (c >= chunks) return n;
+    const std::int64_t raw = n * c / chunks;
+    if (raw <= first) return std::min(first, n);
+    return std::min(n, first + (raw - first) / quantum * quantum);
+}
+
+// Calls chunk(c) for c in [0, chunks), in parallel, one team thread per chunk.
+// Exceptions thrown by a chunk are rethrown here (the first one).
+template <class ChunkFn>
+void run_chunks(std::int64_t chunks, ChunkFn&& chunk) {
+    if (chunks <= 1) {
+        if (chunks == 1) chunk(std::int64_t{0});
+        return;
+    }
+    std::exception_ptr error;
+    std::mutex error_mutex;
+#pragma omp parallel num_threads(static_cast<int>(chunks))
+    {
+        const std::int64_t team = omp_get_num_threads();
+        for (std::int64_t c = omp_get_thread_num(); c < chunks; c += team) {
+            try {
+                chunk(c);
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+            }
+        }
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+// Runs body(begin, end) over [0, n) in `chunks` pieces whose boundaries are chunk_begin's.
+template <class Body>
+void parallel_for_chunks(std::int64_t n, std::int64_t chunks, std::int64_t quantum, std::int64_t first,
+                         Body&& body) {
+    if (n <= 0) return;
+    if (chunks <= 1) {
+        body(std::int64_t{0}, n);
+        return;
+    }
+    run_chunks(chunks, [&](std::int64_t c) {
+        const std::int64_t b = chunk_begin(n, chunks, c, quantum, first);
+        const std::int64_t e = chunk_begin(n, chunks, c + 1, quantum, first);
+        if (b < e) body(b, e);
+    });
+}
+
+template <class Body>
+void parallel_for(std::int64_t n, std::int64_t grain, Body&& body) {
+    parallel_for_chunks(n, chunk_count(n, grain), 1, 0, body);
+}
+
+// For kernels whose vector loop aligns itself to `out`'s address (xtensor's assignment
+// does): chunk boundaries sit on 64-byte boundaries of `out`, so every element takes the
+// same (vector or scalar) path at any thread count and results stay bitwise identical.
+template <class T, class Body>
+void parallel_for_aligned(const T* out, std::int64_t n, std::int64_t grain, Body&& body) {
+    constexpr std::int64_t quantum = 64 / sizeof(T) > 0 ? 64 / sizeof(T) : 1;
+    const auto addr = reinterpret_cast<std::uintptr_t>(out);
+    const std::int64_t first =
+        addr % sizeof(T) == 0 ? static_cast<std::int64_t>((64 - addr % 64) % 64 / sizeof(T)) : 0;
+    parallel_for_chunks(n, chunk_count(n, grain), quantum, first, body);
+}
+
+// A deterministic reduction: [0, n) cut into fixed chunks (as parallel_for), chunk(b, e)
+// gives each partial, and the partials are combined left to right. The same thread count
+// gives the same bits; a different one may round differently, as in any parallel sum.
+template <class T, class Chunk, class Combine>
+T parallel_reduce(std::int64_t n, std::int64_t grain, T identity, Chunk&& chunk, Combine&& combine) {
+    const std::int64_t chunks = chunk_count(n, grain);
+    if (chunks <= 1) return n > 0 ? chunk(std::int64_t{0}, n) : identity;
+    constexpr std::int64_t max_chunks = 64;
+    const std::int64_t used = std::min(chunks, max_chunks);
+    T partials[max_chunks];
+    run_chunks(used, [&](std::int64_t c) {
+        partials[c] = chunk(chunk_begin(n, used, c, 1, 0), chunk_begin(n, used, c + 1, 1, 0));
+    });
+    T total = identity;
+    for (std::int64_t c = 0; c < used; ++c) total = combine(total, partials[c]);
+    return total;
+}
+
+}  // namespace tg::detail

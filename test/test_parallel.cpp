@@ -1,0 +1,199 @@
+// Thread-count invariance of the parallel kernels (lib/tensor/parallel.hpp): every op that
+// is not a reduction gives the same bits at 1 and 2 threads; reductions give the same bits
+// twice at one thread count and agree closely across counts; gradients check at 2 threads.
+// Sizes are above the grains, so the 2-thread runs really split the work.
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "test_support.hpp"
+
+using tg::Tensor;
+namespace F = tg::nn::functional;
+
+namespace {
+
+// Restores the thread count when a test ends.
+struct ThreadCount {
+    int before = tg::get_num_threads();
+    explicit ThreadCount(int n) { tg::set_num_threads(n); }
+    ~ThreadCount() { tg::set_num_threads(before); }
+};
+
+// The bits of every element (float32 -> float64 is exact, so equal bytes here are equal
+// bits there, signed zeros and NaN payloads included).
+std::vector<unsigned char> bytes_of(const Tensor& t) {
+    const std::vector<double> v = t.to_vector<double>();
+    std::vector<unsigned char> b(v.size() * sizeof(double));
+    if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
+    return b;
+}
+
+// The results of fn (a list of tensors) at 1 and at 2 threads.
+using Results = std::vector<Tensor>;
+std::pair<Results, Results> at_1_and_2(const std::function<Results()>& fn) {
+    Results one, two;
+    {
+        ThreadCount t(1);
+        one = fn();
+    }
+    {
+        ThreadCount t(2);
+        two = fn();
+    }
+    return {one, two};
+}
+
+void require_bitwise(const std::function<Results()>& fn) {
+    const auto [one, two] = at_1_and_2(fn);
+    REQUIRE(one.size() == two.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+        INFO("result " << i << " of shape " << one[i].sizes());
+        REQUIRE(one[i].sizes() == two[i].sizes());
+        CHECK(bytes_of(one[i]) == bytes_of(two[i]));
+    }
+}
+
+Tensor big(const tg::Shape& shape, tg::Dtype dtype = tg::kFloat32, std::uint64_t seed = 7) {
+    tg::manual_seed(seed);
+    return tg::uniform(shape, -2.0, 2.0, dtype);
+}
+
+}  // namespace
+
+TEST_CASE("set_num_threads governs get_num_threads and the kernels' chunking") {
+    ThreadCount t(2);
+    CHECK(tg::get_num_threads() == 2);
+    tg::set_num_threads(1);
+    CHECK(tg::get_num_threads() == 1);
+    REQUIRE_TG_ERROR(tg::set_num_threads(-3), "set_num_threads", "at least 1", "-3");
+}
+
+// Run by test/scripts/openmp_wait_policy.sh with TG_NUM_THREADS set.
+TEST_CASE("TG_NUM_THREADS sets the thread count at start") {
+    const char* env = std::getenv("TG_NUM_THREADS");
+    if (env == nullptr) {
+        SUCCEED("TG_NUM_THREADS not set");
+        return;
+    }
+    CHECK(tg::get_num_threads() == std::atoi(env));
+}
+
+TEST_CASE("elementwise maps and their broadcasts: same bits at 1 and 2 threads") {
+    const Tensor a = big({300, 1000}), b = big({300, 1000}, tg::kFloat32, 8), row = big({1000}, tg::kFloat32, 9);
+    // an offset view: its data does not start on a 64-byte boundary
+    const Tensor shifted = tg::narrow(tg::reshape(a, {300000}), 0, 3, 200000);
+    require_bitwise([&] {
+        return Results{a + b,        a * row,          a - 2.0,         tg::exp(a),     tg::log(tg::abs(a) + 1.0),
+                       tg::tanh(a),  tg::sigmoid(a),   tg::relu(a),     tg::exp(shifted), tg::sqrt(tg::abs(shifted)),
+                       tg::pow(a, 3.0), a.transpose(0, 1) * 2.0, tg::gelu(a), a.to(tg::kFloat64)};
+    });
+}
+
+TEST_CASE("backward of elementwise ops: same bits at 1 and 2 threads") {
+    const Tensor a0 = big({400, 500}), b0 = big({500}, tg::kFloat32, 3);
+    require_bitwise([&] {
+        const Tensor a = a0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+        tg::sum(tg::tanh(a * b) + tg::exp(a) * 0.5).backward();
+        return Results{a.grad(), b.grad()};
+    });
+}
+
+TEST_CASE("sum over kept dims: same bits; full sums deterministic per thread count") {
+    const Tensor a = big({600, 700}, tg::kFloat32);
+    require_bitwise([&] { return Results{tg::sum(a, {0}), tg::sum(a, {1}), tg::mean(a, {0}, true)}; });
+    Tensor first, again;
+    {
+        ThreadCount t(2);
+        first = tg::sum(a);
+        again = tg::sum(a);
+    }
+    CHECK(bytes_of(first) == bytes_of(again));
+    ThreadCount t(1);
+    CHECK(tg::sum(a).item<double>() == Approx(first.item<double>()).epsilon(1e-6));
+    // the partial sums of a full reduction add up to the exact total of a known input
+    ThreadCount t2(2);
+    CHECK(tg::sum(tg::ones({1000, 1000})).item<double>() == 1e6);
+}
+
+TEST_CASE("softmax, log_softmax, logsumexp, cross_entropy: same bits at 1 and 2 threads") {
+    const Tensor x = big({512, 300}), cols = big({64, 300, 8});
+    tg::manual_seed(1);
+    const Tensor targets = tg::randint(0, 300, {512});
+    require_bitwise([&] {
+        const Tensor logits = x.detach().requires_grad_();
+        const Tensor loss = F::cross_entropy(logits, targets);
+        loss.backward();
+        return Results{tg::softmax(x, 1), tg::log_softmax(x, -1), tg::logsumexp(x, 1), tg::softmax(cols, 1),
+                       tg::log_softmax(cols, 1), loss, logits.grad()};
+    });
+}
+
+TEST_CASE("batch_norm and layer_norm forward and backward: thread-count invariant") {
+    const Tensor x0 = big({64, 32, 12, 12}), w0 = big({32}, tg::kFloat32, 4), ln_x0 = big({256, 384});
+    const Tensor ln_w0 = big({384}, tg::kFloat32, 5);
+    require_bitwise([&] {
+        const Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+        const Tensor b = tg::zeros({32}).requires_grad_();
+        const Tensor y = F::batch_norm(x, Tensor(), Tensor(), w, b, true);
+        tg::sum(y * y).backward();
+        const Tensor lx = ln_x0.detach().requires_grad_();
+        const Tensor ly = F::layer_norm(lx, {384}, ln_w0);
+        tg::sum(ly * ly).backward();
+        return Results{y, x.grad(), w.grad(), b.grad(), ly, lx.grad()};
+    });
+    // layer_norm's weight gradient sums over rows in fixed chunks: deterministic per count
+    auto ln_weight_grad = [&] {
+        const Tensor lw = ln_w0.detach().requires_grad_();
+        tg::sum(F::layer_norm(ln_x0, {384}, lw) * ln_x0).backward();
+        return lw.grad();
+    };
+    ThreadCount t(2);
+    const Tensor g1 = ln_weight_grad(), g2 = ln_weight_grad();
+    CHECK(bytes_of(g1) == bytes_of(g2));
+    ThreadCount t1(1);
+    const Tensor serial = ln_weight_grad();
+    CHECK(tg::allclose(g1, serial, 1e-5, 1e-5));
+}
+
+TEST_CASE("embedding, cat/stack (collation), optimizers: same bits at 1 and 2 threads") {
+    const Tensor table0 = big({5000, 64});
+    tg::manual_seed(2);
+    const Tensor idx = tg::randint(0, 5000, {4096});  // repeated indices: the scatter adds
+    std::vector<Tensor> items;
+    for (int i = 0; i < 256; ++i) items.push_back(big({1, 28, 28}, tg::kFloat32, 100 + i));
+    require_bitwise([&] {
+        const Tensor table = table0.detach().requires_grad_();
+        const Tensor e = F::embedding(idx, table);
+        tg::sum(e * e).backward();
+        Tensor p = table0.clone().requires_grad_(), q = table0.clone().requires_grad_();
+        tg::optim::Adam adam({p}, tg::optim::AdamOptions(1e-2));
+        tg::optim::SGD sgd({q}, tg::optim::SGDOptions(0.1).momentum(0.9));
+        for (int step = 0; step < 3; ++step) {
+            adam.zero_grad();
+            sgd.zero_grad();
+            tg::sum(tg::sin(p)).backward();
+            tg::sum(q * q).backward();
+            adam.step();
+            sgd.step();
+        }
+        return Results{e, table.grad(), tg::stack(items), tg::cat(items, 0), p.detach(), q.detach()};
+    });
+}
+
+TEST_CASE("gradchecks pass at 2 threads through the parallel kernels") {
+    ThreadCount t(2);
+    // A few float64 inputs that vary, inside tensors large enough to be split among threads.
+    const Tensor bulk = big({200, 400}, tg::kFloat64);
+    const Tensor x = tgtest::leaf({1, 400});
+    REQUIRE_GRADCHECK([&](const std::vector<Tensor>& in) {
+        const Tensor all = tg::cat({in[0], bulk}, 0);  // (201, 400)
+        return tg::sum(tg::log_softmax(tg::tanh(all) * 3.0, 1) * all) + tg::sum(tg::sigmoid(all) * all);
+    }, std::vector<Tensor>{x});
+    const Tensor w = tgtest::leaf({400});
+    REQUIRE_GRADCHECK([&](const std::vector<Tensor>& in) {
+        const Tensor all = tg::cat({in[0], bulk}, 0);
+        return tg::sum(F::layer_norm(all, {400}, in[1]) * all);
+    }, std::vector<Tensor>{x, w});
+}
