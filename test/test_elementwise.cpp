@@ -454,9 +454,10 @@ TEST_CASE("sin, cos, rsqrt, reciprocal, expm1, log1p, erf: values against closed
     // expm1 and log1p keep the digits that exp(x) - 1 and log(1 + x) lose for tiny x
     check_close(tg::expm1(f64({0, 1, 1e-12})), {0, 1.718281828459045, 1.0000000000005e-12}, 1e-15);
     check_close(tg::log1p(f64({0, 1, 1e-12})), {0, 0.6931471805599453, 9.999999999995e-13}, 1e-15);
-    // erf: tabulated values (Abramowitz & Stegun 7.1), odd, saturates at +-1
+    // erf: tabulated values (Abramowitz & Stegun 7.1), odd, saturates at +-1; xsimd's
+    // erf without FMA (the portable build's SSE2 path) is within 2.4e-15 of them
     check_close(tg::erf(f64({0, 0.5, 1, 2, -1, 10})),
-                {0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, -0.8427007929497149, 1}, 1e-15);
+                {0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, -0.8427007929497149, 1}, 5e-15);
     // infinities and zero follow IEEE: rsqrt(0) = reciprocal(0) = inf
     CHECK(std::isinf(values(tg::rsqrt(f64({0})))[0]));
     CHECK(std::isinf(values(tg::reciprocal(f64({0})))[0]));

@@ -187,13 +187,15 @@ TEST_CASE("gradchecks pass at 2 threads through the parallel kernels") {
     // A few float64 inputs that vary, inside tensors large enough to be split among threads.
     const Tensor bulk = big({200, 400}, tg::kFloat64);
     const Tensor x = tgtest::leaf({1, 400});
-    REQUIRE_GRADCHECK([&](const std::vector<Tensor>& in) {
+    auto softmax_sigmoid = [&](const std::vector<Tensor>& in) {
         const Tensor all = tg::cat({in[0], bulk}, 0);  // (201, 400)
         return tg::sum(tg::log_softmax(tg::tanh(all) * 3.0, 1) * all) + tg::sum(tg::sigmoid(all) * all);
-    }, std::vector<Tensor>{x});
+    };
+    REQUIRE_GRADCHECK(softmax_sigmoid, std::vector<Tensor>{x});
     const Tensor w = tgtest::leaf({400});
-    REQUIRE_GRADCHECK([&](const std::vector<Tensor>& in) {
+    auto norm = [&](const std::vector<Tensor>& in) {
         const Tensor all = tg::cat({in[0], bulk}, 0);
         return tg::sum(F::layer_norm(all, {400}, in[1]) * all);
-    }, std::vector<Tensor>{x, w});
+    };
+    REQUIRE_GRADCHECK(norm, (std::vector<Tensor>{x, w}));
 }

@@ -199,9 +199,7 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim);
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype = kFloat32);
 
 // ---- threads ------------------------------------------------------------------------------
-// One pool (OpenMP, shared with OpenBLAS's GEMMs) runs every parallel kernel; this sets
-// its thread count for the whole process (default: TG_NUM_THREADS, else OMP_NUM_THREADS,
-// else the CPUs available).
+// tapegrad owns one pool: OpenBLAS's. Sets how many threads matrix products use.
 void set_num_threads(int threads);
 int get_num_threads();
 

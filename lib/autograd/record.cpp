@@ -68,27 +68,27 @@ std::size_t SavedTensor::bytes() const {
 }
 
 std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grad_outputs) {
-    TG_CHECK(backward_ != nullptr, name_,
+    TG_CHECK(has_backward(), name_,
              "trying to backward through the graph a second time (the first backward freed "
              "its saved tensors); call backward(grad, /*retain_graph=*/true) the first time");
     for (std::size_t i = 0; i < grad_outputs.size(); ++i)
         if (!grad_outputs[i].defined())
             grad_outputs[i] = zeros(outputs_[i].sizes, outputs_[i].dtype);
-    return backward_(grad_outputs);
+    return run_backward(grad_outputs);
 }
 
-void record_node(std::string_view name, const Tensor* inputs, std::size_t num_inputs,
-                 const std::vector<Tensor*>& outputs, BackwardFn backward, std::size_t saved_bytes) {
-    saved_bytes += std::exchange(pending_saved_bytes, 0);
-    auto node = std::make_shared<FunctionNode>(name, std::move(backward), saved_bytes);
+std::size_t take_pending_saved_bytes() { return std::exchange(pending_saved_bytes, 0); }
+
+void attach_node(std::shared_ptr<FunctionNode> node, const Tensor* inputs, std::size_t num_inputs,
+                 Tensor* const* outputs, std::size_t num_outputs) {
     if (const auto& scope = current_scope_path()) NodeAccess::scope(*node) = scope;
     auto& edges = NodeAccess::edges(*node);
     edges.reserve(num_inputs);
     for (std::size_t i = 0; i < num_inputs; ++i)
         edges.push_back(inputs[i].requires_grad() ? gradient_edge(inputs[i]) : Edge{});
     auto& metas = NodeAccess::outputs(*node);
-    metas.reserve(outputs.size());
-    for (std::size_t k = 0; k < outputs.size(); ++k) {
+    metas.reserve(num_outputs);
+    for (std::size_t k = 0; k < num_outputs; ++k) {
         Tensor& out = *outputs[k];
         metas.push_back({out.sizes(), out.dtype()});
         auto& meta = impl_of(out).ensure_autograd();
@@ -96,7 +96,10 @@ void record_node(std::string_view name, const Tensor* inputs, std::size_t num_in
         meta.grad_fn = node;
         meta.output_nr = static_cast<std::uint32_t>(k);
     }
-    if (anomaly_enabled()) anomaly_check_forward(*node, inputs, num_inputs, outputs);
+    if (anomaly_enabled()) {
+        const std::vector<Tensor*> outs(outputs, outputs + num_outputs);
+        anomaly_check_forward(*node, inputs, num_inputs, outs);
+    }
 }
 
 void check_inplace(const Tensor& target, std::string_view op) {

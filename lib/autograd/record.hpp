@@ -11,6 +11,8 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
@@ -49,45 +51,82 @@ private:
 
 using BackwardFn = std::function<GradList(std::vector<Tensor>& grad_outputs)>;
 
-// A tape node whose backward is a closure written next to the op's forward.
-class FunctionNode final : public Node {
+// A tape node whose backward is a closure written next to the op's forward. The closure
+// lives inside the node (ClosureNode<F>): one allocation per recorded op for both, where a
+// std::function member would allocate the captures apart (per-op overhead, issue 15).
+class FunctionNode : public Node {
 public:
-    FunctionNode(std::string_view name, BackwardFn backward, std::size_t saved_bytes)
-        : name_(name), backward_(std::move(backward)), saved_bytes_(saved_bytes) {}
+    FunctionNode(std::string_view name, std::size_t saved_bytes) : name_(name), saved_bytes_(saved_bytes) {}
     std::string_view name() const override { return name_; }
     std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) override;
     void release() override {
-        backward_ = nullptr;
+        drop_backward();
         saved_bytes_ = 0;
     }
     std::size_t saved_bytes() const override { return saved_bytes_; }
 
+protected:
+    virtual bool has_backward() const = 0;
+    virtual GradList run_backward(std::vector<Tensor>& grad_outputs) = 0;
+    virtual void drop_backward() = 0;  // frees the captures (saved tensors)
+
 private:
     std::string_view name_;  // op names are string literals
-    BackwardFn backward_;
     std::size_t saved_bytes_;
 };
 
-// Attaches a new node for op `name` to `outputs` with edges to `inputs`. `backward` maps
-// the output gradients (undefined ones filled with zeros) to one gradient per input.
+template <class F>
+class ClosureNode final : public FunctionNode {
+public:
+    ClosureNode(std::string_view name, F&& backward, std::size_t saved_bytes)
+        : FunctionNode(name, saved_bytes), backward_(std::move(backward)) {}
+
+protected:
+    bool has_backward() const override { return backward_.has_value(); }
+    GradList run_backward(std::vector<Tensor>& grad_outputs) override { return (*backward_)(grad_outputs); }
+    void drop_backward() override { backward_.reset(); }
+
+private:
+    std::optional<F> backward_;
+};
+
+// Attaches `node` (a new node for its op) to `outputs` with edges to `inputs`; its backward
+// maps the output gradients (undefined ones filled with zeros) to one gradient per input.
+void attach_node(std::shared_ptr<FunctionNode> node, const Tensor* inputs, std::size_t num_inputs,
+                 Tensor* const* outputs, std::size_t num_outputs);
+// The bytes of the SavedTensors built since the last node was attached (they are its).
+std::size_t take_pending_saved_bytes();
+
+template <class F>
+void record_closure(std::string_view name, const Tensor* inputs, std::size_t num_inputs, Tensor* const* outputs,
+                    std::size_t num_outputs, F&& backward, std::size_t saved_bytes) {
+    saved_bytes += take_pending_saved_bytes();
+    using Closure = std::decay_t<F>;
+    attach_node(std::make_shared<ClosureNode<Closure>>(name, Closure(std::forward<F>(backward)), saved_bytes),
+                inputs, num_inputs, outputs, num_outputs);
+}
+
+// Multi-output form: backward(std::vector<Tensor>& grad_outputs) -> GradList.
+template <class F>
 void record_node(std::string_view name, const Tensor* inputs, std::size_t num_inputs,
-                 const std::vector<Tensor*>& outputs, BackwardFn backward,
-                 std::size_t saved_bytes = 0);
+                 const std::vector<Tensor*>& outputs, F&& backward, std::size_t saved_bytes = 0) {
+    record_closure(name, inputs, num_inputs, outputs.data(), outputs.size(), std::forward<F>(backward), saved_bytes);
+}
 
 // Single-output form: backward(const Tensor& grad_output) -> GradList.
 template <class F>
 void record(std::string_view name, std::initializer_list<Tensor> inputs, Tensor& output,
             F&& backward, std::size_t saved_bytes = 0) {
-    record_node(name, inputs.begin(), inputs.size(), {&output},
-                [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); },
-                saved_bytes);
+    Tensor* out = &output;
+    record_closure(name, inputs.begin(), inputs.size(), &out, 1,
+                   [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); }, saved_bytes);
 }
 template <class F>
 void record(std::string_view name, const std::vector<Tensor>& inputs, Tensor& output,
             F&& backward, std::size_t saved_bytes = 0) {
-    record_node(name, inputs.data(), inputs.size(), {&output},
-                [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); },
-                saved_bytes);
+    Tensor* out = &output;
+    record_closure(name, inputs.data(), inputs.size(), &out, 1,
+                   [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); }, saved_bytes);
 }
 
 // The node being applied by the engine on this thread (null outside backward).

@@ -20,6 +20,7 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/data.hpp"
 #include "tensor/check.hpp"
+#include "tensor/parallel.hpp"
 
 namespace tg::data {
 
@@ -186,7 +187,10 @@ DataLoader::Iterator DataLoader::begin() {
                                options_.drop_last);
     run->capacity = static_cast<std::int64_t>(options_.num_workers) * options_.prefetch;
     run_ = std::move(run);
-    for (int w = 0; w < options_.num_workers; ++w) run_->threads.emplace_back([r = run_.get()] { r->work(); });
+    for (int w = 0; w < options_.num_workers; ++w) run_->threads.emplace_back([r = run_.get()] {
+            tg::detail::SerialThreadScope serial;  // collation stays on this worker's thread
+            r->work();
+        });
     return advance() ? Iterator(this) : end();
 }
 

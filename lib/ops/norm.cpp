@@ -88,34 +88,34 @@ Tensor batch_norm_train(const Tensor& input, const Tensor& weight, const Tensor&
         const double m = static_cast<double>(g.count());
         // channels are independent: shared among threads, same bits at any thread count
         detail::parallel_for(g.C, rows_per_chunk(g.count()), [&](std::int64_t c_begin, std::int64_t c_end) {
-        for (std::int64_t c = c_begin; c < c_end; ++c) {
-            double s = 0;
-            for (std::int64_t n = 0; n < g.N; ++n) {
-                const T* row = px + (n * g.C + c) * g.S;
-                for (std::int64_t i = 0; i < g.S; ++i) s += row[i];
-            }
-            const double mu = s / m;
-            double sq = 0;  // two passes: no cancellation for data far from zero
-            for (std::int64_t n = 0; n < g.N; ++n) {
-                const T* row = px + (n * g.C + c) * g.S;
-                for (std::int64_t i = 0; i < g.S; ++i) {
-                    const double d = row[i] - mu;
-                    sq += d * d;
+            for (std::int64_t c = c_begin; c < c_end; ++c) {
+                double s = 0;
+                for (std::int64_t n = 0; n < g.N; ++n) {
+                    const T* row = px + (n * g.C + c) * g.S;
+                    for (std::int64_t i = 0; i < g.S; ++i) s += row[i];
+                }
+                const double mu = s / m;
+                double sq = 0;  // two passes: no cancellation for data far from zero
+                for (std::int64_t n = 0; n < g.N; ++n) {
+                    const T* row = px + (n * g.C + c) * g.S;
+                    for (std::int64_t i = 0; i < g.S; ++i) {
+                        const double d = row[i] - mu;
+                        sq += d * d;
+                    }
+                }
+                const double var = sq / m;
+                mean_c[static_cast<std::size_t>(c)] = mu;
+                var_c[static_cast<std::size_t>(c)] = var;
+                const double invstd = 1.0 / std::sqrt(var + eps);
+                const double w = cw.defined() ? static_cast<double>(impl_of(cw).data_as<T>()[c]) : 1.0;
+                const double b = cb.defined() ? static_cast<double>(impl_of(cb).data_as<T>()[c]) : 0.0;
+                const T scale = static_cast<T>(w * invstd), shift = static_cast<T>(b - mu * w * invstd);
+                for (std::int64_t n = 0; n < g.N; ++n) {
+                    const T* row = px + (n * g.C + c) * g.S;
+                    T* orow = po + (n * g.C + c) * g.S;
+                    for (std::int64_t i = 0; i < g.S; ++i) orow[i] = row[i] * scale + shift;
                 }
             }
-            const double var = sq / m;
-            mean_c[static_cast<std::size_t>(c)] = mu;
-            var_c[static_cast<std::size_t>(c)] = var;
-            const double invstd = 1.0 / std::sqrt(var + eps);
-            const double w = cw.defined() ? static_cast<double>(impl_of(cw).data_as<T>()[c]) : 1.0;
-            const double b = cb.defined() ? static_cast<double>(impl_of(cb).data_as<T>()[c]) : 0.0;
-            const T scale = static_cast<T>(w * invstd), shift = static_cast<T>(b - mu * w * invstd);
-            for (std::int64_t n = 0; n < g.N; ++n) {
-                const T* row = px + (n * g.C + c) * g.S;
-                T* orow = po + (n * g.C + c) * g.S;
-                for (std::int64_t i = 0; i < g.S; ++i) orow[i] = row[i] * scale + shift;
-            }
-        }
         });
     });
     return out;
@@ -136,30 +136,30 @@ GradList batch_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
         const T* px = impl_of(cx).data_as<T>();
         const double m = static_cast<double>(g.count());
         detail::parallel_for(g.C, rows_per_chunk(g.count()), [&](std::int64_t c_begin, std::int64_t c_end) {
-        for (std::int64_t c = c_begin; c < c_end; ++c) {
-            const double mu = mean_c[static_cast<std::size_t>(c)], invstd = invstd_c[static_cast<std::size_t>(c)];
-            double sum_g = 0, sum_gc = 0;  // sum(g), sum(g * (x - mean))
-            for (std::int64_t n = 0; n < g.N; ++n) {
-                const std::int64_t off = (n * g.C + c) * g.S;
-                for (std::int64_t i = 0; i < g.S; ++i) {
-                    sum_g += pg[off + i];
-                    sum_gc += pg[off + i] * (px[off + i] - mu);
+            for (std::int64_t c = c_begin; c < c_end; ++c) {
+                const double mu = mean_c[static_cast<std::size_t>(c)], invstd = invstd_c[static_cast<std::size_t>(c)];
+                double sum_g = 0, sum_gc = 0;  // sum(g), sum(g * (x - mean))
+                for (std::int64_t n = 0; n < g.N; ++n) {
+                    const std::int64_t off = (n * g.C + c) * g.S;
+                    for (std::int64_t i = 0; i < g.S; ++i) {
+                        sum_g += pg[off + i];
+                        sum_gc += pg[off + i] * (px[off + i] - mu);
+                    }
+                }
+                if (want_w) impl_of(dw).data_as<T>()[c] = static_cast<T>(sum_gc * invstd);
+                if (has_bias) impl_of(db).data_as<T>()[c] = static_cast<T>(sum_g);
+                if (!want_x) continue;
+                const double w = cw.defined() ? static_cast<double>(impl_of(cw).data_as<T>()[c]) : 1.0;
+                // dx = k * (g - sum_g / m - (x - mean) * invstd^2 * sum_gc / m), k = w * invstd
+                const T k = static_cast<T>(w * invstd);
+                const T a = static_cast<T>(invstd * invstd * sum_gc / m);
+                const T b = static_cast<T>(sum_g / m - mu * invstd * invstd * sum_gc / m);
+                T* pd = impl_of(dx).data_as<T>();
+                for (std::int64_t n = 0; n < g.N; ++n) {
+                    const std::int64_t off = (n * g.C + c) * g.S;
+                    for (std::int64_t i = 0; i < g.S; ++i) pd[off + i] = k * (pg[off + i] - px[off + i] * a - b);
                 }
             }
-            if (want_w) impl_of(dw).data_as<T>()[c] = static_cast<T>(sum_gc * invstd);
-            if (has_bias) impl_of(db).data_as<T>()[c] = static_cast<T>(sum_g);
-            if (!want_x) continue;
-            const double w = cw.defined() ? static_cast<double>(impl_of(cw).data_as<T>()[c]) : 1.0;
-            // dx = k * (g - sum_g / m - (x - mean) * invstd^2 * sum_gc / m), k = w * invstd
-            const T k = static_cast<T>(w * invstd);
-            const T a = static_cast<T>(invstd * invstd * sum_gc / m);
-            const T b = static_cast<T>(sum_g / m - mu * invstd * invstd * sum_gc / m);
-            T* pd = impl_of(dx).data_as<T>();
-            for (std::int64_t n = 0; n < g.N; ++n) {
-                const std::int64_t off = (n * g.C + c) * g.S;
-                for (std::int64_t i = 0; i < g.S; ++i) pd[off + i] = k * (pg[off + i] - px[off + i] * a - b);
-            }
-        }
         });
     });
     GradList grads{dx};
@@ -304,22 +304,22 @@ Tensor layer_norm_forward(const Tensor& input, const Tensor& weight, const Tenso
         const double d = static_cast<double>(g.D);
         // rows are independent: shared among threads, same bits at any thread count
         detail::parallel_for(g.M, rows_per_chunk(g.D), [&](std::int64_t m_begin, std::int64_t m_end) {
-        for (std::int64_t m = m_begin; m < m_end; ++m) {
-            const T* row = impl_of(cx).data_as<T>() + m * g.D;
-            T* orow = impl_of(out).data_as<T>() + m * g.D;
-            double s = 0;
-            for (std::int64_t i = 0; i < g.D; ++i) s += row[i];
-            const double mu = s / d;
-            double sq = 0;  // two passes: no cancellation for rows far from zero
-            for (std::int64_t i = 0; i < g.D; ++i) sq += (row[i] - mu) * (row[i] - mu);
-            const double rstd = 1.0 / std::sqrt(sq / d + eps);
-            mean_r[static_cast<std::size_t>(m)] = mu;
-            rstd_r[static_cast<std::size_t>(m)] = rstd;
-            for (std::int64_t i = 0; i < g.D; ++i) {
-                const double xhat = (row[i] - mu) * rstd;
-                orow[i] = static_cast<T>(xhat * (pw ? double(pw[i]) : 1.0) + (pb ? double(pb[i]) : 0.0));
+            for (std::int64_t m = m_begin; m < m_end; ++m) {
+                const T* row = impl_of(cx).data_as<T>() + m * g.D;
+                T* orow = impl_of(out).data_as<T>() + m * g.D;
+                double s = 0;
+                for (std::int64_t i = 0; i < g.D; ++i) s += row[i];
+                const double mu = s / d;
+                double sq = 0;  // two passes: no cancellation for rows far from zero
+                for (std::int64_t i = 0; i < g.D; ++i) sq += (row[i] - mu) * (row[i] - mu);
+                const double rstd = 1.0 / std::sqrt(sq / d + eps);
+                mean_r[static_cast<std::size_t>(m)] = mu;
+                rstd_r[static_cast<std::size_t>(m)] = rstd;
+                for (std::int64_t i = 0; i < g.D; ++i) {
+                    const double xhat = (row[i] - mu) * rstd;
+                    orow[i] = static_cast<T>(xhat * (pw ? double(pw[i]) : 1.0) + (pb ? double(pb[i]) : 0.0));
+                }
             }
-        }
         });
     });
     return out;
@@ -342,31 +342,31 @@ GradList layer_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
         const T* pw = cw.defined() ? impl_of(cw).data_as<T>() : nullptr;
         const double d = static_cast<double>(g.D);
         detail::run_chunks(chunks, [&](std::int64_t c) {
-        double* dw = want_w ? dw_parts.data() + c * g.D : nullptr;
-        double* db = has_bias ? db_parts.data() + c * g.D : nullptr;
-        const std::int64_t m_end = detail::chunk_begin(g.M, chunks, c + 1, 1, 0);
-        for (std::int64_t m = detail::chunk_begin(g.M, chunks, c, 1, 0); m < m_end; ++m) {
-            const T* gr = impl_of(cg).data_as<T>() + m * g.D;
-            const T* xr = impl_of(cx).data_as<T>() + m * g.D;
-            const double mu = mean_r[static_cast<std::size_t>(m)], rstd = rstd_r[static_cast<std::size_t>(m)];
-            double sum_gw = 0, sum_gwx = 0;  // sum(gw), sum(gw * xhat)
-            for (std::int64_t i = 0; i < g.D; ++i) {
-                const double xhat = (xr[i] - mu) * rstd, gi = gr[i];
-                const double gw = gi * (pw ? double(pw[i]) : 1.0);
-                sum_gw += gw;
-                sum_gwx += gw * xhat;
-                if (want_w) dw[i] += gi * xhat;
-                if (has_bias) db[i] += gi;
+            double* dw = want_w ? dw_parts.data() + c * g.D : nullptr;
+            double* db = has_bias ? db_parts.data() + c * g.D : nullptr;
+            const std::int64_t m_end = detail::chunk_begin(g.M, chunks, c + 1, 1, 0);
+            for (std::int64_t m = detail::chunk_begin(g.M, chunks, c, 1, 0); m < m_end; ++m) {
+                const T* gr = impl_of(cg).data_as<T>() + m * g.D;
+                const T* xr = impl_of(cx).data_as<T>() + m * g.D;
+                const double mu = mean_r[static_cast<std::size_t>(m)], rstd = rstd_r[static_cast<std::size_t>(m)];
+                double sum_gw = 0, sum_gwx = 0;  // sum(gw), sum(gw * xhat)
+                for (std::int64_t i = 0; i < g.D; ++i) {
+                    const double xhat = (xr[i] - mu) * rstd, gi = gr[i];
+                    const double gw = gi * (pw ? double(pw[i]) : 1.0);
+                    sum_gw += gw;
+                    sum_gwx += gw * xhat;
+                    if (want_w) dw[i] += gi * xhat;
+                    if (has_bias) db[i] += gi;
+                }
+                if (!want_x) continue;
+                T* dr = impl_of(dx).data_as<T>() + m * g.D;
+                const double mean_gw = sum_gw / d, mean_gwx = sum_gwx / d;
+                for (std::int64_t i = 0; i < g.D; ++i) {
+                    const double xhat = (xr[i] - mu) * rstd;
+                    const double gw = gr[i] * (pw ? double(pw[i]) : 1.0);
+                    dr[i] = static_cast<T>(rstd * (gw - mean_gw - xhat * mean_gwx));
+                }
             }
-            if (!want_x) continue;
-            T* dr = impl_of(dx).data_as<T>() + m * g.D;
-            const double mean_gw = sum_gw / d, mean_gwx = sum_gwx / d;
-            for (std::int64_t i = 0; i < g.D; ++i) {
-                const double xhat = (xr[i] - mu) * rstd;
-                const double gw = gr[i] * (pw ? double(pw[i]) : 1.0);
-                dr[i] = static_cast<T>(rstd * (gw - mean_gw - xhat * mean_gwx));
-            }
-        }
         });
         auto to_tensor = [&](const std::vector<double>& parts) {
             Tensor t = make_tensor(g.normalized_shape, x.dtype());

@@ -8,6 +8,7 @@
 //
 // The backwards are kernels, not tapegrad ops, so these ops have no double backward: a
 // create_graph backward through them throws (the cells written with single ops would).
+#include <algorithm>
 #include <cstdint>
 #include <tuple>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/rnn.hpp"
 #include "tapegrad/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -31,6 +33,12 @@
 namespace tg::nn::functional {
 
 namespace {
+
+// Batch rows per parallel chunk of the gate kernels (parallel.hpp): a row is 4H (LSTM) or
+// 3H (GRU) activations, each an exp or tanh.
+std::int64_t gate_rows_per_chunk(std::int64_t H) {
+    return std::max<std::int64_t>(1, detail::grain::costly / std::max<std::int64_t>(1, 4 * H));
+}
 
 template <class T>
 auto row(T* p, std::int64_t n) {
@@ -117,21 +125,23 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
         T* pt = impl_of(tc).data_as<T>();
         T* ph = impl_of(h_out).data_as<T>();
         T* pcn = impl_of(c_out).data_as<T>();
-        for (std::int64_t b = 0; b < B; ++b) {
-            const T* gr = pg + b * 4 * H;
-            T* ar = pa + b * 4 * H;
-            sigmoid_into(ar, gr, H);                                    // i
-            sigmoid_into(ar + H, gr + H, H, static_cast<T>(forget_bias));  // f
-            tanh_into(ar + 2 * H, gr + 2 * H, H);                       // g
-            sigmoid_into(ar + 3 * H, gr + 3 * H, H);                    // o
-            const T* cr = pc + b * H;
-            T* cn = pcn + b * H;
-            for (std::int64_t j = 0; j < H; ++j) cn[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j];
-            tanh_into(pt + b * H, cn, H);
-            const T* tr = pt + b * H;
-            T* hr = ph + b * H;
-            for (std::int64_t j = 0; j < H; ++j) hr[j] = ar[3 * H + j] * tr[j];
-        }
+        detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
+            for (std::int64_t b = b_begin; b < b_end; ++b) {
+                const T* gr = pg + b * 4 * H;
+                T* ar = pa + b * 4 * H;
+                sigmoid_into(ar, gr, H);                                    // i
+                sigmoid_into(ar + H, gr + H, H, static_cast<T>(forget_bias));  // f
+                tanh_into(ar + 2 * H, gr + 2 * H, H);                       // g
+                sigmoid_into(ar + 3 * H, gr + 3 * H, H);                    // o
+                const T* cr = pc + b * H;
+                T* cn = pcn + b * H;
+                for (std::int64_t j = 0; j < H; ++j) cn[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j];
+                tanh_into(pt + b * H, cn, H);
+                const T* tr = pt + b * H;
+                T* hr = ph + b * H;
+                for (std::int64_t j = 0; j < H; ++j) hr[j] = ar[3 * H + j] * tr[j];
+            }
+        });
     });
 
     if (detail::needs_grad(gates, c)) {
@@ -154,21 +164,23 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
                     const T* pdc = impl_of(dc).data_as<T>();
                     T* pdg = impl_of(dgates).data_as<T>();
                     T* pdcp = want_c ? impl_of(dc_prev).data_as<T>() : nullptr;
-                    for (std::int64_t b = 0; b < B; ++b) {
-                        const T* a = pa + b * 4 * H;
-                        T* d = pdg + b * 4 * H;
-                        for (std::int64_t j = 0; j < H; ++j) {
-                            const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-                            const T t = pt[b * H + j], gh = pdh[b * H + j];
-                            // c' feeds h' through tanh and the next step directly.
-                            const T dct = pdc[b * H + j] + gh * o * (T(1) - t * t);
-                            d[j] = dct * g * i * (T(1) - i);
-                            d[H + j] = dct * pc[b * H + j] * f * (T(1) - f);
-                            d[2 * H + j] = dct * i * (T(1) - g * g);
-                            d[3 * H + j] = gh * t * o * (T(1) - o);
-                            if (pdcp) pdcp[b * H + j] = dct * f;
+                    detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
+                        for (std::int64_t b = b_begin; b < b_end; ++b) {
+                            const T* a = pa + b * 4 * H;
+                            T* d = pdg + b * 4 * H;
+                            for (std::int64_t j = 0; j < H; ++j) {
+                                const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+                                const T t = pt[b * H + j], gh = pdh[b * H + j];
+                                // c' feeds h' through tanh and the next step directly.
+                                const T dct = pdc[b * H + j] + gh * o * (T(1) - t * t);
+                                d[j] = dct * g * i * (T(1) - i);
+                                d[H + j] = dct * pc[b * H + j] * f * (T(1) - f);
+                                d[2 * H + j] = dct * i * (T(1) - g * g);
+                                d[3 * H + j] = gh * t * o * (T(1) - o);
+                                if (pdcp) pdcp[b * H + j] = dct * f;
+                            }
                         }
-                    }
+                    });
                 });
                 return {dgates, dc_prev};
             },
@@ -201,24 +213,26 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
         const T* ph = impl_of(h_in).data_as<T>();
         T* pa = impl_of(act).data_as<T>();
         T* po = impl_of(out).data_as<T>();
-        for (std::int64_t b = 0; b < B; ++b) {
-            const T* ir = pi + b * 3 * H;
-            const T* gr = pg + b * 3 * H;
-            T* a = pa + b * 4 * H;
-            for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = ir[j] + gr[j];
-            sigmoid_into(a, a, 2 * H);  // r, z
-            for (std::int64_t j = 0; j < H; ++j) {
-                a[3 * H + j] = gr[2 * H + j];
-                a[2 * H + j] = ir[2 * H + j] + a[j] * gr[2 * H + j];
+        detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
+            for (std::int64_t b = b_begin; b < b_end; ++b) {
+                const T* ir = pi + b * 3 * H;
+                const T* gr = pg + b * 3 * H;
+                T* a = pa + b * 4 * H;
+                for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = ir[j] + gr[j];
+                sigmoid_into(a, a, 2 * H);  // r, z
+                for (std::int64_t j = 0; j < H; ++j) {
+                    a[3 * H + j] = gr[2 * H + j];
+                    a[2 * H + j] = ir[2 * H + j] + a[j] * gr[2 * H + j];
+                }
+                tanh_into(a + 2 * H, a + 2 * H, H);  // n
+                const T* hr = ph + b * H;
+                T* o = po + b * H;
+                for (std::int64_t j = 0; j < H; ++j) {
+                    const T z = a[H + j], n = a[2 * H + j];
+                    o[j] = n + z * (hr[j] - n);
+                }
             }
-            tanh_into(a + 2 * H, a + 2 * H, H);  // n
-            const T* hr = ph + b * H;
-            T* o = po + b * H;
-            for (std::int64_t j = 0; j < H; ++j) {
-                const T z = a[H + j], n = a[2 * H + j];
-                o[j] = n + z * (hr[j] - n);
-            }
-        }
+        });
     });
 
     if (detail::needs_grad(gi, gh, h)) {
@@ -239,25 +253,27 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
                     T* pdi = impl_of(dgi).data_as<T>();
                     T* pdg = want_gh ? impl_of(dgh).data_as<T>() : nullptr;
                     T* pdh = want_h ? impl_of(dh_prev).data_as<T>() : nullptr;
-                    for (std::int64_t b = 0; b < B; ++b) {
-                        const T* a = pa + b * 4 * H;
-                        T* di = pdi + b * 3 * H;
-                        for (std::int64_t j = 0; j < H; ++j) {
-                            const T r = a[j], z = a[H + j], n = a[2 * H + j], ghn = a[3 * H + j];
-                            const T d = pd[b * H + j], hp = ph[b * H + j];
-                            const T dn = d * (T(1) - z) * (T(1) - n * n);
-                            di[j] = dn * ghn * r * (T(1) - r);
-                            di[H + j] = d * (hp - n) * z * (T(1) - z);
-                            di[2 * H + j] = dn;
-                            if (pdg) {
-                                T* dg = pdg + b * 3 * H;
-                                dg[j] = di[j];
-                                dg[H + j] = di[H + j];
-                                dg[2 * H + j] = dn * r;
+                    detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
+                        for (std::int64_t b = b_begin; b < b_end; ++b) {
+                            const T* a = pa + b * 4 * H;
+                            T* di = pdi + b * 3 * H;
+                            for (std::int64_t j = 0; j < H; ++j) {
+                                const T r = a[j], z = a[H + j], n = a[2 * H + j], ghn = a[3 * H + j];
+                                const T d = pd[b * H + j], hp = ph[b * H + j];
+                                const T dn = d * (T(1) - z) * (T(1) - n * n);
+                                di[j] = dn * ghn * r * (T(1) - r);
+                                di[H + j] = d * (hp - n) * z * (T(1) - z);
+                                di[2 * H + j] = dn;
+                                if (pdg) {
+                                    T* dg = pdg + b * 3 * H;
+                                    dg[j] = di[j];
+                                    dg[H + j] = di[H + j];
+                                    dg[2 * H + j] = dn * r;
+                                }
+                                if (pdh) pdh[b * H + j] = d * z;
                             }
-                            if (pdh) pdh[b * H + j] = d * z;
                         }
-                    }
+                    });
                 });
                 return {want_gi ? dgi : Tensor(), dgh, dh_prev};
             },

@@ -21,6 +21,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "tensor/check.hpp"
+#include "tensor/parallel.hpp"
 
 namespace tg::detail {
 
@@ -184,6 +185,7 @@ bool usable(const ConvGeometry& g) {
 // Runs `plan` on the caller's buffers (one per plan.args entry, in order).
 void execute(const Plan& plan, const std::vector<void*>& buffers) {
     thread_local Scratch scratch;
+    sync_library_threads();
     thread_local dnnl::stream stream(cpu_engine());
     auto& e = cpu_engine();
     std::unordered_map<int, dnnl::memory> args;

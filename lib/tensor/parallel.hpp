@@ -32,10 +32,28 @@ int num_threads();
 // Sets it (and the calling thread's OpenMP count, which OpenBLAS's GEMMs follow).
 void set_threads(int threads);
 
+// Before a call into OpenBLAS or oneDNN, which size their OpenMP teams by the calling
+// thread's own count: a thread other than the one that called set_num_threads gets it too.
+inline void sync_library_threads() {
+    const int n = num_threads();
+    if (!omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
+}
+
+// True on threads that must not start OpenMP teams of their own: DataLoader workers
+// already run beside the main thread's pool (each would get a team: oversubscription).
+inline thread_local bool serial_thread = false;
+struct SerialThreadScope {
+    SerialThreadScope() : previous(serial_thread) { serial_thread = true; }
+    ~SerialThreadScope() { serial_thread = previous; }
+    SerialThreadScope(const SerialThreadScope&) = delete;
+    SerialThreadScope& operator=(const SerialThreadScope&) = delete;
+    bool previous;
+};
+
 // How many chunks parallel_for cuts `n` items into: at most num_threads(), each at least
-// `grain` items; 1 inside a parallel region.
+// `grain` items; 1 inside a parallel region or on a serial thread.
 inline std::int64_t chunk_count(std::int64_t n, std::int64_t grain) {
-    if (n <= grain || omp_in_parallel()) return 1;
+    if (n <= grain || omp_in_parallel() || serial_thread) return 1;
     return std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), n / grain));
 }
 

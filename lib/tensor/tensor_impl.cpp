@@ -9,9 +9,13 @@
 
 namespace tg {
 
-Storage::Storage(std::size_t bytes) : nbytes(bytes) { data = detail::acquire_block(bytes, &capacity); }
+Storage::Storage(std::size_t bytes) : nbytes(bytes) {
+    data = bytes <= kInlineBytes ? static_cast<void*>(inline_data) : detail::acquire_block(bytes, &capacity);
+}
 
-Storage::~Storage() { detail::release_block(data, capacity); }
+Storage::~Storage() {
+    if (data != inline_data) detail::release_block(data, capacity);
+}
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape strides,
                        std::int64_t offset, Dtype dtype)

@@ -22,6 +22,11 @@ struct Storage {
     std::size_t nbytes = 0;
     std::size_t capacity = 0;  // what the allocator gave (tensor/allocator.hpp)
     std::uint64_t version = 0;
+    // Up to kInlineBytes (scalars, small vectors) live here, inside the Storage's own
+    // allocation: one allocation fewer per small tensor, which is most of an op's cost on
+    // per-example graphs (issue 15, per-op overhead).
+    static constexpr std::size_t kInlineBytes = 64;
+    alignas(64) unsigned char inline_data[kInlineBytes];
 };
 
 // Allocated only for tensors that take part in autograd (or carry a name).

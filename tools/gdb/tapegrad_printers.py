@@ -149,7 +149,10 @@ class _ImplView:
         try:
             fn_t = _complete(_lookup("tg::detail::FunctionNode"))
             dyn = node_ptr.cast(gdb.lookup_type("tg::Node").pointer()).dynamic_type if _lookup("tg::Node") else None
-            if fn_t is not None and dyn is not None and str(dyn.target().strip_typedefs()) == "tg::detail::FunctionNode":
+            dyn_name = str(dyn.target().strip_typedefs()) if dyn is not None else ""
+            # a recorded op's node is a ClosureNode<its backward closure>, a FunctionNode
+            if fn_t is not None and (dyn_name == "tg::detail::FunctionNode"
+                                     or dyn_name.startswith("tg::detail::ClosureNode<")):
                 sv = node_ptr.cast(fn_t.pointer()).dereference()["name_"]
                 n = int(sv["_M_len"])
                 return sv["_M_str"].string(length=n)
@@ -160,7 +163,8 @@ class _ImplView:
             vptr = int(node_ptr.cast(gdb.lookup_type("long").pointer()).dereference())
             sym = gdb.execute("info symbol 0x%x" % vptr, to_string=True)
             if sym.startswith("vtable for "):
-                return sym[len("vtable for "):].split(" + ")[0].split(" in ")[0].strip()
+                cls = sym[len("vtable for "):].split(" + ")[0].split(" in ")[0].strip()
+                return "tg::detail::FunctionNode" if cls.startswith("tg::detail::ClosureNode<") else cls
         except gdb.error:
             pass
         return "?"

@@ -1,6 +1,7 @@
 # Installs Debian 12 packages only when missing (non-interactive). Sourced by tools/*.
 BUILD_PACKAGES=(g++ meson ninja-build pkg-config libxtensor-dev libxsimd-dev catch2 libfmt-dev
-                libopenblas-dev zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev
+                libopenblas-dev libopenblas-openmp-dev  # the OpenMP build: one thread pool (docs/design.md)
+                zlib1g-dev libcli11-dev libpng-dev nlohmann-json3-dev
                 protobuf-compiler   # protoc: the tests decode event files with it
                 libdnnl-dev)        # oneDNN: float32 convolutions (optional feature, on when found)
 # The interactive hosts (interactive/: tapegrad-repl, the Jupyter kernel): clang's
@@ -15,8 +16,9 @@ JUPYTER_PACKAGES=(jupyter-notebook python3-nbclient jupyter-nbconvert chromium)
 # mpirun tests), Debian's PyTorch + NumPy (/usr/bin/python3: the safetensors parity
 # oracle), clang-repl 19 (the REPL test), the interactive hosts and nbclient + Pillow (the
 # notebook test: runs the kernel headless, decodes its PNGs), gdb (pretty-printer test),
-# graphviz (DOT check).
-TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz
+# graphviz (DOT check), valgrind (the installed library runs on a CPU without AVX-512:
+# test/scripts/install.sh).
+TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz valgrind
                "${INTERACTIVE_PACKAGES[@]}" python3-nbclient python3-pil)
 
 # install_packages PKG...: apt-get installs those of PKG that are not installed yet.
