@@ -64,10 +64,10 @@ fi
 mkdir -p "$tmp/stripped"
 objcopy --strip-debug "$lib" "$tmp/stripped/$(basename "$lib")"
 for link in libtapegrad.so libtapegrad.so.0; do ln -sf "$(basename "$lib")" "$tmp/stripped/$link"; done
-gdb -nx -batch -iex 'set debuginfod enabled off' -iex "set environment LD_LIBRARY_PATH=$tmp/stripped" \
+gdb -nx -batch -iex 'set debuginfod enabled off' -iex "set environment LD_LIBRARY_PATH=$tmp/stripped:$(dirname "$lib")" \
     -x tools/gdb/tapegrad_printers.py "${commands[@]}" "$prog" > "$tmp/run2.txt" 2>&1
 check_output "$tmp/run2.txt" "no debug info"
-gdb -nx -batch -iex "set environment LD_LIBRARY_PATH=$tmp/stripped" -ex 'break tg_gdb_stop' -ex run \
+gdb -nx -batch -iex "set environment LD_LIBRARY_PATH=$tmp/stripped:$(dirname "$lib")" -ex 'break tg_gdb_stop' -ex run \
     -ex 'info sharedlibrary' "$prog" 2>&1 | grep -q "$tmp/stripped/" \
     || { echo "FAIL: the program did not load the stripped copy"; fail=1; }
 

@@ -27,8 +27,8 @@ fi
 # valgrind's CPU has no AVX-512, so a library built with -march=native on this machine
 # would stop there with SIGILL (docs/design.md, "Portable build, dispatched kernels").
 libdir="$(dirname "$(find "$root" -name 'libtapegrad.so' | head -1)")"
-LD_LIBRARY_PATH="$libdir" ldd "$prefix/hello" | grep -q 'openblas-openmp/libopenblas' \
-    || { echo "installed library does not load OpenBLAS's OpenMP build"; exit 1; }
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$prefix/hello")
+[[ $deps == *openblas-openmp/libopenblas* ]] || { echo "installed library does not load OpenBLAS's OpenMP build"; exit 1; }
 if command -v valgrind >/dev/null; then
     out=$(LD_LIBRARY_PATH="$libdir" valgrind --tool=none -q "$prefix/hello")
     echo "under valgrind: $out"
