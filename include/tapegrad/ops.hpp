@@ -59,7 +59,7 @@ Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
 Tensor operator-(const Tensor& a);
 
-// ---- comparisons and selection: bool results, no gradient ----------------------------------
+// ---- comparisons and selection (lib/ops/compare.cpp): bool results, no gradient -----------
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -103,6 +103,7 @@ Tensor argmin(const Tensor& a);
 // Population variance/std (unbiased=false divides by N, TF-1's tf.nn.moments).
 Tensor var(const Tensor& a, const Shape& dims, bool unbiased = true, bool keepdim = false);
 Tensor std(const Tensor& a, const Shape& dims, bool unbiased = true, bool keepdim = false);
+// log(sum(exp(a))) along dim, max-shifted (lib/ops/softmax.cpp, next to softmax).
 Tensor logsumexp(const Tensor& a, std::int64_t dim, bool keepdim = false);
 // Products and running sums/products (libtorch's prod, cumsum, cumprod). Their gradients
 // are exact with zeros in the input (they never divide by it).
@@ -114,7 +115,7 @@ Tensor cumprod(const Tensor& a, std::int64_t dim);
 // max |a| for p = INFINITY (tf.norm's ord). Floating inputs only.
 Tensor norm(const Tensor& a, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
 
-// ---- shape and indexing (lib/ops/shape.cpp) -----------------------------------------------
+// ---- shape: views and layout copies (lib/ops/shape.cpp) -----------------------------------
 // reshape/view accept one -1 dim. view never copies and requires compatible strides;
 // reshape copies only when it must.
 Tensor reshape(const Tensor& a, const Shape& shape);
@@ -129,6 +130,8 @@ Tensor expand(const Tensor& a, const Shape& sizes);  // -1 keeps a dim; a view, 
 Tensor broadcast_to(const Tensor& a, const Shape& sizes);
 Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length);
 Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);
+
+// ---- indexing, joining and splitting (lib/ops/index.cpp) ---------------------------------
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
@@ -166,7 +169,7 @@ Tensor argsort(const Tensor& a, std::int64_t dim = -1, bool descending = false);
 std::tuple<Tensor, Tensor> topk(const Tensor& a, std::int64_t k, std::int64_t dim = -1, bool largest = true,
                                 bool sorted = true);
 
-// ---- linear algebra (lib/ops/linalg.cpp), through cblas ----------------------------------
+// ---- linear algebra (lib/ops/linalg.cpp), through the library GEMM (lib/tensor/gemm.hpp) --
 // matmul: 1-D·1-D (dot), 2-D·2-D, 1-D/2-D mixes, and batched 3-D (batch dims broadcast).
 Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor mm(const Tensor& a, const Tensor& b);   // 2-D only
@@ -176,7 +179,7 @@ Tensor dot(const Tensor& a, const Tensor& b);  // 1-D only
 Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta = 1.0,
              double alpha = 1.0);
 
-// ---- activations and softmax (lib/ops/activation.cpp) ------------------------------------
+// ---- activations (lib/ops/activation.cpp) -------------------------------------------------
 Tensor relu(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
@@ -192,13 +195,16 @@ Tensor hardtanh(const Tensor& a, double min_val = -1.0, double max_val = 1.0);
 Tensor selu(const Tensor& a);  // scale * elu(x, alpha), libtorch's constants
 Tensor softsign(const Tensor& a);  // x / (1 + |x|)
 Tensor hardsigmoid(const Tensor& a);  // relu6(x + 3) / 6
+
+// ---- softmax (lib/ops/softmax.cpp) -------------------------------------------------------
 // Numerically stable: subtracts the max along `dim` first.
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
-// (N) int64 class indices -> (N, num_classes); float32 unless asked otherwise.
+// (N) int64 class indices -> (N, num_classes); float32 unless asked otherwise
+// (lib/ops/loss.cpp; no gradient).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype = kFloat32);
 
-// ---- threads ------------------------------------------------------------------------------
+// ---- threads (lib/ops/threads.cpp) -------------------------------------------------------
 // tapegrad owns one pool: OpenBLAS's. Sets how many threads matrix products use.
 void set_num_threads(int threads);
 int get_num_threads();

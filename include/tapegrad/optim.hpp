@@ -88,10 +88,15 @@ struct SGDOptions : OptimizerCloneableOptions<SGDOptions> {
     static SGDOptions tf1_momentum(double lr, double momentum, bool use_nesterov = false) {
         return SGDOptions(lr).momentum(momentum).nesterov(use_nesterov);
     }
+    // Learning rate.
     TG_ARG(double, lr, 0.0);
+    // Momentum factor mu (0: plain SGD).
     TG_ARG(double, momentum, 0.0);
+    // Scales the new gradient in the momentum buffer by (1 - dampening).
     TG_ARG(double, dampening, 0.0);
+    // L2 penalty: adds weight_decay * p to the gradient.
     TG_ARG(double, weight_decay, 0.0);
+    // Nesterov momentum (needs momentum > 0 and dampening 0).
     TG_ARG(bool, nesterov, false);
 
 public:  // TG_ARG leaves the section private
@@ -114,11 +119,17 @@ struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
         return RMSpropOptions(lr).alpha(decay).momentum(momentum).eps(epsilon).centered(centered)
             .eps_inside_sqrt(true).initial_square_avg(1.0);
     }
+    // Learning rate.
     TG_ARG(double, lr, 1e-2);
+    // Smoothing constant of the mean square (TF-1: decay).
     TG_ARG(double, alpha, 0.99);
+    // Added to the denominator for stability.
     TG_ARG(double, eps, 1e-8);
+    // L2 penalty: adds weight_decay * p to the gradient.
     TG_ARG(double, weight_decay, 0.0);
+    // Momentum factor of the update buffer (0: none).
     TG_ARG(double, momentum, 0.0);
+    // Divide by the estimated variance (mean square minus squared mean).
     TG_ARG(bool, centered, false);
     // tapegrad extensions for TF-1 compatibility (libtorch: false and 0).
     TG_ARG(bool, eps_inside_sqrt, false);     // sqrt(v + eps) instead of sqrt(v) + eps
@@ -145,10 +156,15 @@ struct AdamOptions : OptimizerCloneableOptions<AdamOptions> {
     static AdamOptions tf1(double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) {
         return AdamOptions(lr).betas({beta1, beta2}).eps(epsilon).epsilon_hat(true);
     }
+    // Learning rate.
     TG_ARG(double, lr, 1e-3);
+    // (beta1, beta2): decay rates of the first and second moments.
     TG_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
+    // Added to the denominator for stability.
     TG_ARG(double, eps, 1e-8);
+    // L2 penalty: adds weight_decay * p to the gradient.
     TG_ARG(double, weight_decay, 0.0);
+    // Use the maximum of past second moments (AMSGrad).
     TG_ARG(bool, amsgrad, false);
     TG_ARG(bool, epsilon_hat, false);  // tapegrad extension: TF-1's eps placement
 
@@ -167,10 +183,14 @@ public:  // TG_ARG leaves the section private
 
 struct AdamWOptions : OptimizerCloneableOptions<AdamWOptions> {
     explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
+    // Learning rate.
     TG_ARG(double, lr, 1e-3);
+    // (beta1, beta2): decay rates of the first and second moments.
     TG_ARG(Betas, betas, std::make_tuple(0.9, 0.999));
+    // Added to the denominator for stability.
     TG_ARG(double, eps, 1e-8);
     TG_ARG(double, weight_decay, 1e-2);  // decoupled: p -= lr * weight_decay * p
+    // Use the maximum of past second moments (AMSGrad).
     TG_ARG(bool, amsgrad, false);
 
 public:  // TG_ARG leaves the section private
@@ -191,10 +211,15 @@ struct AdagradOptions : OptimizerCloneableOptions<AdagradOptions> {
     static AdagradOptions tf1(double lr, double initial_accumulator_value = 0.1) {
         return AdagradOptions(lr).initial_accumulator_value(initial_accumulator_value).eps(0.0);
     }
+    // Learning rate.
     TG_ARG(double, lr, 1e-2);
+    // Lr / (1 + (step - 1) * lr_decay).
     TG_ARG(double, lr_decay, 0.0);
+    // L2 penalty: adds weight_decay * p to the gradient.
     TG_ARG(double, weight_decay, 0.0);
+    // Starting value of the sum of squared gradients.
     TG_ARG(double, initial_accumulator_value, 0.0);
+    // Added to the denominator for stability.
     TG_ARG(double, eps, 1e-10);
 
 public:  // TG_ARG leaves the section private

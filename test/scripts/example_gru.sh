@@ -8,13 +8,4 @@ set -euo pipefail
 source "$(dirname "$0")/lib/example_setup.sh" fashion_mnist_gru  # BUILD, DATA, exe, $tmp
 min_accuracy=0.70
 
-out=$(timeout 600 "$exe" --data "$DATA" --epochs 1 --train-limit 12000 --seed 1 --quiet) || {
-    status=$?; echo "$out"; echo "FAIL: the example exited with status $status"; exit 1; }
-echo "$out"
-accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' | tail -1)
-[ -n "$accuracy" ] || { echo "FAIL: no 'test accuracy: X' line in the output"; exit 1; }
-if awk -v a="$accuracy" -v m="$min_accuracy" 'BEGIN { exit !(a >= m) }'; then
-    echo "ok: test accuracy $accuracy >= $min_accuracy"
-else
-    echo "FAIL: test accuracy $accuracy < $min_accuracy"; exit 1
-fi
+run_example 600 "$min_accuracy" --data "$DATA" --epochs 1 --train-limit 12000 --seed 1 --quiet

@@ -9,16 +9,7 @@ source "$(dirname "$0")/lib/example_setup.sh" fashion_mnist_logreg  # BUILD, DAT
 min_accuracy=0.78
 logdir="$tmp/logs"
 
-out=$(timeout 120 "$exe" --data "$DATA" --epochs 2 --seed 1 --workers 2 --logdir "$logdir") || {
-    status=$?; echo "$out"; echo "FAIL: the example exited with status $status"; exit 1; }
-echo "$out"
-accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' | tail -1)
-[ -n "$accuracy" ] || { echo "FAIL: no 'test accuracy: X' line in the output"; exit 1; }
-if awk -v a="$accuracy" -v m="$min_accuracy" 'BEGIN { exit !(a >= m) }'; then
-    echo "ok: test accuracy $accuracy >= $min_accuracy"
-else
-    echo "FAIL: test accuracy $accuracy < $min_accuracy"; exit 1
-fi
+run_example 120 "$min_accuracy" --data "$DATA" --epochs 2 --seed 1 --workers 2 --logdir "$logdir"
 
 command -v protoc > /dev/null || { echo "FAIL: protoc missing (install protobuf-compiler)"; exit 1; }
 files=("$logdir"/events.out.tfevents.*)

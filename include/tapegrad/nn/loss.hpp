@@ -27,34 +27,43 @@ public:
 class LossOptions {
 public:
     LossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT
+    // Mean (default), Sum, or None (per-element losses).
     TG_ARG(Reduction, reduction, Reduction::Mean);
 };
 
 class CrossEntropyLossOptions {
 public:
     CrossEntropyLossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT
+    // Mean (default), Sum, or None (per-example losses).
     TG_ARG(Reduction, reduction, Reduction::Mean);
+    // Epsilon in [0, 1]: mixes the targets with the uniform distribution.
     TG_ARG(double, label_smoothing, 0.0);
 };
 
 class HuberLossOptions {
 public:
     HuberLossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT
+    // Mean (default), Sum, or None (per-element losses).
     TG_ARG(Reduction, reduction, Reduction::Mean);
+    // Where the loss turns from quadratic to linear (> 0).
     TG_ARG(double, delta, 1.0);
 };
 
 class SmoothL1LossOptions {
 public:
     SmoothL1LossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT
+    // Mean (default), Sum, or None (per-element losses).
     TG_ARG(Reduction, reduction, Reduction::Mean);
+    // Where the loss turns from quadratic to linear (>= 0).
     TG_ARG(double, beta, 1.0);
 };
 
 class HingeEmbeddingLossOptions {
 public:
     HingeEmbeddingLossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT
+    // Mean (default), Sum, or None (per-element losses).
     TG_ARG(Reduction, reduction, Reduction::Mean);
+    // The margin for labels of -1.
     TG_ARG(double, margin, 1.0);
 };
 

@@ -33,10 +33,15 @@ class LinearOptions {
 public:
     LinearOptions(std::int64_t in_features, std::int64_t out_features)
         : in_features_(in_features), out_features_(out_features) {}
+    // Size of each input sample.
     TG_ARG(std::int64_t, in_features, 0);
+    // Size of each output sample.
     TG_ARG(std::int64_t, out_features, 0);
+    // Learn an additive bias.
     TG_ARG(bool, bias, true);
+    // Replaces the default weight initialiser (nullptr: libtorch's).
     TG_ARG(Initializer, weight_init, nullptr);
+    // Replaces the default bias initialiser (nullptr: libtorch's).
     TG_ARG(Initializer, bias_init, nullptr);
 };
 
@@ -63,10 +68,15 @@ public:
         : Conv2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
     Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
 
+    // Channels of the input.
     TG_ARG(std::int64_t, in_channels, 0);
+    // Channels the convolution produces.
     TG_ARG(std::int64_t, out_channels, 0);
+    // Learn an additive bias per output channel.
     TG_ARG(bool, bias, true);
+    // Replaces the default weight initialiser (nullptr: libtorch's).
     TG_ARG(Initializer, weight_init, nullptr);
+    // Replaces the default bias initialiser (nullptr: libtorch's).
     TG_ARG(Initializer, bias_init, nullptr);
 
 public:
@@ -175,7 +185,9 @@ public:
 class FlattenOptions {
 public:
     FlattenOptions() = default;
+    // First dim to flatten (default 1 keeps the batch dim).
     TG_ARG(std::int64_t, start_dim, 1);
+    // Last dim to flatten.
     TG_ARG(std::int64_t, end_dim, -1);
 };
 
@@ -191,6 +203,7 @@ public:
 class DropoutOptions {
 public:
     DropoutOptions(double p = 0.5) : p_(p) {}  // NOLINT: Dropout(0.2) reads well
+    // Probability of zeroing an element.
     TG_ARG(double, p, 0.5);
 };
 
@@ -208,12 +221,16 @@ public:
 class BatchNormOptions {
 public:
     BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
+    // C, the channels of the input.
     TG_ARG(std::int64_t, num_features, 0);
+    // Added to the variance for stability.
     TG_ARG(double, eps, 1e-5);
     // running = (1 - momentum) * running + momentum * batch statistic (libtorch's meaning;
     // TF-1's decay is 1 - momentum).
     TG_ARG(double, momentum, 0.1);
+    // Learn a per-channel scale (weight) and shift (bias).
     TG_ARG(bool, affine, true);
+    // Keep running mean/variance for eval mode (false: batch statistics always).
     TG_ARG(bool, track_running_stats, true);
 };
 
@@ -257,7 +274,9 @@ class EmbeddingOptions {
 public:
     EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
         : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+    // Rows of the table (the vocabulary size).
     TG_ARG(std::int64_t, num_embeddings, 0);
+    // Size of each embedding vector.
     TG_ARG(std::int64_t, embedding_dim, 0);
     TG_ARG(Initializer, weight_init, nullptr);  // default normal(0, 1)
 };
@@ -280,8 +299,11 @@ public:
 class LayerNormOptions {
 public:
     LayerNormOptions(const Shape& normalized_shape) : normalized_shape_(normalized_shape) {}  // NOLINT
+    // The trailing dims normalised over (and the shape of weight and bias).
     TG_ARG(Shape, normalized_shape, {});
+    // Added to the variance for stability.
     TG_ARG(double, eps, 1e-5);
+    // Learn an elementwise scale (weight) and shift (bias).
     TG_ARG(bool, elementwise_affine, true);
 };
 
@@ -305,10 +327,15 @@ public:
         : ConvTranspose2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
     ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
 
+    // Channels of the input.
     TG_ARG(std::int64_t, in_channels, 0);
+    // Channels the transposed convolution produces.
     TG_ARG(std::int64_t, out_channels, 0);
+    // Learn an additive bias per output channel.
     TG_ARG(bool, bias, true);
+    // Replaces the default weight initialiser (nullptr: libtorch's).
     TG_ARG(Initializer, weight_init, nullptr);
+    // Replaces the default bias initialiser (nullptr: libtorch's).
     TG_ARG(Initializer, bias_init, nullptr);
 
 public:
@@ -379,6 +406,7 @@ class AdaptiveAvgPool2dOptions {
 public:
     AdaptiveAvgPool2dOptions(std::int64_t output_size) : output_size_{output_size, output_size} {}  // NOLINT
     AdaptiveAvgPool2dOptions(const Shape& output_size) : output_size_(output_size) {}             // NOLINT
+    // {OH, OW}, or {S} for both.
     TG_ARG(Shape, output_size, {});
 };
 
@@ -425,6 +453,7 @@ public:
 class ELUOptions {
 public:
     ELUOptions(double alpha = 1.0) : alpha_(alpha) {}  // NOLINT: ELU(0.5) reads well
+    // Value the negative side saturates to: alpha * (exp(x) - 1).
     TG_ARG(double, alpha, 1.0);
 };
 
@@ -453,7 +482,9 @@ public:
 class HardtanhOptions {
 public:
     HardtanhOptions() = default;
+    // Lower clipping bound.
     TG_ARG(double, min_val, -1.0);
+    // Upper clipping bound.
     TG_ARG(double, max_val, 1.0);
 };
 class Hardtanh : public Module {

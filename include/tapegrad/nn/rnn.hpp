@@ -46,8 +46,11 @@ class RNNCellOptions {
 public:
     RNNCellOptions(std::int64_t input_size, std::int64_t hidden_size)
         : input_size_(input_size), hidden_size_(hidden_size) {}
+    // Features of the input x.
     TG_ARG(std::int64_t, input_size, 0);
+    // Features of the hidden state h.
     TG_ARG(std::int64_t, hidden_size, 0);
+    // Learn the biases b_ih and b_hh.
     TG_ARG(bool, bias, true);
     TG_ARG(RNNNonlinearity, nonlinearity, RNNNonlinearity::Tanh);  // RNNCell only
     // LSTMCell only: added to the forget gate's pre-activation at every step (not a
@@ -55,6 +58,7 @@ public:
     TG_ARG(double, forget_bias, 0.0);
     // Replace the default uniform(-1/sqrt(H), 1/sqrt(H)) of the weights / biases.
     TG_ARG(init::Initializer, weight_init, nullptr);
+    // Likewise for the biases.
     TG_ARG(init::Initializer, bias_init, nullptr);
     TG_ARG(Dtype, dtype, kFloat32);  // of the parameters (kFloat64 for gradchecks)
 };
@@ -128,6 +132,8 @@ public:
 };
 
 // ---- dynamic_rnn -------------------------------------------------------------------------------
+// A plain aggregate (designated initializers, like TF-1's keyword arguments), not a TG_ARG
+// chain: docs/design.md, "Two options styles, on purpose".
 struct DynamicRNNOptions {
     // int64 (B): the number of valid steps of each sequence. Outputs past a sequence's
     // length are zero, its final state is its state after its own last step, and no
@@ -159,14 +165,19 @@ class RNNOptions {
 public:
     RNNOptions(std::int64_t input_size, std::int64_t hidden_size)
         : input_size_(input_size), hidden_size_(hidden_size) {}
+    // Features of the input x.
     TG_ARG(std::int64_t, input_size, 0);
+    // Features of the hidden state h.
     TG_ARG(std::int64_t, hidden_size, 0);
+    // Stacked recurrent layers.
     TG_ARG(std::int64_t, num_layers, 1);
+    // Learn the biases b_ih and b_hh.
     TG_ARG(bool, bias, true);
     // false (libtorch's default): input (T, B, F); true: (B, T, F). h_n is always
     // (num_layers * num_directions, B, H).
     TG_ARG(bool, batch_first, false);
     TG_ARG(double, dropout, 0.0);  // on the outputs of every layer but the last, in training
+    // Also run each layer backwards in time and concatenate both directions.
     TG_ARG(bool, bidirectional, false);
     TG_ARG(RNNNonlinearity, nonlinearity, RNNNonlinearity::Tanh);  // RNN only
     TG_ARG(double, forget_bias, 0.0);                              // LSTM only

@@ -15,3 +15,21 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# run_example SECONDS MIN_ACCURACY ARGS...: runs "$exe" ARGS... with a time limit, prints
+# its output, fails unless it exits 0 and prints "test accuracy: X" with X >= MIN_ACCURACY.
+# Leaves the output in $out and X in $accuracy.
+run_example() {
+    local seconds=$1 min_accuracy=$2
+    shift 2
+    out=$(timeout "$seconds" "$exe" "$@") || {
+        local status=$?; echo "$out"; echo "FAIL: the example exited with status $status"; exit 1; }
+    echo "$out"
+    accuracy=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\).*$/\1/p' | tail -1)
+    [ -n "$accuracy" ] || { echo "FAIL: no 'test accuracy: X' line in the output"; exit 1; }
+    if awk -v a="$accuracy" -v m="$min_accuracy" 'BEGIN { exit !(a >= m) }'; then
+        echo "ok: test accuracy $accuracy >= $min_accuracy"
+    else
+        echo "FAIL: test accuracy $accuracy < $min_accuracy"; exit 1
+    fi
+}
