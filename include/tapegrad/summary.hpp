@@ -20,6 +20,10 @@
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/tensor.hpp"
 
+namespace tg::jit {
+class Graph;
+}
+
 namespace tg::summary {
 
 namespace detail {
@@ -69,6 +73,9 @@ public:
     // after backward with retain_graph), while the tape still exists.
     void add_graph(const Tensor& output, const NamedTensors& parameters = {},
                    std::optional<double> wall_time = std::nullopt);
+    // A traced graph (tg::jit::trace) for the Graphs tab: placeholders, initializers (as
+    // variables, dots as '/') and one node per op, named as in the graph (scope/kind_N).
+    void add_graph(const jit::Graph& graph, std::optional<double> wall_time = std::nullopt);
 
     // Writes everything buffered and fsyncs, here and in add_scalars' writers.
     void flush();

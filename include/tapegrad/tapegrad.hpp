@@ -8,6 +8,7 @@
 #include "tapegrad/debug.hpp"
 #include "tapegrad/dtype.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/jit.hpp"
 #include "tapegrad/nn.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"

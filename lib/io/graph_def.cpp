@@ -183,4 +183,50 @@ std::string build_graph_def(const Tensor& output, const NamedTensors& parameters
     return graph.bytes();
 }
 
+std::string build_graph_def(const jit::Graph& graph) {
+    // Each value's producer: a NodeDef name, plus ":k" for an op's k-th output.
+    std::vector<std::string> source(graph.values().size());
+    ProtoWriter out;
+    auto leaf = [&](int id, std::string_view op) {
+        const jit::Value& v = graph.value(id);
+        source[static_cast<std::size_t>(id)] = slash_path(v.name);
+        ProtoWriter def;
+        def.bytes_field(1, source[static_cast<std::size_t>(id)]);
+        def.bytes_field(2, op);
+        add_type_attr(def, "dtype", v.dtype);
+        Shape shape = v.shape;
+        if (v.dynamic_batch && !shape.empty()) shape[0] = -1;  // TF's unknown dim
+        ProtoWriter shape_value;
+        shape_value.message_field(7, shape_proto(shape));
+        add_attr(def, "shape", shape_value);
+        add_output_shapes_attr(def, {TensorMeta{shape, v.dtype}});
+        out.message_field(1, def);
+    };
+    for (int id : graph.inputs()) leaf(id, "Placeholder");
+    for (const auto& [id, data] : graph.initializers()) leaf(id, "VariableV2");
+    for (const jit::Node& node : graph.nodes()) {
+        const int first = node.outputs.empty() ? -1 : node.outputs[0];
+        const std::string name = first >= 0 ? graph.value(first).name : node.kind;
+        ProtoWriter def;
+        def.bytes_field(1, name);
+        def.bytes_field(2, node.kind);
+        for (int id : node.inputs)
+            if (id >= 0 && !source[static_cast<std::size_t>(id)].empty()) def.bytes_field(3, source[static_cast<std::size_t>(id)]);
+        std::vector<TensorMeta> metas;
+        for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+            const int id = node.outputs[k];
+            if (id < 0) continue;
+            source[static_cast<std::size_t>(id)] = k == 0 ? name : name + ":" + std::to_string(k);
+            metas.push_back({graph.value(id).shape, graph.value(id).dtype});
+        }
+        if (!metas.empty()) add_type_attr(def, "T", metas[0].dtype);
+        add_output_shapes_attr(def, metas);
+        out.message_field(1, def);
+    }
+    ProtoWriter versions;
+    versions.uint_field(1, kProducerVersion);
+    out.message_field(4, versions);
+    return out.bytes();
+}
+
 }  // namespace tg::summary::detail

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tapegrad/dtype.hpp"
+#include "tapegrad/jit.hpp"
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/tensor.hpp"
 
@@ -16,5 +17,7 @@ inline constexpr std::uint64_t kTfString = 7;  // DT_STRING
 
 // The serialized GraphDef; naming rules are documented at SummaryWriter::add_graph.
 std::string build_graph_def(const Tensor& output, const NamedTensors& parameters);
+// The same for a traced graph.
+std::string build_graph_def(const jit::Graph& graph);
 
 }  // namespace tg::summary::detail

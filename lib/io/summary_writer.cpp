@@ -227,6 +227,11 @@ void SummaryWriter::add_graph(const Tensor& output, const NamedTensors& paramete
     file_->write_event(wall_time.value_or(detail::now_seconds()), 0, detail::kEventGraphDef, graph);
 }
 
+void SummaryWriter::add_graph(const jit::Graph& graph, std::optional<double> wall_time) {
+    file_->write_event(wall_time.value_or(detail::now_seconds()), 0, detail::kEventGraphDef,
+                       detail::build_graph_def(graph));
+}
+
 void SummaryWriter::flush() {
     file_->flush();
     for (auto& [run, child] : children_) child->flush();

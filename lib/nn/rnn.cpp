@@ -9,6 +9,7 @@
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
+#include "tensor/trace.hpp"
 
 namespace tg::nn {
 
@@ -55,14 +56,19 @@ RNNCellWeights RNNBase::layer_weights(std::int64_t layer, bool reverse) const {
     return layers_[static_cast<std::size_t>(layer * directions + (reverse ? 1 : 0))];
 }
 
-std::tuple<Tensor, RNNState> RNNBase::run(const Tensor& input, const RNNState& hx, const Tensor& lengths) {
-    const std::string op = type_name();
+std::tuple<Tensor, RNNState> rnn_sequence(const std::vector<RNNCellWeights>& layers, const RNNOptions& options,
+                                          bool training, const Tensor& input, const RNNState& hx, const Tensor& lengths) {
+    TG_CHECK(!layers.empty(), "rnn_sequence", "expected the weights of at least one layer");
+    const RNNCellKind kind = layers[0].kind;
+    const char* op = kind == RNNCellKind::GRU ? "GRU" : kind == RNNCellKind::LSTM ? "LSTM" : "RNN";
     tg::detail::check_defined(input, op);
     TG_CHECK(input.dim() == 3, op, "expected input of shape {}, got {}",
              options.batch_first() ? "[B, T, F]" : "[T, B, F]", input.sizes());
     const std::int64_t directions = options.bidirectional() ? 2 : 1, L = options.num_layers();
     const std::int64_t B = input.size(options.batch_first() ? 0 : 1), H = options.hidden_size();
     const std::size_t n_state = detail::state_size(kind);
+    TG_CHECK(static_cast<std::int64_t>(layers.size()) == L * directions, op,
+             "expected the weights of {} layer(s) x {} direction(s), got {}", L, directions, layers.size());
 
     // Initial states per layer and direction, from (L * D, B, H) tensors.
     std::vector<std::vector<Tensor>> h0(n_state);
@@ -88,16 +94,34 @@ std::tuple<Tensor, RNNState> RNNBase::run(const Tensor& input, const RNNState& h
             o.reverse = d == 1;
             if (!hx.empty())
                 for (std::size_t s = 0; s < n_state; ++s) o.initial_state.push_back(h0[s][static_cast<std::size_t>(l * directions + d)]);
-            DynamicRNNResult r = dynamic_rnn(layers_[static_cast<std::size_t>(l * directions + d)], x, o);
+            DynamicRNNResult r = dynamic_rnn(layers[static_cast<std::size_t>(l * directions + d)], x, o);
             outs.push_back(r.outputs);
             for (std::size_t s = 0; s < n_state; ++s) finals[s].push_back(r.final_state[s]);
         }
         x = directions == 2 ? cat(outs, 2) : outs[0];
-        if (l + 1 < L && options.dropout() > 0.0) x = functional::dropout(x, options.dropout(), is_training());
+        if (l + 1 < L && options.dropout() > 0.0) x = functional::dropout(x, options.dropout(), training);
     }
     RNNState state;
     for (auto& f : finals) state.push_back(stack(f, 0));
-    return {options.batch_first() ? x.transpose(0, 1) : x, state};
+    Tensor output = options.batch_first() ? x.transpose(0, 1) : x;
+    if (tg::detail::active_tracer()) {
+        std::vector<Tensor> inputs{input, hx.empty() ? Tensor() : hx[0], hx.size() > 1 ? hx[1] : Tensor(), lengths};
+        for (const auto& w : layers) inputs.insert(inputs.end(), {w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh});
+        std::vector<Tensor> outputs{output};
+        outputs.insert(outputs.end(), state.begin(), state.end());
+        TG_TRACE(kind == RNNCellKind::GRU ? "gru" : kind == RNNCellKind::LSTM ? "lstm" : "rnn", std::move(inputs),
+                 std::move(outputs),
+                 {{"input_size", options.input_size()}, {"hidden_size", options.hidden_size()},
+                  {"num_layers", options.num_layers()}, {"bias", options.bias()}, {"batch_first", options.batch_first()},
+                  {"dropout", options.dropout()}, {"bidirectional", options.bidirectional()},
+                  {"relu", options.nonlinearity() == RNNNonlinearity::ReLU}, {"forget_bias", options.forget_bias()},
+                  {"training", training}});
+    }
+    return {output, state};
+}
+
+std::tuple<Tensor, RNNState> RNNBase::run(const Tensor& input, const RNNState& hx, const Tensor& lengths) {
+    return rnn_sequence(layers_, options, is_training(), input, hx, lengths);
 }
 
 Tensor RNNBase::forward(const Tensor& input) { return std::get<0>(run(input)); }

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -42,6 +43,7 @@ Tensor relu(const Tensor& a) {
         detail::record("relu", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             return {relu_backward(g, so.unpack())};
         });
+    TG_TRACE("relu", {a}, out);
     return out;
 }
 
@@ -60,6 +62,7 @@ Tensor sigmoid(const Tensor& a) {
             const Tensor s = so.unpack();
             return {g * s * (1.0 - s)};
         });
+    TG_TRACE("sigmoid", {a}, out);
     return out;
 }
 
@@ -72,6 +75,7 @@ Tensor tanh(const Tensor& a) {
             const Tensor t = so.unpack();
             return {g * (1.0 - t * t)};
         });
+    TG_TRACE("tanh", {a}, out);
     return out;
 }
 
@@ -94,6 +98,7 @@ Tensor elu(const Tensor& a, double alpha) {
             const Tensor x = sa.unpack();
             return {where(x > 0.0, g, g * exp(x) * alpha)};
         });
+    TG_TRACE("elu", {a}, out, {{"alpha", alpha}});
     return out;
 }
 
@@ -114,6 +119,7 @@ Tensor leaky_relu(const Tensor& a, double negative_slope) {
         detail::record("leaky_relu", {a}, out, [sa = SavedTensor(a), negative_slope](const Tensor& g) -> GradList {
             return {where(sa.unpack() > 0.0, g, g * negative_slope)};
         });
+    TG_TRACE("leaky_relu", {a}, out, {{"negative_slope", negative_slope}});
     return out;
 }
 
@@ -135,6 +141,7 @@ Tensor softplus(const Tensor& a) {
         detail::record("softplus", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g * sigmoid(sa.unpack())};
         });
+    TG_TRACE("softplus", {a}, out);
     return out;
 }
 
@@ -183,6 +190,7 @@ Tensor gelu(const Tensor& a, std::string_view approximate) {
             const Tensor pdf = exp(x * x * -0.5) * 0.3989422804014327;
             return {g * (cdf + x * pdf)};
         });
+    TG_TRACE("gelu", {a}, out, {{"approximate", approximate}});
     return out;
 }
 
@@ -201,6 +209,7 @@ Tensor silu(const Tensor& a) {
             const Tensor s = sigmoid(x);
             return {g * s * (x * (1.0 - s) + 1.0)};
         });
+    TG_TRACE("silu", {a}, out);
     return out;
 }
 
@@ -240,6 +249,7 @@ Tensor clipped_linear(const Tensor& a, double shift, double divisor, double lo, 
             const Tensor gs = divisor == 1.0 ? g : g / divisor;
             return {where(sm.unpack(), gs, scalar_tensor(0.0, g.dtype()))};
         });
+    TG_TRACE(op, {a}, out, {{"min_val", lo}, {"max_val", hi}});
     return out;
 }
 }  // namespace
@@ -283,6 +293,7 @@ Tensor selu(const Tensor& a) {
             const Tensor x = sa.unpack();
             return {where(x > 0.0, g * scale, g * exp(x) * (alpha * scale))};
         });
+    TG_TRACE("selu", {a}, out);
     return out;
 }
 
@@ -299,6 +310,7 @@ Tensor softsign(const Tensor& a) {
         detail::record("softsign", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g / square(abs(sa.unpack()) + 1.0)};
         });
+    TG_TRACE("softsign", {a}, out);
     return out;
 }
 

@@ -23,6 +23,7 @@
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -385,7 +386,10 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
               const Shape& padding, const Shape& dilation) {
     const auto [ph, pw] = spatial_pair(padding, "padding", "conv2d", 0);
-    return conv2d_impl(input, weight, bias, stride, Padding2d{ph, ph, pw, pw}, dilation);
+    Tensor out = conv2d_impl(input, weight, bias, stride, Padding2d{ph, ph, pw, pw}, dilation);
+    TG_TRACE("conv2d", {input, weight, bias}, out,
+             {{"stride", stride}, {"padding", Shape{ph, pw}}, {"dilation", dilation}, {"pads", Shape{ph, pw, ph, pw}}});
+    return out;
 }
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
@@ -396,7 +400,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
              "expected a 4-D input and weight, got shapes {} and {}", input.sizes(), weight.sizes());
     const Padding2d pad = tf_padding(padding, input.sizes()[2], input.sizes()[3],
                                      {weight.sizes()[2], weight.sizes()[3]}, stride, dilation);
-    return conv2d_impl(input, weight, bias, stride, pad, dilation);
+    Tensor out = conv2d_impl(input, weight, bias, stride, pad, dilation);
+    TG_TRACE("conv2d", {input, weight, bias}, out,
+             {{"stride", stride}, {"padding_mode", padding == Padding::Same ? "same" : "valid"}, {"dilation", dilation},
+              {"pads", Shape{pad.top, pad.left, pad.bottom, pad.right}}});
+    return out;
 }
 
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,

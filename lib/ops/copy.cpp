@@ -1,5 +1,6 @@
 // Copies and conversions (to, contiguous, clone) and the in-place writes.
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -31,6 +32,7 @@ Tensor Tensor::to(Dtype dtype) const {
         const Dtype from = this->dtype();
         detail::record("to", {*this}, out, [from](const Tensor& g) -> GradList { return {g.to(from)}; });
     }
+    TG_TRACE("to", {*this}, out, {{"dtype", static_cast<std::int64_t>(dtype)}});
     return out;
 }
 
@@ -44,6 +46,7 @@ Tensor Tensor::clone() const {
     Tensor out = copy_as(*this, dtype());
     if (detail::needs_grad(*this))
         detail::record("clone", {*this}, out, [](const Tensor& g) -> GradList { return {g}; });
+    TG_TRACE("clone", {*this}, out);
     return out;
 }
 

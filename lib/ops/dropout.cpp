@@ -6,6 +6,7 @@
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
+#include "tensor/trace.hpp"
 
 namespace tg::nn::functional {
 
@@ -18,7 +19,9 @@ Tensor dropout(const Tensor& input, double p, bool training) {
     // mask = bernoulli(1 - p) / (1 - p): survivors are scaled so E[out] = input.
     Tensor mask = bernoulli(input.sizes(), 1.0 - p, input.dtype());
     mask.mul_(1.0 / (1.0 - p));
-    return input * mask;
+    Tensor out = input * mask;
+    TG_TRACE("dropout", {input}, out, {{"p", p}, {"training", training}});
+    return out;
 }
 
 }  // namespace tg::nn::functional

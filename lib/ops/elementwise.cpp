@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -72,6 +73,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
         detail::record("add", {a, b}, out, [ia = InputInfo(a), ib = InputInfo(b), alpha](const Tensor& g) -> GradList {
             return {ia.reduce(g), ib.reduce(alpha == 1.0 ? g : g * alpha)};
         });
+    TG_TRACE("add", {a, b}, out, {{"alpha", alpha}});
     return out;
 }
 
@@ -83,6 +85,7 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
         detail::record("sub", {a, b}, out, [ia = InputInfo(a), ib = InputInfo(b), alpha](const Tensor& g) -> GradList {
             return {ia.reduce(g), ib.reduce(g * -alpha)};
         });
+    TG_TRACE("sub", {a, b}, out, {{"alpha", alpha}});
     return out;
 }
 
@@ -97,6 +100,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
                            return {ia.requires_grad ? ia.reduce(g * sb.unpack()) : Tensor(),
                                    ib.requires_grad ? ib.reduce(g * sa.unpack()) : Tensor()};
                        });
+    TG_TRACE("mul", {a, b}, out);
     return out;
 }
 
@@ -114,6 +118,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
                            return {ia.requires_grad ? ia.reduce(g / bv) : Tensor(),
                                    ib.requires_grad ? ib.reduce(-g * sa.unpack() / (bv * bv)) : Tensor()};
                        });
+    TG_TRACE("div", {a, b}, out);
     return out;
 }
 
@@ -129,6 +134,7 @@ Tensor neg(const Tensor& a) {
     Tensor out = detail::map_unary(a, "neg", [](auto x) { return -x; });
     if (detail::needs_grad(a))
         detail::record("neg", {a}, out, [](const Tensor& g) -> GradList { return {-g}; });
+    TG_TRACE("neg", {a}, out);
     return out;
 }
 
@@ -140,6 +146,7 @@ Tensor exp(const Tensor& a) {
         detail::record("exp", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             return {g * so.unpack()};
         });
+    TG_TRACE("exp", {a}, out);
     return out;
 }
 
@@ -151,6 +158,7 @@ Tensor log(const Tensor& a) {
         detail::record("log", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g / sa.unpack()};
         });
+    TG_TRACE("log", {a}, out);
     return out;
 }
 
@@ -183,6 +191,7 @@ Tensor pow(const Tensor& a, double exponent) {
             if (exponent == 2.0) return {g * sa.unpack() * 2.0};
             return {g * pow(sa.unpack(), exponent - 1.0) * exponent};
         });
+    TG_TRACE("pow", {a}, out, {{"exponent", exponent}});
     return out;
 }
 
@@ -209,6 +218,7 @@ Tensor pow(const Tensor& a, const Tensor& exponent) {
                                                     g * so.unpack() * log(av)));
                            return {ga, gb};
                        });
+    TG_TRACE("pow", {a, exponent}, out);
     return out;
 }
 
@@ -229,6 +239,7 @@ Tensor sqrt(const Tensor& a) {
         detail::record("sqrt", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             return {g / (so.unpack() * 2.0)};
         });
+    TG_TRACE("sqrt", {a}, out);
     return out;
 }
 
@@ -243,6 +254,7 @@ Tensor sin(const Tensor& a) {
         detail::record("sin", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g * cos(sa.unpack())};
         });
+    TG_TRACE("sin", {a}, out);
     return out;
 }
 
@@ -254,6 +266,7 @@ Tensor cos(const Tensor& a) {
         detail::record("cos", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {-g * sin(sa.unpack())};
         });
+    TG_TRACE("cos", {a}, out);
     return out;
 }
 
@@ -271,6 +284,7 @@ Tensor rsqrt(const Tensor& a) {
             const Tensor y = so.unpack();
             return {g * y * y * y * -0.5};
         });
+    TG_TRACE("rsqrt", {a}, out);
     return out;
 }
 
@@ -288,6 +302,7 @@ Tensor reciprocal(const Tensor& a) {
             const Tensor y = so.unpack();
             return {-g * y * y};
         });
+    TG_TRACE("reciprocal", {a}, out);
     return out;
 }
 
@@ -300,6 +315,7 @@ Tensor expm1(const Tensor& a) {
         detail::record("expm1", {a}, out, [so = SavedTensor(out, true)](const Tensor& g) -> GradList {
             return {g * (so.unpack() + 1.0)};
         });
+    TG_TRACE("expm1", {a}, out);
     return out;
 }
 
@@ -311,6 +327,7 @@ Tensor log1p(const Tensor& a) {
         detail::record("log1p", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g / (sa.unpack() + 1.0)};
         });
+    TG_TRACE("log1p", {a}, out);
     return out;
 }
 
@@ -324,6 +341,7 @@ Tensor erf(const Tensor& a) {
             const Tensor x = sa.unpack();
             return {g * exp(-(x * x)) * 1.1283791670955126};  // 2 / sqrt(pi)
         });
+    TG_TRACE("erf", {a}, out);
     return out;
 }
 
@@ -334,13 +352,16 @@ Tensor abs(const Tensor& a) {
         detail::record("abs", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g * sign(sa.unpack())};  // subgradient 0 at 0, as libtorch
         });
+    TG_TRACE("abs", {a}, out);
     return out;
 }
 
 // Not recorded: its derivative is zero wherever it exists, so no gradient flows through.
 Tensor sign(const Tensor& a) {
     detail::check_defined(a, "sign");
-    return detail::map_unary(a, "sign", [](auto x) { return (x > 0) - (x < 0); });
+    Tensor out = detail::map_unary(a, "sign", [](auto x) { return (x > 0) - (x < 0); });
+    TG_TRACE("sign", {a}, out);
+    return out;
 }
 
 Tensor square(const Tensor& a) {
@@ -350,6 +371,7 @@ Tensor square(const Tensor& a) {
         detail::record("square", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
             return {g * sa.unpack() * 2.0};
         });
+    TG_TRACE("square", {a}, out);
     return out;
 }
 
@@ -380,6 +402,7 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
             return {where(sm.unpack(), g, zero_like_scalar(g))};
         });
     }
+    TG_TRACE("clamp", {a}, out, {{"min", min.value_or(-HUGE_VAL)}, {"max", max.value_or(HUGE_VAL)}});
     return out;
 }
 
@@ -402,6 +425,7 @@ Tensor max_or_min(const Tensor& a, const Tensor& b, std::string_view op) {
                            const Tensor b_wins = IsMax ? bv > av : bv < av;
                            return {ia.reduce(where(a_wins, g, half)), ib.reduce(where(b_wins, g, half))};
                        });
+    TG_TRACE(op, {a, b}, out);
     return out;
 }
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -91,7 +92,9 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
         TG_CHECK(pi[i] >= 0 && pi[i] < rows, "embedding",
                  "index {} is out of range for a weight of {} rows (shape {}); expected 0 <= index < {}", pi[i], rows,
                  weight.sizes(), rows);
-    return embedding_gather(idx, weight);
+    Tensor out = embedding_gather(idx, weight);
+    TG_TRACE("embedding", {indices, weight}, out);
+    return out;
 }
 
 }  // namespace tg::nn::functional

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -309,6 +310,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
             return grads;
         });
     }
+    TG_TRACE("cat", tensors, out, {{"dim", dim}});
     return out;
 }
 

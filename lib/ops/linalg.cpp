@@ -6,6 +6,7 @@
 
 #include "autograd/record.hpp"
 #include "ops/dense.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -98,6 +99,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
                         ra = a.requires_grad(), rb = b.requires_grad()](const Tensor& g) -> GradList {
                            return {ra ? mm(g, sb.unpack().t()) : Tensor(), rb ? mm(sa.unpack().t(), g) : Tensor()};
                        });
+    TG_TRACE("mm", {a, b}, out);
     return out;
 }
 
@@ -167,7 +169,9 @@ Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta,
                  (in.size() < 2 || in[0] == 1 || in[0] == out_shape[0]),
              "addmm", "input of shape {} does not broadcast to the product's shape {} ({} @ {})", in,
              out_shape, a.sizes(), b.sizes());
-    return detail::dense("addmm", a, b, detail::WeightLayout::InOut, input, {}, beta, alpha);
+    Tensor out = detail::dense("addmm", a, b, detail::WeightLayout::InOut, input, {}, beta, alpha);
+    TG_TRACE("addmm", {input, a, b}, out, {{"beta", beta}, {"alpha", alpha}});
+    return out;
 }
 
 namespace nn::functional {
@@ -188,7 +192,11 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     detail::check_floating(input, "linear");
     detail::check_same_dtype(input, weight, "linear");
     if (bias.defined()) detail::check_same_dtype(input, bias, "linear");
-    if (input.dim() == 2) return detail::dense("linear", input, weight, detail::WeightLayout::OutIn, bias);
+    if (input.dim() == 2) {
+        Tensor out = detail::dense("linear", input, weight, detail::WeightLayout::OutIn, bias);
+        TG_TRACE("linear", {input, weight, bias}, out);
+        return out;
+    }
     if (input.dim() == 1) return squeeze(linear(unsqueeze(input, 0), weight, bias), 0);
     // (..., in): fold the leading dims into the rows of one GEMM.
     Shape out_shape(input.sizes().data(), input.sizes().size() - 1);
@@ -240,6 +248,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
                            return {ra ? bmm(g, transpose(sb.unpack(), 1, 2)) : Tensor(),
                                    rb ? bmm(transpose(sa.unpack(), 1, 2), g) : Tensor()};
                        });
+    TG_TRACE("bmm", {a, b}, out);
     return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -207,7 +208,10 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
         const Tensor scale = weight.defined() ? weight * invstd : invstd;
         Tensor shift = neg(running_mean.detach() * scale);
         if (bias.defined()) shift = shift + bias;
-        return input * reshape(scale, g.stat_shape) + reshape(shift, g.stat_shape);
+        Tensor out = input * reshape(scale, g.stat_shape) + reshape(shift, g.stat_shape);
+        TG_TRACE("batch_norm", {input, running_mean, running_var, weight, bias}, out,
+                 {{"training", training}, {"momentum", momentum}, {"eps", eps}});
+        return out;
     }
 
     TG_CHECK(g.count() > 1, "batch_norm",
@@ -248,6 +252,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                            return batch_norm_backward_fused(grad, x, w, has_bias, g, mean_c, invstd_c);
                        });
     }
+    TG_TRACE("batch_norm", {input, running_mean, running_var, weight, bias}, out,
+             {{"training", training}, {"momentum", momentum}, {"eps", eps}});
     return out;
 }
 

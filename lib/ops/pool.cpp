@@ -18,6 +18,7 @@
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -358,26 +359,32 @@ Padding2d symmetric(const Shape& padding, const char* op) {
 }  // namespace
 
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding) {
-    return on_4d(input, "max_pool2d", [&](const Tensor& x) {
+    Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
         const Padding2d pad = symmetric(padding, "max_pool2d");
         const auto [kh, kw] = spatial_pair(kernel, "kernel size", "max_pool2d", 1);
         TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "max_pool2d",
                  "padding {} must be at most half the kernel size {}", padding, kernel);
         return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d"));
     });
+    TG_TRACE("max_pool2d", {input}, out, {{"kernel", kernel}, {"stride", stride}, {"padding", padding}});
+    return out;
 }
 
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
-    return on_4d(input, "max_pool2d", [&](const Tensor& x) {
+    Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
         const Shape& s = stride.empty() ? kernel : stride;
         const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
         return max_pool_forward(x, pool_geom(x, kernel, s, pad, "max_pool2d"));
     });
+    const Padding2d pads = tf_padding(padding, input.size(-2), input.size(-1), kernel, stride.empty() ? kernel : stride);
+    TG_TRACE("max_pool2d", {input}, out, {{"kernel", kernel}, {"stride", stride},
+             {"padding_mode", padding == Padding::Same ? "same" : "valid"}, {"pads", Shape{pads.top, pads.left, pads.bottom, pads.right}}});
+    return out;
 }
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
                   bool count_include_pad) {
-    return on_4d(input, "avg_pool2d", [&](const Tensor& x) {
+    Tensor out = on_4d(input, "avg_pool2d", [&](const Tensor& x) {
         const Padding2d pad = symmetric(padding, "avg_pool2d");
         const auto [kh, kw] = spatial_pair(kernel, "kernel size", "avg_pool2d", 1);
         TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "avg_pool2d",
@@ -386,16 +393,23 @@ Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
         g.count_include_pad = count_include_pad;
         return window_mean(x, g, kAvgPool);
     });
+    TG_TRACE("avg_pool2d", {input}, out,
+             {{"kernel", kernel}, {"stride", stride}, {"padding", padding}, {"count_include_pad", count_include_pad}});
+    return out;
 }
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
-    return on_4d(input, "avg_pool2d", [&](const Tensor& x) {
+    Tensor out = on_4d(input, "avg_pool2d", [&](const Tensor& x) {
         const Shape& s = stride.empty() ? kernel : stride;
         const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
         PoolGeom g = pool_geom(x, kernel, s, pad, "avg_pool2d");
         g.count_include_pad = false;  // TF averages over the cells inside the input
         return window_mean(x, g, kAvgPool);
     });
+    const Padding2d pads = tf_padding(padding, input.size(-2), input.size(-1), kernel, stride.empty() ? kernel : stride);
+    TG_TRACE("avg_pool2d", {input}, out, {{"kernel", kernel}, {"stride", stride},
+             {"padding_mode", padding == Padding::Same ? "same" : "valid"}, {"pads", Shape{pads.top, pads.left, pads.bottom, pads.right}}});
+    return out;
 }
 
 // ---- adaptive average pooling and nearest upsampling --------------------------------------
@@ -486,13 +500,15 @@ Tensor upsample_nearest(const Tensor& input, std::int64_t OH, std::int64_t OW, s
 }  // namespace
 
 Tensor adaptive_avg_pool2d(const Tensor& input, const Shape& output_size) {
-    return on_4d(input, "adaptive_avg_pool2d", [&](const Tensor& x) {
+    Tensor out = on_4d(input, "adaptive_avg_pool2d", [&](const Tensor& x) {
         detail::check_floating(x, "adaptive_avg_pool2d");
         const auto [oh, ow] = spatial_pair(output_size, "output_size", "adaptive_avg_pool2d", 1);
         TG_CHECK(x.sizes()[2] > 0 && x.sizes()[3] > 0, "adaptive_avg_pool2d", "input shape {} has an empty plane",
                  input.sizes());
         return window_mean(x, resize_geom(x, oh, ow), kAdaptiveAvgPool);
     });
+    TG_TRACE("adaptive_avg_pool2d", {input}, out, {{"output_size", output_size}});
+    return out;
 }
 
 Tensor upsample_nearest2d(const Tensor& input, const Shape& output_size) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
@@ -121,6 +122,7 @@ Tensor sum(const Tensor& a, const Shape& dims, bool keepdim) {
         detail::record("sum", {a}, out, [in_shape = a.sizes(), keep_shape](const Tensor& g) -> GradList {
             return {expand(unsqueeze_reduced(g, keep_shape), in_shape)};
         });
+    TG_TRACE("sum", {a}, out, {{"dims", dims}, {"keepdim", keepdim}});
     return out;
 }
 

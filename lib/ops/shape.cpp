@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -86,7 +87,9 @@ Tensor view(const Tensor& a, const Shape& shape) {
     TG_CHECK(view_strides(a, sizes, strides), "view",
              "cannot view a tensor of shape {} and strides {} as {} without copying; use reshape()",
              a.sizes(), a.strides(), sizes);
-    return record_view(a, make_view(a, sizes, strides, a.storage_offset()), "view",
+    Tensor out = make_view(a, sizes, strides, a.storage_offset());
+    TG_TRACE("view", {a}, out, {{"shape", sizes}});
+    return record_view(a, out, "view",
                        [in_shape = a.sizes()](const Tensor& g) -> GradList { return {reshape(g, in_shape)}; });
 }
 
@@ -125,7 +128,9 @@ Tensor permute(const Tensor& a, const Shape& dims) {
         sizes[i] = a.sizes()[d];
         strides[i] = a.strides()[d];
     }
-    return record_view(a, make_view(a, sizes, strides, a.storage_offset()), "permute",
+    Tensor out = make_view(a, sizes, strides, a.storage_offset());
+    TG_TRACE("permute", {a}, out, {{"dims", dims}});
+    return record_view(a, out, "permute",
                        [inverse](const Tensor& g) -> GradList { return {permute(g, inverse)}; });
 }
 
@@ -151,8 +156,9 @@ Tensor expand(const Tensor& a, const Shape& sizes) {
                  target[lead + i]);
     }
     if (target == a.sizes()) return a;
-    return record_view(a, make_view(a, target, detail::broadcast_strides(a.sizes(), a.strides(), target), a.storage_offset()),
-                       "expand", [in_shape = a.sizes()](const Tensor& g) -> GradList {
+    Tensor out = make_view(a, target, detail::broadcast_strides(a.sizes(), a.strides(), target), a.storage_offset());
+    TG_TRACE("expand", {a}, out, {{"sizes", target}});
+    return record_view(a, out, "expand", [in_shape = a.sizes()](const Tensor& g) -> GradList {
                            return {detail::sum_to_shape(g, in_shape)};
                        });
 }
@@ -208,6 +214,7 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
     Shape sizes = a.sizes();
     sizes[d] = length;
     Tensor out = make_view(a, sizes, a.strides(), a.storage_offset() + start * a.strides()[d]);
+    TG_TRACE("narrow", {a}, out, {{"dim", static_cast<std::int64_t>(d)}, {"start", start}, {"length", length}});
     return record_view(a, out, "narrow", [in = detail::InputInfo(a), d, start](const Tensor& g) -> GradList {
         // Pad the gradient with zeros back to the input's extent along d.
         std::vector<Tensor> parts;
@@ -286,6 +293,7 @@ Tensor flip(const Tensor& a, const Shape& dims) {
     copy_elements(make_view(a, a.sizes(), strides, offset), out);
     if (detail::needs_grad(a))
         detail::record("flip", {a}, out, [dims](const Tensor& g) -> GradList { return {flip(g, dims)}; });
+    TG_TRACE("flip", {a}, out, {{"dims", dims}});
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -150,6 +151,7 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
             const auto dd = static_cast<std::int64_t>(d);
             return {y * (g - sum(g * y, {dd}, true))};
         });
+    TG_TRACE("softmax", {a}, out, {{"dim", dim}});
     return out;
 }
 
@@ -163,6 +165,7 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
             if (y.dim() == 0) return {g * 0.0};
             return {g - exp(y) * sum(g, {static_cast<std::int64_t>(d)}, true)};
         });
+    TG_TRACE("log_softmax", {a}, out, {{"dim", dim}});
     return out;
 }
 
@@ -182,6 +185,7 @@ Tensor logsumexp(const Tensor& a, std::int64_t dim, bool keepdim) {
                            const Tensor lse = reshape(sl.unpack(), keep_shape);
                            return {reshape(g, keep_shape) * exp(sx.unpack() - lse)};
                        });
+    TG_TRACE("logsumexp", {a}, out, {{"dim", dim}, {"keepdim", keepdim}});
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
+#include "tensor/trace.hpp"
 
 namespace tg {
 
@@ -69,7 +70,7 @@ Tensor empty(const Shape& sizes, Dtype dtype) { return make_tensor(sizes, dtype)
 Tensor zeros(const Shape& sizes, Dtype dtype) { return full(sizes, 0.0, dtype); }
 Tensor ones(const Shape& sizes, Dtype dtype) { return full(sizes, 1.0, dtype); }
 Tensor full(const Shape& sizes, double value, Dtype dtype) {
-    return generate(sizes, dtype, [value](std::int64_t) { return value; });
+    return detail::traced_constant(generate(sizes, dtype, [value](std::int64_t) { return value; }));
 }
 Tensor zeros_like(const Tensor& like) { return zeros(like.sizes(), like.dtype()); }
 Tensor ones_like(const Tensor& like) { return ones(like.sizes(), like.dtype()); }
@@ -80,20 +81,22 @@ Tensor arange(double start, double end, double step, Dtype dtype) {
     TG_CHECK(step != 0, "arange", "step must be non-zero");
     TG_CHECK((end - start) * step >= 0, "arange", "range [{}, {}) cannot be walked with step {}", start, end, step);
     const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
-    return generate({n}, dtype, [=](std::int64_t i) { return start + static_cast<double>(i) * step; });
+    return detail::traced_constant(
+        generate({n}, dtype, [=](std::int64_t i) { return start + static_cast<double>(i) * step; }));
 }
 Tensor arange(double end, Dtype dtype) { return arange(0, end, 1, dtype); }
 
 Tensor eye(std::int64_t n, Dtype dtype) { return eye(n, n, dtype); }
 Tensor eye(std::int64_t n, std::int64_t m, Dtype dtype) {
     TG_CHECK(n >= 0 && m >= 0, "eye", "sizes must be non-negative, got {} x {}", n, m);
-    return generate({n, m}, dtype, [m](std::int64_t i) { return i / m == i % m ? 1.0 : 0.0; });
+    return detail::traced_constant(generate({n, m}, dtype, [m](std::int64_t i) { return i / m == i % m ? 1.0 : 0.0; }));
 }
 
 Tensor linspace(double start, double end, std::int64_t steps, Dtype dtype) {
     TG_CHECK(steps >= 0, "linspace", "steps must be non-negative, got {}", steps);
     const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-    return generate({steps}, dtype, [=](std::int64_t i) { return start + static_cast<double>(i) * step; });
+    return detail::traced_constant(
+        generate({steps}, dtype, [=](std::int64_t i) { return start + static_cast<double>(i) * step; }));
 }
 
 namespace {
@@ -102,7 +105,8 @@ Tensor from_values(const std::vector<T>& values, const Shape& sizes) {
     const Shape shape = sizes.empty() ? Shape{static_cast<std::int64_t>(values.size())} : sizes;
     TG_CHECK(shape.numel() == static_cast<std::int64_t>(values.size()), "from_vector",
              "{} values cannot fill shape {} ({} elements)", values.size(), shape, shape.numel());
-    return generate(shape, dtype_of<T>::value, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
+    return detail::traced_constant(
+        generate(shape, dtype_of<T>::value, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; }));
 }
 }  // namespace
 
@@ -113,7 +117,8 @@ Tensor from_vector(const std::vector<bool>& v, const Shape& s) { return from_val
 
 Tensor tensor(std::initializer_list<double> values, Dtype dtype) {
     std::vector<double> v(values);
-    return generate({static_cast<std::int64_t>(v.size())}, dtype, [&](std::int64_t i) { return v[static_cast<std::size_t>(i)]; });
+    return detail::traced_constant(generate({static_cast<std::int64_t>(v.size())}, dtype,
+                                            [&](std::int64_t i) { return v[static_cast<std::size_t>(i)]; }));
 }
 
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype dtype) {
@@ -123,8 +128,8 @@ Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype d
         TG_CHECK(row.size() == cols, "tensor", "ragged rows: expected {} values per row, got {}", cols, row.size());
         v.insert(v.end(), row.begin(), row.end());
     }
-    return generate({static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(cols)}, dtype,
-                    [&](std::int64_t i) { return v[static_cast<std::size_t>(i)]; });
+    return detail::traced_constant(generate({static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(cols)},
+                                            dtype, [&](std::int64_t i) { return v[static_cast<std::size_t>(i)]; }));
 }
 
 void manual_seed(std::uint64_t seed) {

@@ -6,6 +6,7 @@
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
+#include "tensor/trace.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -47,6 +48,7 @@ template <class T> const T* Tensor::data_ptr() const {
 
 template <class T> T Tensor::item() const {
     TG_CHECK(numel() == 1, "item", "expected a one-element tensor, got shape {}", sizes());
+    if (auto* tracer = detail::active_tracer()) tracer->untraceable("item", *this);
     return detail::visit_dtype(dtype(), [&](auto v) {
         using S = decltype(v);
         return static_cast<T>(*impl_->data_as<S>());

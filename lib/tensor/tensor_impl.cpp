@@ -6,6 +6,7 @@
 #include <new>
 
 #include "tapegrad/error.hpp"
+#include "tensor/trace.hpp"
 
 namespace tg {
 
@@ -25,6 +26,7 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape stri
       offset_(offset),
       numel_(sizes_.numel()),
       dtype_(dtype) {
+    if (auto* tracer = detail::active_tracer()) tracer->created(this);
     // Contiguous = row-major with no gaps; dims of size 1 may have any stride.
     contiguous_ = true;
     std::int64_t expected = 1;

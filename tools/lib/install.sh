@@ -18,7 +18,9 @@ JUPYTER_PACKAGES=(jupyter-notebook python3-nbclient jupyter-nbconvert chromium)
 # notebook test: runs the kernel headless, decodes its PNGs), gdb (pretty-printer test),
 # graphviz (DOT check), valgrind (the installed library runs on a CPU without AVX-512:
 # test/scripts/install.sh).
-TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz valgrind
+# python3-onnx: the ONNX checker for the export test (test/scripts/onnx_export.sh, ~5 s of
+# apt); Node.js/npm (install_node below) run ONNX Runtime from npm in the same test.
+TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz valgrind python3-onnx
                "${INTERACTIVE_PACKAGES[@]}" python3-nbclient python3-pil)
 
 # install_packages PKG...: apt-get installs those of PKG that are not installed yet.
@@ -36,3 +38,10 @@ install_packages() {
 }
 
 install_build_deps() { install_packages "${BUILD_PACKAGES[@]}"; }
+
+# Node.js and npm from Debian unless a node and npm are already on PATH (a NodeSource
+# nodejs ships its own npm, which Debian's npm package would conflict with).
+install_node() {
+    if command -v node > /dev/null && command -v npm > /dev/null; then return 0; fi
+    install_packages nodejs npm
+}

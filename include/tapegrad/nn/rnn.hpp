@@ -188,6 +188,14 @@ using LSTMOptions = RNNOptions;
 
 // Parameters are named like libtorch's: weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k},
 // bias_hh_l{k}, with the suffix _reverse for the backward direction.
+// The multi-layer, optionally bidirectional recurrence behind RNN, GRU and LSTM, on given
+// cell weights (layer-major, forward then reverse): libtorch's at::rnn_tanh / at::gru /
+// at::lstm. Arguments as RNNBase::run; `training` turns on the between-layer dropout.
+// Traced as one node ("rnn", "gru", "lstm") that ONNX export writes as ONNX's own op.
+std::tuple<Tensor, RNNState> rnn_sequence(const std::vector<RNNCellWeights>& layers, const RNNOptions& options,
+                                          bool training, const Tensor& input, const RNNState& hx = {},
+                                          const Tensor& lengths = {});
+
 class RNNBase : public Module {
 public:
     // The output sequence only (Sequential-able).

@@ -1,0 +1,129 @@
+// tg::jit: a traced graph of a function or module, run with feeds and fetches (TF-1's
+// Session.run), printed, drawn, exported (tapegrad/onnx.hpp).
+//
+//   tg::jit::Graph g = tg::jit::trace(model, tg::randn({1, 784}), {.dynamic_batch = true});
+//   auto logits = g.run({{"input", batch}})[0];            // every output
+//   auto [h] = ...; g.run({{"input", batch}}, {"relu_1"});  // only what "relu_1" needs
+//   std::cout << g;                                        // one line per node
+//
+// trace() runs the function once eagerly and records every op (grad or not) with its
+// attributes. What cannot be recorded faithfully throws a tg::Error naming it: item()
+// on a traced value (data-dependent control flow), an op without a trace hook, a tensor
+// written through data_ptr. Python-level control flow (C++ ifs and loops on sizes) is
+// unrolled for the example's shapes, as in torch.jit.trace. docs/graphs-and-onnx.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "tapegrad/serialize.hpp"
+#include "tapegrad/shape.hpp"
+#include "tapegrad/tensor.hpp"
+
+namespace tg::nn {
+class Module;
+}
+
+namespace tg::jit {
+
+// An op attribute: integer (bools, enums), real, list of integers or string.
+using Attribute = std::variant<std::int64_t, double, std::vector<std::int64_t>, std::string>;
+
+// A value in the graph: a placeholder, an initializer (parameter or constant) or an op's
+// output. `shape` is the traced shape; with `dynamic_batch` its first dim is the batch
+// (None in TF-1, a named dim in ONNX) and may differ at run time.
+struct Value {
+    std::string name;
+    Shape shape;
+    Dtype dtype = kFloat32;
+    bool dynamic_batch = false;
+};
+
+struct Node {
+    std::string kind;  // the op's name: "conv2d", "add", "gru", ...
+    std::vector<std::pair<std::string, Attribute>> attributes;
+    std::vector<int> inputs;   // value ids; -1 = an absent optional input (no bias)
+    std::vector<int> outputs;  // value ids
+
+    bool has(const std::string& name) const;
+    // Typed attribute reads; a missing or mistyped attribute throws naming the node.
+    std::int64_t i(const std::string& name) const;
+    double f(const std::string& name) const;
+    const std::vector<std::int64_t>& ints(const std::string& name) const;
+    const std::string& s(const std::string& name) const;
+};
+
+using Feeds = std::map<std::string, Tensor>;
+
+class Graph {
+public:
+    const std::vector<Value>& values() const { return values_; }
+    const std::vector<Node>& nodes() const { return nodes_; }
+    const std::vector<int>& inputs() const { return inputs_; }    // placeholders, in order
+    const std::vector<int>& outputs() const { return outputs_; }  // in the function's order
+    // Parameters (by named_parameters / named_buffers names) and constants.
+    const std::vector<std::pair<int, Tensor>>& initializers() const { return initializers_; }
+    const Value& value(int id) const { return values_.at(static_cast<std::size_t>(id)); }
+    // The id of the value called `name`; throws listing the names when there is none.
+    int find(const std::string& name) const;
+
+    // Feeds every placeholder and returns the outputs.
+    std::vector<Tensor> run(const Feeds& feeds) const;
+    // Returns the fetched values (outputs or any intermediate, by name) in order, running
+    // only the nodes they depend on; only the placeholders they need must be fed.
+    std::vector<Tensor> run(const Feeds& feeds, const std::vector<std::string>& fetches) const;
+    // How many nodes the last run executed (the rest were not needed by its fetches).
+    std::size_t last_run_node_count() const { return last_run_nodes_; }
+
+    std::string str() const;     // one line per node: "%relu_1 = relu(%linear_0)"
+    std::string to_dot() const;  // Graphviz
+
+    // The graph with a node appended: for builders (tests, import); trace() is the usual way.
+    int add_value(Value value);
+    void add_node(Node node) { nodes_.push_back(std::move(node)); }
+    void add_input(int value) { inputs_.push_back(value); }
+    void add_output(int value) { outputs_.push_back(value); }
+    void add_initializer(int value, Tensor data) { initializers_.emplace_back(value, std::move(data)); }
+    void rename(int value, std::string name) { values_.at(static_cast<std::size_t>(value)).name = std::move(name); }
+    // Checks ids, producers before consumers and that every kind has an executor kernel.
+    void validate() const;
+
+private:
+    std::vector<Value> values_;
+    std::vector<Node> nodes_;
+    std::vector<int> inputs_, outputs_;
+    std::vector<std::pair<int, Tensor>> initializers_;
+    mutable std::size_t last_run_nodes_ = 0;
+};
+
+std::ostream& operator<<(std::ostream& os, const Graph& graph);
+
+struct TraceOptions {
+    std::vector<std::string> input_names;   // default "input", "input_1", ...
+    std::vector<std::string> output_names;  // default "output", "output_1", ...
+    // The inputs' first dim is the batch: TF-1's shape=[None, 784].
+    bool dynamic_batch = false;
+    // Names for tensors the function reads that are not inputs (its weights); others
+    // become constants named "const_N".
+    NamedTensors parameters;
+};
+
+using TracedFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+Graph trace(const TracedFunction& fn, const std::vector<Tensor>& example_inputs, const TraceOptions& options = {});
+// module.forward(example_input); parameters and buffers keep their named_parameters /
+// named_buffers names. The module is traced in its current mode (call eval() first for
+// inference: dropout off, batch norm on running statistics).
+Graph trace(nn::Module& module, const Tensor& example_input, const TraceOptions& options = {});
+
+// The kinds trace() can record and run (each op with a trace hook and an executor kernel).
+std::vector<std::string> traceable_kinds();
+
+}  // namespace tg::jit

@@ -1,0 +1,263 @@
+// tg::jit::Graph: attribute access, the executor (feeds, fetches, only the needed nodes,
+// buffers released after their last use), text and Graphviz printing.
+#include <algorithm>
+#include <ostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "jit/kernels.hpp"
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/error.hpp"
+#include "tensor/check.hpp"
+#include "tapegrad/jit.hpp"
+#include "tensor/trace.hpp"
+
+namespace tg::jit {
+
+namespace {
+
+const Attribute& attribute(const Node& node, const std::string& name) {
+    for (const auto& [key, value] : node.attributes)
+        if (key == name) return value;
+    throw Error(fmt::format("jit: node '{}' has no attribute '{}'", node.kind, name));
+}
+
+template <class T>
+const T& typed(const Node& node, const std::string& name, const char* type) {
+    const Attribute& a = attribute(node, name);
+    const T* v = std::get_if<T>(&a);
+    TG_CHECK(v != nullptr, "jit", "node '{}': attribute '{}' is not {}", node.kind, name, type);
+    return *v;
+}
+
+std::string attribute_str(const Attribute& a) {
+    return std::visit(
+        [](const auto& v) -> std::string {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, std::string>) return fmt::format("\"{}\"", v);
+            else if constexpr (std::is_same_v<V, std::vector<std::int64_t>>) return fmt::format("[{}]", fmt::join(v, ", "));
+            else return fmt::format("{}", v);
+        },
+        a);
+}
+
+std::string shape_str(const Value& v) {
+    std::vector<std::string> dims;
+    for (std::size_t d = 0; d < v.shape.size(); ++d)
+        dims.push_back(d == 0 && v.dynamic_batch ? std::string("N") : std::to_string(v.shape[d]));
+    return fmt::format("{}[{}]", dtype_name(v.dtype), fmt::join(dims, ", "));
+}
+
+}  // namespace
+
+bool Node::has(const std::string& name) const {
+    return std::any_of(attributes.begin(), attributes.end(), [&](const auto& a) { return a.first == name; });
+}
+std::int64_t Node::i(const std::string& name) const { return typed<std::int64_t>(*this, name, "an integer"); }
+double Node::f(const std::string& name) const {
+    const Attribute& a = attribute(*this, name);
+    if (const auto* v = std::get_if<std::int64_t>(&a)) return static_cast<double>(*v);
+    return typed<double>(*this, name, "a real");
+}
+const std::vector<std::int64_t>& Node::ints(const std::string& name) const {
+    return typed<std::vector<std::int64_t>>(*this, name, "a list of integers");
+}
+const std::string& Node::s(const std::string& name) const { return typed<std::string>(*this, name, "a string"); }
+
+int Graph::add_value(Value value) {
+    values_.push_back(std::move(value));
+    return static_cast<int>(values_.size()) - 1;
+}
+
+int Graph::find(const std::string& name) const {
+    for (std::size_t k = 0; k < values_.size(); ++k)
+        if (values_[k].name == name) return static_cast<int>(k);
+    std::vector<std::string> names;
+    for (const auto& v : values_) names.push_back(v.name);
+    throw Error(fmt::format("jit: the graph has no value named '{}'; its values are {}", name, fmt::join(names, ", ")));
+}
+
+void Graph::validate() const {
+    const auto n = static_cast<int>(values_.size());
+    std::vector<bool> defined(values_.size(), false);
+    auto check_id = [&](int id, const std::string& where) {
+        TG_CHECK(id >= 0 && id < n, "jit", "{} refers to value {} of a graph with {} values", where, id, n);
+    };
+    for (int id : inputs_) check_id(id, "a placeholder"), defined[static_cast<std::size_t>(id)] = true;
+    for (const auto& [id, data] : initializers_) {
+        check_id(id, "an initializer");
+        TG_CHECK(data.defined() && data.sizes() == values_[static_cast<std::size_t>(id)].shape, "jit",
+                 "initializer '{}' holds a tensor of shape {}, expected {}", values_[static_cast<std::size_t>(id)].name,
+                 data.defined() ? data.sizes() : Shape{}, values_[static_cast<std::size_t>(id)].shape);
+        defined[static_cast<std::size_t>(id)] = true;
+    }
+    for (const auto& node : nodes_) {
+        TG_CHECK(detail::find_kernel(node.kind) != nullptr, "jit", "node kind '{}' has no executor kernel", node.kind);
+        for (int id : node.inputs) {
+            if (id < 0) continue;
+            check_id(id, "node '" + node.kind + "'");
+            TG_CHECK(defined[static_cast<std::size_t>(id)], "jit", "node '{}' reads '{}' before anything defines it",
+                     node.kind, values_[static_cast<std::size_t>(id)].name);
+        }
+        for (int id : node.outputs)
+            if (id >= 0) check_id(id, "node '" + node.kind + "'"), defined[static_cast<std::size_t>(id)] = true;
+    }
+    for (int id : outputs_) {
+        check_id(id, "an output");
+        TG_CHECK(defined[static_cast<std::size_t>(id)], "jit", "output '{}' is never defined",
+                 values_[static_cast<std::size_t>(id)].name);
+    }
+}
+
+std::vector<Tensor> Graph::run(const Feeds& feeds) const {
+    std::vector<std::string> fetches;
+    for (int id : outputs_) fetches.push_back(values_[static_cast<std::size_t>(id)].name);
+    return run(feeds, fetches);
+}
+
+std::vector<Tensor> Graph::run(const Feeds& feeds, const std::vector<std::string>& fetches) const {
+    TG_CHECK(!tg::detail::active_tracer(), "jit", "Graph::run inside trace() is not traceable");
+    const std::size_t V = values_.size();
+    std::vector<Tensor> env(V);
+    std::vector<bool> fed(V, false);
+    for (const auto& [name, tensor] : feeds) {
+        const int id = find(name);
+        const Value& v = values_[static_cast<std::size_t>(id)];
+        TG_CHECK(tensor.defined(), "jit", "the feed for '{}' is an undefined tensor", name);
+        bool shape_ok = tensor.dim() == static_cast<std::int64_t>(v.shape.size()) && tensor.dtype() == v.dtype;
+        for (std::size_t d = 0; shape_ok && d < v.shape.size(); ++d)
+            shape_ok = tensor.sizes()[d] == v.shape[d] || (d == 0 && v.dynamic_batch);
+        TG_CHECK(shape_ok, "jit", "the feed for '{}' is {}{}, expected {}", name, dtype_name(tensor.dtype()),
+                 tensor.sizes(), shape_str(v));
+        env[static_cast<std::size_t>(id)] = tensor.detach();
+        fed[static_cast<std::size_t>(id)] = true;
+    }
+    std::vector<int> fetch_ids;
+    for (const auto& name : fetches) fetch_ids.push_back(find(name));
+
+    // Which nodes the fetches need: walk back from them, stopping at fed values.
+    std::vector<bool> needed_value(V, false);
+    for (int id : fetch_ids) needed_value[static_cast<std::size_t>(id)] = true;
+    std::vector<bool> run_node(nodes_.size(), false);
+    for (std::size_t n = nodes_.size(); n-- > 0;) {
+        for (int id : nodes_[n].outputs)
+            if (id >= 0 && needed_value[static_cast<std::size_t>(id)] && !fed[static_cast<std::size_t>(id)])
+                run_node[n] = true;
+        if (!run_node[n]) continue;
+        for (int id : nodes_[n].inputs)
+            if (id >= 0) needed_value[static_cast<std::size_t>(id)] = true;
+    }
+    for (const auto& [id, data] : initializers_)
+        if (needed_value[static_cast<std::size_t>(id)] && !fed[static_cast<std::size_t>(id)])
+            env[static_cast<std::size_t>(id)] = data;
+    for (int id : inputs_)
+        TG_CHECK(!needed_value[static_cast<std::size_t>(id)] || fed[static_cast<std::size_t>(id)], "jit",
+                 "placeholder '{}' ({}) must be fed: the fetches depend on it", values_[static_cast<std::size_t>(id)].name,
+                 shape_str(values_[static_cast<std::size_t>(id)]));
+
+    // Remaining reads per value, so each buffer is released right after its last reader.
+    std::vector<int> reads(V, 0);
+    for (std::size_t n = 0; n < nodes_.size(); ++n)
+        if (run_node[n])
+            for (int id : nodes_[n].inputs)
+                if (id >= 0) ++reads[static_cast<std::size_t>(id)];
+    std::vector<bool> fetched(V, false);
+    for (int id : fetch_ids) fetched[static_cast<std::size_t>(id)] = true;
+
+    NoGradGuard no_grad;
+    std::size_t count = 0;
+    std::vector<Tensor> args;
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (!run_node[n]) continue;
+        const Node& node = nodes_[n];
+        args.clear();
+        for (int id : node.inputs) args.push_back(id >= 0 ? env[static_cast<std::size_t>(id)] : Tensor());
+        std::vector<Tensor> results = (*detail::find_kernel(node.kind))(node, args);
+        TG_CHECK(results.size() >= node.outputs.size(), "jit", "kernel '{}' returned {} tensors, the node has {} outputs",
+                 node.kind, results.size(), node.outputs.size());
+        for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+            const int id = node.outputs[k];
+            if (id >= 0 && !fed[static_cast<std::size_t>(id)]) env[static_cast<std::size_t>(id)] = std::move(results[k]);
+        }
+        args.clear();
+        for (int id : node.inputs)
+            if (id >= 0 && --reads[static_cast<std::size_t>(id)] == 0 && !fetched[static_cast<std::size_t>(id)])
+                env[static_cast<std::size_t>(id)] = Tensor();
+        ++count;
+    }
+    last_run_nodes_ = count;
+    std::vector<Tensor> out;
+    for (int id : fetch_ids) out.push_back(env[static_cast<std::size_t>(id)]);
+    return out;
+}
+
+std::string Graph::str() const {
+    std::string s = "graph(";
+    std::vector<std::string> ins;
+    for (int id : inputs_) ins.push_back(fmt::format("%{}: {}", values_[static_cast<std::size_t>(id)].name, shape_str(values_[static_cast<std::size_t>(id)])));
+    s += fmt::format("{}) {{\n", fmt::join(ins, ", "));
+    for (const auto& [id, data] : initializers_)
+        s += fmt::format("  %{}: {} = initializer\n", values_[static_cast<std::size_t>(id)].name,
+                         shape_str(values_[static_cast<std::size_t>(id)]));
+    for (const auto& node : nodes_) {
+        std::vector<std::string> outs, args, attrs;
+        for (int id : node.outputs)
+            outs.push_back(id >= 0 ? fmt::format("%{}: {}", values_[static_cast<std::size_t>(id)].name,
+                                                 shape_str(values_[static_cast<std::size_t>(id)]))
+                                   : std::string("_"));
+        for (int id : node.inputs) args.push_back(id >= 0 ? "%" + values_[static_cast<std::size_t>(id)].name : std::string("None"));
+        for (const auto& [key, value] : node.attributes) attrs.push_back(fmt::format("{}={}", key, attribute_str(value)));
+        s += fmt::format("  {} = {}({}{}{})\n", fmt::join(outs, ", "), node.kind, fmt::join(args, ", "),
+                         attrs.empty() ? "" : ", ", fmt::join(attrs, ", "));
+    }
+    std::vector<std::string> outs;
+    for (int id : outputs_) outs.push_back("%" + values_[static_cast<std::size_t>(id)].name);
+    s += fmt::format("  return {}\n}}\n", fmt::join(outs, ", "));
+    return s;
+}
+
+std::string Graph::to_dot() const {
+    auto quoted = [](const std::string& text) {
+        std::string q = "\"";
+        for (char c : text) {
+            if (c == '"' || c == '\\') q += '\\';
+            q += c;
+        }
+        return q + "\"";
+    };
+    std::string s = "digraph tapegrad {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n";
+    std::vector<std::string> producer(values_.size());
+    for (int id : inputs_) {
+        const auto& v = values_[static_cast<std::size_t>(id)];
+        producer[static_cast<std::size_t>(id)] = fmt::format("v{}", id);
+        s += fmt::format("  v{} [shape=ellipse, label={}];\n", id, quoted(v.name + "\n" + shape_str(v)));
+    }
+    for (const auto& [id, data] : initializers_) {
+        const auto& v = values_[static_cast<std::size_t>(id)];
+        producer[static_cast<std::size_t>(id)] = fmt::format("v{}", id);
+        s += fmt::format("  v{} [shape=box, style=dashed, label={}];\n", id, quoted(v.name + "\n" + shape_str(v)));
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        const Node& node = nodes_[n];
+        const int first = node.outputs.empty() ? -1 : node.outputs[0];
+        const std::string label = first >= 0 ? values_[static_cast<std::size_t>(first)].name + "\n" + node.kind : node.kind;
+        s += fmt::format("  n{} [shape=box, style=rounded, label={}];\n", n, quoted(label));
+        for (int id : node.inputs)
+            if (id >= 0 && !producer[static_cast<std::size_t>(id)].empty())
+                s += fmt::format("  {} -> n{} [label={}];\n", producer[static_cast<std::size_t>(id)], n,
+                                 quoted(shape_str(values_[static_cast<std::size_t>(id)])));
+        for (int id : node.outputs)
+            if (id >= 0) producer[static_cast<std::size_t>(id)] = fmt::format("n{}", n);
+    }
+    for (std::size_t k = 0; k < outputs_.size(); ++k) {
+        const int id = outputs_[k];
+        s += fmt::format("  out{} [shape=ellipse, label={}];\n  {} -> out{};\n", k,
+                         quoted(values_[static_cast<std::size_t>(id)].name), producer[static_cast<std::size_t>(id)], k);
+    }
+    return s + "}\n";
+}
+
+std::ostream& operator<<(std::ostream& os, const Graph& graph) { return os << graph.str(); }
+
+}  // namespace tg::jit

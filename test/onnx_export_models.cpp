@@ -1,0 +1,175 @@
+// The tapegrad half of test/scripts/onnx_export.sh: builds the four Fashion-MNIST example
+// models (their architectures as in examples/, seeded random weights, batch-norm running
+// statistics from a few training-mode passes), a GRU and a two-layer bidirectional LSTM
+// sequence model, a TF "same"-padding CNN and a function using most exported ops, exports
+// each to ONNX and writes its input and tapegrad's output as raw little-endian float32
+// files plus a manifest line: "name input_file dims... | output_file dims...".
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "tapegrad/onnx.hpp"
+#include "tapegrad/tapegrad.hpp"
+
+using namespace tg;
+namespace F = tg::nn::functional;
+
+namespace {
+
+struct SoftmaxRegression : nn::Module {
+    SoftmaxRegression() : Module("SoftmaxRegression") {
+        W = register_parameter("W", randn({784, 10}) * 0.05);
+        b = register_parameter("b", randn({10}) * 0.1);
+    }
+    Tensor forward(const Tensor& x) override { return matmul(x, W) + b; }
+    Tensor W, b;
+};
+
+struct FashionCnn : nn::Module {
+    FashionCnn() : nn::Module("FashionCnn") {
+        conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2).bias(false)));
+        bn1 = register_module("bn1", nn::BatchNorm2d(32));
+        conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2).bias(false)));
+        bn2 = register_module("bn2", nn::BatchNorm2d(64));
+        fc1 = register_module("fc1", nn::Linear(64 * 7 * 7, 128));
+        dropout = register_module("dropout", nn::Dropout(0.3));
+        fc2 = register_module("fc2", nn::Linear(128, 10));
+    }
+    Tensor forward(const Tensor& x) override {
+        auto h = F::max_pool2d(relu(bn1->forward(conv1->forward(x))), {2});
+        h = F::max_pool2d(relu(bn2->forward(conv2->forward(h))), {2});
+        h = relu(fc1->forward(h.reshape({h.size(0), -1})));
+        return fc2->forward(dropout->forward(h));
+    }
+    std::shared_ptr<nn::Conv2d> conv1, conv2;
+    std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
+    std::shared_ptr<nn::Linear> fc1, fc2;
+    std::shared_ptr<nn::Dropout> dropout;
+};
+
+// TF-1 style: "same" padding with stride 2 (asymmetric pads), average pooling, ELU.
+struct SameCnn : nn::Module {
+    SameCnn() : nn::Module("SameCnn") {
+        w1 = register_parameter("w1", randn({8, 1, 3, 3}) * 0.3);
+        b1 = register_parameter("b1", randn({8}) * 0.1);
+        w2 = register_parameter("w2", randn({4, 8, 4, 4}) * 0.2);
+        fc = register_module("fc", nn::Linear(4 * 4 * 4, 10));
+    }
+    Tensor forward(const Tensor& x) override {  // (N, 1, 28, 28)
+        auto h = elu(F::conv2d(x, w1, b1, {2, 2}, F::Padding::Same));                 // 14x14
+        h = leaky_relu(F::conv2d(h, w2, {}, {1, 1}, F::Padding::Same), 0.1);          // 14x14
+        h = F::avg_pool2d(h, {3, 3}, {3, 3}, F::Padding::Same);                       // 5x5
+        h = F::max_pool2d(h, {2, 2}, {1, 1}, F::Padding::Valid);                      // 4x4
+        return softmax(fc->forward(h.flatten(1)), 1);
+    }
+    Tensor w1, b1, w2;
+    std::shared_ptr<nn::Linear> fc;
+};
+
+struct GruClassifier : nn::Module {
+    GruClassifier() : nn::Module("GruClassifier") {
+        gru = register_module("gru", nn::GRU(nn::GRUOptions(28, 32).batch_first(true)));
+        fc = register_module("fc", nn::Linear(32, 10));
+    }
+    Tensor forward(const Tensor& x) override {
+        const auto rows = x.reshape({x.size(0), 28, 28});
+        auto [outputs, h_n] = gru->forward(rows, Tensor());
+        return fc->forward(h_n.select(0, 0));
+    }
+    std::shared_ptr<nn::GRU> gru;
+    std::shared_ptr<nn::Linear> fc;
+};
+
+// Token ids -> embedding -> 2-layer bidirectional LSTM (forget_bias 1) -> mean over time.
+struct LstmTagger : nn::Module {
+    LstmTagger() : nn::Module("LstmTagger") {
+        embed = register_module("embed", nn::Embedding(50, 12));
+        lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(12, 16).num_layers(2).bidirectional(true).forget_bias(1.0)));
+        fc = register_module("fc", nn::Linear(32, 5));
+    }
+    Tensor forward(const Tensor& tokens) override {  // (T, B) int64
+        auto [out, state] = lstm->forward(embed->forward(tokens), {});
+        auto [h, c] = state;
+        Tensor pooled = out.sum({0}) / static_cast<double>(tokens.size(0));
+        return log_softmax(fc->forward(pooled) + fc->forward(cat({h.select(0, 2), h.select(0, 3)}, 1)) - c.select(0, 0).sum({1}, true), 1);
+    }
+    std::shared_ptr<nn::Embedding> embed;
+    std::shared_ptr<nn::LSTM> lstm;
+    std::shared_ptr<nn::Linear> fc;
+};
+
+void write_floats(const std::string& path, const Tensor& t) {
+    const Tensor c = t.to(kFloat32).contiguous();
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(c.data_ptr<float>()), static_cast<std::streamsize>(c.numel() * 4));
+}
+void write_ints(const std::string& path, const Tensor& t) {
+    const Tensor c = t.contiguous();
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(c.data_ptr<std::int64_t>()), static_cast<std::streamsize>(c.numel() * 8));
+}
+std::string dims(const Tensor& t) {
+    std::string s;
+    for (auto d : t.sizes()) s += " " + std::to_string(d);
+    return s;
+}
+
+void save(std::ofstream& manifest, const std::string& dir, const std::string& name, nn::Module& model,
+          const Tensor& example, const Tensor& input) {
+    onnx::export_model(model, example, dir + "/" + name + ".onnx");
+    model.eval();
+    Tensor out;
+    {
+        NoGradGuard no_grad;
+        out = model.forward(input);
+    }
+    const bool ints = input.dtype() == kInt64;
+    if (ints) write_ints(dir + "/" + name + ".in", input);
+    else write_floats(dir + "/" + name + ".in", input);
+    write_floats(dir + "/" + name + ".out", out);
+    manifest << name << " " << (ints ? "int64" : "float32") << dims(input) << " |" << dims(out) << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    const std::string dir = argv[1];
+    std::ofstream manifest(dir + "/manifest.txt");
+    try {
+        manual_seed(20);
+        {
+            SoftmaxRegression m;
+            save(manifest, dir, "logreg", m, randn({1, 784}), rand({5, 784}));
+        }
+        {
+            auto m = nn::Sequential(nn::Linear(784, 256), nn::ReLU(), nn::Dropout(0.2), nn::Linear(256, 128), nn::ReLU(),
+                                    nn::Dropout(0.2), nn::Linear(128, 10));
+            save(manifest, dir, "mlp", m, randn({1, 784}), rand({7, 784}));
+        }
+        {
+            FashionCnn m;
+            for (int i = 0; i < 3; ++i) m.forward(randn({8, 1, 28, 28}) * 0.5 + 0.2);  // running statistics
+            save(manifest, dir, "cnn", m, randn({1, 1, 28, 28}), rand({3, 1, 28, 28}));
+        }
+        {
+            SameCnn m;
+            save(manifest, dir, "same_cnn", m, randn({2, 1, 28, 28}), rand({4, 1, 28, 28}));
+        }
+        {
+            GruClassifier m;
+            save(manifest, dir, "gru", m, randn({1, 784}), rand({6, 784}));
+        }
+        {
+            LstmTagger m;
+            save(manifest, dir, "lstm", m, randint(0, 50, {9, 4}), randint(0, 50, {9, 4}));
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
