@@ -122,6 +122,28 @@ TEST_CASE("autograd::grad returns gradients without touching .grad") {
     REQUIRE_TG_ERROR(tg::autograd::grad({z}, {unused}), "autograd::grad", "not used");
 }
 
+TEST_CASE("autograd::grad with named options (designated initializers) matches the positional form") {
+    auto x = tg::tensor({2.0, -1.0}, tg::kFloat64).requires_grad_();
+    auto y = (x * x * x).sum();  // dy/dx = 3x^2, d2y/dx2 = 6x
+    auto g = tg::autograd::grad({y}, {x}, {.create_graph = true})[0];
+    CHECK(values(g) == std::vector<double>{12.0, 3.0});
+    CHECK(g.requires_grad());  // recorded: differentiable again
+    CHECK(values(tg::autograd::grad({g.sum()}, {x})[0]) == std::vector<double>{12.0, -6.0});
+    // grad_outputs weight a non-scalar output; retain_graph keeps the tape for a second call.
+    auto v = x * 3.0;
+    auto weighted = tg::autograd::grad({v}, {x}, {.grad_outputs = {tg::tensor({1.0, 10.0}, tg::kFloat64)},
+                                                  .retain_graph = true})[0];
+    CHECK(values(weighted) == std::vector<double>{3.0, 30.0});
+    CHECK(values(tg::autograd::grad({v.sum()}, {x})[0]) == std::vector<double>{3.0, 3.0});
+    // allow_unused: an undefined gradient instead of the error.
+    auto unused = tg::tensor({1.0}, tg::kFloat64).requires_grad_();
+    auto both = tg::autograd::grad({(x * 2.0).sum()}, {x, unused}, {.allow_unused = true});
+    CHECK(values(both[0]) == std::vector<double>{2.0, 2.0});
+    CHECK_FALSE(both[1].defined());
+    REQUIRE_TG_ERROR(tg::autograd::grad({(x * 2.0).sum()}, {unused}, {.allow_unused = false}), "autograd::grad",
+                     "not used");
+}
+
 TEST_CASE("gradients through broadcasting reduce to the input shape") {
     auto a = leaf({3, 1});
     auto b = leaf({4});

@@ -548,3 +548,81 @@ TEST_CASE("unary math errors name the op, the dtype and the shape") {
     REQUIRE_TG_ERROR(tg::erf(tg::from_vector(std::vector<bool>{true})), "erf", "bool", "[1]");
     REQUIRE_TG_ERROR(tg::sin(Tensor()), "sin");
 }
+
+// ---- isnan / isinf / isfinite, any / all, nan_to_num ---------------------------------------
+
+namespace {
+std::vector<bool> bools(const Tensor& t) {
+    REQUIRE(t.dtype() == tg::kBool);
+    std::vector<bool> out;
+    for (double v : values(t)) out.push_back(v != 0.0);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("isnan, isinf, isfinite: bool results, as functions and methods; integers are finite") {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (auto dtype : {tg::kFloat32, tg::kFloat64}) {
+        auto t = tg::tensor({1.0, nan, inf, -inf, -0.0}, dtype);
+        CHECK(bools(tg::isnan(t)) == std::vector<bool>{false, true, false, false, false});
+        CHECK(bools(tg::isinf(t)) == std::vector<bool>{false, false, true, true, false});
+        CHECK(bools(tg::isfinite(t)) == std::vector<bool>{true, false, false, false, true});
+        CHECK(bools(t.isnan()) == bools(tg::isnan(t)));
+        CHECK(bools(t.isinf()) == bools(tg::isinf(t)));
+        CHECK(bools(t.isfinite()) == bools(tg::isfinite(t)));
+    }
+    // Non-contiguous input: a transposed view keeps its logical order.
+    auto m = tg::tensor({{nan, 1.0}, {2.0, inf}}, tg::kFloat64).t();
+    CHECK(bools(tg::isnan(m)) == std::vector<bool>{true, false, false, false});
+    CHECK(bools(tg::isinf(m)) == std::vector<bool>{false, false, false, true});
+    auto ints = tg::arange(3);
+    CHECK(bools(tg::isnan(ints)) == std::vector<bool>{false, false, false});
+    CHECK(bools(tg::isfinite(ints)) == std::vector<bool>{true, true, true});
+    CHECK(tg::isnan(tg::tensor(nan)).dim() == 0);
+    REQUIRE_TG_ERROR(tg::isnan(Tensor()), "isnan");
+}
+
+TEST_CASE("any and all: over everything (0-d bool) and along a dim, with keepdim") {
+    auto t = tg::tensor({{0.0, 0.0, 1.0}, {2.0, 3.0, 4.0}});
+    CHECK(tg::any(t).dim() == 0);
+    CHECK(tg::any(t).item<bool>());
+    CHECK_FALSE(tg::all(t).item<bool>());
+    CHECK(bools(tg::any(t, 1)) == std::vector<bool>{true, true});
+    CHECK(bools(tg::all(t, 1)) == std::vector<bool>{false, true});
+    CHECK(bools(tg::all(t, 0)) == std::vector<bool>{false, false, true});
+    CHECK(bools(tg::any(t, -2)) == std::vector<bool>{true, true, true});
+    CHECK(tg::any(t, 1, true).sizes() == tg::Shape{2, 1});
+    CHECK(t.any().item<bool>());
+    CHECK(bools(t.all(1)) == std::vector<bool>{false, true});
+    CHECK_FALSE(tg::any(tg::zeros({4})).item<bool>());
+    CHECK(tg::all(tg::ones({4}, tg::kInt64)).item<bool>());
+    CHECK(tg::all(tg::zeros({0})).item<bool>());  // empty: all is true, any is false
+    CHECK_FALSE(tg::any(tg::zeros({0})).item<bool>());
+    // The idiom that replaces `t != t`:
+    CHECK(tg::isnan(tg::tensor({1.0, std::nan("")})).any().item<bool>());
+    REQUIRE_TG_ERROR(tg::any(t, 2), "any", "2");
+    REQUIRE_TG_ERROR(tg::all(t, -3), "all");
+}
+
+TEST_CASE("nan_to_num: NaN, +Inf, -Inf replaced; defaults are the dtype's finite extremes; gradient") {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto t = tg::tensor({nan, inf, -inf, 2.5}, tg::kFloat64);
+    CHECK(values(tg::nan_to_num(t, 0.0, 1e3, -1e3)) == std::vector<double>{0.0, 1e3, -1e3, 2.5});
+    CHECK(values(tg::nan_to_num(t)) ==
+          std::vector<double>{0.0, std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(), 2.5});
+    auto f = tg::tensor({nan, inf, -inf}, tg::kFloat32);
+    auto r = f.nan_to_num(-1.0);
+    CHECK(r.dtype() == tg::kFloat32);
+    CHECK(r.to_vector<float>() ==
+          std::vector<float>{-1.0f, std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()});
+    CHECK(values(tg::nan_to_num(tg::arange(3))) == std::vector<double>{0, 1, 2});
+    // Gradient: 1 where the input was finite, 0 where a value was replaced.
+    auto x = tg::tensor({nan, 1.5, inf, -2.0}, tg::kFloat64).requires_grad_();
+    (tg::nan_to_num(x) * tg::tensor({1.0, 2.0, 3.0, 4.0}, tg::kFloat64)).sum().backward();
+    CHECK(values(x.grad()) == std::vector<double>{0.0, 2.0, 0.0, 4.0});
+    // On finite inputs it is the identity, first and second derivatives included.
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::nan_to_num(in[0]).pow(3); }, (Inputs{leaf({2, 3})}));
+    REQUIRE_TG_ERROR(tg::nan_to_num(Tensor()), "nan_to_num");
+}

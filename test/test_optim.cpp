@@ -18,6 +18,7 @@
 #include <limits>
 #include <new>
 #include <numbers>
+#include <sstream>
 
 using namespace tgtest;
 namespace optim = tg::optim;
@@ -79,6 +80,16 @@ TEST_CASE("SGD: three steps match the update rule") {
         check_close(w, {1.2, -0.4});
         quadratic_steps(opt, w, 2);
         check_close(w, {0.768, -0.256});  // 1.5 * 0.8^3, -0.5 * 0.8^3
+    }
+    SECTION("a plain learning rate is the options (libtorch's SGD(params, /*lr=*/0.1))") {
+        auto w = start_w();
+        optim::SGD opt({w}, 0.1);
+        CHECK(opt.param_groups()[0].options().get_lr() == 0.1);
+        quadratic_steps(opt, w, 1);
+        check_close(w, {1.2, -0.4});
+        auto v = start_w();
+        optim::Adam adam({v}, 0.5);  // the same for every optimizer's options
+        CHECK(adam.param_groups()[0].options().get_lr() == 0.5);
     }
     SECTION("momentum 0.9, dampening 0.1, weight_decay 0.01") {
         // d = g + 0.01 w; buf = d (step 1), buf = 0.9 buf + 0.9 d; w -= 0.1 buf
@@ -409,6 +420,43 @@ TEST_CASE("minimize(loss) and minimize(loss, var_list)") {
     REQUIRE_TG_ERROR(opt.minimize((a * 2.0).sum(), {tg::ones({1})}), "minimize", "var_list[0]",
                      "does not require grad");
     REQUIRE_TG_ERROR(opt.minimize((a * 2.0).sum(), {a, a}), "minimize", "twice");
+}
+
+TEST_CASE("minimize with variables the loss does not use: an error when none is used, one notice when some are") {
+    auto w = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
+    auto b = tg::tensor({0.5}, tg::kFloat64).requires_grad_();
+    auto other = tg::tensor({3.0}, tg::kFloat64).requires_grad_();
+    b.set_name("bias");
+    SECTION("var_list: none used is TF-1's 'No gradients provided for any variable', naming them; nothing moves") {
+        optim::SGD opt(std::vector<tg::Tensor>{}, 0.1);
+        REQUIRE_TG_ERROR(opt.minimize((other * 2.0).sum(), {w, b}), "minimize", "no gradients provided for any variable",
+                         "var_list[0] (shape [2])", "var_list[1] 'bias' (shape [1])");
+        CHECK(values(w) == std::vector<double>{1.0, 2.0});
+        CHECK_FALSE(w.grad().defined());
+        CHECK_FALSE(b.grad().defined());
+    }
+    SECTION("minimize(loss): none of the optimizer's parameters used") {
+        optim::SGD opt({w, b}, 0.1);
+        REQUIRE_TG_ERROR(opt.minimize((other * 2.0).sum()), "minimize", "no gradients provided for any variable",
+                         "param_groups[0][0] (shape [2])", "param_groups[0][1] 'bias'");
+        CHECK(values(w) == std::vector<double>{1.0, 2.0});
+    }
+    SECTION("some used: the used ones update, the others are named once per optimizer") {
+        std::ostringstream log;
+        optim::SGD opt({w, b}, 0.1);
+        opt.unused_variable_log = &log;
+        opt.minimize((w * w).sum(), {w, b});  // dw = 2w
+        check_close(w, {1.0 - 0.2, 2.0 - 0.4});
+        CHECK(values(b) == std::vector<double>{0.5});
+        CHECK(log.str() == "tapegrad: minimize: the loss does not depend on var_list[1] 'bias' (shape [1]); they are "
+                           "not updated (said once per optimizer)\n");
+        opt.minimize((w * w).sum(), {w, b});
+        opt.minimize((w * w).sum());
+        CHECK(log.str().find("said once") == log.str().rfind("said once"));  // still one line
+        optim::SGD quiet({w, b}, 0.1);
+        quiet.unused_variable_log = nullptr;
+        quiet.minimize((w * w).sum());  // silent, and no error
+    }
 }
 
 // ---- schedulers ---------------------------------------------------------------------------

@@ -381,6 +381,42 @@ TEST_CASE("add_scalars: one run directory per key, logged under the main tag") {
     CHECK(read_events(dir.path).empty());  // the parent run has its header only
 }
 
+TEST_CASE("tags take the current name scope, as tf.summary does inside tf.name_scope") {
+    TempDir dir;
+    {
+        tg::summary::SummaryWriter writer(dir.path.string());
+        // The course's variable_summaries: tf.name_scope("summaries") then scalar("mean", ...).
+        {
+            tg::name_scope summaries("summaries");
+            writer.add_scalar("mean", 0.5, 1);
+            writer.add_histogram("histogram", tg::tensor({1.0, 2.0}), 1);
+            {
+                tg::name_scope inner("stddev");
+                writer.add_text("note", "nested", 1);
+            }
+            writer.add_image("image", tg::zeros({2, 2}), 1);
+            writer.add_scalars("loss", {{"train", 0.25}}, 1);
+        }
+        writer.add_scalar("mean", 0.75, 2);  // outside every scope: unchanged
+        {
+            tg::variable_scope layer("layer1");  // opens a name scope too, as in TF-1
+            writer.add_scalar("max", 3.0, 3);
+        }
+    }
+    auto events = read_events(dir.path);
+    REQUIRE(events.size() == 6);
+    CHECK(summary_value(*events[0]).text(1) == "summaries/mean");
+    CHECK(as_float(summary_value(*events[0]).scalar(2)) == 0.5f);
+    CHECK(summary_value(*events[1]).text(1) == "summaries/histogram");
+    CHECK(summary_value(*events[2]).text(1) == "summaries/stddev/note");
+    CHECK(summary_value(*events[3]).text(1) == "summaries/image");
+    CHECK(summary_value(*events[4]).text(1) == "mean");
+    CHECK(summary_value(*events[5]).text(1) == "layer1/max");
+    auto train = read_events(dir.path / "summaries_loss_train");
+    REQUIRE(train.size() == 1);
+    CHECK(summary_value(*train[0]).text(1) == "summaries/loss");
+}
+
 TEST_CASE("add_histogram: statistics and TensorBoard's default buckets") {
     TempDir dir;
     {

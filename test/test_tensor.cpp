@@ -19,6 +19,25 @@ TEST_CASE("factories make the shapes, dtypes and values asked for") {
     REQUIRE_TG_ERROR(tg::from_vector(std::vector<float>{1, 2, 3}, {2, 2}), "from_vector", "[2, 2]");
 }
 
+TEST_CASE("tg::tensor(5.0) is a 0-d scalar, tg::tensor({5.0}) a 1-d tensor (libtorch's rule)") {
+    auto s = tg::tensor(5.0);
+    CHECK(s.dim() == 0);
+    CHECK(s.numel() == 1);
+    CHECK(s.dtype() == tg::kFloat32);
+    CHECK(s.item<double>() == 5.0);
+    CHECK(tg::tensor(2.5, tg::kFloat64).dtype() == tg::kFloat64);
+    CHECK(tg::tensor(2.5, tg::kFloat64).item<double>() == 2.5);
+    auto one = tg::tensor({5.0});
+    CHECK(one.dim() == 1);
+    CHECK(one.sizes() == tg::Shape{1});
+    // A 0-d tensor broadcasts against anything and takes part in autograd like a variable.
+    auto w = tg::tensor(3.0, tg::kFloat64).requires_grad_();
+    auto y = (w * tg::tensor({1.0, 2.0}, tg::kFloat64)).sum();
+    y.backward();
+    CHECK(w.grad().dim() == 0);
+    CHECK(w.grad().item<double>() == 3.0);
+}
+
 TEST_CASE("manual_seed makes random tensors repeat") {
     tg::manual_seed(7);
     auto a = tg::randn({100});

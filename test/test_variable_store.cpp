@@ -1,4 +1,5 @@
 // TF-1 variable scopes: get_variable, reuse, nesting, errors, the global_variables table.
+#include <cmath>
 #include <sstream>
 
 #include "test_support.hpp"
@@ -201,4 +202,146 @@ TEST_CASE("variable_store: global_variables lists name, shape, dtype as a table"
     CHECK(table == expected);
     VariableStore::global().clear();
     CHECK(global_variables().empty());
+}
+
+// ---- tg::layers: TF-1's tf.layers functions in the variable-store style ----------------------
+
+namespace {
+// An initializer writing fixed values (for hand-computed outputs).
+init::Initializer values_of(std::vector<double> v) {
+    return [v](Tensor& t) {
+        NoGradGuard no_grad;
+        t.copy_(from_vector(v, t.sizes()).to(t.dtype()));
+    };
+}
+}  // namespace
+
+TEST_CASE("layers::conv2d: TF's kernel layout (kh, kw, in, out), NHWC input, valid and same padding") {
+    VariableStore store;
+    variable_scope scope(store, "conv1");
+    // 3x3 image 1..9, one channel; a 2x2 kernel of ones and bias 0.5.
+    auto x = arange(1, 10, 1, kFloat64).reshape({1, 3, 3, 1});
+    auto valid = layers::conv2d(x, 1, {2}, "valid", {.kernel_initializer = init::ones(),
+                                                     .bias_initializer = init::constant(0.5)});
+    CHECK(valid.sizes() == Shape{1, 2, 2, 1});
+    CHECK(tgtest::values(valid) == std::vector<double>{12.5, 16.5, 24.5, 28.5});
+    // "same": TF puts the odd padding row/column at the bottom/right.
+    auto same = layers::conv2d(x, 1, {2, 2}, "same", {.padding = layers::Padding::Same,
+                                                      .kernel_initializer = init::ones(),
+                                                      .bias_initializer = init::constant(0.5)});
+    CHECK(same.sizes() == Shape{1, 3, 3, 1});
+    CHECK(tgtest::values(same) == std::vector<double>{12.5, 16.5, 9.5, 24.5, 28.5, 15.5, 15.5, 17.5, 9.5});
+    CHECK(store.get("conv1/valid/kernel").sizes() == Shape{2, 2, 1, 1});
+    CHECK(store.get("conv1/valid/bias").sizes() == Shape{1});
+
+    // Two input channels, three filters, 1x1: y[..., o] = sum_c x[..., c] * kernel[0, 0, c, o].
+    auto x2 = tensor({{1.0, 10.0}, {2.0, 20.0}}, kFloat64).reshape({1, 1, 2, 2});  // N H W C
+    auto y2 = layers::conv2d(x2, 3, {1}, "mix", {.use_bias = false,
+                                                 .kernel_initializer = values_of({1, 2, 3, 4, 5, 6})});
+    CHECK(y2.sizes() == Shape{1, 1, 2, 3});
+    CHECK(tgtest::values(y2) == std::vector<double>{41, 52, 63, 82, 104, 126});
+    CHECK_FALSE(store.contains("conv1/mix/bias"));
+    // channels-first gives the same numbers in NCHW.
+    auto y2_nchw = layers::conv2d(x2.permute({0, 3, 1, 2}), 3, {1}, "mix_nchw",
+                                  {.data_format = layers::DataFormat::ChannelsFirst, .use_bias = false,
+                                   .kernel_initializer = values_of({1, 2, 3, 4, 5, 6})});
+    CHECK(tgtest::values(y2_nchw.permute({0, 2, 3, 1})) == tgtest::values(y2));
+    // The gradient reaches the kernel variable in TF's layout: d(sum y)/dk[c, o] = sum x[..., c].
+    y2.sum().backward();
+    CHECK(tgtest::values(store.get("conv1/mix/kernel").grad()) == std::vector<double>{3, 3, 3, 30, 30, 30});
+    // Activation, and the glorot_uniform default: |k| <= sqrt(6 / (fan_in + fan_out)).
+    auto act = layers::conv2d(x, 4, {3}, "act", {.activation = tg::relu});
+    CHECK(tg::min(act).item<double>() >= 0.0);
+    const double bound = std::sqrt(6.0 / (9 * 1 + 9 * 4));
+    CHECK(tg::max(store.get("conv1/act/kernel").abs()).item<double>() <= bound);
+    REQUIRE_TG_ERROR(layers::conv2d(tg::zeros({3, 3, 1}), 1, {2}), "layers::conv2d", "N, H, W, C", "[3, 3, 1]");
+    REQUIRE_TG_ERROR(layers::conv2d(x, 1, {2, 2, 2}, "bad"), "layers::conv2d", "kernel_size");
+}
+
+TEST_CASE("layers::conv2d: gradients match finite differences; a reusing scope shares the kernel") {
+    VariableStore store;
+    auto f = [&](const std::vector<Tensor>& in) {
+        variable_scope scope(store, "g", AUTO_REUSE);
+        return layers::conv2d(in[0], 2, {2}, "conv", {.strides = {2}, .padding = layers::Padding::Same,
+                                                      .activation = tg::tanh});
+    };
+    REQUIRE_GRADCHECK(f, (std::vector<Tensor>{tgtest::leaf({2, 5, 5, 3})}));
+    CHECK(store.size() == 2);  // every call reused g/conv/kernel and g/conv/bias
+}
+
+TEST_CASE("layers::batch_normalization: batch statistics and moving-average updates in training, moving ones in eval") {
+    VariableStore store;
+    variable_scope scope(store, "net");
+    auto x = tensor({{1.0, 2.0}, {2.0, 4.0}, {3.0, 6.0}, {4.0, 8.0}}, kFloat64);  // (N, C)
+    auto y = layers::batch_normalization(x, /*training=*/true, "bn");
+    // Batch mean (2.5, 5), biased variance (1.25, 5), TF's epsilon 1e-3.
+    for (std::int64_t i = 0; i < 4; ++i) {
+        CHECK(y.at({i, 0}) == Approx((x.at({i, 0}) - 2.5) / std::sqrt(1.25 + 1e-3)));
+        CHECK(y.at({i, 1}) == Approx((x.at({i, 1}) - 5.0) / std::sqrt(5.0 + 1e-3)));
+    }
+    // TF's momentum 0.99 weighs the old value; the variance update is unbiased (5/3, 20/3).
+    const auto moving_mean = tgtest::values(store.get("net/bn/moving_mean"));
+    const auto moving_variance = tgtest::values(store.get("net/bn/moving_variance"));
+    CHECK(moving_mean[0] == Approx(0.01 * 2.5));
+    CHECK(moving_mean[1] == Approx(0.01 * 5.0));
+    CHECK(moving_variance[0] == Approx(0.99 + 0.01 * 5.0 / 3.0));
+    CHECK(moving_variance[1] == Approx(0.99 + 0.01 * 20.0 / 3.0));
+    // Only gamma and beta are trainable (TF-1's trainable_variables()).
+    CHECK(store.size() == 4);
+    auto trainable = store.trainable_variables();
+    REQUIRE(trainable.size() == 2);
+    CHECK(trainable[0].name == "net/bn/gamma");
+    CHECK(trainable[1].name == "net/bn/beta");
+    // Eval with the same variables: (x - moving_mean) / sqrt(moving_variance + eps); nothing moves.
+    variable_scope reuse(store, "net", /*reuse=*/true);
+    auto e = layers::batch_normalization(x, /*training=*/false, "bn");
+    const double mm = 0.025, mv = 0.99 + 0.05 / 3.0;
+    CHECK(e.at({2, 0}) == Approx((3.0 - mm) / std::sqrt(mv + 1e-3)));
+    CHECK(store.get("net/bn/moving_mean").at({0}) == Approx(0.025));
+}
+
+TEST_CASE("layers::batch_normalization: NHWC normalises per last-axis channel; gradients") {
+    VariableStore store;
+    variable_scope scope(store, "img", AUTO_REUSE);
+    manual_seed(3);
+    auto x = randn({2, 3, 3, 4}, kFloat64) * 3.0 + 1.0;
+    auto y = layers::batch_normalization(x, true, "bn", {.momentum = 0.9});
+    CHECK(y.sizes() == x.sizes());
+    auto per_channel_mean = y.mean({0, 1, 2});
+    auto per_channel_var = (y * y).mean({0, 1, 2});
+    for (double m : tgtest::values(per_channel_mean)) CHECK(std::abs(m) < 1e-9);
+    for (double v : tgtest::values(per_channel_var)) CHECK(v == Approx(1.0).epsilon(2e-3));  // eps 1e-3 shrinks it
+    const auto moving = tgtest::values(store.get("img/bn/moving_mean"));
+    const auto batch_mean = tgtest::values(x.mean({0, 1, 2}));
+    for (std::size_t c = 0; c < 4; ++c) CHECK(moving[c] == Approx(0.1 * batch_mean[c]));
+    auto f = [&](const std::vector<Tensor>& in) { return layers::batch_normalization(in[0], true, "bn_grad"); };
+    REQUIRE_GRADCHECK(f, (std::vector<Tensor>{tgtest::leaf({3, 2, 2, 2})}));
+    REQUIRE_TG_ERROR(layers::batch_normalization(tg::zeros({4}), true), "layers::batch_normalization", "[4]");
+}
+
+TEST_CASE("layers::dropout and layers::max_pooling2d") {
+    auto ones_batch = ones({100, 100});
+    CHECK(equal(layers::dropout(ones_batch, 0.4, /*training=*/false), ones_batch));
+    manual_seed(7);
+    auto d = layers::dropout(ones_batch, 0.4, /*training=*/true);
+    std::int64_t zeros_count = 0;
+    for (double v : tgtest::values(d)) {
+        if (v == 0.0) ++zeros_count;
+        else CHECK(v == Approx(1.0 / 0.6));
+    }
+    CHECK(zeros_count > 3700);  // 4000 expected; binomial sd 49
+    CHECK(zeros_count < 4300);
+    REQUIRE_TG_ERROR(layers::dropout(ones_batch, 1.0, true), "layers::dropout", "keep_prob");
+
+    auto img = arange(0, 16, 1, kFloat64).reshape({1, 4, 4, 1});  // NHWC
+    auto p = layers::max_pooling2d(img, {2}, {2});
+    CHECK(p.sizes() == Shape{1, 2, 2, 1});
+    CHECK(tgtest::values(p) == std::vector<double>{5, 7, 13, 15});
+    // Per channel: channel 1 is the negated image, whose maxima are the window's first cells.
+    auto two = cat({img, -img}, 3);
+    auto q = layers::max_pooling2d(two, {2, 2}, {2, 2});
+    CHECK(tgtest::values(q) == std::vector<double>{5, 0, 7, -2, 13, -8, 15, -10});
+    auto s = layers::max_pooling2d(arange(0, 9, 1, kFloat64).reshape({1, 3, 3, 1}), {2}, {2}, layers::Padding::Same);
+    CHECK(tgtest::values(s) == std::vector<double>{4, 5, 7, 8});
+    REQUIRE_TG_ERROR(layers::max_pooling2d(tg::zeros({4, 4}), {2}, {2}), "layers::max_pooling2d", "[4, 4]");
 }

@@ -2,6 +2,7 @@
 // the engine entry points (Tensor::backward, tg::autograd::grad).
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,9 +113,37 @@ namespace autograd {
 // An input the outputs do not depend on gets an undefined tensor, or an error unless
 // allow_unused.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs = {},
-                         bool retain_graph = false, bool create_graph = false,
-                         bool allow_unused = false);
+                         const std::vector<Tensor>& grad_outputs, bool retain_graph, bool create_graph,
+                         bool allow_unused);
+// libtorch's positional form with its defaults: grad(outputs, inputs, grad_outputs = {},
+// retain_graph = false, create_graph = false, allow_unused = false). A template only so that
+// it loses the tie to the GradOptions form below: GCC 12 counts a designated-initializer list
+// as convertible to std::vector, which would make grad(o, i, {.create_graph = true})
+// ambiguous against a plain function.
+template <class GradOutputs = std::vector<Tensor>>
+    requires std::convertible_to<const GradOutputs&, const std::vector<Tensor>&>
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const GradOutputs& grad_outputs = {}, bool retain_graph = false,
+                         bool create_graph = false, bool allow_unused = false) {
+    return grad(outputs, inputs, static_cast<const std::vector<Tensor>&>(grad_outputs), retain_graph,
+                create_graph, allow_unused);
+}
+
+// The same with named options instead of positional booleans, for designated initializers:
+//   auto g = tg::autograd::grad({loss}, {w}, {.create_graph = true});
+//   auto g = tg::autograd::grad({y}, {x}, {.grad_outputs = {dy}, .retain_graph = true});
+// (Fields are in the positional order, as C++20 requires designators to be.)
+struct GradOptions {
+    std::vector<Tensor> grad_outputs = {};
+    bool retain_graph = false;
+    bool create_graph = false;
+    bool allow_unused = false;
+};
+inline std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                                const GradOptions& options) {
+    return grad(outputs, inputs, options.grad_outputs, options.retain_graph, options.create_graph,
+                options.allow_unused);
+}
 
 // Runs backward from `tensors` (the engine behind Tensor::backward).
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors = {},

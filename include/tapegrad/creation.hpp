@@ -29,7 +29,10 @@ Tensor from_vector(const std::vector<float>& values, const Shape& sizes = {});
 Tensor from_vector(const std::vector<double>& values, const Shape& sizes = {});
 Tensor from_vector(const std::vector<std::int64_t>& values, const Shape& sizes = {});
 Tensor from_vector(const std::vector<bool>& values, const Shape& sizes = {});
-// tg::tensor({1, 2, 3}) is float32; tg::tensor({{1, 2}, {3, 4}}) is 2-D.
+// tg::tensor({1, 2, 3}) is float32; tg::tensor({{1, 2}, {3, 4}}) is 2-D; tg::tensor(5.0) is
+// 0-d (libtorch's torch::tensor(5.0), the same as scalar_tensor), while tg::tensor({5.0}) is
+// 1-d with one element (the braced list wins, as in libtorch).
+Tensor tensor(double value, Dtype dtype = kFloat32);
 Tensor tensor(std::initializer_list<double> values, Dtype dtype = kFloat32);
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype dtype = kFloat32);
 

@@ -81,6 +81,22 @@ Tensor operator>=(const Tensor& a, double b);
 Tensor logical_not(const Tensor& a);
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
+// NaN / Inf tests (bool results, never recorded); integer and bool tensors are always
+// finite. Use them instead of the `t != t` trick: tg::isnan(t).any().item<bool>().
+Tensor isnan(const Tensor& a);
+Tensor isinf(const Tensor& a);     // +Inf or -Inf
+Tensor isfinite(const Tensor& a);  // neither NaN nor Inf
+// Logical reductions (libtorch's any/all): true where some / every element is nonzero. Over
+// all elements a 0-d bool; over `dim` a bool tensor without it (kept as size 1 with keepdim).
+Tensor any(const Tensor& a);
+Tensor any(const Tensor& a, std::int64_t dim, bool keepdim = false);
+Tensor all(const Tensor& a);
+Tensor all(const Tensor& a, std::int64_t dim, bool keepdim = false);
+// NaN -> nan, +Inf -> posinf, -Inf -> neginf (by default the dtype's largest / lowest finite
+// value, as libtorch and numpy); the gradient passes where the input was finite, zero where
+// a value was replaced. Integer and bool tensors come back unchanged (a copy).
+Tensor nan_to_num(const Tensor& a, double nan = 0.0, std::optional<double> posinf = std::nullopt,
+                  std::optional<double> neginf = std::nullopt);
 // condition ? a : b, elementwise with broadcasting; differentiable in a and b.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

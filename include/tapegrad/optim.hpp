@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,8 @@
 namespace tg::optim {
 
 // ---- options --------------------------------------------------------------------------------
+// Each options struct converts implicitly from its learning rate, as libtorch's do, so
+// `tg::optim::SGD opt(params, 0.1)` reads like `torch::optim::SGD(params, /*lr=*/0.1)`.
 
 using Betas = std::tuple<double, double>;  // (beta1, beta2) of Adam and AdamW
 
@@ -82,7 +85,7 @@ public:
 };
 
 struct SGDOptions : OptimizerCloneableOptions<SGDOptions> {
-    explicit SGDOptions(double lr) : lr_(lr) {}
+    SGDOptions(double lr) : lr_(lr) {}
     // TF-1's MomentumOptimizer(learning_rate, momentum, use_nesterov): accum = mu*accum + g;
     // var -= lr*accum, which is this SGD with dampening 0 (see docs/optimizers.md).
     static SGDOptions tf1_momentum(double lr, double momentum, bool use_nesterov = false) {
@@ -111,7 +114,7 @@ public:  // TG_ARG leaves the section private
 };
 
 struct RMSpropOptions : OptimizerCloneableOptions<RMSpropOptions> {
-    explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
+    RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
     // TF-1's RMSPropOptimizer defaults: decay 0.9, epsilon 1e-10 inside the square root,
     // mean square initialised to 1 (docs/optimizers.md).
     static RMSpropOptions tf1(double lr, double decay = 0.9, double momentum = 0.0, double epsilon = 1e-10,
@@ -150,7 +153,7 @@ public:  // TG_ARG leaves the section private
 };
 
 struct AdamOptions : OptimizerCloneableOptions<AdamOptions> {
-    explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
+    AdamOptions(double lr = 1e-3) : lr_(lr) {}
     // TF-1's AdamOptimizer: the same moments, but its epsilon is "epsilon hat", added to
     // sqrt(v) before the bias correction (docs/optimizers.md).
     static AdamOptions tf1(double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) {
@@ -182,7 +185,7 @@ public:  // TG_ARG leaves the section private
 };
 
 struct AdamWOptions : OptimizerCloneableOptions<AdamWOptions> {
-    explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
+    AdamWOptions(double lr = 1e-3) : lr_(lr) {}
     // Learning rate.
     TG_ARG(double, lr, 1e-3);
     // (beta1, beta2): decay rates of the first and second moments.
@@ -206,7 +209,7 @@ public:  // TG_ARG leaves the section private
 };
 
 struct AdagradOptions : OptimizerCloneableOptions<AdagradOptions> {
-    explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
+    AdagradOptions(double lr = 1e-2) : lr_(lr) {}
     // TF-1's AdagradOptimizer: accumulator starts at 0.1 and no epsilon is added.
     static AdagradOptions tf1(double lr, double initial_accumulator_value = 0.1) {
         return AdagradOptions(lr).initial_accumulator_value(initial_accumulator_value).eps(0.0);
@@ -295,7 +298,12 @@ public:
     // TF-1's minimize(loss, var_list): gradients of `loss` for exactly `var_list` (other
     // tensors' grad() is untouched) and an update of just those. A variable this
     // optimizer does not hold yet joins the first group (created from the defaults).
+    // Both forms, like TF-1: when the loss depends on none of the variables, a tg::Error
+    // ("no gradients provided for any variable") names them and nothing changes; when it
+    // misses only some, `unused_variable_log` (std::clog by default; nullptr: silent) gets
+    // one line naming them, once per optimizer.
     void minimize(const Tensor& loss, const std::vector<Tensor>& var_list);
+    std::ostream* unused_variable_log = &std::clog;
 
     NonFiniteGrad non_finite_grad() const { return non_finite_grad_; }
     void set_non_finite_grad(NonFiniteGrad policy) { non_finite_grad_ = policy; }
@@ -341,8 +349,12 @@ private:
     std::vector<OptimizerParamGroup> groups_;
     std::unique_ptr<OptimizerOptions> defaults_;
     std::unordered_map<const TensorImpl*, ParamState> state_;
+    // Throws when no variable got a gradient; logs the ungraded ones once otherwise.
+    void check_gradients_reached(const std::vector<Tensor>& variables, const std::vector<std::string>& labels);
+
     NonFiniteGrad non_finite_grad_ = NonFiniteGrad::Error;
     std::int64_t skipped_steps_ = 0;
+    bool reported_unused_ = false;
 };
 
 // p -= lr * d with d = g + weight_decay*p, then with momentum:

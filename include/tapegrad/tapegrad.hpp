@@ -9,6 +9,7 @@
 #include "tapegrad/dtype.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/jit.hpp"
+#include "tapegrad/layers.hpp"
 #include "tapegrad/nn.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"

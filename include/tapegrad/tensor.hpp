@@ -6,6 +6,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -138,6 +139,15 @@ public:
     Tensor cumprod(std::int64_t dim) const;
     Tensor norm(double p = 2.0, const Shape& dims = {}, bool keepdim = false) const;
     Tensor abs() const;
+    Tensor isnan() const;
+    Tensor isinf() const;
+    Tensor isfinite() const;
+    Tensor any() const;
+    Tensor any(std::int64_t dim, bool keepdim = false) const;
+    Tensor all() const;
+    Tensor all(std::int64_t dim, bool keepdim = false) const;
+    Tensor nan_to_num(double nan = 0.0, std::optional<double> posinf = std::nullopt,
+                      std::optional<double> neginf = std::nullopt) const;
     Tensor neg() const;
     Tensor clamp(double min, double max) const;
     Tensor relu() const;

@@ -20,6 +20,7 @@
 #include "io/graph_def.hpp"
 #include "io/png.hpp"
 #include "io/protobuf.hpp"
+#include "tapegrad/variable_store.hpp"  // current_name_scope
 #include "tensor/check.hpp"
 
 namespace tg::summary {
@@ -47,9 +48,18 @@ const std::vector<double>& default_bucket_limits() {
     return limits;
 }
 
+// TF-1's rule: a summary made inside tf.name_scope("a") is tagged "a/<tag>" (the course's
+// variable_summaries logs "summaries/mean" this way). Module calls and variable_scope open
+// name scopes too, so a tag logged inside them carries their path as well.
+std::string scoped_tag(const std::string& tag) {
+    const std::string scope = current_name_scope();
+    return scope.empty() ? tag : scope + "/" + tag;
+}
+
+// Every add_* builds its Summary.Value here, so each one honours the name scope.
 ProtoWriter value_with_tag(const std::string& tag) {
     ProtoWriter value;
-    value.bytes_field(1, tag);
+    value.bytes_field(1, scoped_tag(tag));
     return value;
 }
 
@@ -90,7 +100,7 @@ void SummaryWriter::add_scalars(const std::string& main_tag,
                                 const std::map<std::string, double>& values, std::int64_t step,
                                 std::optional<double> wall_time) {
     check_tag(main_tag, "add_scalars");
-    std::string prefix = main_tag;
+    std::string prefix = scoped_tag(main_tag);  // the children's add_scalar scope the tag itself
     std::replace(prefix.begin(), prefix.end(), '/', '_');
     const double time = wall_time.value_or(detail::now_seconds());
     for (const auto& [key, value] : values) {

@@ -2,6 +2,8 @@
 // and give bool tensors; they are not recorded (their derivative is zero). where is the
 // exception: differentiable in its two value operands.
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
@@ -76,6 +78,66 @@ Tensor logical_and(const Tensor& a, const Tensor& b) {
 
 Tensor logical_or(const Tensor& a, const Tensor& b) {
     return compare(a, b, "logical_or", [](auto x, auto y) { return truthy(x) || truthy(y); });
+}
+
+// ---- NaN / Inf tests ------------------------------------------------------------------------
+
+namespace {
+// pred(x) for each element of a float tensor; `integral_answer` for integer and bool ones.
+template <class Pred>
+Tensor float_predicate(const Tensor& a, std::string_view op, bool integral_answer, Pred&& pred) {
+    detail::check_defined(a, op);
+    Tensor out = make_tensor(a.sizes(), kBool);
+    detail::visit_dtype(a.dtype(), [&](auto v) {
+        using T = decltype(v);
+        detail::unary_loop<bool, T>(a, out, [&](T x) {
+            if constexpr (std::is_floating_point_v<T>) return pred(x);
+            else return integral_answer;
+        });
+    });
+    return out;
+}
+}  // namespace
+
+Tensor isnan(const Tensor& a) { return float_predicate(a, "isnan", false, [](auto x) { return std::isnan(x); }); }
+Tensor isinf(const Tensor& a) { return float_predicate(a, "isinf", false, [](auto x) { return std::isinf(x); }); }
+Tensor isfinite(const Tensor& a) { return float_predicate(a, "isfinite", true, [](auto x) { return std::isfinite(x); }); }
+
+// ---- logical reductions: any counts the nonzero elements; all is "not any zero" ---------------
+
+Tensor any(const Tensor& a) {
+    detail::check_defined(a, "any");
+    return sum((a != 0.0).to(kInt64)) > 0.0;
+}
+
+Tensor any(const Tensor& a, std::int64_t dim, bool keepdim) {
+    detail::check_defined(a, "any");
+    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "any");
+    return sum((a != 0.0).to(kInt64), {d}, keepdim) > 0.0;
+}
+
+Tensor all(const Tensor& a) {
+    detail::check_defined(a, "all");
+    return logical_not(any(logical_not(a)));
+}
+
+Tensor all(const Tensor& a, std::int64_t dim, bool keepdim) {
+    detail::check_defined(a, "all");
+    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "all");
+    return logical_not(any(logical_not(a), d, keepdim));
+}
+
+// Written with where, so the gradient (and its own gradient) comes from where's backward:
+// it reaches the input only where the input was finite.
+Tensor nan_to_num(const Tensor& a, double nan, std::optional<double> posinf, std::optional<double> neginf) {
+    detail::check_defined(a, "nan_to_num");
+    if (!a.is_floating_point()) return a.clone();
+    const bool single = a.dtype() == kFloat32;
+    const double largest = single ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+    const Tensor replacement = where(isnan(a), scalar_tensor(nan, a.dtype()),
+                                     where(a > 0.0, scalar_tensor(posinf.value_or(largest), a.dtype()),
+                                           scalar_tensor(neginf.value_or(-largest), a.dtype())));
+    return where(isfinite(a), a, replacement);
 }
 
 // ---- where ----------------------------------------------------------------------------------

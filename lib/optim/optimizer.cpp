@@ -181,11 +181,49 @@ void Optimizer::step_params(const std::unordered_set<const TensorImpl*>* only) {
     }
 }
 
+namespace {
+// "var_list[1] 'bias' (shape [10])": the position the caller knows, the set_name if any.
+std::string describe_variable(const std::string& label, const Tensor& v) {
+    const std::string name = v.name();
+    return name.empty() ? fmt::format("{} (shape {})", label, v.sizes())
+                        : fmt::format("{} '{}' (shape {})", label, name, v.sizes());
+}
+
+std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+    return out;
+}
+}  // namespace
+
+void Optimizer::check_gradients_reached(const std::vector<Tensor>& variables, const std::vector<std::string>& labels) {
+    std::vector<std::string> missing;
+    for (std::size_t k = 0; k < variables.size(); ++k)
+        if (!variables[k].grad().defined()) missing.push_back(describe_variable(labels[k], variables[k]));
+    TG_CHECK(missing.size() < variables.size() || variables.empty(), "minimize",
+             "no gradients provided for any variable: the loss does not depend on {} (check that the loss is "
+             "computed from these tensors, not from copies or detached values)",
+             join(missing));
+    if (!missing.empty() && !reported_unused_ && unused_variable_log != nullptr) {
+        *unused_variable_log << "tapegrad: minimize: the loss does not depend on " << join(missing)
+                             << "; they are not updated (said once per optimizer)" << std::endl;
+        reported_unused_ = true;
+    }
+}
+
 void Optimizer::minimize(const Tensor& loss) {
     TG_CHECK(loss.defined() && loss.numel() == 1, "minimize", "the loss must be a one-element tensor, got shape {}",
              loss.defined() ? loss.sizes() : Shape{});
     zero_grad(true);
     loss.backward();
+    std::vector<Tensor> params;
+    std::vector<std::string> labels;
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        for (std::size_t i = 0; i < groups_[g].params().size(); ++i) {
+            params.push_back(groups_[g].params()[i]);
+            labels.push_back(fmt::format("param_groups[{}][{}]", g, i));
+        }
+    check_gradients_reached(params, labels);
     step();
 }
 
@@ -213,13 +251,25 @@ void Optimizer::minimize(const Tensor& loss, const std::vector<Tensor>& var_list
         else
             for (auto& v : newcomers) groups_.front().params().push_back(v);
     }
-    std::vector<Tensor> grads = autograd::grad({loss}, var_list, {}, false, false, /*allow_unused=*/true);
+    std::vector<Tensor> grads = autograd::grad({loss}, var_list, {.allow_unused = true});
+    std::vector<std::string> labels;
+    std::vector<std::string> missing;
+    for (std::size_t k = 0; k < var_list.size(); ++k) {
+        labels.push_back(fmt::format("var_list[{}]", k));
+        if (!grads[k].defined()) missing.push_back(describe_variable(labels.back(), var_list[k]));
+    }
+    // Checked before any grad() is set, so a loss that reaches none of them changes nothing.
+    TG_CHECK(missing.size() < var_list.size(), "minimize",
+             "no gradients provided for any variable: the loss does not depend on {} (check that the loss is "
+             "computed from these tensors, not from copies or detached values)",
+             join(missing));
     for (std::size_t k = 0; k < var_list.size(); ++k) {
         Tensor v = var_list[k];
         Tensor g = grads[k];
         if (g.defined() && !g.is_contiguous()) g = g.contiguous();
         v.set_grad(g);
     }
+    check_gradients_reached(var_list, labels);
     step_params(&only);
 }
 

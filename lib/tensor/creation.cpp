@@ -115,6 +115,8 @@ Tensor from_vector(const std::vector<double>& v, const Shape& s) { return from_v
 Tensor from_vector(const std::vector<std::int64_t>& v, const Shape& s) { return from_values(v, s); }
 Tensor from_vector(const std::vector<bool>& v, const Shape& s) { return from_values(v, s); }
 
+Tensor tensor(double value, Dtype dtype) { return scalar_tensor(value, dtype); }
+
 Tensor tensor(std::initializer_list<double> values, Dtype dtype) {
     std::vector<double> v(values);
     return detail::traced_constant(generate({static_cast<std::int64_t>(v.size())}, dtype,

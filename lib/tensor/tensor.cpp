@@ -250,6 +250,16 @@ Tensor Tensor::exp() const { return tg::exp(*this); }
 Tensor Tensor::log() const { return tg::log(*this); }
 Tensor Tensor::sqrt() const { return tg::sqrt(*this); }
 Tensor Tensor::sin() const { return tg::sin(*this); }
+Tensor Tensor::isnan() const { return tg::isnan(*this); }
+Tensor Tensor::isinf() const { return tg::isinf(*this); }
+Tensor Tensor::isfinite() const { return tg::isfinite(*this); }
+Tensor Tensor::any() const { return tg::any(*this); }
+Tensor Tensor::any(std::int64_t dim, bool keepdim) const { return tg::any(*this, dim, keepdim); }
+Tensor Tensor::all() const { return tg::all(*this); }
+Tensor Tensor::all(std::int64_t dim, bool keepdim) const { return tg::all(*this, dim, keepdim); }
+Tensor Tensor::nan_to_num(double nan, std::optional<double> posinf, std::optional<double> neginf) const {
+    return tg::nan_to_num(*this, nan, posinf, neginf);
+}
 Tensor Tensor::cos() const { return tg::cos(*this); }
 Tensor Tensor::rsqrt() const { return tg::rsqrt(*this); }
 Tensor Tensor::reciprocal() const { return tg::reciprocal(*this); }

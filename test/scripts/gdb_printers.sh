@@ -81,7 +81,14 @@ if meson install -C "$BUILD" --destdir "$tmp/dest" --no-rebuild --quiet --tags g
     prefix=$(opt prefix); libdir=$(opt libdir); datadir=$(opt datadir)
     case $libdir in /*) ;; *) libdir="$prefix/$libdir" ;; esac
     case $datadir in /*) ;; *) datadir="$prefix/$datadir" ;; esac
-    want="$datadir/gdb/auto-load$libdir/$(basename "$lib")-gdb.py"
+    # For a prefix under /usr the script goes where gdb looks without any setup: its own
+    # data directory's auto-load (as gdb itself reports it); elsewhere <datadir>/gdb/auto-load.
+    gdb_data=$(gdb -nx -batch -ex 'show data-directory' 2>&1 | sed -n 's/.*"\(.*\)".*/\1/p')
+    case $prefix in
+        /usr|/usr/*) auto_load_dir="$gdb_data/auto-load" ;;
+        *) auto_load_dir="$datadir/gdb/auto-load" ;;
+    esac
+    want="$auto_load_dir$libdir/$(basename "$lib")-gdb.py"
     if [ -z "$installed" ]; then
         cat "$tmp/install.log"; echo "FAIL: meson install put no */gdb/auto-load/*/libtapegrad.so.*-gdb.py"; fail=1
     elif [ "${installed#"$tmp/dest"}" != "$want" ]; then
@@ -99,6 +106,40 @@ if meson install -C "$BUILD" --destdir "$tmp/dest" --no-rebuild --quiet --tags g
     fi
 else
     cat "$tmp/install.log"; echo "FAIL: meson install"; fail=1
+fi
+
+# 4. The installed case for real: in a private mount namespace (nothing outside it sees the
+#    install), the prefix and gdb's auto-load directory are scratch copies; a plain
+#    `meson install` fills them, and a plain gdb (-nx: no .gdbinit, default auto-load settings)
+#    debugging the program against the installed library must print tensors.
+case $prefix in
+    /usr|/usr/*) real_install=yes ;;
+    *) real_install=no ;;
+esac
+if [ "$real_install" = yes ] && [ "$(id -u)" -eq 0 ] && unshare -m --propagation private true 2> /dev/null; then
+    mkdir -p "$tmp/ns/prefix" "$tmp/ns/auto-load"
+    cp -a "$gdb_data/auto-load/." "$tmp/ns/auto-load/" 2> /dev/null || true
+    unshare -m --propagation private bash -c '
+        set -e
+        tmp=$1 prefix=$2 gdb_data=$3 build=$4
+        shift 4
+        mount --bind "$tmp/ns/prefix" "$prefix"
+        mount --bind "$tmp/ns/auto-load" "$gdb_data/auto-load"
+        meson install -C "$build" --no-rebuild --quiet > "$tmp/ns/install.log" 2>&1
+        gdb -nx -batch -iex "set debuginfod enabled off" "$@" > "$tmp/ns/run4.txt" 2>&1
+    ' ns "$tmp" "$prefix" "$gdb_data" "$BUILD" \
+        -iex "set environment LD_LIBRARY_PATH=$libdir" "${commands[@]}" -ex 'info sharedlibrary' \
+        -ex 'info auto-load python-scripts' "$prog" || true
+    f="$tmp/ns/run4.txt"
+    if [ ! -s "$f" ]; then
+        cat "$tmp/ns/install.log" 2> /dev/null; echo "FAIL: the real-install run produced nothing"; fail=1
+    else
+        check_output "$f" "installed, plain gdb"
+        expect "$f" "installed: the program loaded the installed library" "$libdir/libtapegrad.so"
+        expect "$f" "installed: gdb auto-loaded the installed script" "$want"
+    fi
+else
+    echo "note: the real-install run needs root, a mount namespace and a prefix under /usr; skipped"
 fi
 if [ "$fail" -ne 0 ]; then
     for f in "$tmp"/run*.txt; do echo "==== $f"; cat "$f"; done

@@ -34,3 +34,5 @@ if command -v valgrind >/dev/null; then
     echo "under valgrind: $out"
     [ "$out" = "6" ]
 fi
+# tbplot is installed as a command (docs/summaries.md calls it `tbplot` once installed).
+"$root/bin/tbplot" --help | grep -q "^usage: tbplot LOGDIR" || { echo "installed bin/tbplot missing or broken"; exit 1; }
