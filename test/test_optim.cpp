@@ -434,6 +434,9 @@ TEST_CASE("minimize with variables the loss does not use: an error when none is 
         CHECK(values(w) == std::vector<double>{1.0, 2.0});
         CHECK_FALSE(w.grad().defined());
         CHECK_FALSE(b.grad().defined());
+        std::size_t held = 0;
+        for (const auto& group : opt.param_groups()) held += group.params().size();
+        CHECK(held == 0);  // the variables did not join the optimizer either
     }
     SECTION("minimize(loss): none of the optimizer's parameters used") {
         optim::SGD opt({w, b}, 0.1);

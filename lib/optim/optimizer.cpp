@@ -244,13 +244,7 @@ void Optimizer::minimize(const Tensor& loss, const std::vector<Tensor>& var_list
                  v.sizes());
         if (!known.count(v.unsafe_impl())) newcomers.push_back(v);
     }
-    if (!newcomers.empty()) {
-        check_new_params(newcomers, "var_list variable");
-        if (groups_.empty())
-            add_param_group(OptimizerParamGroup(newcomers));
-        else
-            for (auto& v : newcomers) groups_.front().params().push_back(v);
-    }
+    if (!newcomers.empty()) check_new_params(newcomers, "var_list variable");
     std::vector<Tensor> grads = autograd::grad({loss}, var_list, {.allow_unused = true});
     std::vector<std::string> labels;
     std::vector<std::string> missing;
@@ -258,11 +252,18 @@ void Optimizer::minimize(const Tensor& loss, const std::vector<Tensor>& var_list
         labels.push_back(fmt::format("var_list[{}]", k));
         if (!grads[k].defined()) missing.push_back(describe_variable(labels.back(), var_list[k]));
     }
-    // Checked before any grad() is set, so a loss that reaches none of them changes nothing.
+    // Checked before a variable joins a group or a grad() is set: a loss that reaches none of
+    // them changes nothing.
     TG_CHECK(missing.size() < var_list.size(), "minimize",
              "no gradients provided for any variable: the loss does not depend on {} (check that the loss is "
              "computed from these tensors, not from copies or detached values)",
              join(missing));
+    if (!newcomers.empty()) {
+        if (groups_.empty())
+            add_param_group(OptimizerParamGroup(newcomers));
+        else
+            for (auto& v : newcomers) groups_.front().params().push_back(v);
+    }
     for (std::size_t k = 0; k < var_list.size(); ++k) {
         Tensor v = var_list[k];
         Tensor g = grads[k];
