@@ -273,9 +273,12 @@ TEST_CASE("layers::conv2d: gradients match finite differences; a reusing scope s
 
 TEST_CASE("layers::batch_normalization: batch statistics and moving-average updates in training, moving ones in eval") {
     VariableStore store;
-    variable_scope scope(store, "net");
     auto x = tensor({{1.0, 2.0}, {2.0, 4.0}, {3.0, 6.0}, {4.0, 8.0}}, kFloat64);  // (N, C)
-    auto y = layers::batch_normalization(x, /*training=*/true, "bn");
+    Tensor y;
+    {
+        variable_scope scope(store, "net");
+        y = layers::batch_normalization(x, /*training=*/true, "bn");
+    }
     // Batch mean (2.5, 5), biased variance (1.25, 5), TF's epsilon 1e-3.
     for (std::int64_t i = 0; i < 4; ++i) {
         CHECK(y.at({i, 0}) == Approx((x.at({i, 0}) - 2.5) / std::sqrt(1.25 + 1e-3)));

@@ -236,6 +236,9 @@ def generate(root, out_path, dep_path):
         *parts,
         "",
     ]
+    # Back to this file's own line numbers for the test cases (the snippets' #line would
+    # otherwise still be in force).
+    text.append(line_directive(len("\n".join(text).split("\n")) + 2, os.path.basename(out_path)))
     for ns, where, no_run in programs:
         if no_run is not None:
             text.append(f"// {where}: compiled, not run ({no_run})")
