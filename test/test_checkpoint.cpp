@@ -1,6 +1,7 @@
 // Checkpoints of tensors and modules (tg::save / tg::load / tg::load_into): bit-exact round
 // trips for every dtype and shape, every error naming the file with targets left unchanged,
 // and a module's parameters and buffers. Optimizer state files: test_optim.cpp.
+#include "crc32.hpp"
 #include "test_support.hpp"
 
 #include <algorithm>
@@ -134,6 +135,32 @@ TEST_CASE("checkpoint errors name the file and leave targets unchanged") {
         REQUIRE_TG_ERROR(tg::save({{"w", w}}, "/nonexistent_dir_tapegrad/x.tgckpt"), "save",
                          "/nonexistent_dir_tapegrad/x.tgckpt");
         CHECK(read_bytes(path) == good);
+    }
+    SECTION("an empty file") {
+        write_bytes(path, {});  // once memcmp(nullptr, magic, 0): undefined behaviour
+        REQUIRE_TG_ERROR(tg::load(path), "load", path, "is empty (0 bytes)");
+    }
+    SECTION("a checksummed file whose empty shape overflows every stride") {
+        // 81 bytes, valid CRC: tensor "t", float32, shape [0, 2^63-1, 2^63-1], no data. Once
+        // accepted with overflowed strides and element counts.
+        std::vector<unsigned char> bytes = {'T', 'G', 'C', 'K', 'P', 'T', '0', '1'};
+        auto put = [&](std::uint64_t v, int n) {
+            for (int i = 0; i < n; ++i) bytes.push_back(static_cast<unsigned char>(v >> (8 * i)));
+        };
+        put(1, 4);   // version
+        put(0, 4);   // reserved
+        put(1, 8);   // one tensor
+        put(81, 8);  // file size
+        put(1, 4);
+        bytes.push_back('t');
+        put(2, 4);  // float32
+        put(3, 4);  // rank
+        for (std::uint64_t d : {std::uint64_t{0}, std::uint64_t{INT64_MAX}, std::uint64_t{INT64_MAX}}) put(d, 8);
+        put(0, 8);  // data bytes
+        put(crc32(bytes), 4);
+        REQUIRE(bytes.size() == 81);
+        write_bytes(path, bytes);
+        REQUIRE_TG_ERROR(tg::load(path), "load", path, "'t'", "too large");
     }
     SECTION("mutated files never crash: every outcome is a tg::Error or a valid load") {
         std::srand(1);

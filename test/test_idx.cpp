@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "crc32.hpp"
 #include "test_support.hpp"
 
 using namespace tgtest;
@@ -43,14 +44,6 @@ void write_plain(const std::string& path, const Bytes& bytes) {
 // A gzip file made of stored (uncompressed) deflate blocks, written here rather than with
 // zlib so the reader is checked against an independent encoder (RFC 1951/1952). The real
 // Fashion-MNIST files below cover compressed (Huffman-coded) streams.
-std::uint32_t crc32_of(const Bytes& bytes) {
-    std::uint32_t crc = 0xFFFFFFFFu;
-    for (unsigned char b : bytes) {
-        crc ^= b;
-        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
 
 void put_le(Bytes& out, std::uint32_t value, int nbytes) {
     for (int i = 0; i < nbytes; ++i) out.push_back(static_cast<unsigned char>(value >> (8 * i)));
@@ -70,7 +63,7 @@ void write_gzip(const std::string& path, const Bytes& bytes) {
                   bytes.begin() + static_cast<std::ptrdiff_t>(pos + len));
         pos += len;
     } while (pos < bytes.size());
-    put_le(gz, crc32_of(bytes), 4);
+    put_le(gz, crc32(bytes), 4);
     put_le(gz, static_cast<std::uint32_t>(bytes.size()), 4);
     write_plain(path, gz);
 }
@@ -256,6 +249,29 @@ TEST_CASE("load_idx errors name the file and what is wrong") {
         // Four dims of 2^30 would overflow an int64 element count.
         write_plain(path, header(0x08, std::vector<std::int32_t>(4, 1 << 30)));
         REQUIRE_TG_ERROR(tg::data::load_idx(path), "load_idx", path, "implausibly large");
+    }
+    SECTION("a header claiming more than the file holds fails before allocating") {
+        // 12 bytes claiming 2^20 x 2^20 bytes: once std::bad_alloc (a terabyte asked for).
+        const Bytes tiny{0x00, 0x00, 0x08, 0x02, 0x00, 0x10, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00};
+        const auto plain = dir.file("claims_a_terabyte.idx");
+        write_plain(plain, tiny);
+        REQUIRE_TG_ERROR(tg::data::load_idx(plain), "load_idx", plain, "truncated", "[1048576, 1048576]",
+                         "1099511627776 bytes", "only 0");
+        const auto gz = dir.file("claims_a_terabyte.idx.gz");
+        write_gzip(gz, concat(tiny, Bytes(100, 7)));
+        REQUIRE_TG_ERROR(tg::data::load_idx(gz), "load_idx", gz, "truncated", "1099511627776 bytes", "gzip",
+                         "1032:1");
+    }
+    SECTION("an empty shape whose other dims overflow int64 strides") {
+        // [0, 2^31-1, 2^31-1, 2^31-1] holds no element, but its strides would overflow.
+        const auto path = dir.file("zero_but_huge.idx");
+        write_plain(path, header(0x08, {0, 0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF}));
+        REQUIRE_TG_ERROR(tg::data::load_idx(path), "load_idx", path, "too large");
+        // The same without the overflow loads as an empty tensor.
+        write_plain(path, header(0x08, {0, 0x7FFFFFFF, 1 << 20}));
+        const tg::Tensor empty = tg::data::load_idx(path);
+        CHECK(empty.sizes() == tg::Shape{0, 0x7FFFFFFF, 1 << 20});
+        CHECK(empty.numel() == 0);
     }
     SECTION("truncated data, plain and gzip'd") {
         const Bytes cut(good.begin(), good.end() - 2);

@@ -268,6 +268,45 @@ TEST_CASE("safetensors: malformed headers are rejected with the file, tensor and
     expect(raw_file(R"({"b":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1]}})", {2}), {"'b'", "byte 2"});
 }
 
+TEST_CASE("safetensors: crafted headers from the fuzzer give tg::Error, not a crash") {
+    TempDir tmp;
+    const std::string path = tmp.file("crafted.safetensors");
+    auto message_of = [&](const std::vector<unsigned char>& file) {
+        write_bytes(path, file);
+        try {
+            load_safetensors(path);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("loaded");
+    };
+    // 100,000 nested arrays: building the error message with json::dump() recursed once per
+    // level and overflowed the stack (SIGSEGV).
+    std::string deep = R"({"w":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    std::string what = message_of(raw_file(deep, {}));
+    INFO(what);
+    CHECK(what.find("load_safetensors") != std::string::npos);
+    CHECK(what.find("nests deeper than 3 levels") != std::string::npos);
+    // One level too deep is refused too; the deepest the format uses still loads.
+    what = message_of(raw_file(R"({"t":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})", f32_bytes({1, 2})));
+    CHECK(what.find("nests deeper") != std::string::npos);
+    CHECK(message_of(raw_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", f32_bytes({1, 2}))) ==
+          "loaded");
+    // A wrong value is described, not dumped: its kind and size, never its (long) text.
+    std::string long_array = "1";
+    for (int i = 0; i < 1000; ++i) long_array += ",7";
+    what = message_of(raw_file(R"({"t":[)" + long_array + "]}", {}));
+    CHECK(what.find("expected an object") != std::string::npos);
+    CHECK(what.find("an array of 1001 values") != std::string::npos);
+    CHECK(what.size() < 300);
+    // Zero elements, but the other sizes overflow every stride: refused, not accepted with
+    // overflowed strides.
+    what = message_of(raw_file(
+        R"({"t":{"dtype":"F32","shape":[0,9223372036854775807,9223372036854775807],"data_offsets":[0,0]}})", {}));
+    CHECK(what.find("'t'") != std::string::npos);
+    CHECK(what.find("too large") != std::string::npos);
+}
+
 TEST_CASE("safetensors: fuzzed files either load consistently or throw tg::Error") {
     TempDir tmp;
     const std::string good = tmp.file("good.safetensors");

@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <limits>
+
 using namespace tgtest;
 
 TEST_CASE("factories make the shapes, dtypes and values asked for") {
@@ -57,6 +59,20 @@ TEST_CASE("manual_seed makes random tensors repeat") {
     auto u = tg::rand({20000}, tg::kFloat64);
     CHECK(u.min().item<double>() >= 0.0);
     CHECK(u.max().item<double>() < 1.0);
+}
+
+TEST_CASE("shapes too large for int64 strides or memory are a tg::Error") {
+    constexpr std::int64_t kHuge = std::numeric_limits<std::int64_t>::max();
+    // No element, but the strides of [0, 2^63-1, 2^63-1] overflow (once accepted as garbage).
+    REQUIRE_TG_ERROR(tg::zeros({0, kHuge, kHuge}), "empty", "[0, 9223372036854775807, 9223372036854775807]",
+                     "too large");
+    REQUIRE_TG_ERROR(tg::empty({std::int64_t{1} << 32, std::int64_t{1} << 32}), "empty", "too large");
+    REQUIRE_TG_ERROR(tg::ones({2, -1}), "empty", "negative size -1");
+    // Fits int64 but not memory: the allocation failure is a tg::Error, not std::bad_alloc.
+    REQUIRE_TG_ERROR(tg::empty({std::int64_t{1} << 58}, tg::kFloat64), "empty", "cannot allocate");
+    // Empty shapes that do fit are fine, and count zero elements.
+    CHECK(tg::zeros({0, std::int64_t{1} << 40}).numel() == 0);
+    CHECK(tg::Shape{0, kHuge, kHuge}.numel() == 0);
 }
 
 TEST_CASE("views share storage and see writes") {

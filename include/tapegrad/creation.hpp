@@ -36,7 +36,7 @@ Tensor tensor(double value, Dtype dtype = kFloat32);
 Tensor tensor(std::initializer_list<double> values, Dtype dtype = kFloat32);
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype dtype = kFloat32);
 
-// ---- random (seed with tg::manual_seed) --------------------------------------------------
+// ---- random (tg::manual_seed; a generator per thread, see docs/design.md "Random numbers") ---
 void manual_seed(std::uint64_t seed);
 Tensor rand(const Shape& sizes, Dtype dtype = kFloat32);   // uniform [0, 1)
 Tensor randn(const Shape& sizes, Dtype dtype = kFloat32);  // standard normal

@@ -43,7 +43,7 @@ public:
     void erase(std::size_t pos);
     void resize(std::size_t count, std::int64_t value = 0);
 
-    std::int64_t numel() const;  // product of the dims; 1 for a scalar shape
+    std::int64_t numel() const;  // product of the dims; 1 for a scalar shape (INT64_MAX on overflow)
     std::vector<std::int64_t> vec() const { return {begin(), end()}; }
     std::string str() const;     // "[32, 10]"
 

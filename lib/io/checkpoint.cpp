@@ -12,6 +12,7 @@
 
 #include "io/atomic_file.hpp"
 #include "tensor/check.hpp"
+#include "tensor/shape_check.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg {
@@ -178,6 +179,8 @@ void save(const NamedTensors& tensors, const std::string& path) {
 NamedTensors load(const std::string& path) {
     const std::vector<unsigned char> data = io::read_file(path, "load");
     const std::size_t size = data.size();
+    // An empty file has no data() to compare (memcmp of a null pointer is undefined).
+    TG_CHECK(size > 0, "load", "'{}' is empty (0 bytes), not a tapegrad checkpoint", path);
     const std::size_t prefix = size < sizeof kMagic ? size : sizeof kMagic;
     TG_CHECK(std::memcmp(data.data(), kMagic, prefix) == 0, "load",
              "'{}' is not a tapegrad checkpoint (its first bytes are not the magic \"TGCKPT01\")", path);
@@ -228,6 +231,8 @@ NamedTensors load(const std::string& path) {
             numel *= s;
             sizes.push_back(static_cast<std::int64_t>(s));
         }
+        const std::string shape_problem = detail::shape_problem(sizes, dtype);
+        TG_CHECK(shape_problem.empty(), "load", "'{}': tensor '{}': {}", path, name, shape_problem);
         const std::size_t width = element_size(dtype);
         const auto nbytes = r.le<std::uint64_t>("a data length");
         TG_CHECK(numel <= r.remaining() && nbytes == numel * width, "load",

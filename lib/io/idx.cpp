@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -14,6 +15,7 @@
 
 #include "tapegrad/data/idx.hpp"
 #include "tensor/check.hpp"
+#include "tensor/shape_check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -25,6 +27,8 @@ constexpr const char* kOp = "load_idx";
 // Real IDX files have 1 to 4 dims; anything beyond this is a corrupt header, not data.
 constexpr int kMaxDims = 8;
 constexpr std::int64_t kMaxElements = std::int64_t{1} << 40;
+// Deflate's largest expansion: a 258-byte match per 2 bits, about 1032 bytes per input byte.
+constexpr std::uintmax_t kMaxDeflateRatio = 1032;
 
 enum class IdxType : std::uint8_t {
     UByte = 0x08,
@@ -131,6 +135,8 @@ public:
         gzbuffer(file_, 1 << 17);
     }
     ~GzReader() { gzclose(file_); }
+    // True when the file is not gzip'd (zlib passes it through); known after the first read.
+    bool plain() const { return gzdirect(file_) == 1; }
     GzReader(const GzReader&) = delete;
     GzReader& operator=(const GzReader&) = delete;
 
@@ -207,9 +213,32 @@ Tensor load_idx(const std::string& path, bool as_float) {
         numel *= dim;
     }
 
+    const Dtype dtype = output_dtype(type, as_float);
+    const std::string shape_problem = detail::shape_problem(sizes, dtype);
+    TG_CHECK(shape_problem.empty(), kOp, "'{}': {}", path, shape_problem);
+
+    // The header's claim is checked against the file before anything that large is
+    // allocated: a 12-byte file may not claim a terabyte. A plain file must hold the data
+    // after its header; a gzip'd one cannot inflate past deflate's ratio limit.
     const std::size_t esize = idx_element_size(type);
     const std::size_t total = static_cast<std::size_t>(numel) * esize;
-    Tensor out = make_tensor(sizes, output_dtype(type, as_float));
+    std::error_code size_error;
+    const std::uintmax_t file_size = std::filesystem::file_size(path, size_error);
+    if (!size_error) {
+        const std::size_t header_bytes = 4 + dim_bytes.size();
+        if (in.plain()) {
+            const std::uintmax_t follow = file_size - std::min<std::uintmax_t>(file_size, header_bytes);
+            TG_CHECK(total <= follow, kOp,
+                     "'{}' is truncated: header shape {} needs {} bytes of data, only {} follow the header", path,
+                     sizes, total, follow);
+        } else {
+            TG_CHECK(total / kMaxDeflateRatio <= file_size, kOp,
+                     "'{}' is truncated: header shape {} needs {} bytes of data, more than a gzip file of {} bytes "
+                     "can hold (deflate expands at most {}:1)",
+                     path, sizes, total, file_size, kMaxDeflateRatio);
+        }
+    }
+    Tensor out = make_tensor(sizes, dtype);
 
     // Read in chunks and convert as we go, so a large file never sits in memory twice.
     constexpr std::size_t kChunkElements = 1 << 16;

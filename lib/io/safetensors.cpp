@@ -15,6 +15,7 @@
 
 #include "io/atomic_file.hpp"
 #include "tensor/check.hpp"
+#include "tensor/shape_check.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg {
@@ -24,6 +25,21 @@ namespace {
 constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{100} << 20;  // as the reference reader
 constexpr std::size_t kMaxRank = 64;
 constexpr const char* kMetadataKey = "__metadata__";
+// The format nests three containers: the header object, a tensor's object, its shape and
+// data_offsets arrays. Anything deeper is rejected while parsing, so a crafted header of
+// 100,000 '[' never reaches code that recurses over the value (dump, comparison, copy).
+constexpr int kMaxNesting = 3;
+constexpr std::size_t kMaxQuoted = 40;  // characters of an offending value shown in a message
+
+// What an offending header value is, for an error message: its kind, and the value itself
+// only when it is a short scalar. Never json::dump() on a container: it recurses per level.
+std::string describe(const nlohmann::json& v) {
+    if (v.is_object()) return fmt::format("an object of {} entries", v.size());
+    if (v.is_array()) return fmt::format("an array of {} values", v.size());
+    std::string text = v.dump();  // a scalar: no recursion
+    if (text.size() > kMaxQuoted) text = text.substr(0, kMaxQuoted) + "...";
+    return text;
+}
 
 const char* dtype_tag(Dtype dtype) {
     switch (dtype) {
@@ -70,7 +86,7 @@ struct Entry {
 
 std::uint64_t as_u64(const nlohmann::json& v, const std::string& path, const std::string& name, const char* what) {
     TG_CHECK(v.is_number_unsigned(), "load_safetensors", "'{}': tensor '{}': {} must be non-negative integers, got {}",
-             path, name, what, v.dump());
+             path, name, what, describe(v));
     return v.get<std::uint64_t>();
 }
 
@@ -78,13 +94,13 @@ Entry parse_entry(const std::string& name, const nlohmann::json& info, std::uint
                   const std::string& path) {
     constexpr const char* op = "load_safetensors";
     TG_CHECK(info.is_object(), op, "'{}': tensor '{}': expected an object with dtype, shape and data_offsets, got {}",
-             path, name, info.dump());
+             path, name, describe(info));
     for (const char* field : {"dtype", "shape", "data_offsets"})
         TG_CHECK(info.contains(field), op, "'{}': tensor '{}' has no \"{}\"", path, name, field);
     Entry e{name, kFloat32, {}, 0, 0};
 
     const auto& dtype = info["dtype"];
-    TG_CHECK(dtype.is_string(), op, "'{}': tensor '{}': dtype must be a string, got {}", path, name, dtype.dump());
+    TG_CHECK(dtype.is_string(), op, "'{}': tensor '{}': dtype must be a string, got {}", path, name, describe(dtype));
     const std::string tag = dtype.get<std::string>();
     const int known = dtype_from_tag(tag, &e.dtype);
     TG_CHECK(known != -1, op, "'{}': tensor '{}' has unknown dtype '{}'", path, name, tag);
@@ -94,7 +110,7 @@ Entry parse_entry(const std::string& name, const nlohmann::json& info, std::uint
     const auto& shape = info["shape"];
     TG_CHECK(shape.is_array() && shape.size() <= kMaxRank, op,
              "'{}': tensor '{}': shape must be an array of at most {} sizes, got {}", path, name, kMaxRank,
-             shape.dump());
+             describe(shape));
     std::uint64_t numel = 1;
     bool overflow = false;
     for (const auto& s : shape) {
@@ -107,10 +123,14 @@ Entry parse_entry(const std::string& name, const nlohmann::json& info, std::uint
     }
     const std::size_t width = element_size(e.dtype);
     if (numel > std::numeric_limits<std::uint64_t>::max() / width) overflow = true;
+    if (!overflow) {
+        const std::string shape_problem = detail::shape_problem(e.sizes, e.dtype);
+        TG_CHECK(shape_problem.empty(), op, "'{}': tensor '{}': {}", path, name, shape_problem);
+    }
 
     const auto& offsets = info["data_offsets"];
     TG_CHECK(offsets.is_array() && offsets.size() == 2, op,
-             "'{}': tensor '{}': data_offsets must be [begin, end], got {}", path, name, offsets.dump());
+             "'{}': tensor '{}': data_offsets must be [begin, end], got {}", path, name, describe(offsets));
     e.begin = as_u64(offsets[0], path, name, "data_offsets");
     e.end = as_u64(offsets[1], path, name, "data_offsets");
     TG_CHECK(e.begin <= e.end && e.end <= data_size, op,
@@ -187,7 +207,8 @@ NamedTensors load_safetensors(const std::string& path, SafetensorsMetadata* meta
     TG_CHECK(header_size >= 2 && text[0] == '{', op, "'{}': the header is not a JSON object (it must start with '{{')",
              path);
 
-    // Parse, noting top-level keys given twice (nlohmann would silently keep the last).
+    // Parse, noting top-level keys given twice (nlohmann would silently keep the last) and
+    // stopping at the first container nested deeper than the format allows.
     std::string duplicate;
     std::unordered_set<std::string> keys;
     nlohmann::json header;
@@ -195,7 +216,12 @@ NamedTensors load_safetensors(const std::string& path, SafetensorsMetadata* meta
         header = nlohmann::json::parse(
             text, text + header_size,
             [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-                if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
+                using Event = nlohmann::json::parse_event_t;
+                if ((event == Event::object_start || event == Event::array_start) && depth >= kMaxNesting)
+                    detail::fail(op, fmt::format("'{}': the header nests deeper than {} levels (an object of "
+                                                 "tensors, each an object holding arrays of integers)",
+                                                 path, kMaxNesting));
+                if (event == Event::key && depth == 1 && parsed.is_string() &&
                     !keys.insert(parsed.get<std::string>()).second && duplicate.empty())
                     duplicate = parsed.get<std::string>();
                 return true;
@@ -213,11 +239,11 @@ NamedTensors load_safetensors(const std::string& path, SafetensorsMetadata* meta
     for (const auto& [name, info] : header.items()) {
         if (name == kMetadataKey) {
             TG_CHECK(info.is_object(), op, "'{}': __metadata__ must be an object of strings, got {}", path,
-                     info.dump());
+                     describe(info));
             SafetensorsMetadata pairs;
             for (const auto& [key, value] : info.items()) {
                 TG_CHECK(value.is_string(), op, "'{}': __metadata__ value of '{}' must be a string, got {}", path, key,
-                         value.dump());
+                         describe(value));
                 pairs.emplace(key, value.get<std::string>());
             }
             if (metadata) *metadata = std::move(pairs);

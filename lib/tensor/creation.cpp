@@ -2,6 +2,7 @@
 #include "tapegrad/creation.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -27,40 +28,52 @@ Tensor generate(const Shape& sizes, Dtype dtype, F&& value_at) {
     return out;
 }
 
-// One generator for the process, reseeded by manual_seed (like torch::manual_seed).
-std::mt19937_64& generator() {
-    static std::mt19937_64 engine(0x7a9e9a4d);
-    return engine;
+// Random numbers come from one generator per thread, so two threads never share (and
+// corrupt) a Mersenne-Twister state, and what a thread draws after manual_seed(s) is the
+// same whatever other threads do meanwhile: a model trained on a thread reproduces the
+// single-threaded run. A thread's generator starts from the seed most recently given to
+// manual_seed (on any thread) when it first draws; manual_seed reseeds the calling thread's.
+constexpr std::uint64_t kDefaultSeed = 0x7a9e9a4d;
+std::atomic<std::uint64_t> g_seed{kDefaultSeed};
+
+struct ThreadGenerator {
+    std::mt19937_64 engine;
+    // Box-Muller makes normals in pairs; the second waits here. Reseeding clears it, so a
+    // seed alone decides what follows.
+    bool has_spare = false;
+    double spare = 0;
+
+    explicit ThreadGenerator(std::uint64_t seed) : engine(seed) {}
+    void reseed(std::uint64_t seed) {
+        engine.seed(seed);
+        has_spare = false;
+    }
+};
+
+ThreadGenerator& thread_generator() {
+    thread_local ThreadGenerator generator(g_seed.load(std::memory_order_relaxed));
+    return generator;
 }
+
+std::mt19937_64& generator() { return thread_generator().engine; }
 
 // Uniform double in [0, 1) from 53 random bits: identical on every platform, unlike
 // std::uniform_real_distribution.
 double next_uniform() { return static_cast<double>(generator()() >> 11) * 0x1.0p-53; }
 
-// Box-Muller makes normals in pairs; the second waits here. manual_seed clears it, so a
-// seed alone decides what follows.
-struct SpareNormal {
-    bool has_spare = false;
-    double spare = 0;
-};
-SpareNormal& spare_normal() {
-    static SpareNormal s;
-    return s;
-}
-
 // Standard normal by Box-Muller (portable, unlike std::normal_distribution).
 double next_normal() {
-    auto& [has_spare, spare] = spare_normal();
-    if (has_spare) {
-        has_spare = false;
-        return spare;
+    ThreadGenerator& g = thread_generator();
+    if (g.has_spare) {
+        g.has_spare = false;
+        return g.spare;
     }
     double u1 = 0;
     while (u1 <= 0) u1 = next_uniform();
     const double u2 = next_uniform();
     const double r = std::sqrt(-2.0 * std::log(u1));
-    spare = r * std::sin(2 * M_PI * u2);
-    has_spare = true;
+    g.spare = r * std::sin(2 * M_PI * u2);
+    g.has_spare = true;
     return r * std::cos(2 * M_PI * u2);
 }
 
@@ -135,8 +148,8 @@ Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Dtype d
 }
 
 void manual_seed(std::uint64_t seed) {
-    generator().seed(seed);
-    spare_normal().has_spare = false;
+    g_seed.store(seed, std::memory_order_relaxed);
+    thread_generator().reseed(seed);
 }
 
 Tensor rand(const Shape& sizes, Dtype dtype) { return uniform(sizes, 0.0, 1.0, dtype); }

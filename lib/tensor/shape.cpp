@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <ostream>
 
 namespace tg {
@@ -101,8 +102,11 @@ void Shape::resize(std::size_t count, std::int64_t value) {
 }
 
 std::int64_t Shape::numel() const {
+    // Zeros first: [0, 2^62, 2^62] holds no element even though 2^62 * 2^62 overflows.
+    if (std::find(data_, data_ + size_, 0) != data_ + size_) return 0;
     std::int64_t n = 1;
-    for (std::size_t i = 0; i < size_; ++i) n *= data_[i];
+    for (std::size_t i = 0; i < size_; ++i)
+        if (__builtin_mul_overflow(n, data_[i], &n)) return std::numeric_limits<std::int64_t>::max();
     return n;
 }
 

@@ -7,6 +7,8 @@
 
 #include "tapegrad/error.hpp"
 #include "tensor/trace.hpp"
+#include "tensor/check.hpp"
+#include "tensor/shape_check.hpp"
 
 namespace tg {
 
@@ -32,11 +34,11 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape stri
     std::int64_t expected = 1;
     for (std::size_t d = sizes_.size(); d-- > 0;) {
         if (sizes_[d] == 1) continue;
-        if (strides_[d] != expected) {
+        // A view's sizes need not fit int64 strides (expand); overflow means not contiguous.
+        if (strides_[d] != expected || __builtin_mul_overflow(expected, sizes_[d], &expected)) {
             contiguous_ = false;
             break;
         }
-        expected *= sizes_[d];
     }
 }
 
@@ -56,9 +58,17 @@ Shape contiguous_strides(const Shape& sizes) {
 }
 
 Tensor make_tensor(const Shape& sizes, Dtype dtype) {
-    for (auto s : sizes)
-        if (s < 0) throw Error("empty: negative dimension in shape " + sizes.str());
-    auto storage = std::make_shared<Storage>(static_cast<std::size_t>(sizes.numel()) * element_size(dtype));
+    // Every new tensor passes here: after this check no size, stride or byte count of it
+    // can overflow, whatever the shape came from (a user, a file).
+    if (const std::string why = detail::shape_problem(sizes, dtype); !why.empty()) detail::fail("empty", why);
+    const std::size_t bytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
+    std::shared_ptr<Storage> storage;
+    try {
+        storage = std::make_shared<Storage>(bytes);
+    } catch (const std::bad_alloc&) {
+        detail::fail("empty", fmt::format("cannot allocate {} bytes for a {} tensor of shape {}", bytes,
+                                          dtype_name(dtype), sizes));
+    }
     return Tensor(std::make_shared<TensorImpl>(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype));
 }
 
