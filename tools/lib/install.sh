@@ -17,11 +17,15 @@ JUPYTER_PACKAGES=(jupyter-notebook python3-nbclient jupyter-nbconvert chromium)
 # oracle), clang-repl 19 (the REPL test), the interactive hosts and nbclient + Pillow (the
 # notebook test: runs the kernel headless, decodes its PNGs), gdb (pretty-printer test),
 # graphviz (DOT check), valgrind (the installed library runs on a CPU without AVX-512:
-# test/scripts/install.sh), cmake (the CMake package test builds a consumer project; ~15 s).
+# test/scripts/install.sh), cmake (the CMake package test builds a consumer project; ~15 s),
+# and clang 14 with its sanitizer and libFuzzer runtimes (the sanitize build and the fuzz
+# targets: tools/check --sanitize, tools/fuzz, tools/lib/sanitize.sh; libomp is clang's
+# OpenMP runtime).
 # python3-onnx: the ONNX checker for the export test (test/scripts/onnx_export.sh, ~5 s of
 # apt); Node.js/npm (install_node below) run ONNX Runtime from npm in the same test.
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)
 TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz valgrind python3-onnx cmake
-               "${INTERACTIVE_PACKAGES[@]}" python3-nbclient python3-pil)
+               "${INTERACTIVE_PACKAGES[@]}" python3-nbclient python3-pil "${FUZZ_PACKAGES[@]}")
 
 # install_packages PKG...: apt-get installs those of PKG that are not installed yet.
 install_packages() {
