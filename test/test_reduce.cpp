@@ -62,7 +62,7 @@ TEST_CASE("sum and mean gradients (keepdim, non-contiguous, broadcast back)") {
 
 TEST_CASE("sum and mean reject bad dims, naming the op") {
     auto x = tg::zeros({2, 3});
-    REQUIRE_TG_ERROR(tg::sum(x, {2}), "sum", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(tg::sum(x, {2}), "sum", "dim 2", "[2, 3]");
     REQUIRE_TG_ERROR(tg::sum(x, {-3}), "sum", "dim -3");
     REQUIRE_TG_ERROR(tg::sum(x, {1, -1}), "sum", "listed twice");
     REQUIRE_TG_ERROR(tg::mean(x, {5}), "mean", "dim 5");
@@ -152,7 +152,7 @@ TEST_CASE("max/argmax over an empty dim or a bad dim throw") {
     // reducing over the non-empty dim of a tensor with an empty dim is fine (empty result)
     CHECK(tg::max(e, 0).sizes() == tg::Shape{0});
     auto x = tg::zeros({2, 3});
-    REQUIRE_TG_ERROR(tg::max(x, 2), "max", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(tg::max(x, 2), "max", "dim 2", "[2, 3]");
     REQUIRE_TG_ERROR(tg::argmin(x, -3), "argmin", "dim -3");
     REQUIRE_TG_ERROR(tg::argmax(tg::from_vector(std::vector<bool>{true})), "argmax", "bool");
 }
@@ -440,16 +440,16 @@ TEST_CASE("normalize: x / max(||x||_p, eps) along dim (tf.nn.l2_normalize)") {
 TEST_CASE("prod, cumsum, cumprod, norm, normalize reject bad dims, ints and p <= 0") {
     namespace F = tg::nn::functional;
     auto x = tg::zeros({2, 3});
-    REQUIRE_TG_ERROR(tg::prod(x, 2), "prod", "dim 2", "rank 2");
-    REQUIRE_TG_ERROR(tg::prod(tg::zeros({}), 1), "prod", "dim 1", "rank 0");
-    REQUIRE_TG_ERROR(tg::cumsum(x, -3), "cumsum", "dim -3", "rank 2");
-    REQUIRE_TG_ERROR(tg::cumprod(x, 2), "cumprod", "dim 2", "rank 2");
-    REQUIRE_TG_ERROR(tg::norm(x, 2, {2}), "norm", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(tg::prod(x, 2), "prod", "dim 2", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::prod(tg::zeros({}), 1), "prod", "dim 1", "shape []");
+    REQUIRE_TG_ERROR(tg::cumsum(x, -3), "cumsum", "dim -3", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::cumprod(x, 2), "cumprod", "dim 2", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::norm(x, 2, {2}), "norm", "dim 2", "[2, 3]");
     REQUIRE_TG_ERROR(tg::norm(x, 2, {1, 1}), "norm", "listed twice");
     REQUIRE_TG_ERROR(tg::norm(x, 0), "norm", "p must be positive", "0", "[2, 3]");
     REQUIRE_TG_ERROR(tg::norm(x, -1), "norm", "-1", "[2, 3]");
     REQUIRE_TG_ERROR(tg::norm(tg::ones({2, 3}, tg::kInt64)), "norm", "expected a float32 or float64", "int64", "[2, 3]");
-    REQUIRE_TG_ERROR(F::normalize(x, 2, 2), "normalize", "dim 2", "rank 2");
+    REQUIRE_TG_ERROR(F::normalize(x, 2, 2), "normalize", "dim 2", "[2, 3]");
     REQUIRE_TG_ERROR(F::normalize(x, 0), "normalize", "p must be positive", "[2, 3]");
     REQUIRE_TG_ERROR(F::normalize(tg::ones({2, 3}, tg::kInt64)), "normalize", "int64", "[2, 3]");
     REQUIRE_TG_ERROR(tg::prod(tg::Tensor()), "prod");

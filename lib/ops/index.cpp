@@ -168,10 +168,10 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
     check_index_tensor(index, "index_select");
     TG_CHECK(index.dim() <= 1, "index_select", "index must be 1-D, got shape {}", index.sizes());
     if (a.dim() == 0) {  // a scalar as a 1-element vector, like libtorch
-        detail::wrap_dim(dim, 0, "index_select");
+        detail::wrap_dim(dim, a.sizes(), "index_select");
         return reshape(index_select(reshape(a, {1}), 0, index), index.dim() == 0 ? Shape{} : Shape{index.numel()});
     }
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "index_select"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "index_select"));
     Shape sizes = a.sizes();
     sizes[d] = index.numel();
     Tensor out = make_tensor(sizes, a.dtype());
@@ -187,7 +187,7 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
     detail::check_defined(a, "gather");
     check_index_tensor(index, "gather");
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "gather"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "gather"));
     TG_CHECK(index.dim() == a.dim(), "gather", "index of shape {} must have the rank of the input of shape {}",
              index.sizes(), a.sizes());
     for (std::size_t k = 0; k < a.sizes().size(); ++k)
@@ -259,7 +259,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     for (const auto& t : tensors) detail::check_defined(t, "cat");
     const Tensor& first = tensors.front();
     TG_CHECK(first.dim() > 0, "cat", "cannot concatenate 0-dim tensors (shape {}); use stack", first.sizes());
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, first.dim(), "cat"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, first.sizes(), "cat"));
     Shape sizes = first.sizes();
     sizes[d] = 0;
     for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -318,7 +318,7 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
     TG_CHECK(!tensors.empty(), "stack", "expected a non-empty list of tensors");
     for (const auto& t : tensors) detail::check_defined(t, "stack");
     const Tensor& first = tensors.front();
-    const auto d = detail::wrap_dim(dim, first.dim() + 1, "stack");
+    const auto d = detail::wrap_new_dim(dim, first.sizes(), "stack");
     std::vector<Tensor> parts;
     parts.reserve(tensors.size());
     for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -336,7 +336,7 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
 std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<std::int64_t>& split_sizes, std::int64_t dim) {
     detail::check_defined(a, "split_with_sizes");
     TG_CHECK(a.dim() > 0, "split_with_sizes", "cannot split a 0-dim tensor");
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "split_with_sizes"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "split_with_sizes"));
     TG_CHECK(!split_sizes.empty(), "split_with_sizes", "expected at least one piece size (shape {})", a.sizes());
     std::int64_t total = 0;
     for (const std::int64_t size : split_sizes) {
@@ -370,7 +370,7 @@ std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<std::int
 std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim) {
     detail::check_defined(a, "split");
     TG_CHECK(a.dim() > 0, "split", "cannot split a 0-dim tensor");
-    const auto d = detail::wrap_dim(dim, a.dim(), "split");
+    const auto d = detail::wrap_dim(dim, a.sizes(), "split");
     const std::int64_t n = a.size(d);
     TG_CHECK(split_size > 0 || (split_size == 0 && n == 0), "split",
              "split_size must be positive, got {} for dim {} of size {} (shape {})", split_size, d, n, a.sizes());
@@ -385,14 +385,14 @@ std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim
     detail::check_defined(a, "chunk");
     TG_CHECK(chunks > 0, "chunk", "chunks must be positive, got {} (shape {})", chunks, a.sizes());
     TG_CHECK(a.dim() > 0, "chunk", "cannot chunk a 0-dim tensor");
-    const std::int64_t n = a.size(detail::wrap_dim(dim, a.dim(), "chunk"));
+    const std::int64_t n = a.size(detail::wrap_dim(dim, a.sizes(), "chunk"));
     return split(a, (n + chunks - 1) / chunks, dim);
 }
 
 std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "unbind");
     TG_CHECK(a.dim() > 0, "unbind", "cannot unbind a 0-dim tensor");
-    const auto d = detail::wrap_dim(dim, a.dim(), "unbind");
+    const auto d = detail::wrap_dim(dim, a.sizes(), "unbind");
     if (a.size(d) == 0) return {};
     std::vector<Tensor> parts = split_with_sizes(a, std::vector<std::int64_t>(static_cast<std::size_t>(a.size(d)), 1), d);
     for (Tensor& p : parts) p = squeeze(p, d);

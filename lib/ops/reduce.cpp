@@ -21,7 +21,7 @@ namespace {
 std::vector<bool> reduced_dims(const Tensor& a, const Shape& dims, std::string_view op) {
     std::vector<bool> mask(a.sizes().size(), dims.empty());
     for (auto d : dims) {
-        const auto w = static_cast<std::size_t>(detail::wrap_dim(d, a.dim(), op));
+        const auto w = static_cast<std::size_t>(detail::wrap_dim(d, a.sizes(), op));
         if (a.dim() == 0) continue;
         TG_CHECK(!mask[w], op, "dim {} is listed twice in {}", d, dims);
         mask[w] = true;
@@ -163,7 +163,7 @@ bool better(T x, T best) {
 // set to 1 (keepdim shape).
 template <bool Largest>
 Tensor arg_extreme(const Tensor& a, std::int64_t dim, std::string_view op) {
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), op));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), op));
     if (a.dim() == 0) return zeros({}, kInt64);
     const std::int64_t n = a.sizes()[d];
     TG_CHECK(n > 0, op, "cannot reduce over dim {} of size 0 (shape {}): there is no {}", d, a.sizes(),
@@ -215,7 +215,7 @@ template <bool Largest>
 Tensor extreme_dim(const Tensor& a, std::int64_t dim, bool keepdim, std::string_view op) {
     detail::check_defined(a, op);
     if (a.dim() == 0) {
-        detail::wrap_dim(dim, 0, op);
+        detail::wrap_dim(dim, a.sizes(), op);
         return extreme_dim<Largest>(reshape(a, {1}), 0, false, op).reshape({});
     }
     const Tensor idx = arg_extreme<Largest>(a, dim, op);
@@ -360,7 +360,7 @@ Tensor linear_scan(const Tensor& u, const Tensor& a, std::int64_t dim) {
 // A 0-dim tensor scans and reduces as one element (libtorch accepts dim 0 and -1).
 template <class Op>
 Tensor as_vector_if_scalar(const Tensor& a, std::int64_t dim, std::string_view op, Op&& f) {
-    detail::wrap_dim(dim, a.dim(), op);
+    detail::wrap_dim(dim, a.sizes(), op);
     return reshape(f(reshape(a, {1}), 0), {});
 }
 
@@ -369,7 +369,7 @@ Tensor as_vector_if_scalar(const Tensor& a, std::int64_t dim, std::string_view o
 Tensor cumsum(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "cumsum");
     if (a.dim() == 0) return as_vector_if_scalar(a, dim, "cumsum", [](const Tensor& v, std::int64_t d) { return cumsum(v, d); });
-    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "cumsum");
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "cumsum");
     const Tensor x = numeric_operand(a);
     Tensor out = make_tensor(x.sizes(), x.dtype());
     detail::visit_numeric(x.dtype(), "cumsum", [&](auto v) {
@@ -387,7 +387,7 @@ Tensor cumsum(const Tensor& a, std::int64_t dim) {
 Tensor cumprod(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "cumprod");
     if (a.dim() == 0) return as_vector_if_scalar(a, dim, "cumprod", [](const Tensor& v, std::int64_t d) { return cumprod(v, d); });
-    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "cumprod");
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "cumprod");
     const Tensor x = numeric_operand(a);
     Tensor out = make_tensor(x.sizes(), x.dtype());
     detail::visit_numeric(x.dtype(), "cumprod", [&](auto v) {
@@ -408,10 +408,10 @@ Tensor cumprod(const Tensor& a, std::int64_t dim) {
 Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim) {
     detail::check_defined(a, "prod");
     if (a.dim() == 0) {
-        detail::wrap_dim(dim, 0, "prod");
+        detail::wrap_dim(dim, a.sizes(), "prod");
         return a.dtype() == kBool ? a.to(kInt64) : a * 1.0;  // a copy, recorded like prod of one element
     }
-    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "prod");
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "prod");
     const Tensor x = numeric_operand(a);
     Shape keep = x.sizes();
     keep[static_cast<std::size_t>(d)] = 1;
@@ -510,7 +510,7 @@ namespace nn::functional {
 Tensor normalize(const Tensor& input, double p, std::int64_t dim, double eps) {
     detail::check_floating(input, "normalize");
     TG_CHECK(p > 0, "normalize", "p must be positive (or INFINITY), got {} (tensor of shape {})", p, input.sizes());
-    detail::wrap_dim(dim, input.dim(), "normalize");
+    detail::wrap_dim(dim, input.sizes(), "normalize");
     return input / clamp(norm(input, p, {dim}, true), eps, std::nullopt);
 }
 

@@ -104,8 +104,8 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
 Tensor flatten(const Tensor& a, std::int64_t start_dim, std::int64_t end_dim) {
     detail::check_defined(a, "flatten");
     if (a.dim() == 0) return reshape(a, {1});
-    const auto s = static_cast<std::size_t>(detail::wrap_dim(start_dim, a.dim(), "flatten"));
-    const auto e = static_cast<std::size_t>(detail::wrap_dim(end_dim, a.dim(), "flatten"));
+    const auto s = static_cast<std::size_t>(detail::wrap_dim(start_dim, a.sizes(), "flatten"));
+    const auto e = static_cast<std::size_t>(detail::wrap_dim(end_dim, a.sizes(), "flatten"));
     TG_CHECK(s <= e, "flatten", "start_dim {} comes after end_dim {} for shape {}", start_dim, end_dim, a.sizes());
     Shape shape;
     for (std::size_t d = 0; d < s; ++d) shape.push_back(a.sizes()[d]);
@@ -122,7 +122,7 @@ Tensor permute(const Tensor& a, const Shape& dims) {
              "got {} dims {} for a tensor of shape {}", dims.size(), dims, a.sizes());
     Shape sizes(dims.size()), strides(dims.size()), inverse(dims.size(), -1);
     for (std::size_t i = 0; i < dims.size(); ++i) {
-        const auto d = static_cast<std::size_t>(detail::wrap_dim(dims[i], a.dim(), "permute"));
+        const auto d = static_cast<std::size_t>(detail::wrap_dim(dims[i], a.sizes(), "permute"));
         TG_CHECK(inverse[d] < 0, "permute", "dim {} repeats in {}", d, dims);
         inverse[d] = static_cast<std::int64_t>(i);
         sizes[i] = a.sizes()[d];
@@ -139,8 +139,8 @@ Tensor transpose(const Tensor& a, std::int64_t dim0, std::int64_t dim1) {
     if (a.dim() == 0) return a;
     Shape dims(static_cast<std::size_t>(a.dim()));
     for (std::size_t i = 0; i < dims.size(); ++i) dims[i] = static_cast<std::int64_t>(i);
-    std::swap(dims[static_cast<std::size_t>(detail::wrap_dim(dim0, a.dim(), "transpose"))],
-              dims[static_cast<std::size_t>(detail::wrap_dim(dim1, a.dim(), "transpose"))]);
+    std::swap(dims[static_cast<std::size_t>(detail::wrap_dim(dim0, a.sizes(), "transpose"))],
+              dims[static_cast<std::size_t>(detail::wrap_dim(dim1, a.sizes(), "transpose"))]);
     return permute(a, dims);
 }
 
@@ -185,7 +185,7 @@ Tensor squeeze(const Tensor& a) {
 Tensor squeeze(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "squeeze");
     if (a.dim() == 0) return a;
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "squeeze"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "squeeze"));
     if (a.sizes()[d] != 1) return a;  // like libtorch: a no-op on dims that are not 1
     Shape shape = a.sizes();
     shape.erase(d);
@@ -194,10 +194,7 @@ Tensor squeeze(const Tensor& a, std::int64_t dim) {
 
 Tensor unsqueeze(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "unsqueeze");
-    TG_CHECK(dim >= -(a.dim() + 1) && dim <= a.dim(), "unsqueeze",
-             "dim {} is out of range for shape {} (the new dim can go at {} to {})", dim, a.sizes(),
-             -(a.dim() + 1), a.dim());
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim() + 1, "unsqueeze"));
+    const auto d = static_cast<std::size_t>(detail::wrap_new_dim(dim, a.sizes(), "unsqueeze"));
     Shape shape = a.sizes();
     shape.insert(d, 1);
     return reshape(a, shape);
@@ -206,7 +203,7 @@ Tensor unsqueeze(const Tensor& a, std::int64_t dim) {
 Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length) {
     detail::check_defined(a, "narrow");
     TG_CHECK(a.dim() > 0, "narrow", "cannot narrow a 0-dim tensor");
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "narrow"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "narrow"));
     const std::int64_t n = a.sizes()[d];
     if (start < 0) start += n;
     TG_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow",
@@ -232,7 +229,7 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
 Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index) {
     detail::check_defined(a, "select");
     TG_CHECK(a.dim() > 0, "select", "cannot select from a 0-dim tensor");
-    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.dim(), "select"));
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "select"));
     const std::int64_t n = a.sizes()[d];
     TG_CHECK(index >= -n && index < n, "select", "index {} is out of range for dim {} of size {} (shape {})", index, d,
              n, a.sizes());
@@ -262,21 +259,13 @@ Tensor slice_of(const Tensor& t, std::size_t d, std::int64_t start, std::int64_t
     return make_view(t, sizes, t.strides(), t.storage_offset() + start * t.strides()[d]);
 }
 
-// wrap_dim with the shape in the message: "op: dim 3 is out of range for shape [2, 3] (rank 2)".
-std::size_t dim_of(std::int64_t dim, const Tensor& a, std::string_view op) {
-    const std::int64_t r = std::max<std::int64_t>(a.dim(), 1);  // a scalar takes dim 0 / -1
-    TG_CHECK(dim >= -r && dim < r, op, "dim {} is out of range for a tensor of shape {} (rank {})", dim, a.sizes(),
-             a.dim());
-    return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
-}
-
 }  // namespace
 
 Tensor flip(const Tensor& a, const Shape& dims) {
     detail::check_defined(a, "flip");
     std::vector<bool> flipped(static_cast<std::size_t>(std::max<std::int64_t>(a.dim(), 1)), false);
     for (const std::int64_t dim : dims) {
-        const std::size_t d = dim_of(dim, a, "flip");
+        const std::size_t d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "flip"));
         TG_CHECK(!flipped[d], "flip", "dim {} appears more than once in dims {} (shape {})", d, dims, a.sizes());
         flipped[d] = true;
     }
@@ -309,7 +298,7 @@ Tensor roll(const Tensor& a, const Shape& shifts, const Shape& dims) {
     // Net shift per dim in [0, n): a dim named twice rolls by the sum of its shifts.
     Shape net(static_cast<std::size_t>(std::max<std::int64_t>(a.dim(), 1)), 0);
     for (std::size_t i = 0; i < dims.size(); ++i) {
-        const std::size_t d = dim_of(dims[i], a, "roll");
+        const std::size_t d = static_cast<std::size_t>(detail::wrap_dim(dims[i], a.sizes(), "roll"));
         net[d] += shifts[i];
     }
     Tensor cur = a.detach();

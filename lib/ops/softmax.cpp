@@ -134,7 +134,7 @@ Tensor forward(const Tensor& a, std::size_t dim, Mode mode, std::string_view op)
 
 std::size_t checked_dim(const Tensor& a, std::int64_t dim, std::string_view op) {
     detail::check_floating(a, op);
-    const std::int64_t d = detail::wrap_dim(dim, a.dim(), op);
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), op);
     return a.dim() == 0 ? 0 : static_cast<std::size_t>(d);
 }
 

@@ -26,14 +26,6 @@ bool ascending_less(T x, T y) {
     return x < y;
 }
 
-// dim wrapped into [0, rank), with the shape in the message.
-std::size_t sort_dim(std::int64_t dim, const Tensor& a, std::string_view op) {
-    const std::int64_t r = std::max<std::int64_t>(a.dim(), 1);  // a scalar takes dim 0 / -1
-    TG_CHECK(dim >= -r && dim < r, op, "dim {} is out of range for a tensor of shape {} (rank {})", dim, a.sizes(),
-             a.dim());
-    return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
-}
-
 // For every slice of a along d: the positions of its first k elements in the order
 // (descending ? largest first : smallest first), ties broken by position, so the order is
 // stable. `in_input_order` then lists those k positions ascending instead.
@@ -77,7 +69,7 @@ Tensor order_indices(const Tensor& a, std::size_t d, std::int64_t k, bool descen
 
 std::tuple<Tensor, Tensor> sort(const Tensor& a, std::int64_t dim, bool descending) {
     detail::check_defined(a, "sort");
-    const std::size_t d = sort_dim(dim, a, "sort");
+    const std::size_t d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "sort"));
     if (a.dim() == 0) return {gather(a, 0, zeros({}, kInt64)), zeros({}, kInt64)};
     Tensor indices = order_indices(a, d, a.sizes()[d], descending, false);
     return {gather(a, static_cast<std::int64_t>(d), indices), indices};
@@ -85,14 +77,14 @@ std::tuple<Tensor, Tensor> sort(const Tensor& a, std::int64_t dim, bool descendi
 
 Tensor argsort(const Tensor& a, std::int64_t dim, bool descending) {
     detail::check_defined(a, "argsort");
-    const std::size_t d = sort_dim(dim, a, "argsort");
+    const std::size_t d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "argsort"));
     if (a.dim() == 0) return zeros({}, kInt64);
     return order_indices(a, d, a.sizes()[d], descending, false);
 }
 
 std::tuple<Tensor, Tensor> topk(const Tensor& a, std::int64_t k, std::int64_t dim, bool largest, bool sorted) {
     detail::check_defined(a, "topk");
-    const std::size_t d = sort_dim(dim, a, "topk");
+    const std::size_t d = static_cast<std::size_t>(detail::wrap_dim(dim, a.sizes(), "topk"));
     const std::int64_t n = a.dim() == 0 ? 1 : a.sizes()[d];
     TG_CHECK(k >= 0 && k <= n, "topk", "k = {} is out of range for dim {} of size {} (shape {})", k, d, n,
              a.sizes());

@@ -6,12 +6,25 @@ void fail(std::string_view op, const std::string& message) {
     throw Error(fmt::format("{}: {}", op, message));
 }
 
-std::int64_t wrap_dim(std::int64_t dim, std::int64_t rank, std::string_view op) {
-    // A scalar accepts dim 0 / -1 like libtorch, as if it had one dim.
-    const std::int64_t r = rank == 0 ? 1 : rank;
-    TG_CHECK(dim >= -r && dim < r, op, "dim {} is out of range for a tensor of rank {} (expected {} to {})",
-             dim, rank, -r, r - 1);
-    return dim < 0 ? dim + r : dim;
+namespace {
+
+// dim wrapped into [0, positions); the message names the shape (the rank alone does not
+// tell the user which tensor it was).
+std::int64_t wrap_position(std::int64_t dim, std::int64_t positions, const Shape& sizes, std::string_view op) {
+    TG_CHECK(dim >= -positions && dim < positions, op, "dim {} is out of range for a tensor of shape {} (expected {} to {})",
+             dim, sizes, -positions, positions - 1);
+    return dim < 0 ? dim + positions : dim;
+}
+
+}  // namespace
+
+std::int64_t wrap_dim(std::int64_t dim, const Shape& sizes, std::string_view op) {
+    const auto rank = static_cast<std::int64_t>(sizes.size());
+    return wrap_position(dim, rank == 0 ? 1 : rank, sizes, op);
+}
+
+std::int64_t wrap_new_dim(std::int64_t dim, const Shape& sizes, std::string_view op) {
+    return wrap_position(dim, static_cast<std::int64_t>(sizes.size()) + 1, sizes, op);
 }
 
 void check_defined(const Tensor& t, std::string_view op) {

@@ -25,7 +25,7 @@ const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
 const Shape& Tensor::sizes() const { return checked(impl_).sizes(); }
 const Shape& Tensor::strides() const { return checked(impl_).strides(); }
 std::int64_t Tensor::size(std::int64_t d) const {
-    return sizes()[static_cast<std::size_t>(detail::wrap_dim(d, dim(), "size"))];
+    return sizes()[static_cast<std::size_t>(detail::wrap_dim(d, sizes(), "size"))];
 }
 std::int64_t Tensor::dim() const { return static_cast<std::int64_t>(sizes().size()); }
 std::int64_t Tensor::numel() const { return checked(impl_).numel(); }
