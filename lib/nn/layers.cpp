@@ -82,7 +82,7 @@ Tensor batch_normalization(const Tensor& inputs, bool training, const std::strin
     TG_CHECK(options.momentum >= 0 && options.momentum <= 1, op, "momentum must be in [0, 1], got {}",
              options.momentum);
     TG_CHECK(options.epsilon > 0, op, "epsilon must be positive, got {}", options.epsilon);
-    const std::int64_t axis = detail::wrap_dim(options.axis, inputs.dim(), op);
+    const std::int64_t axis = detail::wrap_dim(options.axis, inputs.sizes(), op);
     const std::int64_t channels = inputs.size(axis);
     variable_scope scope(name);
     const Dtype dtype = inputs.dtype();

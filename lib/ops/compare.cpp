@@ -112,7 +112,7 @@ Tensor any(const Tensor& a) {
 
 Tensor any(const Tensor& a, std::int64_t dim, bool keepdim) {
     detail::check_defined(a, "any");
-    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "any");
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "any");
     return sum((a != 0.0).to(kInt64), {d}, keepdim) > 0.0;
 }
 
@@ -123,7 +123,7 @@ Tensor all(const Tensor& a) {
 
 Tensor all(const Tensor& a, std::int64_t dim, bool keepdim) {
     detail::check_defined(a, "all");
-    const std::int64_t d = detail::wrap_dim(dim, a.dim(), "all");
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "all");
     return logical_not(any(logical_not(a), d, keepdim));
 }
 
