@@ -35,5 +35,5 @@ if command -v valgrind >/dev/null; then
     [ "$out" = "6" ]
 fi
 # tbplot is installed as a command (docs/summaries.md calls it `tbplot` once installed).
-tbplot_help=$("$root/bin/tbplot" --help) || { echo "installed bin/tbplot missing or broken"; exit 1; }
+tbplot_help=$("$root/bin/tbplot" --help 2>&1) || { echo "installed bin/tbplot missing or broken"; exit 1; }
 grep -q "^usage: tbplot LOGDIR" <<< "$tbplot_help" || { echo "bin/tbplot --help: $tbplot_help"; exit 1; }
