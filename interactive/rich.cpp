@@ -1,4 +1,4 @@
-#include "rich.hpp"
+#include "repl_display.hpp"
 
 #include <png.h>
 #include <sys/wait.h>
@@ -172,8 +172,8 @@ std::string line_chart_png(const Series& series, const std::string& title, const
 
 std::string image_grid_png(const Tensor& images, std::int64_t columns, std::int64_t scale, int* width_out,
                            int* height_out) {
-    auto sizes = images.sizes().vec();
-    if (sizes.size() == 3) sizes.insert(sizes.begin() + 1, 1);
+    const auto given = images.sizes().vec();  // [N, H, W] is read as [N, 1, H, W]
+    const auto sizes = given.size() == 3 ? std::vector<std::int64_t>{given[0], 1, given[1], given[2]} : given;
     if (sizes.size() != 4 || (sizes[1] != 1 && sizes[1] != 3) || sizes[0] == 0)
         throw Error("show_images: expected images of shape [N, H, W], [N, 1, H, W] or [N, 3, H, W], got " +
                     [&] { std::ostringstream os; os << images.sizes(); return os.str(); }());

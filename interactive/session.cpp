@@ -22,8 +22,7 @@ namespace tg::interactive {
 
 namespace {
 
-// The first directory of `candidates` that holds `relative` (the source tree when run from
-// the build directory, the installed copy otherwise); TG_INTERACTIVE_ROOT overrides both.
+// The first directory of `candidates` that holds `relative`.
 std::string locate(const std::vector<std::string>& candidates, const std::string& relative) {
     for (const auto& dir : candidates)
         if (!dir.empty() && std::filesystem::exists(std::filesystem::path(dir) / relative)) return dir;
@@ -56,10 +55,18 @@ Session::Session(const std::vector<std::string>& extra_args) {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
 
-    const std::string include_dir = locate({getenv("TG_INTERACTIVE_INCLUDE") ? getenv("TG_INTERACTIVE_INCLUDE") : "",
-                                            TG_SOURCE_INCLUDE_DIR, TG_INSTALLED_INCLUDE_DIR},
-                                           "tapegrad/tapegrad.hpp");
-    const std::string prelude_dir = locate({TG_SOURCE_PRELUDE_DIR, TG_INSTALLED_PRELUDE_DIR}, "repl_prelude.hpp");
+    // Run from the build tree, the headers and prelude of the source tree (they match the
+    // library beside it); installed, the installed copies.
+    std::error_code ignored;
+    const bool in_build_tree = std::filesystem::equivalent(
+        std::filesystem::read_symlink("/proc/self/exe", ignored).parent_path(), TG_BUILD_DIR, ignored);
+    const char* override_include = std::getenv("TG_INTERACTIVE_INCLUDE");
+    const std::string include_dir =
+        locate({override_include ? override_include : "", in_build_tree ? TG_SOURCE_INCLUDE_DIR : "",
+                TG_INSTALLED_INCLUDE_DIR, TG_SOURCE_INCLUDE_DIR},
+               "tapegrad/tapegrad.hpp");
+    const std::string prelude_dir = locate(
+        {in_build_tree ? TG_SOURCE_PRELUDE_DIR : "", TG_INSTALLED_PRELUDE_DIR, TG_SOURCE_PRELUDE_DIR}, "repl_prelude.hpp");
 
     std::vector<std::string> args = {"-std=c++20", "-fexceptions", "-fcxx-exceptions",
                                       "-resource-dir", TG_CLANG_RESOURCE_DIR, "-I" + include_dir,

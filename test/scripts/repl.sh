@@ -45,10 +45,7 @@ status=$?
 cat "$out"
 echo "-- tools/repl exited with $status"
 
-fail=0
-expect() {  # expect LABEL FIXED-STRING: the output must contain the string
-    if grep -qF -- "$2" "$out"; then echo "ok: $1"; else echo "FAIL: $1: no '$2' in the output"; fail=1; fi
-}
+source test/scripts/lib/expect.sh
 expect "module prints"         "module: Linear(in_features=3, out_features=2, bias=true)"
 expect "forward values"        "[[1.4, 0.7],"
 expect "forward row 2"         " [3.2, 0.7]]"

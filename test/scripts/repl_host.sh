@@ -49,10 +49,7 @@ status=$?
 cat "$out"
 echo "-- tools/repl exited with $status"
 
-fail=0
-expect() {  # expect LABEL FIXED-STRING: the output must contain the string
-    if grep -qF -- "$2" "$out"; then echo "ok: $1"; else echo "FAIL: $1: no '$2' in the output"; fail=1; fi
-}
+source test/scripts/lib/expect.sh
 expect "shape error reported"   "tg::Error: matmul: shapes [2, 2] and [3, 1]"
 expect "grad after shape error" "grad 1 [[0.5, -1],"
 expect "grad 1 row 2"           " [0.5, -1]]"

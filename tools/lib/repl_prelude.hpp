@@ -52,19 +52,8 @@ inline void* const library = open_library();
 #include "tapegrad/tapegrad.hpp"
 
 #ifdef TG_REPL_HOST
-// Defined by the host program (interactive/rich.cpp), resolved by the interpreter's JIT.
+#include "repl_display.hpp"  // plot, show_images, add_tensor_html: defined by the host
 namespace tg::repl {
-using Series = std::vector<std::pair<std::string, std::vector<double>>>;
-void add_tensor_html(DisplayData& data, const Tensor& tensor);
-// A line chart (loss curves: plot(history.get("loss"), "loss", "epoch")), or several
-// named series on shared axes; PNG drawn by gnuplot, shown inline in a notebook.
-void plot(const std::vector<double>& values, const std::string& title = "", const std::string& xlabel = "",
-          const std::string& ylabel = "");
-void plot(const Series& series, const std::string& title = "", const std::string& xlabel = "",
-          const std::string& ylabel = "");
-// A grid of images ([N, H, W], [N, 1, H, W] or [N, 3, H, W]), `columns` a row, each pixel
-// drawn scale x scale.
-void show_images(const Tensor& images, std::int64_t columns = 8, std::int64_t scale = 2);
 inline void plot(const Tensor& values, const std::string& title = "", const std::string& xlabel = "",
                  const std::string& ylabel = "") {
     plot(values.detach().contiguous().to(kFloat64).to_vector<double>(), title, xlabel, ylabel);

@@ -1,7 +1,8 @@
-// Rich renderings for the interactive hosts, called from interpreted code through the
-// declarations in tools/lib/repl_prelude.hpp (TG_REPL_HOST): an HTML table for a tensor,
-// line charts drawn by gnuplot and image grids encoded by libpng, each handed to
-// tg::display as text/plain plus text/html or image/png.
+// Rich renderings of the interactive hosts (tapegrad-repl, the Jupyter kernel): an HTML
+// table for a tensor, line charts drawn by gnuplot and image grids encoded by libpng, each
+// handed to tg::display as text/plain plus text/html or image/png. Defined in the host
+// program (interactive/rich.cpp); the REPL prelude includes this header under
+// TG_REPL_HOST, so interpreted code calls them and the JIT finds them in the host.
 #pragma once
 
 #include <cstdint>
