@@ -340,3 +340,67 @@ TEST_CASE("new activation errors name the op, the dtype and the shape") {
     REQUIRE_TG_ERROR(tg::softsign(i), "softsign", "int64", "[2, 3]");
     REQUIRE_TG_ERROR(tg::hardsigmoid(i), "hardsigmoid", "int64", "[2, 3]");
 }
+
+// ---- issue 18: softplus(beta, threshold), logsigmoid, hardswish, mish ----------------------
+
+namespace {
+double softplus_closed(double v, double beta = 1.0, double threshold = 20.0) {
+    return beta * v > threshold ? v : std::log1p(std::exp(beta * v)) / beta;
+}
+double sigmoid_closed(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+}  // namespace
+
+TEST_CASE("softplus takes libtorch's beta and threshold; x itself past the threshold") {
+    auto x = f64({-3, -0.5, 0, 1, 2.4, 3});
+    check_close(tg::softplus(x), apply(x, [](double v) { return softplus_closed(v); }), 1e-15);
+    check_close(tg::softplus(x, 2.0, 5.0), apply(x, [](double v) { return softplus_closed(v, 2.0, 5.0); }), 1e-15);
+    CHECK(values(tg::softplus(f64({3}), 2.0, 5.0))[0] == 3.0);  // 2 * 3 > 5: exactly x
+    CHECK(values(tg::softplus(f64({-800, 800})))[1] == 800.0);
+    CHECK(values(tg::softplus(f64({-800, 800})))[0] >= 0.0);
+    // gradient: sigmoid(beta x) below the threshold, 1 above it
+    auto g = f64({-1, 0.5, 3}).requires_grad_();
+    tg::softplus(g, 2.0, 5.0).sum().backward();
+    check_close(g.grad(), {sigmoid_closed(-2), sigmoid_closed(1), 1.0}, 1e-15);
+    gradcheck_activation([](const Tensor& t) { return tg::softplus(t, 1.5, 2.0); });
+    gradcheck_activation([](const Tensor& t) { return tg::softplus(t, -0.7); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::softplus(t, 2.0); }), (Inputs{leaf({6}, -3, 3)}));
+    // softplus'' = beta sigmoid(beta x) (1 - sigmoid(beta x))
+    auto s = leaf({5}, -2, 2);
+    check_close(second_derivative([](const Tensor& t) { return tg::softplus(t, 2.0); }, s), apply(s.detach(), [](double v) {
+                    return 2.0 * sigmoid_closed(2 * v) * (1 - sigmoid_closed(2 * v));
+                }), 1e-12);
+    REQUIRE_TG_ERROR(tg::softplus(x, 0.0), "softplus", "beta", "[6]");
+}
+
+TEST_CASE("logsigmoid, hardswish, mish: closed forms, extremes, gradients, second derivatives") {
+    auto x = f64({-4, -3, -1.5, 0, 0.7, 3, 5});
+    check_close(tg::logsigmoid(x), apply(x, [](double v) { return -std::log1p(std::exp(-v)); }), 1e-15);
+    check_close(tg::nn::functional::logsigmoid(f64({-800, 800})), {-800, 0});
+    check_close(tg::hardswish(x), apply(x, [](double v) { return v * std::min(std::max(v + 3, 0.0), 6.0) / 6; }), 1e-15);
+    check_close(tg::mish(x), apply(x, [](double v) { return v * std::tanh(std::log1p(std::exp(v))); }), 1e-15);
+    CHECK(values(tg::mish(f64({-800})))[0] == Approx(0).margin(1e-300));
+    // closed-form gradients
+    auto g = f64({-4, -1, 0.5, 4}).requires_grad_();
+    tg::hardswish(g).sum().backward();
+    check_close(g.grad(), {0, (2 * -1 + 3) / 6.0, (2 * 0.5 + 3) / 6.0, 1});
+    auto l = f64({-2, 0, 3}).requires_grad_();
+    tg::logsigmoid(l).sum().backward();
+    check_close(l.grad(), apply(l.detach(), [](double v) { return 1 - sigmoid_closed(v); }), 1e-15);
+    for (auto f : {std::function<Tensor(const Tensor&)>([](const Tensor& t) { return tg::logsigmoid(t); }),
+                   std::function<Tensor(const Tensor&)>([](const Tensor& t) { return tg::mish(t); })}) {
+        gradcheck_activation(f);
+        REQUIRE_GRADCHECK(first_derivative(f), (Inputs{leaf({6}, -3, 3)}));
+    }
+    // hardswish is smooth inside (-3, 3): test away from the kinks
+    gradcheck_activation([](const Tensor& t) { return tg::hardswish(t); });
+    REQUIRE_GRADCHECK(first_derivative([](const Tensor& t) { return tg::hardswish(t); }), (Inputs{leaf({6}, -2.5, 2.5)}));
+    auto s = leaf({4}, -2, 2);
+    check_close(second_derivative([](const Tensor& t) { return tg::hardswish(t); }, s), {1 / 3.0, 1 / 3.0, 1 / 3.0, 1 / 3.0});
+    for (auto* name : {"logsigmoid", "hardswish", "mish"}) {
+        auto ints = tg::ones({2, 3}, tg::kInt64);
+        const std::string n = name;
+        if (n == "logsigmoid") REQUIRE_TG_ERROR(tg::logsigmoid(ints), "logsigmoid", "int64", "[2, 3]");
+        if (n == "hardswish") REQUIRE_TG_ERROR(tg::hardswish(ints), "hardswish", "int64", "[2, 3]");
+        if (n == "mish") REQUIRE_TG_ERROR(tg::mish(ints), "mish", "int64", "[2, 3]");
+    }
+}

@@ -209,6 +209,8 @@ TEST_CASE("loss errors name the op, the shapes and the bad value") {
                      "[2, 4]", "[2, 3]");
     REQUIRE_TG_ERROR(F::softmax_cross_entropy_with_logits(x, tg::zeros({2, 3}, tg::kFloat64)),
                      "softmax_cross_entropy_with_logits", "float32", "float64");
-    REQUIRE_TG_ERROR(F::softmax_cross_entropy_with_logits(tg::zeros({6}), tg::zeros({6})),
-                     "softmax_cross_entropy_with_logits", "[6]");
+    REQUIRE_TG_ERROR(F::softmax_cross_entropy_with_logits(tg::zeros({}), tg::zeros({})),
+                     "softmax_cross_entropy_with_logits", "[]", "at least 1 dim");
+    REQUIRE_TG_ERROR(F::softmax_cross_entropy_with_logits(x, x, F::Reduction::None, 2),
+                     "softmax_cross_entropy_with_logits", "dim 2", "[2, 3]");
 }

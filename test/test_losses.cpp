@@ -352,3 +352,140 @@ TEST_CASE("loss modules: same values as their functional forms, options, printin
     os2 << ce;
     CHECK(os2.str() == "CrossEntropyLoss(reduction=mean, label_smoothing=0.1)");
 }
+
+// ---- issue 18: losses on probabilities, similarities and distances ---------------------------
+
+namespace {
+using Inputs = std::vector<tg::Tensor>;
+tg::Tensor f64(std::initializer_list<double> v) { return tg::tensor(v, tg::kFloat64); }
+double cosine(const std::vector<double>& a, const std::vector<double>& b, double eps = 0) {
+    double ab = 0, aa = 0, bb = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    return ab / std::sqrt((aa + eps) * (bb + eps));
+}
+}  // namespace
+
+TEST_CASE("softmax_cross_entropy_with_logits: any rank, classes along the last dim (or axis)") {
+    auto logits = tg::uniform({2, 3, 4}, -2, 2, tg::kFloat64), labels = tg::softmax(tg::randn({2, 3, 4}, tg::kFloat64), -1);
+    auto loss = F::softmax_cross_entropy_with_logits(logits, labels);
+    REQUIRE(loss.sizes() == tg::Shape{2, 3});
+    auto flat = F::softmax_cross_entropy_with_logits(logits.reshape({6, 4}), labels.reshape({6, 4}));
+    require_values(loss.reshape({6}), {6}, values(flat));
+    // classes along dim 1 instead
+    auto moved = F::softmax_cross_entropy_with_logits(logits.transpose(1, 2), labels.transpose(1, 2), Reduction::None, 1);
+    require_values(moved, {2, 3}, values(loss));
+    // 1-D: one distribution, a scalar loss
+    auto one = F::softmax_cross_entropy_with_logits(f64({0, std::log(3.0)}), f64({0, 1}));
+    require_values(one, {}, {std::log(4.0 / 3.0)});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::softmax_cross_entropy_with_logits(in[0], tg::softmax(in[1], -1)); },
+                      (Inputs{leaf({2, 2, 3}), leaf({2, 2, 3})}));
+}
+
+TEST_CASE("binary_cross_entropy: closed form, libtorch's clamp at 0 and 1, weights, gradients") {
+    auto p = f64({0.1, 0.5, 0.9, 0.3}), t = f64({0, 1, 1, 0.25});
+    std::vector<double> expected;
+    for (int i = 0; i < 4; ++i) {
+        const double pi = values(p)[static_cast<std::size_t>(i)], ti = values(t)[static_cast<std::size_t>(i)];
+        expected.push_back(-(ti * std::log(pi) + (1 - ti) * std::log(1 - pi)));
+    }
+    require_reductions([&](Reduction r) { return F::binary_cross_entropy(p, t, r); }, {4}, expected);
+    // p = 0 with t = 1 and p = 1 with t = 0: log clamped at -100, so the loss is 100
+    require_values(F::binary_cross_entropy(f64({0, 1, 0}), f64({1, 0, 0}), Reduction::None), {3}, {100, 100, 0});
+    // weights broadcast over the input
+    auto w = f64({2});
+    require_values(F::binary_cross_entropy(p, t, w, Reduction::Sum), {},
+                   {2 * (expected[0] + expected[1] + expected[2] + expected[3])});
+    // gradient: (p - t) / (p (1 - p)), finite (denominator clamped at 1e-12) at 0 and 1
+    auto x = f64({0.2, 0.0, 1.0}).requires_grad_();
+    F::binary_cross_entropy(x, f64({1, 0, 0}), Reduction::Sum).backward();
+    CHECK(values(x.grad())[0] == Approx((0.2 - 1) / (0.2 * 0.8)));
+    CHECK(values(x.grad())[1] == 0.0);
+    CHECK(values(x.grad())[2] == Approx(1e12));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::binary_cross_entropy(tg::sigmoid(in[0]), tg::sigmoid(in[1])); },
+                      (Inputs{leaf({2, 3}), leaf({2, 3})}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            return F::binary_cross_entropy(tg::sigmoid(in[0].t()), tg::sigmoid(in[1]), f64({0.5, 2, 1.5}), Reduction::None);
+        },
+        (Inputs{leaf({3, 2}), leaf({2, 3})}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            auto l = F::binary_cross_entropy(tg::sigmoid(in[0]), tg::sigmoid(in[1]), Reduction::Sum);
+            auto g = tg::autograd::grad({l}, {in[0]}, {}, false, true)[0];
+            return (g * g).sum();
+        },
+        (Inputs{leaf({4}), leaf({4})}));
+    REQUIRE_TG_ERROR(F::binary_cross_entropy(f64({1.5}), f64({1})), "binary_cross_entropy", "[0, 1]", "[1]");
+    REQUIRE_TG_ERROR(F::binary_cross_entropy(f64({0.5}), f64({1, 0})), "binary_cross_entropy", "[1]", "[2]");
+    REQUIRE_TG_ERROR(F::binary_cross_entropy(p, t, f64({1, 2})), "binary_cross_entropy", "[2]", "[4]");
+}
+
+TEST_CASE("cosine_similarity and pairwise_distance: libtorch's formulas, eps, broadcasting, gradients") {
+    auto a = tg::tensor({{1, 2, 3}, {0, 0, 0}}, tg::kFloat64), b = tg::tensor({{3, -1, 2}, {1, 1, 1}}, tg::kFloat64);
+    auto cs = tg::cosine_similarity(a, b);
+    require_values(cs, {2}, {cosine({1, 2, 3}, {3, -1, 2}), 0.0});
+    require_values(tg::cosine_similarity(a, b, 0), {3}, {cosine({1, 0}, {3, 1}), cosine({2, 0}, {-1, 1}), cosine({3, 0}, {2, 1})});
+    require_values(F::cosine_similarity(a, f64({3, -1, 2})), {2}, {cosine({1, 2, 3}, {3, -1, 2}), 0.0});  // broadcast
+    auto d = tg::pairwise_distance(a, b);
+    const double e = 1e-6;
+    require_values(d, {2}, {std::sqrt((-2 + e) * (-2 + e) + (3 + e) * (3 + e) + (1 + e) * (1 + e)), std::sqrt(3 * (-1 + e) * (-1 + e))});
+    require_values(tg::pairwise_distance(a, b, 1.0, 0.0, true), {2, 1}, {6, 3});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::cosine_similarity(in[0].t(), in[1], 0); },
+                      (Inputs{leaf({4, 3}), leaf({1, 4})}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::pairwise_distance(in[0], in[1].t(), 3.0); },
+                      (Inputs{leaf({2, 3}), leaf({3, 2})}));
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            auto g = tg::autograd::grad({tg::cosine_similarity(in[0], in[1]).sum()}, {in[0]}, {}, false, true)[0];
+            return (g * g).sum();
+        },
+        (Inputs{leaf({2, 3}), leaf({2, 3})}));
+    REQUIRE_TG_ERROR(tg::cosine_similarity(a, tg::zeros({2, 4}, tg::kFloat64)), "cosine_similarity", "[2, 3]", "[2, 4]");
+    REQUIRE_TG_ERROR(tg::cosine_similarity(a, b, 2), "cosine_similarity", "dim 2", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::cosine_similarity(a, b.to(tg::kFloat32)), "cosine_similarity", "float32", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::pairwise_distance(a, b, 0.0), "pairwise_distance", "p must be positive", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::pairwise_distance(a, tg::zeros({4}, tg::kFloat64)), "pairwise_distance", "[2, 3]", "[4]");
+}
+
+TEST_CASE("margin_ranking, cosine_embedding and triplet_margin losses: closed forms, gradients, errors") {
+    auto x1 = f64({1, 2, 3}), x2 = f64({2, 2, 0}), y = f64({1, -1, 1});
+    // max(0, -y (x1 - x2) + margin)
+    require_reductions([&](Reduction r) { return F::margin_ranking_loss(x1, x2, y, 0.5, r); }, {3}, {1.5, 0.5, 0});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::margin_ranking_loss(in[0], in[1], f64({1, -1, 1}), 0.1); },
+                      (Inputs{leaf({3}), leaf({3})}));
+
+    auto a = tg::tensor({{1, 0}, {1, 1}, {0, 2}}, tg::kFloat64), b = tg::tensor({{1, 1}, {-1, 1}, {0, 1}}, tg::kFloat64);
+    auto t = f64({1, -1, -1});
+    const double c0 = cosine({1, 0}, {1, 1}, 1e-12), c1 = cosine({1, 1}, {-1, 1}, 1e-12), c2 = cosine({0, 2}, {0, 1}, 1e-12);
+    require_reductions([&](Reduction r) { return F::cosine_embedding_loss(a, b, t, 0.2, r); }, {3},
+                       {1 - c0, std::max(0.0, c1 - 0.2), std::max(0.0, c2 - 0.2)});
+    require_values(F::cosine_embedding_loss(f64({1, 0}), f64({1, 1}), tg::scalar_tensor(1, tg::kFloat64), 0, Reduction::None),
+                   {}, {1 - c0});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::cosine_embedding_loss(in[0], in[1].t(), f64({1, -1}), -0.5); },
+                      (Inputs{leaf({2, 3}), leaf({3, 2})}));
+
+    auto anc = tg::tensor({{0, 0}, {1, 1}}, tg::kFloat64), pos = tg::tensor({{3, 4}, {1, 2}}, tg::kFloat64),
+         neg = tg::tensor({{0, 1}, {4, 5}}, tg::kFloat64);
+    auto dist = [](const tg::Tensor& p, const tg::Tensor& q) { return values(tg::pairwise_distance(p, q)); };
+    const auto dap = dist(anc, pos), dan = dist(anc, neg), dpn = dist(pos, neg);
+    require_reductions([&](Reduction r) { return F::triplet_margin_loss(anc, pos, neg, 1.0, 2.0, 1e-6, false, r); }, {2},
+                       {std::max(0.0, 1 + dap[0] - dan[0]), std::max(0.0, 1 + dap[1] - dan[1])});
+    require_values(F::triplet_margin_loss(anc, pos, neg, 1.0, 2.0, 1e-6, true, Reduction::None), {2},
+                   {std::max(0.0, 1 + dap[0] - std::min(dan[0], dpn[0])), std::max(0.0, 1 + dap[1] - std::min(dan[1], dpn[1]))});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::triplet_margin_loss(in[0], in[1], in[2], 3.0, 1.5, 1e-6, true); },
+                      (Inputs{leaf({3, 4}), leaf({3, 4}), leaf({3, 4})}));
+
+    REQUIRE_TG_ERROR(F::margin_ranking_loss(x1, f64({1, 2}), y), "margin_ranking_loss", "[3]", "[2]");
+    REQUIRE_TG_ERROR(F::margin_ranking_loss(x1, x2, f64({1})), "margin_ranking_loss", "[3]", "[1]");
+    REQUIRE_TG_ERROR(F::cosine_embedding_loss(a, b, f64({1, 0, 1})), "cosine_embedding_loss", "labels must be -1 or 1", "[3]");
+    REQUIRE_TG_ERROR(F::cosine_embedding_loss(a, b, f64({1, 1})), "cosine_embedding_loss", "[2]", "[3, 2]");
+    REQUIRE_TG_ERROR(F::cosine_embedding_loss(tg::zeros({1, 2, 2}, tg::kFloat64), tg::zeros({1, 2, 2}, tg::kFloat64), f64({1})),
+                     "cosine_embedding_loss", "[1, 2, 2]");
+    REQUIRE_TG_ERROR(F::triplet_margin_loss(anc, pos, f64({1, 2})), "triplet_margin_loss", "[2, 2]", "[2]");
+}

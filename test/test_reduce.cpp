@@ -454,3 +454,57 @@ TEST_CASE("prod, cumsum, cumprod, norm, normalize reject bad dims, ints and p <=
     REQUIRE_TG_ERROR(F::normalize(tg::ones({2, 3}, tg::kInt64)), "normalize", "int64", "[2, 3]");
     REQUIRE_TG_ERROR(tg::prod(tg::Tensor()), "prod");
 }
+
+// ---- issue 18: logcumsumexp ------------------------------------------------------------------
+
+TEST_CASE("logcumsumexp: log of running sums of exp, exact at any magnitude, gradients of every order") {
+    auto x = tg::tensor({{0.5, -1.0, 2.0}, {3.0, 0.0, -2.0}}, tg::kFloat64);
+    auto y = tg::logcumsumexp(x, 1);
+    const std::vector<double> v = values(x);
+    for (int r = 0; r < 2; ++r) {
+        double acc = 0;
+        for (int c = 0; c < 3; ++c) {
+            acc += std::exp(v[static_cast<std::size_t>(r * 3 + c)]);
+            CHECK(y.at({r, c}) == Approx(std::log(acc)).epsilon(1e-15));
+        }
+    }
+    CHECK(values(x.logcumsumexp(0)) == values(tg::logcumsumexp(x, -2)));
+    // no overflow or underflow where exp would: log(e^1000 + e^1000) = 1000 + log 2
+    auto big = tg::logcumsumexp(tg::tensor({1000.0, 1000.0, -1000.0}, tg::kFloat64), 0);
+    CHECK(values(big)[1] == Approx(1000 + std::log(2.0)).epsilon(1e-15));
+    CHECK(values(big)[2] == Approx(1000 + std::log(2.0)).epsilon(1e-15));
+    auto small = tg::logcumsumexp(tg::tensor({-1000.0, 0.0}, tg::kFloat64), 0);
+    CHECK(values(small)[0] == -1000.0);
+    CHECK(values(small)[1] == Approx(0.0).margin(1e-300));
+    auto with_inf = tg::logcumsumexp(tg::tensor({-INFINITY, 1.0}, tg::kFloat64), 0);
+    CHECK(values(with_inf) == std::vector<double>{-INFINITY, 1.0});
+    CHECK(values(tg::logcumsumexp(tg::scalar_tensor(2.0, tg::kFloat64), 0)) == std::vector<double>{2.0});
+    // closed-form gradient: d/dx_j sum_k out_k = sum_{k >= j} softmax(x[:k+1])_j
+    auto g = tg::tensor({0.0, 1.0, 2.0}, tg::kFloat64).requires_grad_();
+    tg::logcumsumexp(g, 0).sum().backward();
+    const double e0 = 1, e1 = std::exp(1.0), e2 = std::exp(2.0);
+    CHECK(values(g.grad())[0] == Approx(1 + e0 / (e0 + e1) + e0 / (e0 + e1 + e2)).epsilon(1e-14));
+    CHECK(values(g.grad())[2] == Approx(e2 / (e0 + e1 + e2)).epsilon(1e-14));
+    // large magnitudes: finite gradients that still sum to the number of outputs per element
+    auto h = tg::tensor({900.0, -900.0, 905.0}, tg::kFloat64).requires_grad_();
+    tg::logcumsumexp(h, 0).sum().backward();
+    double total = 0;
+    for (double d : values(h.grad())) {
+        CHECK(std::isfinite(d));
+        total += d;
+    }
+    CHECK(total == Approx(3.0).epsilon(1e-12));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::logcumsumexp(in[0], 1); }, (Inputs{leaf({3, 4})}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::logcumsumexp(in[0].t() + in[1], 0) * in[0].t(); },
+                      (Inputs{leaf({3, 4}, -3, 3), leaf({3})}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return tg::logcumsumexp(in[0], 0) * 0.001; }, (Inputs{leaf({5}, 300, 400)}));
+    // double backward
+    REQUIRE_GRADCHECK(
+        [](const Inputs& in) {
+            tg::AutoGradMode on(true);
+            return tg::autograd::grad({(tg::logcumsumexp(in[0], 1) * in[1]).sum()}, {in[0]}, {}, false, true)[0];
+        },
+        (Inputs{leaf({2, 4}, -2, 2), leaf({2, 4})}));
+    REQUIRE_TG_ERROR(tg::logcumsumexp(x, 2), "logcumsumexp", "dim 2", "[2, 3]");
+    REQUIRE_TG_ERROR(tg::logcumsumexp(tg::ones({2, 3}, tg::kInt64), 0), "logcumsumexp", "int64", "[2, 3]");
+}

@@ -127,6 +127,8 @@ Tensor prod(const Tensor& a);  // over all elements
 Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim = false);
 Tensor cumsum(const Tensor& a, std::int64_t dim);
 Tensor cumprod(const Tensor& a, std::int64_t dim);
+// log(cumsum(exp(a))) along dim, computed as running log-add-exps (no overflow); floating only.
+Tensor logcumsumexp(const Tensor& a, std::int64_t dim);
 // Vector p-norm over `dims` (empty: all elements): (sum |a|^p)^(1/p) for p > 0, and
 // max |a| for p = INFINITY (tf.norm's ord). Floating inputs only.
 Tensor norm(const Tensor& a, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
@@ -162,6 +164,22 @@ Tensor masked_select(const Tensor& a, const Tensor& mask);
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 // out[i][j] = a[i][index[i][j]] along `dim` (index has a's rank).
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
+// The writing forms (libtorch's semantics; each returns a new tensor, self is unchanged).
+// scatter: out = self, then out[p with p_dim := index[p]] = src[p] for every position p of
+// index (index has self's rank, fits in src everywhere and in self except along dim); the
+// gradient reaches src at the written positions and self elsewhere. scatter_add adds instead.
+Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double value);
+Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src);
+// out = self, then out.select(dim, index[j]) += alpha * source.select(dim, j) for each entry
+// of the 1-D int64 index (repeated indices add up). index_copy assigns instead.
+Tensor index_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
+Tensor index_copy(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source);
+// Advanced-index assignment (x[i, j] = v): the int64 index tensors address self's leading dims
+// (they broadcast together; negative indices count from the end; a bool mask stands for its
+// true positions), values broadcast to (index shape + remaining dims). accumulate adds.
+Tensor index_put(const Tensor& self, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false);
 // Layout copies (lib/ops/shape.cpp), libtorch's semantics; each backward is the same kind
 // of op on the gradient. flip reverses the order along each of `dims` (tf.reverse).
 Tensor flip(const Tensor& a, const Shape& dims);
@@ -194,6 +212,26 @@ Tensor dot(const Tensor& a, const Tensor& b);  // 1-D only
 // beta * input + alpha * (a @ b): the fused dense-layer product.
 Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, double beta = 1.0,
              double alpha = 1.0);
+// beta * input + alpha * bmm(batch1, batch2); input broadcasts to (B, n, m), ignored when beta == 0.
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta = 1.0,
+               double alpha = 1.0);
+Tensor outer(const Tensor& a, const Tensor& b);  // 1-D a (n), b (m) -> (n, m)
+// The upper (triu: column - row >= diagonal) or lower (tril: <=) triangle of the last two
+// dims, zeros elsewhere (tf.linalg.band_part).
+Tensor triu(const Tensor& a, std::int64_t diagonal = 0);
+Tensor tril(const Tensor& a, std::int64_t diagonal = 0);
+// Einstein summation, e.g. einsum("bij,bjk->bik", {a, b}), with "..." for broadcast dims and
+// the implicit output (letters that occur once, alphabetically) when "->" is left out. Any
+// number of operands; each pair is contracted with one bmm, so gradients are those of
+// permute/reshape/sum/bmm. A label repeated within one operand (diagonals, traces) throws.
+Tensor einsum(std::string_view equation, const std::vector<Tensor>& tensors);
+
+// ---- similarities and distances (lib/ops/distance.cpp) ------------------------------------
+// sum(x1 * x2) / sqrt(max(|x1|^2 |x2|^2, eps^2)) along dim; x1 and x2 broadcast.
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::int64_t dim = 1, double eps = 1e-8);
+// ||x1 - x2 + eps||_p over the last dim.
+Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p = 2.0, double eps = 1e-6,
+                         bool keepdim = false);
 
 // ---- activations (lib/ops/activation.cpp) -------------------------------------------------
 Tensor relu(const Tensor& a);
@@ -201,7 +239,11 @@ Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
 Tensor elu(const Tensor& a, double alpha = 1.0);
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
-Tensor softplus(const Tensor& a);
+// log(1 + e^(beta x)) / beta, and x where beta x > threshold (libtorch's arguments).
+Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0);
+Tensor logsigmoid(const Tensor& a);  // log(sigmoid(x)) = -softplus(-x), stable
+Tensor hardswish(const Tensor& a);   // x * relu6(x + 3) / 6
+Tensor mish(const Tensor& a);        // x * tanh(softplus(x))
 // libtorch's gelu: x * Phi(x) with the exact erf form (approximate = "none"), or
 // approximate = "tanh": 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
 Tensor gelu(const Tensor& a, std::string_view approximate = "none");

@@ -99,6 +99,14 @@ public:
     Tensor select(std::int64_t dim, std::int64_t index) const;
     Tensor index_select(std::int64_t dim, const Tensor& index) const;
     Tensor expand(const Shape& sizes) const;
+    Tensor scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+    Tensor scatter(std::int64_t dim, const Tensor& index, double value) const;
+    Tensor scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+    Tensor index_add(std::int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0) const;
+    Tensor index_copy(std::int64_t dim, const Tensor& index, const Tensor& source) const;
+    Tensor index_put(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false) const;
+    Tensor triu(std::int64_t diagonal = 0) const;
+    Tensor tril(std::int64_t diagonal = 0) const;
     Tensor flip(const Shape& dims) const;
     Tensor roll(const Shape& shifts, const Shape& dims = {}) const;
     Tensor repeat(const Shape& repeats) const;
@@ -121,6 +129,8 @@ public:
     Tensor argmin(std::int64_t dim, bool keepdim = false) const;
     Tensor matmul(const Tensor& other) const;
     Tensor mm(const Tensor& other) const;
+    Tensor outer(const Tensor& other) const;
+    Tensor baddbmm(const Tensor& batch1, const Tensor& batch2, double beta = 1.0, double alpha = 1.0) const;
     Tensor pow(double exponent) const;
     Tensor pow(const Tensor& exponent) const;
     Tensor exp() const;
@@ -137,6 +147,7 @@ public:
     Tensor prod(std::int64_t dim, bool keepdim = false) const;
     Tensor cumsum(std::int64_t dim) const;
     Tensor cumprod(std::int64_t dim) const;
+    Tensor logcumsumexp(std::int64_t dim) const;
     Tensor norm(double p = 2.0, const Shape& dims = {}, bool keepdim = false) const;
     Tensor abs() const;
     Tensor isnan() const;
@@ -169,6 +180,8 @@ public:
     Tensor& zero_();
     Tensor& fill_(double value);
     Tensor& copy_(const Tensor& src);  // broadcasts src to this shape, converts dtype
+    // x.index_put_({i, j}, v): advanced-index assignment in place (tg::index_put, copied back).
+    Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false);
 
 private:
     std::shared_ptr<TensorImpl> impl_;

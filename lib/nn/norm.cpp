@@ -98,3 +98,91 @@ void LayerNorm::pretty_print(std::ostream& os) const {
 }
 
 }  // namespace tg::nn
+
+// nn::GroupNorm and nn::InstanceNorm1d/2d over functional::group_norm / instance_norm.
+namespace tg::nn {
+
+GroupNorm::GroupNorm(const GroupNormOptions& options_) : Module("GroupNorm"), options(options_) {
+    const std::int64_t g = options.num_groups(), c = options.num_channels();
+    TG_CHECK(g > 0 && c > 0 && c % g == 0, "GroupNorm", "num_groups {} must be positive and divide num_channels {}", g, c);
+    TG_CHECK(options.eps() >= 0, "GroupNorm", "eps must be non-negative, got {}", options.eps());
+    if (options.affine()) {
+        weight = register_parameter("weight", empty({c}));
+        bias = register_parameter("bias", empty({c}));
+    }
+    reset_parameters();
+}
+
+void GroupNorm::reset_parameters() {
+    if (!options.affine()) return;
+    init::ones_(weight);
+    init::zeros_(bias);
+}
+
+Tensor GroupNorm::forward(const Tensor& input) {
+    detail::check_defined(input, "GroupNorm");
+    TG_CHECK(input.dim() >= 2 && input.size(1) == options.num_channels(), "GroupNorm",
+             "input of shape {} does not have num_channels = {} in dim 1", input.sizes(), options.num_channels());
+    return functional::group_norm(input, options.num_groups(), weight, bias, options.eps());
+}
+
+void GroupNorm::pretty_print(std::ostream& os) const {
+    os << "GroupNorm(" << options.num_groups() << ", " << options.num_channels() << ", eps=" << options.eps()
+       << ", affine=" << (options.affine() ? "true" : "false") << ")";
+}
+
+InstanceNormBase::InstanceNormBase(const InstanceNormOptions& options_, std::int64_t input_dim, std::string name)
+    : Module(std::move(name)), options(options_), input_dim_(input_dim) {
+    const std::int64_t c = options.num_features();
+    TG_CHECK(c > 0, type_name(), "num_features must be positive, got {}", c);
+    TG_CHECK(options.eps() > 0, type_name(), "eps must be positive, got {}", options.eps());
+    if (options.affine()) {
+        weight = register_parameter("weight", empty({c}));
+        bias = register_parameter("bias", empty({c}));
+    }
+    if (options.track_running_stats()) {
+        running_mean = register_buffer("running_mean", zeros({c}));
+        running_var = register_buffer("running_var", ones({c}));
+        num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
+    }
+    reset_parameters();
+}
+
+void InstanceNormBase::reset_running_stats() {
+    if (!options.track_running_stats()) return;
+    NoGradGuard no_grad;
+    running_mean.zero_();
+    running_var.fill_(1.0);
+    num_batches_tracked.zero_();
+}
+
+void InstanceNormBase::reset_parameters() {
+    reset_running_stats();
+    if (!options.affine()) return;
+    init::ones_(weight);
+    init::zeros_(bias);
+}
+
+Tensor InstanceNormBase::forward(const Tensor& input) {
+    detail::check_defined(input, type_name());
+    TG_CHECK(input.dim() == input_dim_, type_name(), "expected a {}-D input ({}), got shape {}", input_dim_,
+             input_dim_ == 3 ? "N, C, L" : "N, C, H, W", input.sizes());
+    TG_CHECK(input.size(1) == options.num_features(), type_name(),
+             "input of shape {} has {} channels in dim 1, expected num_features = {}", input.sizes(), input.size(1),
+             options.num_features());
+    const bool use_input_stats = is_training() || !options.track_running_stats();
+    if (is_training() && options.track_running_stats()) {
+        NoGradGuard no_grad;
+        num_batches_tracked.add_(1.0);
+    }
+    return functional::instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
+                                     options.momentum(), options.eps());
+}
+
+void InstanceNormBase::pretty_print(std::ostream& os) const {
+    os << type_name() << "(" << options.num_features() << ", eps=" << options.eps()
+       << ", momentum=" << options.momentum() << ", affine=" << (options.affine() ? "true" : "false")
+       << ", track_running_stats=" << (options.track_running_stats() ? "true" : "false") << ")";
+}
+
+}  // namespace tg::nn

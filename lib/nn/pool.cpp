@@ -104,6 +104,14 @@ Upsample::Upsample(const UpsampleOptions& options_) : Module("Upsample"), option
 }
 
 Tensor Upsample::forward(const Tensor& input) {
+    if (options.mode() == functional::InterpolateMode::Bilinear) {
+        functional::InterpolateFuncOptions o;
+        o.mode(options.mode());
+        if (options.size()) o.size(*options.size());
+        else o.scale_factor(*options.scale_factor());
+        if (options.align_corners()) o.align_corners(*options.align_corners());
+        return functional::interpolate(input, o);
+    }
     if (options.size()) return functional::upsample_nearest2d(input, *options.size());
     const auto& f = *options.scale_factor();
     return functional::upsample_nearest2d(input, f[0], f[1]);
@@ -115,7 +123,10 @@ void Upsample::pretty_print(std::ostream& os) const {
         os << "size=" << *options.size();
     else
         os << "scale_factor=[" << (*options.scale_factor())[0] << ", " << (*options.scale_factor())[1] << "]";
-    os << ", mode=nearest)";
+    if (options.mode() == functional::InterpolateMode::Bilinear)
+        os << ", mode=bilinear, align_corners=" << (options.align_corners().value_or(false) ? "true" : "false") << ")";
+    else
+        os << ", mode=nearest)";
 }
 
 }  // namespace tg::nn

@@ -1,6 +1,7 @@
 // Activation functions, each backward right below its forward. Smooth ones run through
 // xtensor expressions on contiguous float data (xsimd-vectorised by map_floating).
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "autograd/record.hpp"
@@ -123,23 +124,33 @@ Tensor leaky_relu(const Tensor& a, double negative_slope) {
     return out;
 }
 
-// log(1 + e^x) written as max(x, 0) + log1p(e^-|x|): e^x overflows for large x and
-// log(1 + tiny) loses digits for very negative x; this form does neither.
-Tensor softplus(const Tensor& a) {
+// libtorch's softplus: log(1 + e^(beta x)) / beta, and x itself where beta x > threshold
+// (where the two agree to double precision). log(1 + e^z) is written as
+// max(z, 0) + log1p(e^-|z|): e^z overflows for large z and log(1 + tiny) loses digits for
+// very negative z; this form does neither. d/dx = sigmoid(beta x) (1 past the threshold).
+Tensor softplus(const Tensor& a, double beta, double threshold) {
     detail::check_defined(a, "softplus");
+    TG_CHECK(beta != 0.0, "softplus", "beta must be non-zero, got 0 (input of shape {})", a.sizes());
     Tensor out = detail::map_floating(
         a, "softplus",
-        [](auto x) {
+        [beta, threshold](auto x) {
             using T = decltype(x);
-            return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
+            const T z = static_cast<T>(beta) * x;
+            if (z > static_cast<T>(threshold)) return x;
+            return ((z > 0 ? z : T(0)) + std::log1p(std::exp(-std::abs(z)))) / static_cast<T>(beta);
         },
-        [](const auto& x) {
+        [beta, threshold](const auto& x) {
             using T = value_t<decltype(x)>;
-            return xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x)));
+            // Written out, not via a local for beta * x: the lazy expression would keep a
+            // reference to that local after this lambda returns.
+            return xt::where(T(beta) * x > T(threshold), x,
+                             (xt::maximum(T(beta) * x, T(0)) + xt::log1p(xt::exp(-xt::abs(T(beta) * x)))) / T(beta));
         });
     if (detail::needs_grad(a))
-        detail::record("softplus", {a}, out, [sa = SavedTensor(a)](const Tensor& g) -> GradList {
-            return {g * sigmoid(sa.unpack())};
+        detail::record("softplus", {a}, out, [sa = SavedTensor(a), beta, threshold](const Tensor& g) -> GradList {
+            const Tensor z = beta == 1.0 ? sa.unpack() : sa.unpack() * beta;
+            const Tensor slope = sigmoid(z);
+            return {std::isinf(threshold) ? g * slope : where(z.detach() > threshold, g, g * slope)};
         });
     TG_TRACE("softplus", {a}, out);
     return out;
@@ -312,6 +323,27 @@ Tensor softsign(const Tensor& a) {
         });
     TG_TRACE("softsign", {a}, out);
     return out;
+}
+
+// ---- compositions (libtorch's F::logsigmoid, hardswish, mish): their gradients, of every
+// order, are those of the ops they are written with.
+
+// log(sigmoid(x)) = -softplus(-x), exact for any x (no log of an underflowed sigmoid).
+Tensor logsigmoid(const Tensor& a) {
+    detail::check_floating(a, "logsigmoid");
+    return neg(softplus(neg(a), 1.0, std::numeric_limits<double>::infinity()));
+}
+
+// x * relu6(x + 3) / 6 (MobileNetV3's hard swish).
+Tensor hardswish(const Tensor& a) {
+    detail::check_floating(a, "hardswish");
+    return a * hardsigmoid(a);
+}
+
+// x * tanh(softplus(x)) (Misra 2019).
+Tensor mish(const Tensor& a) {
+    detail::check_floating(a, "mish");
+    return a * tanh(softplus(a));
 }
 
 }  // namespace tg

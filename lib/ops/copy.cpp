@@ -99,5 +99,11 @@ Tensor& Tensor::fill_(double value) {
 Tensor& Tensor::copy_(const Tensor& src) {
     return inplace_binary(*this, src, "copy_", [](auto, auto y) { return y; });
 }
+// The assigned tensor is computed out of place (index_put checks and writes nothing yet),
+// then copied back: one code path for both forms.
+Tensor& Tensor::index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) {
+    detail::check_inplace(*this, "index_put_");
+    return copy_(tg::index_put(detach(), indices, values.detach(), accumulate));
+}
 
 }  // namespace tg

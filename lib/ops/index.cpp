@@ -12,6 +12,7 @@
 #include "autograd/record.hpp"
 #include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
+#include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
 
@@ -42,11 +43,16 @@ Shape drop_dim(const Shape& shape, std::size_t d) {
 
 // ---- index_select and its scatter-add ------------------------------------------------------
 
-// out.select(d, j) (+)= a.select(d, index[j]) for every j; `accumulate` adds into out
-// (the backward's scatter), otherwise copies. Validates every index first.
-void index_copy_kernel(const Tensor& src, const Tensor& dst, std::size_t d, const Tensor& index, bool scatter,
+// What an indexing kernel does with the element an index points at: reads it into the dense
+// result (Select), or writes the dense source into it (Add accumulates, Copy overwrites).
+enum class Write { Select, Add, Copy };
+
+// Select: out.select(d, j) = src.select(d, index[j]); Add/Copy: dst.select(d, index[j])
+// (+)= src.select(d, j), for every j. Validates every index first.
+void index_copy_kernel(const Tensor& src, const Tensor& dst, std::size_t d, const Tensor& index, Write mode,
                        std::string_view op) {
-    // In the forward (scatter=false) index picks src slices; in the scatter it picks dst slices.
+    const bool scatter = mode != Write::Select;
+    // In the forward (Select) index picks src slices; in the scatters it picks dst slices.
     const Tensor& indexed = scatter ? dst : src;
     const std::int64_t n = indexed.sizes()[d];
     const Tensor idx = index.contiguous();
@@ -68,7 +74,7 @@ void index_copy_kernel(const Tensor& src, const Tensor& dst, std::size_t d, cons
                 for (std::int64_t i = 0; i < r.count; ++i) {
                     T& out = o[r.offsets[0] + i * r.strides[0]];
                     const T x = s[r.offsets[1] + i * r.strides[1]];
-                    if (scatter) out = static_cast<T>(out + x);
+                    if (mode == Write::Add) out = static_cast<T>(out + x);
                     else out = x;
                 }
             });
@@ -80,7 +86,7 @@ void index_copy_kernel(const Tensor& src, const Tensor& dst, std::size_t d, cons
 // backward of index_select; its own backward is index_select again.
 Tensor index_scatter_add(const Tensor& g, std::size_t d, const Tensor& index, const Shape& in_shape) {
     Tensor out = zeros(in_shape, g.dtype());
-    index_copy_kernel(g, out, d, index, true, "index_select");
+    index_copy_kernel(g, out, d, index, Write::Add, "index_select");
     if (detail::needs_grad(g))
         detail::record("index_select_backward", {g}, out, [d, si = SavedTensor(index)](const Tensor& gg) -> GradList {
             return {index_select(gg, static_cast<std::int64_t>(d), si.unpack())};
@@ -90,13 +96,15 @@ Tensor index_scatter_add(const Tensor& g, std::size_t d, const Tensor& index, co
 
 // ---- gather and its scatter-add ------------------------------------------------------------
 
-// gather: out[p] = a[p with p_d := index[p]]; scatter: out[p with p_d := index[p]] += src[p].
-// Iterates over index's shape; `other` is a for gather, out for scatter.
-template <bool Scatter>
-void gather_kernel(const Tensor& values, const Tensor& other, std::size_t d, const Tensor& index) {
-    constexpr std::string_view op = "gather";
-    const Tensor& indexed = Scatter ? other : values;  // the tensor the index points into
-    const Tensor& dense = Scatter ? values : other;    // the tensor of index's shape
+// Select (gather): dense[p] = indexed[p with p_d := index[p]]; Add/Copy (scatter):
+// indexed[p with p_d := index[p]] (+)= dense[p]. Iterates over index's shape; `values` is the
+// dense side for the scatters and the indexed side for gather, `other` the other one.
+template <Write Mode>
+void gather_kernel(const Tensor& values, const Tensor& other, std::size_t d, const Tensor& index,
+                   std::string_view op) {
+    constexpr bool kScatter = Mode != Write::Select;
+    const Tensor& indexed = kScatter ? other : values;  // the tensor the index points into
+    const Tensor& dense = kScatter ? values : other;    // the tensor read or written at index's positions
     const std::int64_t n = indexed.sizes()[d];
     const std::int64_t step = indexed.strides()[d];
     Shape indexed_strides = indexed.strides();
@@ -113,7 +121,8 @@ void gather_kernel(const Tensor& values, const Tensor& other, std::size_t d, con
                                         check_index(j, n, d, indexed.sizes(), op);
                                         T& x = px[r.offsets[2] + i * r.strides[2] + j * step];
                                         T& y = pd[r.offsets[0] + i * r.strides[0]];
-                                        if constexpr (Scatter) x = static_cast<T>(x + y);
+                                        if constexpr (Mode == Write::Add) x = static_cast<T>(x + y);
+                                        else if constexpr (Mode == Write::Copy) x = y;
                                         else y = x;
                                     }
                                 });
@@ -123,7 +132,7 @@ void gather_kernel(const Tensor& values, const Tensor& other, std::size_t d, con
 // zeros(in_shape) with g scattered (added) at `index` along d: gather's backward.
 Tensor gather_scatter_add(const Tensor& g, std::size_t d, const Tensor& index, const Shape& in_shape) {
     Tensor out = zeros(in_shape, g.dtype());
-    gather_kernel<true>(g, out, d, index);
+    gather_kernel<Write::Add>(g, out, d, index, "gather");
     if (detail::needs_grad(g))
         detail::record("gather_backward", {g}, out, [d, si = SavedTensor(index)](const Tensor& gg) -> GradList {
             return {gather(gg, static_cast<std::int64_t>(d), si.unpack())};
@@ -175,7 +184,7 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
     Shape sizes = a.sizes();
     sizes[d] = index.numel();
     Tensor out = make_tensor(sizes, a.dtype());
-    index_copy_kernel(a, out, d, index, false, "index_select");
+    index_copy_kernel(a, out, d, index, Write::Select, "index_select");
     if (detail::needs_grad(a))
         detail::record("index_select", {a}, out,
                        [d, si = SavedTensor(index), in_shape = a.sizes()](const Tensor& g) -> GradList {
@@ -196,12 +205,252 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
                  index.sizes(), a.sizes(), k, d);
     if (a.dim() == 0) return reshape(gather(reshape(a, {1}), 0, reshape(index, {1})), {});
     Tensor out = make_tensor(index.sizes(), a.dtype());
-    gather_kernel<false>(a, out, d, index);
+    gather_kernel<Write::Select>(a, out, d, index, "gather");
     if (detail::needs_grad(a))
         detail::record("gather", {a}, out, [d, si = SavedTensor(index), in_shape = a.sizes()](const Tensor& g) -> GradList {
             return {gather_scatter_add(g, d, si.unpack(), in_shape)};
         });
     return out;
+}
+
+// ---- scatter, scatter_add, index_add, index_copy, index_put: the writing forms ---------------
+// Each returns a new tensor (self is never written); the in-place Tensor methods copy it back.
+// Backward: self's gradient is g, with zeros where a copy overwrote self; the source's is
+// the selection of g at the same indices. Both are recorded ops, so double backward works.
+
+namespace {
+
+// self's values as a fresh tensor that is not on the tape (the op records its own node).
+Tensor detached_copy(const Tensor& self) { return self.detach().clone(); }
+
+// t (of a leading block of `shape`) zero-padded at the end of each dim to `shape`: the
+// gradient of a src that is larger than the index reading it.
+Tensor pad_to(const Tensor& t, const Shape& shape) {
+    if (t.sizes() == shape) return t;
+    Shape pads;
+    for (std::size_t k = shape.size(); k-- > 0;) {
+        pads.push_back(0);
+        pads.push_back(shape[k] - t.sizes()[k]);
+    }
+    return nn::functional::pad(t, pads);
+}
+
+// libtorch's rule for scatter/scatter_add: index has self's rank and fits inside self in
+// every dim but d, and inside src (when given) in every dim.
+std::size_t check_scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor* src,
+                          std::string_view op) {
+    detail::check_defined(self, op);
+    check_index_tensor(index, op);
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, self.sizes(), op));
+    TG_CHECK(index.dim() == self.dim(), op, "index of shape {} must have the rank of self of shape {}",
+             index.sizes(), self.sizes());
+    if (src) {
+        detail::check_defined(*src, op);
+        TG_CHECK(src->dim() == self.dim(), op, "src of shape {} must have the rank of self of shape {}", src->sizes(),
+                 self.sizes());
+        TG_CHECK(src->dtype() == self.dtype(), op, "src is {} but self is {} (shapes {} and {}); convert one with .to()",
+                 dtype_name(src->dtype()), dtype_name(self.dtype()), src->sizes(), self.sizes());
+    }
+    for (std::size_t k = 0; k < index.sizes().size(); ++k) {
+        TG_CHECK(k == d || index.sizes()[k] <= self.sizes()[k], op,
+                 "index of shape {} is larger than self of shape {} in dim {} (only dim {} may be larger)",
+                 index.sizes(), self.sizes(), k, d);
+        TG_CHECK(!src || index.sizes()[k] <= src->sizes()[k], op, "index of shape {} is larger than src of shape {} in dim {}",
+                 index.sizes(), src->sizes(), k);
+    }
+    return d;
+}
+
+// libtorch's rule for index_add/index_copy: a 1-D (or 0-D) index with one entry per slice of
+// source along d; source has self's shape in every other dim.
+std::size_t check_index_write(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source,
+                              std::string_view op) {
+    detail::check_defined(self, op);
+    detail::check_defined(source, op);
+    check_index_tensor(index, op);
+    const auto d = static_cast<std::size_t>(detail::wrap_dim(dim, self.sizes(), op));
+    TG_CHECK(index.dim() <= 1, op, "index must be 1-D, got shape {} (self of shape {})", index.sizes(), self.sizes());
+    TG_CHECK(source.dtype() == self.dtype(), op, "source is {} but self is {} (shapes {} and {}); convert one with .to()",
+             dtype_name(source.dtype()), dtype_name(self.dtype()), source.sizes(), self.sizes());
+    Shape expected = self.sizes();
+    if (!expected.empty()) expected[d] = index.numel();
+    TG_CHECK(source.sizes() == expected || (self.dim() == 0 && source.numel() == 1 && index.numel() == 1), op,
+             "source of shape {} does not match self of shape {} with index of {} element(s) along dim {} (expected {})",
+             source.sizes(), self.sizes(), index.numel(), d, expected);
+    return d;
+}
+
+}  // namespace
+
+Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src) {
+    const std::size_t d = check_scatter(self, dim, index, &src, "scatter");
+    if (self.dim() == 0) return reshape(scatter(reshape(self, {1}), 0, reshape(index, {1}), reshape(src, {1})), {});
+    Tensor out = detached_copy(self);
+    gather_kernel<Write::Copy>(src, out, d, index, "scatter");
+    if (detail::needs_grad(self, src))
+        detail::record("scatter", {self, src}, out,
+                       [d, si = SavedTensor(index), src_shape = src.sizes(), self_grad = self.requires_grad(),
+                        src_grad = src.requires_grad()](const Tensor& g) -> GradList {
+                           const Tensor idx = si.unpack();
+                           const auto dim = static_cast<std::int64_t>(d);
+                           return {self_grad ? scatter(g, dim, idx, 0.0) : Tensor(),
+                                   src_grad ? pad_to(gather(g, dim, idx), src_shape) : Tensor()};
+                       });
+    return out;
+}
+
+Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double value) {
+    const std::size_t d = check_scatter(self, dim, index, nullptr, "scatter");
+    if (self.dim() == 0) return reshape(scatter(reshape(self, {1}), 0, reshape(index, {1}), value), {});
+    Tensor out = detached_copy(self);
+    gather_kernel<Write::Copy>(full(index.sizes(), value, self.dtype()), out, d, index, "scatter");
+    if (detail::needs_grad(self))
+        detail::record("scatter", {self}, out, [d, si = SavedTensor(index)](const Tensor& g) -> GradList {
+            return {scatter(g, static_cast<std::int64_t>(d), si.unpack(), 0.0)};
+        });
+    return out;
+}
+
+Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src) {
+    const std::size_t d = check_scatter(self, dim, index, &src, "scatter_add");
+    if (self.dim() == 0)
+        return reshape(scatter_add(reshape(self, {1}), 0, reshape(index, {1}), reshape(src, {1})), {});
+    Tensor out = detached_copy(self);
+    gather_kernel<Write::Add>(src, out, d, index, "scatter_add");
+    if (detail::needs_grad(self, src))
+        detail::record("scatter_add", {self, src}, out,
+                       [d, si = SavedTensor(index), src_shape = src.sizes(), self_grad = self.requires_grad(),
+                        src_grad = src.requires_grad()](const Tensor& g) -> GradList {
+                           return {self_grad ? g : Tensor(),
+                                   src_grad ? pad_to(gather(g, static_cast<std::int64_t>(d), si.unpack()), src_shape)
+                                            : Tensor()};
+                       });
+    return out;
+}
+
+Tensor index_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
+    const std::size_t d = check_index_write(self, dim, index, source, "index_add");
+    if (self.dim() == 0)
+        return reshape(index_add(reshape(self, {1}), 0, reshape(index, {1}), reshape(source, {1}), alpha), {});
+    Tensor out = detached_copy(self);
+    {
+        NoGradGuard no_grad;
+        index_copy_kernel(alpha == 1.0 ? source : source * alpha, out, d, index, Write::Add, "index_add");
+    }
+    if (detail::needs_grad(self, source))
+        detail::record("index_add", {self, source}, out,
+                       [d, alpha, si = SavedTensor(index), self_grad = self.requires_grad(),
+                        source_grad = source.requires_grad()](const Tensor& g) -> GradList {
+                           const Tensor picked = source_grad ? index_select(g, static_cast<std::int64_t>(d), si.unpack())
+                                                             : Tensor();
+                           return {self_grad ? g : Tensor(), !source_grad ? Tensor() : alpha == 1.0 ? picked : picked * alpha};
+                       });
+    return out;
+}
+
+Tensor index_copy(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source) {
+    const std::size_t d = check_index_write(self, dim, index, source, "index_copy");
+    if (self.dim() == 0) return reshape(index_copy(reshape(self, {1}), 0, reshape(index, {1}), reshape(source, {1})), {});
+    Tensor out = detached_copy(self);
+    index_copy_kernel(source, out, d, index, Write::Copy, "index_copy");
+    if (detail::needs_grad(self, source))
+        detail::record("index_copy", {self, source}, out,
+                       [d, si = SavedTensor(index), source_shape = source.sizes(), self_grad = self.requires_grad(),
+                        source_grad = source.requires_grad()](const Tensor& g) -> GradList {
+                           const Tensor idx = si.unpack();
+                           const auto dim = static_cast<std::int64_t>(d);
+                           return {self_grad ? index_copy(g, dim, idx, zeros(source_shape, g.dtype())) : Tensor(),
+                                   source_grad ? index_select(g, dim, idx) : Tensor()};
+                       });
+    return out;
+}
+
+namespace {
+
+// The coordinates of a bool mask's true elements: mask.dim() int64 tensors (libtorch reads a
+// k-D mask in an index list as the k index tensors of its nonzero positions).
+std::vector<Tensor> mask_coordinates(const Tensor& mask) {
+    const Tensor m = mask.contiguous();
+    const bool* pm = impl_of(m).data_as<bool>();
+    const std::size_t rank = mask.sizes().size();
+    std::vector<std::vector<std::int64_t>> coords(rank);
+    Shape at(rank, 0);
+    for (std::int64_t e = 0; e < m.numel(); ++e) {
+        if (pm[e])
+            for (std::size_t k = 0; k < rank; ++k) coords[k].push_back(at[k]);
+        for (std::size_t k = rank; k-- > 0;) {  // row-major increment of the coordinate
+            if (++at[k] < mask.sizes()[k]) break;
+            at[k] = 0;
+        }
+    }
+    std::vector<Tensor> out;
+    for (const auto& c : coords) out.push_back(from_vector(c, {static_cast<std::int64_t>(c.size())}));
+    return out;
+}
+
+}  // namespace
+
+// Advanced-index assignment: the index tensors (int64, broadcast together; bool masks stand
+// for their true positions) address self's leading dims, and that is flattened into one
+// row index of self viewed as (prod(leading dims), rest...). Then it is index_copy (or
+// index_add with accumulate) along dim 0, whose gradients already exist.
+Tensor index_put(const Tensor& self, const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) {
+    constexpr std::string_view op = "index_put";
+    detail::check_defined(self, op);
+    detail::check_defined(values, op);
+    TG_CHECK(!indices.empty(), op, "expected at least one index tensor (self of shape {})", self.sizes());
+    std::vector<Tensor> idx;
+    for (const Tensor& t : indices) {
+        detail::check_defined(t, op);
+        if (t.dtype() == kBool) {
+            const std::size_t at = idx.size();
+            TG_CHECK(at + t.sizes().size() <= self.sizes().size(), op, "a mask of shape {} at dim {} does not fit self of shape {}",
+                     t.sizes(), at, self.sizes());
+            for (std::size_t k = 0; k < t.sizes().size(); ++k)
+                TG_CHECK(t.sizes()[k] == self.sizes()[at + k], op,
+                         "the mask of shape {} does not match self of shape {} at dim {} (size {} vs {})", t.sizes(),
+                         self.sizes(), at + k, t.sizes()[k], self.sizes()[at + k]);
+            for (const Tensor& c : mask_coordinates(t)) idx.push_back(c);
+        } else {
+            TG_CHECK(t.dtype() == kInt64, op, "index tensors must be int64 or bool, got {} of shape {} (self of shape {})",
+                     dtype_name(t.dtype()), t.sizes(), self.sizes());
+            idx.push_back(t);
+        }
+    }
+    TG_CHECK(idx.size() <= self.sizes().size(), op, "{} index tensors for self of shape {} (at most one per dim)",
+             idx.size(), self.sizes());
+    TG_CHECK(values.dtype() == self.dtype(), op, "values are {} but self is {} (shapes {} and {}); convert one with .to()",
+             dtype_name(values.dtype()), dtype_name(self.dtype()), values.sizes(), self.sizes());
+    Shape index_shape = idx[0].sizes();
+    for (const Tensor& t : idx) index_shape = detail::broadcast_shape(index_shape, t.sizes(), op);
+    // Row-major position over the indexed dims; negative indices count from the end.
+    std::vector<std::int64_t> row(static_cast<std::size_t>(index_shape.numel()), 0);
+    std::int64_t rows = 1;
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+        const std::int64_t n = self.sizes()[k];
+        rows *= n;
+        const Tensor e = broadcast_to(idx[k], index_shape).contiguous();
+        const std::int64_t* pe = impl_of(e).data_as<std::int64_t>();
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            const std::int64_t v = pe[i];
+            TG_CHECK(v >= -n && v < n, op, "index {} is out of range for dim {} of size {} (self of shape {})", v, k, n,
+                     self.sizes());
+            row[i] = row[i] * n + (v < 0 ? v + n : v);
+        }
+    }
+    Shape flat_shape{rows}, value_shape = index_shape, flat_values{index_shape.numel()};
+    for (std::size_t k = idx.size(); k < self.sizes().size(); ++k) {
+        flat_shape.push_back(self.sizes()[k]);
+        value_shape.push_back(self.sizes()[k]);
+        flat_values.push_back(self.sizes()[k]);
+    }
+    TG_CHECK(detail::broadcast_shape(values.sizes(), value_shape, op) == value_shape, op,
+             "values of shape {} cannot be broadcast to the indexed shape {} (self of shape {})", values.sizes(),
+             value_shape, self.sizes());
+    const Tensor rows_index = from_vector(row, {static_cast<std::int64_t>(row.size())});
+    const Tensor v = reshape(broadcast_to(values, value_shape), flat_values);
+    const Tensor base = reshape(self, flat_shape);
+    return reshape(accumulate ? index_add(base, 0, rows_index, v) : index_copy(base, 0, rows_index, v), self.sizes());
 }
 
 // a and mask broadcast to one shape (like libtorch); the selected elements in row-major order.

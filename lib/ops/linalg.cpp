@@ -329,4 +329,59 @@ Tensor dot(const Tensor& a, const Tensor& b) {
     return reshape(mm(unsqueeze(a, 0), unsqueeze(b, 1)), {});
 }
 
+// ---- products built from the ones above, and triangular masks --------------------------------
+
+// a (n) x b (m) -> (n, m): a broadcast product (torch.outer / ger), gradients by mul's.
+Tensor outer(const Tensor& a, const Tensor& b) {
+    detail::check_defined(a, "outer");
+    detail::check_defined(b, "outer");
+    TG_CHECK(a.dim() == 1 && b.dim() == 1, "outer", "expected 1-D tensors, got shapes {} and {}", a.sizes(), b.sizes());
+    return unsqueeze(a, 1) * unsqueeze(b, 0);
+}
+
+// beta * input + alpha * bmm(batch1, batch2); input broadcasts to (B, n, m). With beta == 0
+// input is ignored, NaN and inf included (libtorch's rule).
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta, double alpha) {
+    constexpr std::string_view op = "baddbmm";
+    detail::check_defined(input, op);
+    detail::check_defined(batch1, op);
+    detail::check_defined(batch2, op);
+    TG_CHECK(batch1.dim() == 3 && batch2.dim() == 3, op, "batch1 and batch2 must be 3-D, got shapes {} and {}",
+             batch1.sizes(), batch2.sizes());
+    TG_CHECK(batch1.sizes()[0] == batch2.sizes()[0] && batch1.sizes()[2] == batch2.sizes()[1], op,
+             "batch1 of shape {} and batch2 of shape {} cannot be multiplied (expected (B, n, k) and (B, k, m))",
+             batch1.sizes(), batch2.sizes());
+    const Shape out_shape{batch1.sizes()[0], batch1.sizes()[1], batch2.sizes()[2]};
+    TG_CHECK(detail::broadcast_shape(input.sizes(), out_shape, op) == out_shape, op,
+             "input of shape {} does not broadcast to the product's shape {} (batch1 {}, batch2 {})", input.sizes(),
+             out_shape, batch1.sizes(), batch2.sizes());
+    detail::check_floating(batch1, op);
+    detail::check_same_dtype(input, batch1, op);
+    detail::check_same_dtype(batch1, batch2, op);
+    const Tensor product = alpha == 1.0 ? bmm(batch1, batch2) : bmm(batch1, batch2) * alpha;
+    if (beta == 0.0) return product;
+    return add(product, input, beta);
+}
+
+namespace {
+
+// Keeps the elements of the last two dims where (column - row) is >= diagonal (upper) or
+// <= diagonal (lower); zeros elsewhere. A where on a constant mask, so the gradient is the
+// same mask applied to g.
+Tensor triangle(const Tensor& a, std::int64_t diagonal, bool upper, std::string_view op) {
+    detail::check_defined(a, op);
+    TG_CHECK(a.dim() >= 2, op, "expected a tensor of at least 2 dims, got shape {}", a.sizes());
+    const std::int64_t rows = a.size(-2), cols = a.size(-1);
+    std::vector<bool> keep(static_cast<std::size_t>(rows * cols));
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c)
+            keep[static_cast<std::size_t>(r * cols + c)] = upper ? c - r >= diagonal : c - r <= diagonal;
+    return where(from_vector(keep, {rows, cols}), a, scalar_tensor(0.0, a.dtype()));
+}
+
+}  // namespace
+
+Tensor triu(const Tensor& a, std::int64_t diagonal) { return triangle(a, diagonal, true, "triu"); }
+Tensor tril(const Tensor& a, std::int64_t diagonal) { return triangle(a, diagonal, false, "tril"); }
+
 }  // namespace tg

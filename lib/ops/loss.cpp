@@ -72,17 +72,20 @@ void check_class_targets(const Tensor& input, const Tensor& targets, std::string
 
 }  // namespace
 
-Tensor softmax_cross_entropy_with_logits(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+Tensor softmax_cross_entropy_with_logits(const Tensor& logits, const Tensor& labels, Reduction reduction,
+                                         std::int64_t axis) {
     constexpr std::string_view op = "softmax_cross_entropy_with_logits";
     detail::check_floating(logits, op);
     detail::check_floating(labels, op);
-    TG_CHECK(logits.dim() == 2, op, "expected logits of shape (N, C), got {}", logits.sizes());
+    TG_CHECK(logits.dim() >= 1, op, "expected logits of at least 1 dim (classes along axis), got shape {}",
+             logits.sizes());
     TG_CHECK(labels.sizes() == logits.sizes(), op, "labels of shape {} do not match logits of shape {}",
              labels.sizes(), logits.sizes());
     detail::check_same_dtype(logits, labels, op);
+    const std::int64_t classes = detail::wrap_dim(axis, logits.sizes(), op);
     // log_softmax is stable for any logit magnitude, and labels * log_softmax never forms
     // 0 * -inf for finite logits.
-    return reduce(neg(sum(labels * log_softmax(logits, 1), {1})), reduction);
+    return reduce(neg(sum(labels * log_softmax(logits, classes), {classes})), reduction);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction) {
@@ -267,6 +270,90 @@ Tensor kl_div(const Tensor& input_log_probs, const Tensor& target_probs, Reducti
     const Tensor positive = target_probs.detach() > 0.0;
     const Tensor safe = where(positive, target_probs, ones_like(target_probs));
     return reduce(target_probs * (log(safe) - input_log_probs), reduction);
+}
+
+// ---- losses on probabilities, similarities and distances --------------------------------------
+
+// libtorch's binary_cross_entropy: -w (t log(x) + (1 - t) log(1 - x)) on probabilities x in
+// [0, 1], each log clamped at -100 so x = 0 or 1 gives a finite loss. One node whose backward
+// is libtorch's: (x - t) / max(x (1 - x), 1e-12) for the input, log(1 - x) - log(x) (clamped)
+// for the target, times w g; written with ops, so it differentiates again.
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {
+    constexpr std::string_view op = "binary_cross_entropy";
+    check_pair(input, target, op, "input", "target");
+    if (weight.defined()) {
+        detail::check_same_dtype(input, weight, op);
+        TG_CHECK(detail::broadcast_shape(weight.sizes(), input.sizes(), op) == input.sizes(), op,
+                 "weight of shape {} does not broadcast to the input's shape {}", weight.sizes(), input.sizes());
+    }
+    const Tensor x = input.detach(), t = target.detach();
+    TG_CHECK(sum(logical_or(x < 0.0, x > 1.0)).item<std::int64_t>() == 0, op,
+             "all elements of input (shape {}) must be probabilities in [0, 1]; for logits use "
+             "binary_cross_entropy_with_logits", input.sizes());
+    auto clamped_log = [](const Tensor& p) { return clamp(log(p), -100.0, std::nullopt); };
+    Tensor loss = neg(t * clamped_log(x) + rsub(t, 1.0) * clamped_log(rsub(x, 1.0)));
+    if (weight.defined()) loss = loss * weight.detach();
+    if (detail::needs_grad(input, target, weight))
+        detail::record(op, {input, target}, loss,
+                       [sx = SavedTensor(input), st = SavedTensor(target), sw = SavedTensor(weight), clamped_log,
+                        input_grad = input.requires_grad(), target_grad = target.requires_grad()](const Tensor& g) -> GradList {
+                           const Tensor xv = sx.unpack(), tv = st.unpack();
+                           const Tensor wg = sw.defined() ? g * sw.unpack() : g;
+                           return {input_grad ? wg * (xv - tv) / clamp(xv * rsub(xv, 1.0), 1e-12, std::nullopt) : Tensor(),
+                                   target_grad ? wg * (clamped_log(rsub(xv, 1.0)) - clamped_log(xv)) : Tensor()};
+                       });
+    return reduce(loss, reduction);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, Reduction reduction) {
+    return binary_cross_entropy(input, target, Tensor(), reduction);
+}
+
+// libtorch's margin_ranking_loss: max(0, -target * (input1 - input2) + margin).
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
+                           Reduction reduction) {
+    constexpr std::string_view op = "margin_ranking_loss";
+    check_pair(input1, input2, op, "input1", "input2");
+    check_pair(input1, target, op, "input1", "target");
+    return reduce(relu(neg(target) * (input1 - input2) + margin), reduction);
+}
+
+// libtorch's cosine_embedding_loss on (N, D) or (D) inputs and targets of 1 or -1 (N) or ():
+// 1 - cos where the target is 1, max(0, cos - margin) where it is -1, with libtorch's cosine
+// sum(x1 x2) / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12)).
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
+                             Reduction reduction) {
+    constexpr std::string_view op = "cosine_embedding_loss";
+    check_pair(input1, input2, op, "input1", "input2");
+    detail::check_floating(target, op);
+    TG_CHECK(input1.dim() == 1 || input1.dim() == 2, op, "expected inputs of shape (N, D) or (D), got {}",
+             input1.sizes());
+    TG_CHECK(target.dim() == input1.dim() - 1 && (target.dim() == 0 || target.sizes()[0] == input1.sizes()[0]), op,
+             "target of shape {} does not match inputs of shape {} (expected one target per row)", target.sizes(),
+             input1.sizes());
+    check_binary_labels(target, op, -1.0, 1.0);
+    constexpr double eps = 1e-12;
+    const Tensor dot = sum(input1 * input2, {-1});
+    const Tensor cos = dot / sqrt((sum(square(input1), {-1}) + eps) * (sum(square(input2), {-1}) + eps));
+    return reduce(where(target.detach() > 0.0, rsub(cos, 1.0), relu(cos - margin)), reduction);
+}
+
+// libtorch's triplet_margin_loss: max(0, margin + d(anchor, positive) - d(anchor, negative))
+// with d = pairwise_distance(., ., p, eps); swap uses min(d(a, n), d(p, n)) as the negative
+// distance (Balntas et al.).
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin,
+                           double p, double eps, bool swap, Reduction reduction) {
+    constexpr std::string_view op = "triplet_margin_loss";
+    detail::check_floating(anchor, op);
+    detail::check_floating(positive, op);
+    detail::check_floating(negative, op);
+    TG_CHECK(anchor.dim() == positive.dim() && anchor.dim() == negative.dim() && (anchor.dim() == 1 || anchor.dim() == 2),
+             op, "anchor {}, positive {} and negative {} must all be (N, D) or all (D)", anchor.sizes(),
+             positive.sizes(), negative.sizes());
+    const Tensor d_pos = pairwise_distance(anchor, positive, p, eps);
+    Tensor d_neg = pairwise_distance(anchor, negative, p, eps);
+    if (swap) d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps));
+    return reduce(relu(d_pos - d_neg + margin), reduction);
 }
 
 }  // namespace nn::functional

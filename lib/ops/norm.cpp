@@ -445,3 +445,86 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
 }
 
 }  // namespace tg::nn::functional
+
+// ---- group and instance normalisation: the two kernels above on regrouped views ------------
+namespace tg::nn::functional {
+
+namespace {
+
+// weight/bias of shape (C) broadcast over input (N, C, *): y * weight + bias per channel.
+Tensor channel_affine(const Tensor& y, const Tensor& weight, const Tensor& bias) {
+    Shape per_channel(static_cast<std::size_t>(y.dim()), 1);
+    per_channel[1] = y.size(1);
+    Tensor out = weight.defined() ? y * reshape(weight, per_channel) : y;
+    return bias.defined() ? out + reshape(bias, per_channel) : out;
+}
+
+// input (N, C, *) floating, and weight/bias (C) of its dtype when given.
+void check_channel_input(const Tensor& input, const Tensor& weight, const Tensor& bias, std::string_view op) {
+    detail::check_floating(input, op);
+    TG_CHECK(input.dim() >= 2, op, "expected an input of shape (N, C, *), got {}", input.sizes());
+    for (const auto& [t, what] : {std::pair{weight, "weight"}, std::pair{bias, "bias"}}) {
+        if (!t.defined()) continue;
+        TG_CHECK(t.sizes() == Shape{input.size(1)}, op, "{} of shape {} does not match the {} channels of input of shape {}",
+                 what, t.sizes(), input.size(1), input.sizes());
+        detail::check_same_dtype(input, t, op);
+    }
+}
+
+}  // namespace
+
+// Each sample's channels split into num_groups groups, each normalised over its channels and
+// spatial positions: layer_norm over the last dim of input viewed as (N, num_groups, rest).
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+    constexpr std::string_view op = "group_norm";
+    check_channel_input(input, weight, bias, op);
+    const std::int64_t n = input.size(0), c = input.size(1);
+    TG_CHECK(num_groups > 0 && c % num_groups == 0, op, "num_groups {} must divide the {} channels of input of shape {}",
+             num_groups, c, input.sizes());
+    TG_CHECK(eps >= 0, op, "eps must be non-negative, got {} (input shape {})", eps, input.sizes());
+    const std::int64_t per_group = n * num_groups == 0 ? 0 : input.numel() / (n * num_groups);
+    TG_CHECK(per_group > 0, op, "input of shape {} has no elements per group to normalise", input.sizes());
+    const Tensor grouped = reshape(input, {n, num_groups, per_group});
+    return channel_affine(reshape(layer_norm(grouped, {per_group}, {}, {}, eps), input.sizes()), weight, bias);
+}
+
+// Each (sample, channel) normalised over its spatial positions. As in libtorch, this is
+// batch_norm on input viewed as (1, N * C, spatial, 1), whose running statistics (one per
+// sample and channel) are then averaged over the batch into running_mean / running_var.
+Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                     const Tensor& bias, bool use_input_stats, double momentum, double eps) {
+    constexpr std::string_view op = "instance_norm";
+    check_channel_input(input, weight, bias, op);
+    TG_CHECK(input.dim() >= 3, op, "expected an input of shape (N, C, L) or (N, C, H, W), got {}", input.sizes());
+    const std::int64_t n = input.size(0), c = input.size(1), spatial = input.numel() / std::max<std::int64_t>(n * c, 1);
+    TG_CHECK(running_mean.defined() == running_var.defined(), op,
+             "give both running_mean and running_var or neither (input shape {})", input.sizes());
+    for (const auto& [t, what] : {std::pair{running_mean, "running_mean"}, std::pair{running_var, "running_var"}}) {
+        if (!t.defined()) continue;
+        TG_CHECK(t.sizes() == Shape{c}, op, "{} of shape {} does not match the {} channels of input of shape {}", what,
+                 t.sizes(), c, input.sizes());
+    }
+    TG_CHECK(use_input_stats || running_mean.defined(), op,
+             "use_input_stats = false needs running_mean and running_var (input shape {})", input.sizes());
+    if (!use_input_stats) {  // eval with tracked statistics: batch_norm's eval, per channel
+        const Tensor y = batch_norm(reshape(input, {n, c, spatial, 1}), running_mean, running_var, {}, {}, false,
+                                    momentum, eps);
+        return channel_affine(reshape(y, input.sizes()), weight, bias);
+    }
+    TG_CHECK(spatial > 1 || !running_mean.defined(), op,
+             "expected more than 1 spatial element per channel to track statistics, got input shape {}", input.sizes());
+    Tensor mean_rep, var_rep;
+    if (running_mean.defined()) {
+        mean_rep = repeat(running_mean.detach(), {n});
+        var_rep = repeat(running_var.detach(), {n});
+    }
+    const Tensor y = batch_norm(reshape(input, {1, n * c, spatial, 1}), mean_rep, var_rep, {}, {}, true, momentum, eps);
+    if (running_mean.defined()) {
+        NoGradGuard no_grad;
+        Tensor(running_mean).copy_(mean(reshape(mean_rep, {n, c}), {0}));  // a handle to the same storage
+        Tensor(running_var).copy_(mean(reshape(var_rep, {n, c}), {0}));
+    }
+    return channel_affine(reshape(y, input.sizes()), weight, bias);
+}
+
+}  // namespace tg::nn::functional

@@ -1,6 +1,7 @@
 // Reductions over all or some dims, with keepdim. Float sums accumulate in double.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "autograd/record.hpp"
 #include "tensor/trace.hpp"
@@ -401,6 +402,39 @@ Tensor cumprod(const Tensor& a, std::int64_t dim) {
             const Tensor x = sa.unpack();
             const Tensor r = flip(linear_scan(flip(g, {d}), shifted(flip(x, {d}), d, 0.0), d), {d});
             return {shifted(so.unpack(), d, 1.0) * r};
+        });
+    return out;
+}
+
+// log(cumsum(exp(a))) without overflow: each step is a log-add-exp of the running value and
+// the next element, max + log1p(exp(-|difference|)). The gradient
+//   grad a[j] = sum_{k >= j} g[k] exp(a[j] - out[k]) = exp(a[j] - out[j]) * r[j],
+//   r[j] = g[j] + exp(out[j] - out[j+1]) r[j+1],
+// is a backward linear recurrence whose factors are all <= 1 (out never decreases), so no
+// exp overflows at any magnitude; it is linear_scan again, so it differentiates further.
+Tensor logcumsumexp(const Tensor& a, std::int64_t dim) {
+    detail::check_floating(a, "logcumsumexp");
+    if (a.dim() == 0)
+        return as_vector_if_scalar(a, dim, "logcumsumexp", [](const Tensor& v, std::int64_t d) { return logcumsumexp(v, d); });
+    const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "logcumsumexp");
+    const Tensor x = a.contiguous();
+    Tensor out = make_tensor(x.sizes(), x.dtype());
+    detail::visit_floating(x.dtype(), "logcumsumexp", [&](auto v) {
+        using T = decltype(v);
+        scan_kernel<T>(x, out, static_cast<std::size_t>(d), [](T prev, T cur) {
+            const T hi = std::max(prev, cur), lo = std::min(prev, cur);
+            if (std::isnan(prev) || std::isnan(cur)) return prev + cur;  // NaN propagates
+            if (lo == -std::numeric_limits<T>::infinity() || hi == std::numeric_limits<T>::infinity()) return hi;
+            return hi + std::log1p(std::exp(lo - hi));
+        });
+    });
+    if (detail::needs_grad(a))
+        detail::record("logcumsumexp", {a}, out, [d, sa = SavedTensor(a), so = SavedTensor(out, true)](const Tensor& g) -> GradList {
+            const Tensor y = so.unpack();
+            // decay[k] = exp(out[k-1] - out[k]) (k >= 1) multiplies r[k] into r[k-1]
+            const Tensor decay = exp(shifted(y, d, -std::numeric_limits<double>::infinity()) - y);
+            const Tensor r = flip(linear_scan(flip(g, {d}), shifted(flip(decay, {d}), d, 0.0), d), {d});
+            return {exp(sa.unpack() - y) * r};
         });
     return out;
 }

@@ -269,6 +269,27 @@ Tensor Tensor::erf() const { return tg::erf(*this); }
 Tensor Tensor::prod() const { return tg::prod(*this); }
 Tensor Tensor::prod(std::int64_t d, bool keepdim) const { return tg::prod(*this, d, keepdim); }
 Tensor Tensor::cumsum(std::int64_t d) const { return tg::cumsum(*this, d); }
+Tensor Tensor::logcumsumexp(std::int64_t d) const { return tg::logcumsumexp(*this, d); }
+Tensor Tensor::scatter(std::int64_t d, const Tensor& index, const Tensor& src) const { return tg::scatter(*this, d, index, src); }
+Tensor Tensor::scatter(std::int64_t d, const Tensor& index, double value) const { return tg::scatter(*this, d, index, value); }
+Tensor Tensor::scatter_add(std::int64_t d, const Tensor& index, const Tensor& src) const {
+    return tg::scatter_add(*this, d, index, src);
+}
+Tensor Tensor::index_add(std::int64_t d, const Tensor& index, const Tensor& source, double alpha) const {
+    return tg::index_add(*this, d, index, source, alpha);
+}
+Tensor Tensor::index_copy(std::int64_t d, const Tensor& index, const Tensor& source) const {
+    return tg::index_copy(*this, d, index, source);
+}
+Tensor Tensor::index_put(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) const {
+    return tg::index_put(*this, indices, values, accumulate);
+}
+Tensor Tensor::triu(std::int64_t diagonal) const { return tg::triu(*this, diagonal); }
+Tensor Tensor::tril(std::int64_t diagonal) const { return tg::tril(*this, diagonal); }
+Tensor Tensor::outer(const Tensor& other) const { return tg::outer(*this, other); }
+Tensor Tensor::baddbmm(const Tensor& batch1, const Tensor& batch2, double beta, double alpha) const {
+    return tg::baddbmm(*this, batch1, batch2, beta, alpha);
+}
 Tensor Tensor::cumprod(std::int64_t d) const { return tg::cumprod(*this, d); }
 Tensor Tensor::norm(double p, const Shape& dims, bool keepdim) const { return tg::norm(*this, p, dims, keepdim); }
 Tensor Tensor::abs() const { return tg::abs(*this); }

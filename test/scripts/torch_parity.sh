@@ -5,6 +5,8 @@
 #     torch (reading the files with plain json/struct/numpy) recomputes and must match.
 #  2. torch initialises the models and writes the same; tapegrad loads and must match.
 # Tolerance: per tensor, max|diff| <= 1e-5 * max|value|, float32.
+#  3. single ops (scatter, index_put, einsum, the new activations/losses/norms, bilinear
+#     interpolate, ...): values and gradients in float64 against torch, 1e-9 relative.
 # Skips (exit 0) only when /usr/bin/python3 cannot import torch and numpy.
 set -euo pipefail
 BUILD=${BUILD:-build}
@@ -27,4 +29,7 @@ timeout 300 "$PY" "$here/python/torch_parity.py" check "$tmp"
 echo "== torch -> tapegrad"
 timeout 300 "$PY" "$here/python/torch_parity.py" export "$tmp"
 timeout 120 "$exe" import "$tmp"
+echo "== single ops, float64"
+timeout 120 "$exe" ops "$tmp"
+timeout 300 "$PY" "$here/python/ops_parity.py" "$tmp"
 echo "ok: tapegrad and torch agree both ways"

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "tapegrad/ops.hpp"
 #include "tapegrad/tensor.hpp"
@@ -24,16 +26,23 @@ using tg::relu6;
 using tg::selu;
 using tg::silu;
 using tg::softsign;
+using tg::softplus;
+using tg::logsigmoid;
+using tg::hardswish;
+using tg::mish;
+using tg::cosine_similarity;
+using tg::pairwise_distance;
 
 // libtorch's F::normalize / TF-1's tf.nn.l2_normalize: input / max(||input||_p, eps), the
 // p-norm taken along `dim` (kept for broadcasting). p > 0, INFINITY allowed.
 Tensor normalize(const Tensor& input, double p = 2.0, std::int64_t dim = 1, double eps = 1e-12);
 
-// TF-1's tf.nn.softmax_cross_entropy_with_logits: labels are one-hot or probability rows
-// with the logits' shape (N, C); returns the per-example loss (N) unless reduced.
-// Stable for logits of any magnitude (log-sum-exp).
+// TF-1's tf.nn.softmax_cross_entropy_with_logits: labels are one-hot or probability
+// distributions with the logits' shape, classes along `axis` (TF's default: the last dim),
+// any rank; returns the loss per position without the class axis ((N) for (N, C) logits)
+// unless reduced. Stable for logits of any magnitude (log-sum-exp).
 Tensor softmax_cross_entropy_with_logits(const Tensor& logits, const Tensor& labels,
-                                         Reduction reduction = Reduction::None);
+                                         Reduction reduction = Reduction::None, std::int64_t axis = -1);
 // libtorch's cross_entropy: logits (N, C) and int64 class indices (N) in [0, C).
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
                      Reduction reduction = Reduction::Mean);
@@ -196,5 +205,76 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 // every element (libtorch's "mean", not "batchmean").
 Tensor kl_div(const Tensor& input_log_probs, const Tensor& target_probs,
               Reduction reduction = Reduction::Mean);
+
+// libtorch's binary_cross_entropy on probabilities in [0, 1] (anything else throws): each
+// log is clamped at -100, so inputs of exactly 0 or 1 give finite losses and gradients.
+// weight (optional) broadcasts to the input's shape and is not differentiated.
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                            Reduction reduction = Reduction::Mean);
+// max(0, -target * (input1 - input2) + margin); target holds 1 or -1 (all three of one shape).
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0.0,
+                           Reduction reduction = Reduction::Mean);
+// Inputs (N, D) or (D), target (N) or () of 1 or -1 (anything else throws): 1 - cos(x1, x2)
+// where the target is 1, max(0, cos - margin) where it is -1.
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0.0,
+                             Reduction reduction = Reduction::Mean);
+// max(0, margin + d(anchor, positive) - d(anchor, negative)), d = pairwise_distance(p, eps);
+// swap takes min(d(a, n), d(p, n)) as the negative distance.
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                           double margin = 1.0, double p = 2.0, double eps = 1e-6, bool swap = false,
+                           Reduction reduction = Reduction::Mean);
+
+// ==== Group and instance normalisation (lib/ops/norm.cpp) ====
+// libtorch's group_norm: input (N, C, *), channels split into num_groups groups (which must
+// divide C), each sample's group normalised with its mean and biased variance, then
+// weight/bias (C, optional) per channel.
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// libtorch's instance_norm: input (N, C, L) or (N, C, H, W), each (sample, channel)
+// normalised over its spatial positions when use_input_stats; running_mean/running_var (C,
+// optional) are then updated with the batch average of the per-instance statistics
+// (momentum as batch_norm). use_input_stats = false normalises with the running statistics.
+Tensor instance_norm(const Tensor& input, const Tensor& running_mean = {}, const Tensor& running_var = {},
+                     const Tensor& weight = {}, const Tensor& bias = {}, bool use_input_stats = true,
+                     double momentum = 0.1, double eps = 1e-5);
+
+// ==== Resizing (lib/ops/interpolate.cpp) ====
+enum class InterpolateMode { Nearest, Bilinear };
+// libtorch's InterpolateFuncOptions: exactly one of size ({OH, OW} or {S}) and scale_factor
+// ({h, w} or {s}: out = floor(in * s)); align_corners only for Bilinear.
+class InterpolateFuncOptions {
+public:
+    InterpolateFuncOptions& size(const Shape& s) {
+        size_ = s;
+        return *this;
+    }
+    InterpolateFuncOptions& scale_factor(const std::vector<double>& s) {
+        scale_factor_ = s;
+        return *this;
+    }
+    InterpolateFuncOptions& mode(InterpolateMode m) {
+        mode_ = m;
+        return *this;
+    }
+    InterpolateFuncOptions& align_corners(bool on) {
+        align_corners_ = on;
+        return *this;
+    }
+    const std::optional<Shape>& size() const { return size_; }
+    const std::optional<std::vector<double>>& scale_factor() const { return scale_factor_; }
+    InterpolateMode mode() const { return mode_; }
+    const std::optional<bool>& align_corners() const { return align_corners_; }
+
+private:
+    std::optional<Shape> size_;
+    std::optional<std::vector<double>> scale_factor_;
+    InterpolateMode mode_ = InterpolateMode::Nearest;
+    std::optional<bool> align_corners_;
+};
+// (N, C, H, W) resized. Nearest: upsample_nearest2d. Bilinear: libtorch's source coordinate
+// src = o * (in - 1) / (out - 1) with align_corners, else (o + 0.5) * scale - 0.5 clamped at
+// 0 (scale = 1 / scale_factor when given, in / out otherwise), blending the two neighbours.
+Tensor interpolate(const Tensor& input, const InterpolateFuncOptions& options);
 
 }  // namespace tg::nn::functional

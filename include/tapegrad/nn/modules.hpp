@@ -320,6 +320,74 @@ public:
     Tensor weight, bias;  // undefined without elementwise_affine
 };
 
+// ---- group and instance normalisation (libtorch's GroupNorm, InstanceNorm1d/2d) -----------
+class GroupNormOptions {
+public:
+    GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels)
+        : num_groups_(num_groups), num_channels_(num_channels) {}
+    TG_ARG(std::int64_t, num_groups, 0);
+    TG_ARG(std::int64_t, num_channels, 0);
+    TG_ARG(double, eps, 1e-5);
+    TG_ARG(bool, affine, true);
+};
+
+// functional::group_norm on (N, num_channels, *); weight (ones) and bias (zeros) of shape
+// (num_channels) when affine. Same in training and eval.
+class GroupNorm : public Module {
+public:
+    explicit GroupNorm(const GroupNormOptions& options);
+    GroupNorm(std::int64_t num_groups, std::int64_t num_channels) : GroupNorm(GroupNormOptions(num_groups, num_channels)) {}
+    Tensor forward(const Tensor& input) override;
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    GroupNormOptions options;
+    Tensor weight, bias;  // undefined without affine
+};
+
+class InstanceNormOptions {
+public:
+    InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
+    TG_ARG(std::int64_t, num_features, 0);
+    TG_ARG(double, eps, 1e-5);
+    TG_ARG(double, momentum, 0.1);
+    TG_ARG(bool, affine, false);               // libtorch's defaults: no affine,
+    TG_ARG(bool, track_running_stats, false);  // no running statistics
+};
+
+// functional::instance_norm: per-sample, per-channel statistics in training (and always
+// without track_running_stats); the running statistics after eval() when tracked.
+class InstanceNormBase : public Module {
+public:
+    Tensor forward(const Tensor& input) override;
+    void reset_running_stats();
+    void reset_parameters();
+    void pretty_print(std::ostream& os) const override;
+
+    InstanceNormOptions options;
+    Tensor weight, bias;               // (C), when affine
+    Tensor running_mean, running_var;  // (C), when track_running_stats
+    Tensor num_batches_tracked;        // int64 scalar, when track_running_stats
+
+protected:
+    InstanceNormBase(const InstanceNormOptions& options, std::int64_t input_dim, std::string name);
+
+private:
+    std::int64_t input_dim_;
+};
+
+class InstanceNorm1d : public InstanceNormBase {  // (N, C, L)
+public:
+    explicit InstanceNorm1d(const InstanceNormOptions& options) : InstanceNormBase(options, 3, "InstanceNorm1d") {}
+    explicit InstanceNorm1d(std::int64_t num_features) : InstanceNorm1d(InstanceNormOptions(num_features)) {}
+};
+
+class InstanceNorm2d : public InstanceNormBase {  // (N, C, H, W)
+public:
+    explicit InstanceNorm2d(const InstanceNormOptions& options) : InstanceNormBase(options, 4, "InstanceNorm2d") {}
+    explicit InstanceNorm2d(std::int64_t num_features) : InstanceNorm2d(InstanceNormOptions(num_features)) {}
+};
+
 // Sizes take one value for both spatial dims (3) or one per dim ({3, 5}).
 class ConvTranspose2dOptions {
 public:
@@ -379,19 +447,32 @@ public:
     Tensor bias;  // undefined when options.bias() is false
 };
 
-// Nearest-neighbour only (libtorch's default mode). Give either size or scale_factor.
+// libtorch's UpsampleOptions: either size or scale_factor; mode Nearest (the default) or
+// Bilinear with align_corners (false unless set), as functional::interpolate.
 class UpsampleOptions {
 public:
     UpsampleOptions() = default;
     UpsampleOptions& size(const Shape& s);  // {OH, OW} or {S}; clears scale_factor
     UpsampleOptions& scale_factor(double s) { return scale_factor(std::vector<double>{s, s}); }
     UpsampleOptions& scale_factor(const std::vector<double>& s);  // {h, w}; clears size
+    UpsampleOptions& mode(functional::InterpolateMode m) {
+        mode_ = m;
+        return *this;
+    }
+    UpsampleOptions& align_corners(bool on) {
+        align_corners_ = on;
+        return *this;
+    }
     const std::optional<Shape>& size() const { return size_; }
     const std::optional<std::vector<double>>& scale_factor() const { return scale_factor_; }
+    functional::InterpolateMode mode() const { return mode_; }
+    const std::optional<bool>& align_corners() const { return align_corners_; }
 
 private:
     std::optional<Shape> size_;
     std::optional<std::vector<double>> scale_factor_;
+    functional::InterpolateMode mode_ = functional::InterpolateMode::Nearest;
+    std::optional<bool> align_corners_;
 };
 
 class Upsample : public Module {
