@@ -14,7 +14,7 @@ namespace {
 
 tg::Tensor rnd(const tg::Shape& shape) { return tg::uniform(shape, -2, 2, tg::kFloat64); }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-10) {
+void require_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-10) {
     REQUIRE(got.size() == want.size());
     for (std::size_t i = 0; i < got.size(); ++i) {
         INFO("element " << i);
@@ -41,9 +41,9 @@ std::vector<double> normalise_blocks(const std::vector<double>& x, std::size_t b
 
 TEST_CASE("group_norm: statistics per sample and group of channels, affine per channel") {
     auto x = rnd({2, 4, 3});
-    check_close(values(F::group_norm(x, 2)), normalise_blocks(values(x), 6, 1e-5));
-    check_close(values(F::group_norm(x, 1, {}, {}, 1e-3)), normalise_blocks(values(x), 12, 1e-3));
-    check_close(values(F::group_norm(x, 4)), normalise_blocks(values(x), 3, 1e-5));
+    require_close(values(F::group_norm(x, 2)), normalise_blocks(values(x), 6, 1e-5));
+    require_close(values(F::group_norm(x, 1, {}, {}, 1e-3)), normalise_blocks(values(x), 12, 1e-3));
+    require_close(values(F::group_norm(x, 4)), normalise_blocks(values(x), 3, 1e-5));
     auto w = tg::tensor({1.0, 2.0, -1.0, 0.5}, tg::kFloat64), b = tg::tensor({0.0, 1.0, 2.0, 3.0}, tg::kFloat64);
     auto y = F::group_norm(x, 2, w, b);
     const auto base = normalise_blocks(values(x), 6, 1e-5);
@@ -53,7 +53,7 @@ TEST_CASE("group_norm: statistics per sample and group of channels, affine per c
                 CHECK(y.at({n, c, s}) ==
                       Approx(base[static_cast<std::size_t>(n * 12 + c * 3 + s)] * w.at({c}) + b.at({c})).margin(1e-10));
     auto x4 = rnd({2, 4, 2, 3});  // 4-D: spatial dims flatten into the group
-    check_close(values(F::group_norm(x4, 2)), normalise_blocks(values(x4), 12, 1e-5));
+    require_close(values(F::group_norm(x4, 2)), normalise_blocks(values(x4), 12, 1e-5));
     REQUIRE_GRADCHECK([](const Inputs& in) { return F::group_norm(in[0].transpose(2, 3), 2, in[1], in[2]); },
                       (Inputs{leaf({2, 4, 3, 2}), leaf({4}), leaf({4})}));
     REQUIRE_GRADCHECK(
@@ -64,7 +64,7 @@ TEST_CASE("group_norm: statistics per sample and group of channels, affine per c
         },
         (Inputs{leaf({2, 6, 2}), leaf({2, 6, 2})}));
     tg::nn::GroupNorm m(tg::nn::GroupNormOptions(2, 4).eps(1e-3));  // float32 parameters, like libtorch
-    check_close(values(m.forward(x.to(tg::kFloat32))), normalise_blocks(values(x.to(tg::kFloat32)), 6, 1e-3), 1e-5);
+    require_close(values(m.forward(x.to(tg::kFloat32))), normalise_blocks(values(x.to(tg::kFloat32)), 6, 1e-3), 1e-5);
     CHECK(m.named_parameters().size() == 2);
     CHECK(tg::nn::GroupNorm(tg::nn::GroupNormOptions(2, 4).affine(false)).named_parameters().empty());
     REQUIRE_TG_ERROR(F::group_norm(x, 3), "group_norm", "num_groups 3", "[2, 4, 3]");
@@ -77,10 +77,10 @@ TEST_CASE("group_norm: statistics per sample and group of channels, affine per c
 
 TEST_CASE("instance_norm: per sample and channel, running statistics averaged over the batch") {
     auto x = rnd({3, 2, 5});
-    check_close(values(F::instance_norm(x)), normalise_blocks(values(x), 5, 1e-5));
+    require_close(values(F::instance_norm(x)), normalise_blocks(values(x), 5, 1e-5));
     auto rm = tg::tensor({0.5, -1.0}, tg::kFloat64), rv = tg::tensor({2.0, 3.0}, tg::kFloat64);
     auto y = F::instance_norm(x, rm, rv, {}, {}, true, 0.25);
-    check_close(values(y), normalise_blocks(values(x), 5, 1e-5));
+    require_close(values(y), normalise_blocks(values(x), 5, 1e-5));
     // running = 0.75 running + 0.25 * batch mean of the per-instance mean (unbiased variance)
     const auto xv = values(x);
     for (std::int64_t c = 0; c < 2; ++c) {
@@ -114,7 +114,7 @@ TEST_CASE("instance_norm: per sample and channel, running statistics averaged ov
     // modules: libtorch's defaults (no affine, no running stats); tracked stats used after eval()
     tg::nn::InstanceNorm1d plain(2);
     CHECK(plain.named_parameters().empty());
-    check_close(values(plain.forward(x)), normalise_blocks(values(x), 5, 1e-5));
+    require_close(values(plain.forward(x)), normalise_blocks(values(x), 5, 1e-5));
     tg::nn::InstanceNorm2d tracked(tg::nn::InstanceNormOptions(2).affine(true).track_running_stats(true));
     auto x4 = rnd({2, 2, 3, 3}).to(tg::kFloat32);
     tracked.forward(x4);
@@ -137,19 +137,19 @@ TEST_CASE("interpolate: bilinear with align_corners true and false, nearest, sca
     auto x = tg::tensor({{0, 1}, {2, 3}}, tg::kFloat64).reshape({1, 1, 2, 2});
     using Opts = F::InterpolateFuncOptions;
     const auto bilinear = F::InterpolateMode::Bilinear;
-    check_close(values(F::interpolate(x, Opts().size({3, 3}).mode(bilinear).align_corners(true))),
+    require_close(values(F::interpolate(x, Opts().size({3, 3}).mode(bilinear).align_corners(true))),
                 {0, 0.5, 1, 1, 1.5, 2, 2, 2.5, 3});
     // without align_corners: source (o + 0.5) / 2 - 0.5 clamped to [0, 1] -> 0, .25, .75, 1
     std::vector<double> want;
     for (double r : {0.0, 0.25, 0.75, 1.0})
         for (double c : {0.0, 0.25, 0.75, 1.0}) want.push_back(2 * r + c);
-    check_close(values(F::interpolate(x, Opts().size({4}).mode(bilinear))), want);
-    check_close(values(F::interpolate(x, Opts().scale_factor({2.0}).mode(bilinear).align_corners(false))), want);
-    check_close(values(F::interpolate(x, Opts().size({1, 1}).mode(bilinear))), {1.5});
-    check_close(values(F::interpolate(x, Opts().size({1, 3}).mode(bilinear).align_corners(true))), {0, 0.5, 1});
+    require_close(values(F::interpolate(x, Opts().size({4}).mode(bilinear))), want);
+    require_close(values(F::interpolate(x, Opts().scale_factor({2.0}).mode(bilinear).align_corners(false))), want);
+    require_close(values(F::interpolate(x, Opts().size({1, 1}).mode(bilinear))), {1.5});
+    require_close(values(F::interpolate(x, Opts().size({1, 3}).mode(bilinear).align_corners(true))), {0, 0.5, 1});
     // nearest is upsample_nearest2d
-    check_close(values(F::interpolate(x, Opts().size({4, 4}))), values(F::upsample_nearest2d(x, {4, 4})));
-    check_close(values(F::interpolate(x, Opts().scale_factor({2.0, 3.0}))), values(F::upsample_nearest2d(x, 2.0, 3.0)));
+    require_close(values(F::interpolate(x, Opts().size({4, 4}))), values(F::upsample_nearest2d(x, {4, 4})));
+    require_close(values(F::interpolate(x, Opts().scale_factor({2.0, 3.0}))), values(F::upsample_nearest2d(x, 2.0, 3.0)));
     // float32, batches and channels
     auto many = tg::uniform({2, 3, 4, 5}, -1, 1);
     auto r = F::interpolate(many, Opts().size({7, 3}).mode(bilinear));
@@ -184,11 +184,11 @@ TEST_CASE("interpolate: bilinear with align_corners true and false, nearest, sca
 TEST_CASE("nn::Upsample with mode Bilinear is F::interpolate") {
     auto x = rnd({1, 2, 3, 3});
     tg::nn::Upsample up(tg::nn::UpsampleOptions().scale_factor(2.0).mode(F::InterpolateMode::Bilinear).align_corners(true));
-    check_close(values(up.forward(x)),
+    require_close(values(up.forward(x)),
                 values(F::interpolate(x, F::InterpolateFuncOptions().scale_factor({2.0}).mode(F::InterpolateMode::Bilinear).align_corners(true))));
     std::ostringstream os;
     up.pretty_print(os);
     CHECK(os.str() == "Upsample(scale_factor=[2, 2], mode=bilinear, align_corners=true)");
     tg::nn::Upsample near(tg::nn::UpsampleOptions().size({6}));
-    check_close(values(near.forward(x)), values(F::upsample_nearest2d(x, {6, 6})));
+    require_close(values(near.forward(x)), values(F::upsample_nearest2d(x, {6, 6})));
 }

@@ -105,7 +105,7 @@ const std::map<std::string, Kernel, std::less<>>& table() {
         {"relu", unary<relu>()},
         {"sigmoid", unary<sigmoid>()},
         {"tanh", unary<tanh>()},
-        {"softplus", unary<softplus>()},
+        {"softplus", [](const Node& n, const Inputs& in) { return Outputs{softplus(in[0], n.f("beta"), n.f("threshold"))}; }},
         {"silu", unary<silu>()},
         {"selu", unary<selu>()},
         {"softsign", unary<softsign>()},

@@ -152,7 +152,7 @@ Tensor softplus(const Tensor& a, double beta, double threshold) {
             const Tensor slope = sigmoid(z);
             return {std::isinf(threshold) ? g * slope : where(z.detach() > threshold, g, g * slope)};
         });
-    TG_TRACE("softplus", {a}, out);
+    TG_TRACE("softplus", {a}, out, {{"beta", beta}, {"threshold", threshold}});
     return out;
 }
 
