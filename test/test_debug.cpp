@@ -8,6 +8,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "autograd/scope.hpp"  // the module-observer registry (an internal header)
 #include "test_support.hpp"
 
 namespace {
@@ -88,6 +89,35 @@ TEST_CASE("print_tape: an input used twice, multiple-output ops, variable-store 
         CHECK(lines[1] == "  %0 = leaf 'layer/v' [2] float32");
         CHECK(lines[2] == "  %1 = mul(%0, %0) -> [2] float32  saved 16 B  scope layer");
         CHECK(lines[3] == "  %2 = sum(%1) -> [] float32  scope layer");
+    }
+}
+
+TEST_CASE("print_tape: the fused LSTM/GRU gate ops report each saved byte once") {
+    namespace F = tg::nn::functional;
+    const std::int64_t B = 2, H = 3;
+    // The line of the node whose op is `op` (its saved bytes are at the end).
+    auto node_line = [](const std::string& text, const std::string& op) {
+        for (const auto& line : lines_of(text))
+            if (line.find("= " + op + "(") != std::string::npos) return line;
+        return std::string();
+    };
+    SECTION("lstm_gates saves the activated gates (B, 4H), tanh(c') and c (B, H each)") {
+        tg::Tensor gates = tg::rand({B, 4 * H}).requires_grad_();
+        tg::Tensor c = tg::rand({B, H}).requires_grad_();
+        auto [h_next, c_next] = F::lstm_gates(gates, c);
+        const std::string text = tg::tape_string(h_next.sum() + c_next.sum());
+        INFO(text);
+        const std::size_t bytes = (4 + 1 + 1) * B * H * sizeof(float);  // 144
+        CHECK(node_line(text, "lstm_gates").ends_with("saved " + std::to_string(bytes) + " B"));
+    }
+    SECTION("gru_gates saves r, z, n, gh_n (B, 4H) and h (B, H)") {
+        tg::Tensor gi = tg::rand({B, 3 * H}, tg::kFloat64).requires_grad_();
+        tg::Tensor gh = tg::rand({B, 3 * H}, tg::kFloat64).requires_grad_();
+        tg::Tensor h = tg::rand({B, H}, tg::kFloat64).requires_grad_();
+        const std::string text = tg::tape_string(F::gru_gates(gi, gh, h).sum());
+        INFO(text);
+        const std::size_t bytes = (4 + 1) * B * H * sizeof(double);  // 240
+        CHECK(node_line(text, "gru_gates").ends_with("saved " + std::to_string(bytes) + " B"));
     }
 }
 
@@ -269,10 +299,15 @@ TEST_CASE("grad norms and ReLU zero fractions, exact on a tiny case, logged to s
 
 TEST_CASE("ActivationStats stops watching when destroyed") {
     tg::nn::Sequential model{tg::nn::ReLU()};
+    const std::size_t installed = tg::detail::module_observers().size();
     {
         tg::debug::ActivationStats stats(model);
+        CHECK(tg::detail::module_observers().size() == installed + 1);
         model(tg::tensor({-1.0, 1.0}));
         CHECK(stats.entries().at("0").zeros == 1);
     }
-    REQUIRE_NOTHROW(model(tg::tensor({-1.0, 1.0})));  // no dangling observer
+    // Its observer is uninstalled: one left behind would be called, freed, by every later
+    // forward (a use-after-free that only a sanitizer would otherwise see).
+    CHECK(tg::detail::module_observers().size() == installed);
+    CHECK(tg::nn::summary(model, tg::tensor({-1.0, 1.0})).layers.size() == 1);  // runs, watched by summary only
 }

@@ -259,7 +259,7 @@ Tensor hardsigmoid(const Tensor& a);  // relu6(x + 3) / 6
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
 // (N) int64 class indices -> (N, num_classes); float32 unless asked otherwise
-// (lib/ops/loss.cpp; no gradient).
+// (lib/ops/index.cpp; no gradient).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype = kFloat32);
 
 // ---- threads (lib/ops/threads.cpp) -------------------------------------------------------

@@ -1,4 +1,4 @@
-// Fashion-MNIST / MNIST from their IDX files (lib/io/idx.cpp reads them).
+// Fashion-MNIST / MNIST from their IDX files (lib/data/idx.cpp reads them).
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
-// Indexing and joining: index_select, gather, masked_select/masked_fill, cat/stack and the
-// splitting ops. Every index is checked against the dim size before the element it points
-// to is read, so a bad index throws tg::Error instead of reading out of bounds.
+// Indexing and joining: index_select, gather, masked_select/masked_fill, cat/stack, the
+// splitting ops and one_hot. Every index is checked against the dim size before the element
+// it points to is read, so a bad index throws tg::Error instead of reading out of bounds.
 //
 // The backward of each selecting op scatters (adds) the gradient back into the input's
 // shape; that scatter is itself a recorded op whose backward is the selection again, so
@@ -646,6 +646,30 @@ std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim) {
     std::vector<Tensor> parts = split_with_sizes(a, std::vector<std::int64_t>(static_cast<std::size_t>(a.size(d)), 1), d);
     for (Tensor& p : parts) p = squeeze(p, d);
     return parts;
+}
+
+// Class indices to one-hot rows: an index op with no gradient (its input is integer).
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype) {
+    detail::check_defined(indices, "one_hot");
+    TG_CHECK(indices.dtype() == kInt64, "one_hot", "expected int64 class indices, got {} of shape {}",
+             dtype_name(indices.dtype()), indices.sizes());
+    TG_CHECK(num_classes > 0, "one_hot", "num_classes must be positive, got {}", num_classes);
+    Shape shape = indices.sizes();
+    shape.push_back(num_classes);
+    Tensor out = zeros(shape, dtype);
+    const Tensor idx = indices.contiguous();
+    const std::int64_t* pi = impl_of(idx).data_as<std::int64_t>();
+    detail::visit_dtype(dtype, [&](auto v) {
+        using T = decltype(v);
+        T* po = impl_of(out).data_as<T>();
+        for (std::int64_t i = 0; i < idx.numel(); ++i) {
+            TG_CHECK(pi[i] >= 0 && pi[i] < num_classes, "one_hot",
+                     "index {} is out of range [0, {}) (num_classes {}, indices of shape {})", pi[i], num_classes,
+                     num_classes, indices.sizes());
+            po[i * num_classes + pi[i]] = T(1);
+        }
+    });
+    return out;
 }
 
 }  // namespace tg

@@ -1,4 +1,4 @@
-// one_hot and the classification losses of tg::nn::functional. cross_entropy is one fused
+// The classification losses of tg::nn::functional. cross_entropy is one fused
 // op (it runs on every classifier step): a single pass over the logits computes each row's
 // log-sum-exp and picks the target's logit; its backward is (softmax - one_hot) * g.
 #include <cmath>
@@ -14,29 +14,6 @@ namespace tg {
 
 using detail::GradList;
 using detail::SavedTensor;
-
-Tensor one_hot(const Tensor& indices, std::int64_t num_classes, Dtype dtype) {
-    detail::check_defined(indices, "one_hot");
-    TG_CHECK(indices.dtype() == kInt64, "one_hot", "expected int64 class indices, got {} of shape {}",
-             dtype_name(indices.dtype()), indices.sizes());
-    TG_CHECK(num_classes > 0, "one_hot", "num_classes must be positive, got {}", num_classes);
-    Shape shape = indices.sizes();
-    shape.push_back(num_classes);
-    Tensor out = zeros(shape, dtype);
-    const Tensor idx = indices.contiguous();
-    const std::int64_t* pi = impl_of(idx).data_as<std::int64_t>();
-    detail::visit_dtype(dtype, [&](auto v) {
-        using T = decltype(v);
-        T* po = impl_of(out).data_as<T>();
-        for (std::int64_t i = 0; i < idx.numel(); ++i) {
-            TG_CHECK(pi[i] >= 0 && pi[i] < num_classes, "one_hot",
-                     "index {} is out of range [0, {}) (num_classes {}, indices of shape {})", pi[i], num_classes,
-                     num_classes, indices.sizes());
-            po[i * num_classes + pi[i]] = T(1);
-        }
-    });
-    return out;
-}
 
 namespace nn::functional {
 

@@ -1,5 +1,6 @@
 // Fused recurrent-cell ops: the gate nonlinearities of an LSTM or GRU step as one op each,
-// and unbind along time as one tape node. A step written with single ops records ~15 nodes
+// and the gate pre-activations (gate_linear, the dense op of linalg.cpp) including the
+// sequence-wide weight-gradient collector. A step written with single ops records ~15 nodes
 // (chunk, sigmoid x3, tanh x2, mul x3, add, ...) whose backwards allocate a temporary each;
 // here the forward is one pass over the gates and the backward one pass that writes the
 // gate gradients in place. The transcendental functions go through xsimd (xtensor
@@ -183,8 +184,7 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
                     });
                 });
                 return {dgates, dc_prev};
-            },
-            static_cast<std::size_t>(act.numel() * 2) * element_size(act.dtype()));
+            });
     }
     return {h_out, c_out};
 }
@@ -276,8 +276,7 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
                     });
                 });
                 return {want_gi ? dgi : Tensor(), dgh, dh_prev};
-            },
-            static_cast<std::size_t>(act.numel() + h_in.numel()) * element_size(act.dtype()));
+            });
     }
     return out;
 }
