@@ -1,7 +1,7 @@
 // The tapegrad half of test/scripts/onnx_export.sh: builds the four Fashion-MNIST example
 // models (their architectures as in examples/, seeded random weights, batch-norm running
 // statistics from a few training-mode passes), a GRU and a two-layer bidirectional LSTM
-// sequence model, a TF "same"-padding CNN and a function using most exported ops, exports
+// sequence model, a TF "same"-padding CNN, a depthwise / grouped CNN with ceil_mode pooling and a function using most exported ops, exports
 // each to ONNX and writes its input and tapegrad's output as raw little-endian float32
 // files plus a manifest line: "name input_file dims... | output_file dims...".
 #include <cstdio>
@@ -63,6 +63,27 @@ struct SameCnn : nn::Module {
         return softmax(fc->forward(h.flatten(1)), 1);
     }
     Tensor w1, b1, w2;
+    std::shared_ptr<nn::Linear> fc;
+};
+
+// MobileNet style: depthwise (groups = channels) and grouped convolutions, pooling with
+// ceil_mode (a partial last window), softplus with beta / threshold.
+struct GroupedCnn : nn::Module {
+    GroupedCnn() : nn::Module("GroupedCnn") {
+        stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)));
+        depthwise = register_module("depthwise", nn::Conv2d(nn::Conv2dOptions(4, 4, 3).padding(1).groups(4)));
+        grouped = register_module("grouped", nn::Conv2d(nn::Conv2dOptions(4, 8, 3).stride(2).groups(2).bias(false)));
+        fc = register_module("fc", nn::Linear(8 * 4 * 4, 10));
+    }
+    Tensor forward(const Tensor& x) override {                                   // (N, 1, 28, 28)
+        auto h = softplus(stem->forward(x), 2.0, 1.5);                             // 28x28
+        h = softplus(depthwise->forward(h));                                       // 28x28
+        h = grouped->forward(h);                                                   // 13x13
+        h = F::max_pool2d(h, {3}, {2}, {1}, {1}, true);                            // 7x7
+        h = F::avg_pool2d(h, {2}, {2}, {0}, true) + F::avg_pool2d(h, {3}, {2}, {1}, true, false);  // 4x4
+        return fc->forward(h.flatten(1));
+    }
+    std::shared_ptr<nn::Conv2d> stem, depthwise, grouped;
     std::shared_ptr<nn::Linear> fc;
 };
 
@@ -158,6 +179,10 @@ int main(int argc, char** argv) {
         {
             SameCnn m;
             save(manifest, dir, "same_cnn", m, randn({2, 1, 28, 28}), rand({4, 1, 28, 28}));
+        }
+        {
+            GroupedCnn m;
+            save(manifest, dir, "grouped_cnn", m, randn({2, 1, 28, 28}), rand({3, 1, 28, 28}));
         }
         {
             GruClassifier m;

@@ -267,7 +267,7 @@ TEST_CASE("layers: Linear and Conv2d modules match the functional ops") {
     nn::MaxPool2d mp(nn::MaxPool2dOptions(3).stride(2).padding(1));
     CHECK(allclose(mp.forward(img), F::max_pool2d(img, {3, 3}, {2, 2}, {1, 1})));
     nn::AvgPool2d ap(nn::AvgPool2dOptions({2, 3}).count_include_pad(false).padding({1, 1}));
-    CHECK(allclose(ap.forward(img), F::avg_pool2d(img, {2, 3}, {2, 3}, {1, 1}, false)));
+    CHECK(allclose(ap.forward(img), F::avg_pool2d(img, {2, 3}, {2, 3}, {1, 1}, false, false)));
     CHECK(nn::Flatten().forward(img).sizes() == Shape{2, 243});
     CHECK(nn::Flatten(nn::FlattenOptions().start_dim(2)).forward(img).sizes() == Shape{2, 3, 81});
 
@@ -399,7 +399,7 @@ TEST_CASE("layers: ConvTranspose2d parameters, default init, forward and printin
     Tensor img = randn({2, 3, 4, 5});
     Tensor got = ct.forward(img);
     CHECK(got.sizes() == Shape{2, 5, 8, 9});  // (4 - 1) * 2 - 2 + 3 + 1 = 8, (5 - 1) * 2 - 2 + 2 + 1 = 9
-    CHECK(allclose(got, F::conv_transpose2d(img, ct.weight, ct.bias, {2, 2}, {1, 1}, {1, 1}, {1, 1})));
+    CHECK(allclose(got, F::conv_transpose2d(img, ct.weight, ct.bias, {2, 2}, {1, 1}, {1, 1}, 1, {1, 1})));
     // It undoes the shape change of the Conv2d with the same settings.
     nn::Conv2d down(nn::Conv2dOptions(5, 3, {3, 2}).stride(2).padding(1));
     CHECK(down.forward(got).sizes() == img.sizes());

@@ -1,6 +1,7 @@
 // Layer ops of tg::nn::functional: linear, conv2d, pools, batch_norm, dropout, embedding.
 #include <cmath>
 
+#include "naive_pool.hpp"
 #include "test_support.hpp"
 
 using namespace tgtest;
@@ -12,10 +13,6 @@ using Inputs = std::vector<tg::Tensor>;
 
 tg::Tensor rnd(const tg::Shape& shape, tg::Dtype dt = tg::kFloat64) { return tg::uniform(shape, -1, 1, dt); }
 
-
-struct Pads {
-    std::int64_t top, bottom, left, right;
-};
 
 // Direct convolution by its definition (zero padding, stride, dilation), in double.
 std::vector<double> naive_conv(const tg::Tensor& x, const tg::Tensor& w, const tg::Tensor& b, std::int64_t sh,
@@ -41,34 +38,6 @@ std::vector<double> naive_conv(const tg::Tensor& x, const tg::Tensor& w, const t
                             }
                     out.push_back(s);
                 }
-    return out;
-}
-
-// Direct pooling by definition. `avg_divisor`: 0 = max pool, 1 = count_include_pad,
-// 2 = cells inside the input only.
-std::vector<double> naive_pool(const tg::Tensor& x, std::int64_t kh, std::int64_t kw, std::int64_t sh,
-                               std::int64_t sw, Pads p, int mode) {
-    const auto X = values(x.contiguous());
-    const std::int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
-    const std::int64_t OH = (H + p.top + p.bottom - kh) / sh + 1, OW = (W + p.left + p.right - kw) / sw + 1;
-    std::vector<double> out;
-    for (std::int64_t q = 0; q < planes; ++q)
-        for (std::int64_t oh = 0; oh < OH; ++oh)
-            for (std::int64_t ow = 0; ow < OW; ++ow) {
-                double best = -INFINITY, s = 0;
-                std::int64_t inside = 0, padded = 0;
-                for (std::int64_t i = 0; i < kh; ++i)
-                    for (std::int64_t j = 0; j < kw; ++j) {
-                        const std::int64_t h = oh * sh - p.top + i, w = ow * sw - p.left + j;
-                        if (h < H + p.bottom && w < W + p.right) ++padded;
-                        if (h < 0 || h >= H || w < 0 || w >= W) continue;
-                        const double v = X[static_cast<std::size_t>((q * H + h) * W + w)];
-                        best = std::max(best, v);
-                        s += v;
-                        ++inside;
-                    }
-                out.push_back(mode == 0 ? best : mode == 1 ? s / double(padded) : s / double(inside));
-            }
     return out;
 }
 
@@ -276,7 +245,7 @@ TEST_CASE("max_pool2d and avg_pool2d: hand-computed 4x4 values") {
     // avg with padding: count_include_pad divides by 4, otherwise by the cells inside
     CHECK(values(F::avg_pool2d(x, {2}, {2}, {1})) ==
           std::vector<double>{0, 3.0 / 4, 3.0 / 4, 12.0 / 4, 30.0 / 4, 18.0 / 4, 12.0 / 4, 27.0 / 4, 15.0 / 4});
-    CHECK(values(F::avg_pool2d(x, {2}, {2}, {1}, false)) ==
+    CHECK(values(F::avg_pool2d(x, {2}, {2}, {1}, false, false)) ==
           std::vector<double>{0, 1.5, 3, 6, 7.5, 9, 12, 13.5, 15});
     // 3-D (C, H, W) input keeps its rank
     auto y3 = F::max_pool2d(x.select(0, 0), {2});
@@ -288,7 +257,7 @@ TEST_CASE("pools: match direct pooling for stride != kernel, padding and TF same
     auto x = rnd({2, 3, 7, 8});
     check_close(values(F::max_pool2d(x, {3, 2}, {2, 3}, {1, 1})), naive_pool(x, 3, 2, 2, 3, {1, 1, 1, 1}, 0));
     check_close(values(F::avg_pool2d(x, {3, 2}, {2, 3}, {1, 1})), naive_pool(x, 3, 2, 2, 3, {1, 1, 1, 1}, 1));
-    check_close(values(F::avg_pool2d(x, {3, 2}, {2, 3}, {1, 1}, false)),
+    check_close(values(F::avg_pool2d(x, {3, 2}, {2, 3}, {1, 1}, false, false)),
                 naive_pool(x, 3, 2, 2, 3, {1, 1, 1, 1}, 2));
     // TF same, kernel 2 stride 2 on 7x8: out 4x4, padding bottom 1 only
     auto ys = F::max_pool2d(x, {2}, {2}, F::Padding::Same);
@@ -305,7 +274,7 @@ TEST_CASE("pools: gradcheck with stride != kernel, padding, TF same and views") 
     REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); }, (Inputs{x}));
     REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0], {2}, {2}, F::Padding::Same); }, (Inputs{x}));
     REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); }, (Inputs{x}));
-    REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {3}, {2}, {1}, false); }, (Inputs{x}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {3}, {2}, {1}, false, false); }, (Inputs{x}));
     REQUIRE_GRADCHECK([](const Inputs& in) { return F::avg_pool2d(in[0], {2}, {2}, F::Padding::Same); }, (Inputs{x}));
     REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0].transpose(2, 3), {2}, {1}); }, (Inputs{x}));
     // Double backward through both pools.
@@ -635,7 +604,7 @@ TEST_CASE("conv_transpose2d: hand-computed 2x2 input with a 2x2 kernel") {
     CHECK(values(op.select(2, 4)) == std::vector<double>(5, 0.0));
     CHECK(values(op.select(3, 4)) == std::vector<double>(5, 0.0));
     // dilation 2: the kernel's taps land two cells apart -> 4x4 with the blocks interleaved
-    CHECK(values(F::conv_transpose2d(x, w, {}, {1}, {0}, {0}, {2})) ==
+    CHECK(values(F::conv_transpose2d(x, w, {}, {1}, {0}, {0}, 1, {2})) ==
           std::vector<double>{1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4});
     // Two input and three output channels: weight (in 2, out 3, 1, 1) mixes channels.
     auto x2 = tg::reshape(tg::tensor({1, 2, 10, 20}, tg::kFloat64), {1, 2, 1, 2});
@@ -657,7 +626,7 @@ TEST_CASE("conv_transpose2d: the adjoint of conv2d for stride, padding, dilation
         INFO("input " << c.y << " weight " << c.w);
         for (auto dt : {tg::kFloat64, tg::kFloat32}) {
             auto y = rnd(c.y, dt), w = rnd(c.w, dt);
-            auto xt = F::conv_transpose2d(y, w, {}, {c.sh, c.sw}, {c.ph, c.pw}, {c.oph, c.opw}, {c.dh, c.dw});
+            auto xt = F::conv_transpose2d(y, w, {}, {c.sh, c.sw}, {c.ph, c.pw}, {c.oph, c.opw}, 1, {c.dh, c.dw});
             const std::int64_t OH = (c.y[2] - 1) * c.sh - 2 * c.ph + c.dh * (c.w[2] - 1) + c.oph + 1;
             const std::int64_t OW = (c.y[3] - 1) * c.sw - 2 * c.pw + c.dw * (c.w[3] - 1) + c.opw + 1;
             CHECK(xt.sizes() == tg::Shape{c.y[0], c.w[1], OH, OW});
@@ -701,7 +670,7 @@ TEST_CASE("conv_transpose2d: gradcheck over stride, padding, output_padding, dil
         [](const Inputs& in) { return F::conv_transpose2d(in[0], in[1], in[2], {2, 3}, {1, 0}, {1, 2}); },
         (Inputs{x, w, b}));
     REQUIRE_GRADCHECK(
-        [](const Inputs& in) { return F::conv_transpose2d(in[0], in[1], {}, {2, 1}, {1, 1}, {0}, {2, 2}); },
+        [](const Inputs& in) { return F::conv_transpose2d(in[0], in[1], {}, {2, 1}, {1, 1}, {0}, 1, {2, 2}); },
         (Inputs{x, w}));
     // A single sample, non-contiguous input (H and W swapped) and an input used twice.
     auto x1 = leaf({1, 3, 4, 3});

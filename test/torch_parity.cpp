@@ -140,6 +140,19 @@ std::vector<OpCase> op_cases() {
          [bilinear](In x) { return F::interpolate(x[0], InterpolateFuncOptions().size({5, 3}).mode(bilinear)); }},
         {"bilinear_scale", {f64u({1, 2, 4, 5})},
          [bilinear](In x) { return F::interpolate(x[0], InterpolateFuncOptions().scale_factor({1.5, 0.7}).mode(bilinear)); }},
+        {"conv2d_groups", {f64u({2, 4, 6, 5}), f64u({6, 2, 3, 2}), f64u({6})},
+         [](In x) { return F::conv2d(x[0], x[1], x[2], {2, 1}, {1, 0}, {1, 2}, 2); }},
+        {"conv2d_depthwise", {f64u({2, 3, 5, 6}), f64u({6, 1, 3, 3})},
+         [](In x) { return F::conv2d(x[0].transpose(2, 3), x[1], {}, {1}, {1}, {1}, 3); }},
+        {"conv_transpose2d_groups", {f64u({2, 4, 3, 4}), f64u({4, 3, 3, 2}), f64u({6})},
+         [](In x) { return F::conv_transpose2d(x[0], x[1], x[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2}); }},
+        {"max_pool2d_ceil", {f64u({2, 2, 7, 6})}, [](In x) { return F::max_pool2d(x[0], {3, 2}, {2, 2}, {1, 1}, {1}, true); }},
+        {"max_pool2d_ceil_rule", {f64u({1, 2, 5, 5})}, [](In x) { return F::max_pool2d(x[0], {2}, {2}, {1}, {1}, true); }},
+        {"avg_pool2d_ceil", {f64u({2, 2, 7, 6})}, [](In x) { return F::avg_pool2d(x[0], {3}, {2}, {1}, true); }},
+        {"avg_pool2d_ceil_nopad", {f64u({2, 2, 7, 6})},
+         [](In x) { return F::avg_pool2d(x[0], {2, 3}, {2, 2}, {0, 1}, true, false); }},
+        {"unfold", {f64u({2, 3, 5, 6})}, [](In x) { return F::unfold(x[0], {2, 3}, {2, 1}, {1, 0}, {1, 2}); }},
+        {"fold", {f64u({2, 12, 10})}, [](In x) { return F::fold(x[0], {4, 5}, {2, 2}, {1, 2}, {0, 1}, {2, 1}); }},
     };
 }
 

@@ -23,6 +23,10 @@ using Inputs = std::vector<Tensor>;
 using Outputs = std::vector<Tensor>;
 
 Shape shape_attr(const Node& n, const std::string& name) { return Shape(n.ints(name)); }
+// An integer attribute a graph traced before it existed lacks (conv2d's groups, pooling's ceil_mode).
+std::int64_t int_attr_or(const Node& n, const std::string& name, std::int64_t fallback) {
+    return n.has(name) ? n.i(name) : fallback;
+}
 
 F::Padding padding_mode(const Node& n) { return n.s("padding_mode") == "same" ? F::Padding::Same : F::Padding::Valid; }
 
@@ -148,22 +152,23 @@ const std::map<std::string, Kernel, std::less<>>& table() {
          [](const Node& n, const Inputs& in) {
              if (n.has("padding_mode"))
                  return Outputs{F::conv2d(in[0], in[1], in[2], shape_attr(n, "stride"), padding_mode(n),
-                                          shape_attr(n, "dilation"))};
+                                          shape_attr(n, "dilation"), int_attr_or(n, "groups", 1))};
              return Outputs{F::conv2d(in[0], in[1], in[2], shape_attr(n, "stride"), shape_attr(n, "padding"),
-                                      shape_attr(n, "dilation"))};
+                                      shape_attr(n, "dilation"), int_attr_or(n, "groups", 1))};
          }},
         {"max_pool2d",
          [](const Node& n, const Inputs& in) {
              if (n.has("padding_mode"))
                  return Outputs{F::max_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), padding_mode(n))};
-             return Outputs{F::max_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), shape_attr(n, "padding"))};
+             return Outputs{F::max_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), shape_attr(n, "padding"),
+                                          {1, 1}, int_attr_or(n, "ceil_mode", 0) != 0)};
          }},
         {"avg_pool2d",
          [](const Node& n, const Inputs& in) {
              if (n.has("padding_mode"))
                  return Outputs{F::avg_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), padding_mode(n))};
              return Outputs{F::avg_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), shape_attr(n, "padding"),
-                                          n.i("count_include_pad") != 0)};
+                                          int_attr_or(n, "ceil_mode", 0) != 0, n.i("count_include_pad") != 0)};
          }},
         {"adaptive_avg_pool2d",
          [](const Node& n, const Inputs& in) { return Outputs{F::adaptive_avg_pool2d(in[0], shape_attr(n, "output_size"))}; }},

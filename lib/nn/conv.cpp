@@ -6,51 +6,46 @@
 #include "nn/layer_init.hpp"
 #include "tensor/check.hpp"
 
-namespace tg::nn {
+namespace tg::detail {
 
-namespace {
-
-// {k} -> {k, k}; {h, w} stays; anything else is an error naming the option.
-Shape pair_of(const Shape& s, const char* owner, const char* what, std::int64_t min) {
+Shape conv_size_pair(const Shape& s, const char* owner, const char* what, std::int64_t min) {
     TG_CHECK(s.size() == 1 || s.size() == 2, owner, "{} takes 1 or 2 values, got {}", what, s);
     Shape out = s.size() == 1 ? Shape{s[0], s[0]} : s;
     TG_CHECK(out[0] >= min && out[1] >= min, owner, "{} must be >= {}, got {}", what, min, out);
     return out;
 }
 
+}  // namespace tg::detail
+
+namespace tg::nn {
+
+namespace {
+
+// The checks and the printout Conv2d and ConvTranspose2d share.
+template <class Options>
+void check_channels(const Options& o, const char* layer) {
+    TG_CHECK(o.in_channels() > 0 && o.out_channels() > 0, layer,
+             "in_channels and out_channels must be positive, got {} and {}", o.in_channels(), o.out_channels());
+    TG_CHECK(o.groups() > 0 && o.in_channels() % o.groups() == 0 && o.out_channels() % o.groups() == 0, layer,
+             "groups {} must be positive and divide in_channels {} and out_channels {}", o.groups(), o.in_channels(),
+             o.out_channels());
+}
+
+template <class Options>
+void print_conv_tail(std::ostream& os, const Options& o) {
+    if (o.dilation() != Shape{1, 1}) os << ", dilation=" << o.dilation();
+    if (o.groups() != 1) os << ", groups=" << o.groups();
+    if (!o.bias()) os << ", bias=false";
+    os << ")";
+}
+
 }  // namespace
 
-Conv2dOptions::Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels,
-                             const Shape& kernel_size)
-    : in_channels_(in_channels), out_channels_(out_channels) {
-    this->kernel_size(kernel_size);
-}
-
-Conv2dOptions& Conv2dOptions::kernel_size(const Shape& k) {
-    kernel_size_ = pair_of(k, "Conv2dOptions", "kernel_size", 1);
-    return *this;
-}
-Conv2dOptions& Conv2dOptions::stride(const Shape& s) {
-    stride_ = pair_of(s, "Conv2dOptions", "stride", 1);
-    return *this;
-}
-Conv2dOptions& Conv2dOptions::dilation(const Shape& d) {
-    dilation_ = pair_of(d, "Conv2dOptions", "dilation", 1);
-    return *this;
-}
-Conv2dOptions& Conv2dOptions::padding(const Shape& p) {
-    padding_ = pair_of(p, "Conv2dOptions", "padding", 0);
-    padding_mode_.reset();
-    return *this;
-}
-
 Conv2d::Conv2d(const Conv2dOptions& options_) : Module("Conv2d"), options(options_) {
-    TG_CHECK(options.in_channels() > 0 && options.out_channels() > 0, "Conv2d",
-             "in_channels and out_channels must be positive, got {} and {}",
-             options.in_channels(), options.out_channels());
+    check_channels(options, "Conv2d");
     const Shape& k = options.kernel_size();
     weight = register_parameter(
-        "weight", empty({options.out_channels(), options.in_channels(), k[0], k[1]}));
+        "weight", empty({options.out_channels(), options.in_channels() / options.groups(), k[0], k[1]}));
     if (options.bias()) bias = register_parameter("bias", empty({options.out_channels()}));
     reset_parameters();
 }
@@ -62,9 +57,9 @@ void Conv2d::reset_parameters() {
 Tensor Conv2d::forward(const Tensor& input) {
     if (options.padding_mode())
         return functional::conv2d(input, weight, bias, options.stride(), *options.padding_mode(),
-                                  options.dilation());
+                                  options.dilation(), options.groups());
     return functional::conv2d(input, weight, bias, options.stride(), options.padding(),
-                              options.dilation());
+                              options.dilation(), options.groups());
 }
 
 void Conv2d::pretty_print(std::ostream& os) const {
@@ -74,46 +69,16 @@ void Conv2d::pretty_print(std::ostream& os) const {
         os << ", padding=" << (*options.padding_mode() == Padding::Same ? "same" : "valid");
     else if (options.padding() != Shape{0, 0})
         os << ", padding=" << options.padding();
-    if (options.dilation() != Shape{1, 1}) os << ", dilation=" << options.dilation();
-    if (!options.bias()) os << ", bias=false";
-    os << ")";
-}
-
-ConvTranspose2dOptions::ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels,
-                                               const Shape& kernel_size)
-    : in_channels_(in_channels), out_channels_(out_channels) {
-    this->kernel_size(kernel_size);
-}
-
-ConvTranspose2dOptions& ConvTranspose2dOptions::kernel_size(const Shape& k) {
-    kernel_size_ = pair_of(k, "ConvTranspose2dOptions", "kernel_size", 1);
-    return *this;
-}
-ConvTranspose2dOptions& ConvTranspose2dOptions::stride(const Shape& s) {
-    stride_ = pair_of(s, "ConvTranspose2dOptions", "stride", 1);
-    return *this;
-}
-ConvTranspose2dOptions& ConvTranspose2dOptions::padding(const Shape& p) {
-    padding_ = pair_of(p, "ConvTranspose2dOptions", "padding", 0);
-    return *this;
-}
-ConvTranspose2dOptions& ConvTranspose2dOptions::output_padding(const Shape& p) {
-    output_padding_ = pair_of(p, "ConvTranspose2dOptions", "output_padding", 0);
-    return *this;
-}
-ConvTranspose2dOptions& ConvTranspose2dOptions::dilation(const Shape& d) {
-    dilation_ = pair_of(d, "ConvTranspose2dOptions", "dilation", 1);
-    return *this;
+    print_conv_tail(os, options);
 }
 
 ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& options_)
     : Module("ConvTranspose2d"), options(options_) {
-    TG_CHECK(options.in_channels() > 0 && options.out_channels() > 0, "ConvTranspose2d",
-             "in_channels and out_channels must be positive, got {} and {}", options.in_channels(),
-             options.out_channels());
+    check_channels(options, "ConvTranspose2d");
     const Shape& k = options.kernel_size();
-    // libtorch's layout (in, out, kh, kw): the weight of the conv2d this layer is the adjoint of.
-    weight = register_parameter("weight", empty({options.in_channels(), options.out_channels(), k[0], k[1]}));
+    // libtorch's layout (in, out / groups, kh, kw): the weight of the conv2d this layer is the adjoint of.
+    weight = register_parameter(
+        "weight", empty({options.in_channels(), options.out_channels() / options.groups(), k[0], k[1]}));
     if (options.bias()) bias = register_parameter("bias", empty({options.out_channels()}));
     reset_parameters();
 }
@@ -125,7 +90,7 @@ void ConvTranspose2d::reset_parameters() {
 
 Tensor ConvTranspose2d::forward(const Tensor& input) {
     return functional::conv_transpose2d(input, weight, bias, options.stride(), options.padding(),
-                                        options.output_padding(), options.dilation());
+                                        options.output_padding(), options.groups(), options.dilation());
 }
 
 void ConvTranspose2d::pretty_print(std::ostream& os) const {
@@ -133,9 +98,7 @@ void ConvTranspose2d::pretty_print(std::ostream& os) const {
        << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride();
     if (options.padding() != Shape{0, 0}) os << ", padding=" << options.padding();
     if (options.output_padding() != Shape{0, 0}) os << ", output_padding=" << options.output_padding();
-    if (options.dilation() != Shape{1, 1}) os << ", dilation=" << options.dilation();
-    if (!options.bias()) os << ", bias=false";
-    os << ")";
+    print_conv_tail(os, options);
 }
 
 }  // namespace tg::nn

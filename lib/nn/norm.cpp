@@ -1,4 +1,4 @@
-// nn::BatchNorm1d / BatchNorm2d over functional::batch_norm.
+// nn::BatchNorm1d / BatchNorm2d over functional::batch_norm, on NormBase (shared with InstanceNorm below).
 #include <ostream>
 
 #include "tapegrad/autograd.hpp"
@@ -8,8 +8,8 @@
 
 namespace tg::nn {
 
-BatchNormBase::BatchNormBase(const BatchNormOptions& options_, std::int64_t input_dim,
-                             std::string name)
+template <class Options>
+NormBase<Options>::NormBase(const Options& options_, std::int64_t input_dim, std::string name)
     : Module(std::move(name)), options(options_), input_dim_(input_dim) {
     const std::int64_t c = options.num_features();
     TG_CHECK(c > 0, type_name(), "num_features must be positive, got {}", c);
@@ -26,7 +26,8 @@ BatchNormBase::BatchNormBase(const BatchNormOptions& options_, std::int64_t inpu
     reset_parameters();
 }
 
-void BatchNormBase::reset_running_stats() {
+template <class Options>
+void NormBase<Options>::reset_running_stats() {
     if (!options.track_running_stats()) return;
     NoGradGuard no_grad;
     running_mean.zero_();
@@ -34,34 +35,45 @@ void BatchNormBase::reset_running_stats() {
     num_batches_tracked.zero_();
 }
 
-void BatchNormBase::reset_parameters() {
+template <class Options>
+void NormBase<Options>::reset_parameters() {
     reset_running_stats();
     if (!options.affine()) return;
     init::ones_(weight);
     init::zeros_(bias);
 }
 
-Tensor BatchNormBase::forward(const Tensor& input) {
+template <class Options>
+bool NormBase<Options>::begin_forward(const Tensor& input) {
     detail::check_defined(input, type_name());
-    TG_CHECK(input.dim() == input_dim_, type_name(), "expected a {}-D input ({}), got shape {}",
-             input_dim_, input_dim_ == 2 ? "N, C" : "N, C, H, W", input.sizes());
+    const char* layout = input_dim_ == 2 ? "N, C" : input_dim_ == 3 ? "N, C, L" : "N, C, H, W";
+    TG_CHECK(input.dim() == input_dim_, type_name(), "expected a {}-D input ({}), got shape {}", input_dim_, layout,
+             input.sizes());
     TG_CHECK(input.size(1) == options.num_features(), type_name(),
-             "input of shape {} has {} channels in dim 1, expected num_features = {}",
-             input.sizes(), input.size(1), options.num_features());
-    // Batch statistics in training, and always when no running statistics are kept.
-    const bool use_batch_stats = is_training() || !options.track_running_stats();
+             "input of shape {} has {} channels in dim 1, expected num_features = {}", input.sizes(), input.size(1),
+             options.num_features());
     if (is_training() && options.track_running_stats()) {
         NoGradGuard no_grad;
         num_batches_tracked.add_(1.0);
     }
-    return functional::batch_norm(input, running_mean, running_var, weight, bias,
-                                  use_batch_stats, options.momentum(), options.eps());
+    // The input's own statistics in training, and always when no running statistics are kept.
+    return is_training() || !options.track_running_stats();
 }
 
-void BatchNormBase::pretty_print(std::ostream& os) const {
+template <class Options>
+void NormBase<Options>::pretty_print(std::ostream& os) const {
     os << type_name() << "(" << options.num_features() << ", eps=" << options.eps()
        << ", momentum=" << options.momentum() << ", affine=" << (options.affine() ? "true" : "false")
        << ", track_running_stats=" << (options.track_running_stats() ? "true" : "false") << ")";
+}
+
+template class NormBase<BatchNormOptions>;
+template class NormBase<InstanceNormOptions>;
+
+Tensor BatchNormBase::forward(const Tensor& input) {
+    const bool use_batch_stats = begin_forward(input);
+    return functional::batch_norm(input, running_mean, running_var, weight, bias,
+                                  use_batch_stats, options.momentum(), options.eps());
 }
 
 }  // namespace tg::nn
@@ -131,58 +143,10 @@ void GroupNorm::pretty_print(std::ostream& os) const {
        << ", affine=" << (options.affine() ? "true" : "false") << ")";
 }
 
-InstanceNormBase::InstanceNormBase(const InstanceNormOptions& options_, std::int64_t input_dim, std::string name)
-    : Module(std::move(name)), options(options_), input_dim_(input_dim) {
-    const std::int64_t c = options.num_features();
-    TG_CHECK(c > 0, type_name(), "num_features must be positive, got {}", c);
-    TG_CHECK(options.eps() > 0, type_name(), "eps must be positive, got {}", options.eps());
-    if (options.affine()) {
-        weight = register_parameter("weight", empty({c}));
-        bias = register_parameter("bias", empty({c}));
-    }
-    if (options.track_running_stats()) {
-        running_mean = register_buffer("running_mean", zeros({c}));
-        running_var = register_buffer("running_var", ones({c}));
-        num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
-    }
-    reset_parameters();
-}
-
-void InstanceNormBase::reset_running_stats() {
-    if (!options.track_running_stats()) return;
-    NoGradGuard no_grad;
-    running_mean.zero_();
-    running_var.fill_(1.0);
-    num_batches_tracked.zero_();
-}
-
-void InstanceNormBase::reset_parameters() {
-    reset_running_stats();
-    if (!options.affine()) return;
-    init::ones_(weight);
-    init::zeros_(bias);
-}
-
 Tensor InstanceNormBase::forward(const Tensor& input) {
-    detail::check_defined(input, type_name());
-    TG_CHECK(input.dim() == input_dim_, type_name(), "expected a {}-D input ({}), got shape {}", input_dim_,
-             input_dim_ == 3 ? "N, C, L" : "N, C, H, W", input.sizes());
-    TG_CHECK(input.size(1) == options.num_features(), type_name(),
-             "input of shape {} has {} channels in dim 1, expected num_features = {}", input.sizes(), input.size(1),
-             options.num_features());
-    const bool use_input_stats = is_training() || !options.track_running_stats();
-    if (is_training() && options.track_running_stats()) {
-        NoGradGuard no_grad;
-        num_batches_tracked.add_(1.0);
-    }
+    const bool use_input_stats = begin_forward(input);
     return functional::instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
                                      options.momentum(), options.eps());
-}
-
-void InstanceNormBase::pretty_print(std::ostream& os) const {
-    os << type_name() << "(" << options.num_features() << ", eps=" << options.eps()
-       << ", momentum=" << options.momentum() << ", affine=" << (options.affine() ? "true" : "false")
-       << ", track_running_stats=" << (options.track_running_stats() ? "true" : "false") << ")";
 }
 
 }  // namespace tg::nn

@@ -24,8 +24,16 @@ void print_pool(std::ostream& os, const char* name, const Pool2dOptions& o, bool
         os << (*o.padding_mode() == Padding::Same ? "same" : "valid");
     else
         os << o.padding();
+    if (o.ceil_mode()) os << ", ceil_mode=true";
     if (avg && !o.count_include_pad()) os << ", count_include_pad=false";
     os << ")";
+}
+
+// TF's padding modes fix the output size themselves; ceil_mode belongs to explicit padding.
+void check_ceil_mode(const Pool2dOptions& o, const char* layer, const Tensor& input) {
+    TG_CHECK(!(o.ceil_mode() && o.padding_mode()), layer,
+             "ceil_mode applies to explicit padding, not to padding mode \"{}\" (input shape {})",
+             *o.padding_mode() == Padding::Same ? "same" : "valid", input.sizes());
 }
 
 }  // namespace
@@ -47,11 +55,12 @@ Pool2dOptions& Pool2dOptions::padding(const Shape& p) {
 MaxPool2d::MaxPool2d(const MaxPool2dOptions& options_) : Module("MaxPool2d"), options(options_) {}
 
 Tensor MaxPool2d::forward(const Tensor& input) {
+    check_ceil_mode(options, "MaxPool2d", input);
     if (options.padding_mode())
         return functional::max_pool2d(input, options.kernel_size(), options.stride(),
                                       *options.padding_mode());
     return functional::max_pool2d(input, options.kernel_size(), options.stride(),
-                                  options.padding());
+                                  options.padding(), {1, 1}, options.ceil_mode());
 }
 
 void MaxPool2d::pretty_print(std::ostream& os) const { print_pool(os, "MaxPool2d", options, false); }
@@ -59,11 +68,12 @@ void MaxPool2d::pretty_print(std::ostream& os) const { print_pool(os, "MaxPool2d
 AvgPool2d::AvgPool2d(const AvgPool2dOptions& options_) : Module("AvgPool2d"), options(options_) {}
 
 Tensor AvgPool2d::forward(const Tensor& input) {
+    check_ceil_mode(options, "AvgPool2d", input);
     if (options.padding_mode())
         return functional::avg_pool2d(input, options.kernel_size(), options.stride(),
                                       *options.padding_mode());
     return functional::avg_pool2d(input, options.kernel_size(), options.stride(),
-                                  options.padding(), options.count_include_pad());
+                                  options.padding(), options.ceil_mode(), options.count_include_pad());
 }
 
 void AvgPool2d::pretty_print(std::ostream& os) const { print_pool(os, "AvgPool2d", options, true); }

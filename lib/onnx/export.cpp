@@ -207,7 +207,7 @@ private:
             {"mul", "Mul"},   {"div", "Div"},       {"maximum", "Max"}, {"minimum", "Min"},       {"neg", "Neg"},
             {"exp", "Exp"},   {"log", "Log"},       {"sqrt", "Sqrt"},   {"abs", "Abs"},           {"sign", "Sign"},
             {"sin", "Sin"},   {"cos", "Cos"},       {"erf", "Erf"},     {"reciprocal", "Reciprocal"}, {"relu", "Relu"},
-            {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"softplus", "Softplus"}, {"softsign", "Softsign"},
+            {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"softsign", "Softsign"},
             {"selu", "Selu"}, {"mm", "MatMul"},     {"bmm", "MatMul"},  {"clone", "Identity"},
         };
         if (auto it = same.find(k); it != same.end()) {
@@ -245,6 +245,21 @@ private:
             add("Clip", {in(0), std::isinf(lo) ? std::string() : scalar_const(lo, dt),
                          std::isinf(hi) ? std::string() : scalar_const(hi, dt)},
                 {out});
+        } else if (k == "softplus") {
+            // ONNX's Softplus has neither beta nor threshold: libtorch's
+            // x > threshold / beta ? x : log(1 + exp(beta x)) / beta, built from it. The defaults
+            // (1, 20) stay one Softplus node (the linear branch differs by < exp(-20) there).
+            const double beta = n.f("beta"), threshold = n.f("threshold");
+            if (beta == 1.0 && threshold == 20.0) {
+                add("Softplus", {in(0)}, {out});
+            } else {
+                const std::string scaled = tmp(), soft = tmp(), curve = tmp(), above = tmp();
+                add("Mul", {in(0), scalar_const(beta, dt)}, {scaled});
+                add("Softplus", {scaled}, {soft});
+                add("Div", {soft, scalar_const(beta, dt)}, {curve});
+                add("Greater", {scaled, scalar_const(threshold, dt)}, {above});
+                add("Where", {above, in(0), curve}, {out});
+            }
         } else if (k == "hardsigmoid") {
             add("HardSigmoid", {in(0)}, {out}).f("alpha", 1.0 / 6.0).f("beta", 0.5);
         } else if (k == "silu") {
@@ -315,7 +330,8 @@ private:
                 .ints("kernel_shape", {w[2], w[3]})
                 .ints("strides", pair(n.ints("stride"), 1))
                 .ints("dilations", pair(n.ints("dilation"), 1))
-                .ints("pads", n.ints("pads"));
+                .ints("pads", n.ints("pads"))
+                .i("group", n.has("groups") ? n.i("groups") : 1);
         } else if (k == "max_pool2d" || k == "avg_pool2d") {
             if (value(n.inputs[0]).shape.size() != 4) unsupported(n, "has a 3-D input; ONNX pools take (N, C, H, W)");
             const auto kernel = pair(n.ints("kernel"), 1);
@@ -331,6 +347,7 @@ private:
                              .ints("kernel_shape", kernel)
                              .ints("strides", stride)
                              .ints("pads", pads);
+            if (n.has("ceil_mode")) node.i("ceil_mode", n.i("ceil_mode"));
             if (k == "avg_pool2d") node.i("count_include_pad", n.has("count_include_pad") ? n.i("count_include_pad") : 0);
         } else if (k == "adaptive_avg_pool2d") {
             const auto o = pair(n.ints("output_size"), 1);

@@ -13,13 +13,20 @@
 //   conv_input_grad(g, w)    = d<conv(x, w), g>/dx
 //   conv_weight_grad(x, g)   = d<conv(x, w), g>/dw
 // conv_transpose2d(y, w) is conv_input_grad(y, w) with the geometry of the conv2d it is the
-// adjoint of (weight (C_in, C_out, kh, kw) is that conv2d's (O, C, kh, kw)).
+// adjoint of (weight (C_in, C_out / groups, kh, kw) is that conv2d's (O, C / groups, kh, kw)).
+//
+// Groups: im2col's rows are ordered (channel, kernel cell), so group k's columns are the
+// contiguous block of rows [k * C/groups * kh * kw, (k + 1) * ...), and its weight rows and
+// output rows are contiguous too: each of the three products is one GEMM per group on
+// offsets into the same buffers, with no copies. unfold / fold (F::unfold, F::fold) are
+// im2col / col2im themselves as a pair of adjoint recorded ops.
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <type_traits>
+#include <vector>
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
@@ -77,10 +84,13 @@ struct ConvGeom {
     std::int64_t sh, sw, dh, dw;
     std::int64_t pt, pb, pl, pr;
     std::int64_t OH, OW;
-    std::int64_t ck() const { return C * kh * kw; }
+    std::int64_t groups = 1;
+    std::int64_t ck() const { return C * kh * kw; }              // im2col rows, all channels
+    std::int64_t group_k() const { return ck() / groups; }       // one group's rows = a weight row's length
+    std::int64_t group_o() const { return O / groups; }          // one group's output channels
     std::int64_t L() const { return OH * OW; }
     Shape input_shape() const { return {N, C, H, W}; }
-    Shape weight_shape() const { return {O, C, kh, kw}; }
+    Shape weight_shape() const { return {O, C / groups, kh, kw}; }
     Shape output_shape() const { return {N, O, OH, OW}; }
 };
 
@@ -222,7 +232,7 @@ void for_each_grad_chunk(const ConvGeom& g, const T* grad, ChunkFn&& fn) {
 
 // The geometry as the direct (oneDNN) kernels take it.
 detail::ConvGeometry direct(const ConvGeom& g) {
-    return {g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.OH, g.OW};
+    return {g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.OH, g.OW, g.groups};
 }
 
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g);
@@ -249,7 +259,10 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
             im2col(g, px, pc, n0, nb);
             // One sample writes its (O, L) block in place; several go through `rows`.
             T* dst = nb == 1 ? po + n0 * g.O * L : rows;
-            detail::gemm<T>(Transpose::No, Transpose::No, g.O, nb * L, ck, T(1), pw, ck, pc, nb * L, T(0), dst, nb * L);
+            const std::int64_t gk = g.group_k(), go = g.group_o(), cols = nb * L;
+            for (std::int64_t k = 0; k < g.groups; ++k)
+                detail::gemm<T>(Transpose::No, Transpose::No, go, cols, gk, T(1), pw + k * go * gk, gk, pc + k * gk * cols,
+                                cols, T(0), dst + k * go * cols, cols);
             if (nb == 1 && !pb) continue;  // already in place, nothing to add
             for (std::int64_t n = 0; n < nb; ++n)
                 for (std::int64_t o = 0; o < g.O; ++o) {
@@ -260,23 +273,20 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
                 }
         }
     });
-    if (detail::needs_grad(x, w) || (bias.defined() && detail::needs_grad(bias))) {
-        const bool rx = x.requires_grad(), rw = w.requires_grad(), rb = bias.defined() && bias.requires_grad();
-        auto backward = [sx = SavedTensor(rw ? x : Tensor()), sw = SavedTensor(rx ? w : Tensor()), rx, rw, rb,
-                         g](const Tensor& grad) -> GradList {
-            GradList grads{rx ? conv_input_grad(grad, sw.unpack(), g) : Tensor(),
-                           rw ? conv_weight_grad(sx.unpack(), grad, g) : Tensor()};
-            grads.push_back(rb ? sum(grad, {0, 2, 3}) : Tensor());
-            return grads;
-        };
-        if (bias.defined())
-            detail::record("conv2d", {x, w, bias}, out, std::move(backward));
-        else
-            detail::record("conv2d", {x, w}, out, [b = std::move(backward)](const Tensor& grad) {
-                GradList grads = b(grad);
-                grads.pop_back();
-                return grads;
-            });
+    const bool has_bias = bias.defined();
+    if (detail::needs_grad(x, w) || (has_bias && detail::needs_grad(bias))) {
+        const bool rx = x.requires_grad(), rw = w.requires_grad(), rb = has_bias && bias.requires_grad();
+        // The bias is an input (and gets a gradient slot) only when there is one.
+        std::vector<Tensor> inputs{x, w};
+        if (has_bias) inputs.push_back(bias);
+        detail::record("conv2d", inputs, out,
+                       [sx = SavedTensor(rw ? x : Tensor()), sw = SavedTensor(rx ? w : Tensor()), rx, rw, rb, has_bias,
+                        g](const Tensor& grad) -> GradList {
+                           GradList grads{rx ? conv_input_grad(grad, sw.unpack(), g) : Tensor(),
+                                          rw ? conv_weight_grad(sx.unpack(), grad, g) : Tensor()};
+                           if (has_bias) grads.push_back(rb ? sum(grad, {0, 2, 3}) : Tensor());
+                           return grads;
+                       });
     }
     return out;
 }
@@ -288,7 +298,7 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, c
     Tensor dx = make_tensor(g.input_shape(), grad.dtype());
     detail::visit_floating(grad.dtype(), "conv2d", [&](auto v) {
         using T = decltype(v);
-        const std::int64_t ck = g.ck(), L = g.L();
+        const std::int64_t L = g.L();
         const T* pw = impl_of(cw).data_as<T>();
         if constexpr (std::is_same_v<T, float>)
             if (detail::direct_conv_backward_data(direct(g), impl_of(cg).data_as<T>(), pw, impl_of(dx).data_as<T>()))
@@ -296,8 +306,10 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& w, const ConvGeom& g, c
         std::fill_n(impl_of(dx).data_as<T>(), dx.numel(), T(0));
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
-                                   detail::gemm<T>(Transpose::Yes, Transpose::No, ck, nb * L, g.O, T(1), pw, ck, src, nb * L, T(0),
-                                           pc, nb * L);
+                                   const std::int64_t gk = g.group_k(), go = g.group_o(), cols = nb * L;
+                                   for (std::int64_t k = 0; k < g.groups; ++k)
+                                       detail::gemm<T>(Transpose::Yes, Transpose::No, gk, cols, go, T(1), pw + k * go * gk,
+                                                       gk, src + k * go * cols, cols, T(0), pc + k * gk * cols, cols);
                                    col2im(g, impl_of(dx).data_as<T>(), pc, n0, nb);
                                });
     });
@@ -319,7 +331,7 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
     Tensor dw = make_tensor(g.weight_shape(), x.dtype());
     detail::visit_floating(x.dtype(), "conv2d", [&](auto v) {
         using T = decltype(v);
-        const std::int64_t ck = g.ck(), L = g.L();
+        const std::int64_t L = g.L();
         const T* px = impl_of(cx).data_as<T>();
         if constexpr (std::is_same_v<T, float>)
             if (detail::direct_conv_backward_weights(direct(g), px, impl_of(cg).data_as<T>(), impl_of(dw).data_as<T>()))
@@ -328,8 +340,11 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
         for_each_grad_chunk<T>(g, impl_of(cg).data_as<T>(),
                                [&](std::int64_t n0, std::int64_t nb, const T* src, T* pc) {
                                    im2col(g, px, pc, n0, nb);
-                                   detail::gemm<T>(Transpose::No, Transpose::Yes, g.O, ck, nb * L, T(1), src, nb * L, pc, nb * L,
-                                           T(1), impl_of(dw).data_as<T>(), ck);
+                                   const std::int64_t gk = g.group_k(), go = g.group_o(), cols = nb * L;
+                                   T* pdw = impl_of(dw).data_as<T>();
+                                   for (std::int64_t k = 0; k < g.groups; ++k)
+                                       detail::gemm<T>(Transpose::No, Transpose::Yes, go, gk, cols, T(1), src + k * go * cols,
+                                                       cols, pc + k * gk * cols, cols, T(1), pdw + k * go * gk, gk);
                                });
     });
     if (detail::needs_grad(x, grad))
@@ -344,7 +359,7 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& grad, const ConvGeom& g) 
 }
 
 Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
-                   const Padding2d& pad, const Shape& dilation) {
+                   const Padding2d& pad, const Shape& dilation, std::int64_t groups) {
     detail::check_defined(input, "conv2d");
     detail::check_defined(weight, "conv2d");
     TG_CHECK(input.dim() == 4, "conv2d", "input must be 4-D (N, C, H, W), got shape {}", input.sizes());
@@ -352,9 +367,15 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
              weight.sizes());
     detail::check_floating(input, "conv2d");
     detail::check_same_dtype(input, weight, "conv2d");
-    TG_CHECK(input.sizes()[1] == weight.sizes()[1], "conv2d",
-             "input shape {} has {} channels but weight shape {} expects {} input channels", input.sizes(),
-             input.sizes()[1], weight.sizes(), weight.sizes()[1]);
+    TG_CHECK(groups > 0, "conv2d", "groups must be positive, got {} (input shape {}, weight shape {})", groups,
+             input.sizes(), weight.sizes());
+    TG_CHECK(input.sizes()[1] == weight.sizes()[1] * groups, "conv2d",
+             "input shape {} has {} channels but weight shape {} with groups = {} expects {} input channels "
+             "(weight dim 1 times groups)",
+             input.sizes(), input.sizes()[1], weight.sizes(), groups, weight.sizes()[1] * groups);
+    TG_CHECK(weight.sizes()[0] % groups == 0, "conv2d",
+             "weight shape {} has {} output channels, not divisible by groups = {} (input shape {})", weight.sizes(),
+             weight.sizes()[0], groups, input.sizes());
     if (bias.defined()) {
         detail::check_same_dtype(input, bias, "conv2d");
         TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0], "conv2d",
@@ -370,6 +391,7 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
     g.N = input.sizes()[0], g.C = input.sizes()[1], g.H = input.sizes()[2], g.W = input.sizes()[3];
     g.O = weight.sizes()[0], g.kh = weight.sizes()[2], g.kw = weight.sizes()[3];
     g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
+    g.groups = groups;
     g.pt = pad.top, g.pb = pad.bottom, g.pl = pad.left, g.pr = pad.right;
     const std::int64_t ext_h = (g.kh - 1) * dh + 1, ext_w = (g.kw - 1) * dw + 1;
     const std::int64_t padded_h = g.H + g.pt + g.pb, padded_w = g.W + g.pl + g.pr;
@@ -384,31 +406,33 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
-              const Shape& padding, const Shape& dilation) {
+              const Shape& padding, const Shape& dilation, std::int64_t groups) {
     const auto [ph, pw] = spatial_pair(padding, "padding", "conv2d", 0);
-    Tensor out = conv2d_impl(input, weight, bias, stride, Padding2d{ph, ph, pw, pw}, dilation);
+    Tensor out = conv2d_impl(input, weight, bias, stride, Padding2d{ph, ph, pw, pw}, dilation, groups);
     TG_TRACE("conv2d", {input, weight, bias}, out,
-             {{"stride", stride}, {"padding", Shape{ph, pw}}, {"dilation", dilation}, {"pads", Shape{ph, pw, ph, pw}}});
+             {{"stride", stride}, {"padding", Shape{ph, pw}}, {"dilation", dilation}, {"pads", Shape{ph, pw, ph, pw}},
+              {"groups", groups}});
     return out;
 }
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
-              Padding padding, const Shape& dilation) {
+              Padding padding, const Shape& dilation, std::int64_t groups) {
     detail::check_defined(input, "conv2d");
     detail::check_defined(weight, "conv2d");
     TG_CHECK(input.dim() == 4 && weight.dim() == 4, "conv2d",
              "expected a 4-D input and weight, got shapes {} and {}", input.sizes(), weight.sizes());
     const Padding2d pad = tf_padding(padding, input.sizes()[2], input.sizes()[3],
                                      {weight.sizes()[2], weight.sizes()[3]}, stride, dilation);
-    Tensor out = conv2d_impl(input, weight, bias, stride, pad, dilation);
+    Tensor out = conv2d_impl(input, weight, bias, stride, pad, dilation, groups);
     TG_TRACE("conv2d", {input, weight, bias}, out,
              {{"stride", stride}, {"padding_mode", padding == Padding::Same ? "same" : "valid"}, {"dilation", dilation},
-              {"pads", Shape{pad.top, pad.left, pad.bottom, pad.right}}});
+              {"pads", Shape{pad.top, pad.left, pad.bottom, pad.right}}, {"groups", groups}});
     return out;
 }
 
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
-                        const Shape& padding, const Shape& output_padding, const Shape& dilation) {
+                        const Shape& padding, const Shape& output_padding, std::int64_t groups,
+                        const Shape& dilation) {
     constexpr const char* op = "conv_transpose2d";
     detail::check_defined(input, op);
     detail::check_defined(weight, op);
@@ -420,11 +444,15 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
     TG_CHECK(input.sizes()[1] == weight.sizes()[0], op,
              "input shape {} has {} channels but weight shape {} expects {} input channels (its dim 0)",
              input.sizes(), input.sizes()[1], weight.sizes(), weight.sizes()[0]);
+    TG_CHECK(groups > 0 && weight.sizes()[0] % groups == 0, op,
+             "groups = {} must be positive and divide the {} input channels (input shape {}, weight shape {})", groups,
+             weight.sizes()[0], input.sizes(), weight.sizes());
+    const std::int64_t out_channels = weight.sizes()[1] * groups;
     if (bias.defined()) {
         detail::check_same_dtype(input, bias, op);
-        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[1], op,
-                 "bias shape {} does not match weight shape {} (expected [{}], the out_channels)", bias.sizes(),
-                 weight.sizes(), weight.sizes()[1]);
+        TG_CHECK(bias.dim() == 1 && bias.sizes()[0] == out_channels, op,
+                 "bias shape {} does not match weight shape {} with groups = {} (expected [{}], the out_channels)",
+                 bias.sizes(), weight.sizes(), groups, out_channels);
     }
     const auto [sh, sw] = spatial_pair(stride, "stride", op, 1);
     const auto [ph, pw] = spatial_pair(padding, "padding", op, 0);
@@ -435,8 +463,9 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
     TG_CHECK(oph < sh && opw < sw, op, "output_padding {} must be smaller than stride {}", output_padding, stride);
     ConvGeom g{};
     g.N = input.sizes()[0], g.O = input.sizes()[1], g.OH = input.sizes()[2], g.OW = input.sizes()[3];
-    g.C = weight.sizes()[1], g.kh = weight.sizes()[2], g.kw = weight.sizes()[3];
+    g.C = out_channels, g.kh = weight.sizes()[2], g.kw = weight.sizes()[3];
     g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
+    g.groups = groups;
     g.pt = g.pb = ph, g.pl = g.pr = pw;
     g.H = (g.OH - 1) * sh - 2 * ph + dh * (g.kh - 1) + oph + 1;
     g.W = (g.OW - 1) * sw - 2 * pw + dw * (g.kw - 1) + opw + 1;
@@ -445,6 +474,100 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
              input.sizes(), weight.sizes(), stride, padding);
     Tensor out = conv_input_grad(input, weight, g, op);
     return bias.defined() ? out + reshape(bias, {1, g.C, 1, 1}) : out;
+}
+
+// ---- unfold / fold: im2col and col2im as ops ----------------------------------------------
+
+namespace {
+
+// The (N, C * kh * kw, L) columns of one batch <-> its (N, C, H, W) images; each one's
+// backward is the other.
+Tensor fold_columns(const Tensor& cols, const ConvGeom& g);
+
+Tensor unfold_columns(const Tensor& x, const ConvGeom& g) {
+    const Tensor cx = raw(x);
+    const std::int64_t ck = g.ck(), L = g.L();
+    Tensor out = make_tensor({g.N, ck, L}, x.dtype());
+    detail::visit_floating(x.dtype(), "unfold", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t n = 0; n < g.N; ++n)
+            im2col(g, impl_of(cx).data_as<T>(), impl_of(out).data_as<T>() + n * ck * L, n, 1);
+    });
+    if (detail::needs_grad(x))
+        detail::record("unfold", {x}, out, [g](const Tensor& grad) -> GradList { return {fold_columns(grad, g)}; });
+    return out;
+}
+
+Tensor fold_columns(const Tensor& cols, const ConvGeom& g) {
+    const Tensor cc = raw(cols);
+    const std::int64_t ck = g.ck(), L = g.L();
+    Tensor out = zeros(g.input_shape(), cols.dtype());
+    detail::visit_floating(cols.dtype(), "fold", [&](auto v) {
+        using T = decltype(v);
+        for (std::int64_t n = 0; n < g.N; ++n)
+            col2im(g, impl_of(out).data_as<T>(), impl_of(cc).data_as<T>() + n * ck * L, n, 1);
+    });
+    if (detail::needs_grad(cols))
+        detail::record("fold", {cols}, out, [g](const Tensor& grad) -> GradList { return {unfold_columns(grad, g)}; });
+    return out;
+}
+
+// The sliding-window geometry of unfold / fold over an (N, C, H, W) image.
+ConvGeom window_geom(std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t W, const Shape& kernel_size,
+                     const Shape& dilation, const Shape& padding, const Shape& stride, const char* op,
+                     const Shape& input_shape) {
+    const auto [kh, kw] = spatial_pair(kernel_size, "kernel_size", op, 1);
+    const auto [dh, dw] = spatial_pair(dilation, "dilation", op, 1);
+    const auto [ph, pw] = spatial_pair(padding, "padding", op, 0);
+    const auto [sh, sw] = spatial_pair(stride, "stride", op, 1);
+    ConvGeom g{};
+    g.N = N, g.C = C, g.H = H, g.W = W, g.O = 0, g.kh = kh, g.kw = kw;
+    g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
+    g.pt = g.pb = ph, g.pl = g.pr = pw;
+    g.OH = (H + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+    g.OW = (W + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+    TG_CHECK(H + 2 * ph >= dh * (kh - 1) + 1 && W + 2 * pw >= dw * (kw - 1) + 1, op,
+             "kernel {} (dilation {}) does not fit the padded {}x{} image (input shape {}, padding {})", kernel_size,
+             dilation, H + 2 * ph, W + 2 * pw, input_shape, padding);
+    return g;
+}
+
+}  // namespace
+
+Tensor unfold(const Tensor& input, const Shape& kernel_size, const Shape& dilation, const Shape& padding,
+              const Shape& stride) {
+    constexpr const char* op = "unfold";
+    detail::check_defined(input, op);
+    TG_CHECK(input.dim() == 3 || input.dim() == 4, op, "input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {}",
+             input.sizes());
+    detail::check_floating(input, op);
+    const Tensor x = input.dim() == 3 ? unsqueeze(input, 0) : input;
+    const ConvGeom g = window_geom(x.size(0), x.size(1), x.size(2), x.size(3), kernel_size, dilation, padding, stride,
+                                   op, input.sizes());
+    Tensor out = unfold_columns(x, g);
+    return input.dim() == 3 ? squeeze(out, 0) : out;
+}
+
+Tensor fold(const Tensor& input, const Shape& output_size, const Shape& kernel_size, const Shape& dilation,
+            const Shape& padding, const Shape& stride) {
+    constexpr const char* op = "fold";
+    detail::check_defined(input, op);
+    TG_CHECK(input.dim() == 2 || input.dim() == 3, op,
+             "input must be 2-D (C * kh * kw, L) or 3-D (N, C * kh * kw, L), got shape {}", input.sizes());
+    detail::check_floating(input, op);
+    const Tensor cols = input.dim() == 2 ? unsqueeze(input, 0) : input;
+    const auto [kh, kw] = spatial_pair(kernel_size, "kernel_size", op, 1);
+    const auto [H, W] = spatial_pair(output_size, "output_size", op, 1);
+    TG_CHECK(cols.size(1) % (kh * kw) == 0, op,
+             "input shape {} has {} rows in dim {}, not a multiple of the kernel's {} x {} cells", input.sizes(),
+             cols.size(1), input.dim() - 2, kh, kw);
+    const ConvGeom g = window_geom(cols.size(0), cols.size(1) / (kh * kw), H, W, kernel_size, dilation, padding,
+                                   stride, op, input.sizes());
+    TG_CHECK(cols.size(2) == g.L(), op,
+             "input shape {} has {} columns but output_size {} with kernel {} gives {} x {} = {} windows",
+             input.sizes(), cols.size(2), output_size, kernel_size, g.OH, g.OW, g.L());
+    Tensor out = fold_columns(cols, g);
+    return input.dim() == 2 ? squeeze(out, 0) : out;
 }
 
 }  // namespace tg::nn::functional

@@ -44,9 +44,19 @@ struct PoolGeom {
     Shape in_shape, out_shape;        // of the 4-D view
 };
 
+// Output cells along one dim: floor or, in ceil_mode, ceil of (padded - kernel) / stride,
+// plus one; ceil_mode drops a last window that would start past the input and the leading
+// padding (libtorch's rule, so such a window never reads only trailing padding).
+std::int64_t pool_out_size(std::int64_t in, std::int64_t lead_pad, std::int64_t padded, std::int64_t k, std::int64_t s,
+                           bool ceil_mode) {
+    std::int64_t out = (padded - k + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (out - 1) * s >= in + lead_pad) --out;
+    return out;
+}
+
 // Validates a 4-D input and builds the geometry. `pad` is top, bottom, left, right.
 PoolGeom pool_geom(const Tensor& x, const Shape& kernel, const Shape& stride, const Padding2d& pad,
-                   const char* op) {
+                   const char* op, bool ceil_mode = false) {
     detail::check_floating(x, op);
     const auto [kh, kw] = spatial_pair(kernel, "kernel size", op, 1);
     const auto [sh, sw] = spatial_pair(stride.empty() ? kernel : stride, "stride", op, 1);
@@ -57,8 +67,8 @@ PoolGeom pool_geom(const Tensor& x, const Shape& kernel, const Shape& stride, co
     TG_CHECK(kh <= g.padded_h && kw <= g.padded_w, op,
              "kernel {}x{} is larger than the padded input {}x{} (input shape {})", kh, kw, g.padded_h, g.padded_w,
              x.sizes());
-    g.OH = (g.padded_h - kh) / sh + 1;
-    g.OW = (g.padded_w - kw) / sw + 1;
+    g.OH = pool_out_size(g.H, g.pt, g.padded_h, kh, sh, ceil_mode);
+    g.OW = pool_out_size(g.W, g.pl, g.padded_w, kw, sw, ceil_mode);
     g.in_shape = x.sizes();
     g.out_shape = {x.sizes()[0], x.sizes()[1], g.OH, g.OW};
     return g;
@@ -358,15 +368,20 @@ Padding2d symmetric(const Shape& padding, const char* op) {
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding) {
+Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
+                  const Shape& dilation, bool ceil_mode) {
     Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
         const Padding2d pad = symmetric(padding, "max_pool2d");
         const auto [kh, kw] = spatial_pair(kernel, "kernel size", "max_pool2d", 1);
+        const auto [dh, dw] = spatial_pair(dilation, "dilation", "max_pool2d", 1);
+        TG_CHECK(dh == 1 && dw == 1, "max_pool2d", "dilation {} is not supported (only 1), input shape {}", dilation,
+                 input.sizes());
         TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "max_pool2d",
                  "padding {} must be at most half the kernel size {}", padding, kernel);
-        return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d"));
+        return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d", ceil_mode));
     });
-    TG_TRACE("max_pool2d", {input}, out, {{"kernel", kernel}, {"stride", stride}, {"padding", padding}});
+    TG_TRACE("max_pool2d", {input}, out,
+             {{"kernel", kernel}, {"stride", stride}, {"padding", padding}, {"ceil_mode", ceil_mode}});
     return out;
 }
 
@@ -383,18 +398,19 @@ Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
 }
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
-                  bool count_include_pad) {
+                  bool ceil_mode, bool count_include_pad) {
     Tensor out = on_4d(input, "avg_pool2d", [&](const Tensor& x) {
         const Padding2d pad = symmetric(padding, "avg_pool2d");
         const auto [kh, kw] = spatial_pair(kernel, "kernel size", "avg_pool2d", 1);
         TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "avg_pool2d",
                  "padding {} must be at most half the kernel size {}", padding, kernel);
-        PoolGeom g = pool_geom(x, kernel, stride, pad, "avg_pool2d");
+        PoolGeom g = pool_geom(x, kernel, stride, pad, "avg_pool2d", ceil_mode);
         g.count_include_pad = count_include_pad;
         return window_mean(x, g, kAvgPool);
     });
     TG_TRACE("avg_pool2d", {input}, out,
-             {{"kernel", kernel}, {"stride", stride}, {"padding", padding}, {"count_include_pad", count_include_pad}});
+             {{"kernel", kernel}, {"stride", stride}, {"padding", padding}, {"ceil_mode", ceil_mode},
+              {"count_include_pad", count_include_pad}});
     return out;
 }
 

@@ -93,18 +93,23 @@ Arg make_arg(int id, bool output, const dnnl::memory::desc& plain, const dnnl::m
 std::optional<Plan> build_plan(Pass pass, const ConvGeometry& g, bool bias) {
     // oneDNN counts dilation from 0 and wants the trailing padding that makes its output
     // size exactly OH x OW (conv2d's floor division may leave input rows unused).
-    const Dims src{g.N, g.C, g.H, g.W}, weights{g.O, g.C, g.kh, g.kw}, dst{g.N, g.O, g.OH, g.OW};
+    // Grouped weights are 5-D for oneDNN, (G, O/G, C/G, kh, kw) in goihw: our (O, C/G, kh, kw)
+    // bytes unchanged.
+    const bool grouped = g.groups > 1;
+    const Dims weights = grouped ? Dims{g.groups, g.O / g.groups, g.C / g.groups, g.kh, g.kw} : Dims{g.O, g.C, g.kh, g.kw};
+    const Dims src{g.N, g.C, g.H, g.W}, dst{g.N, g.O, g.OH, g.OW};
     const Dims strides{g.sh, g.sw}, dilation{g.dh - 1, g.dw - 1}, pad_l{g.pt, g.pl};
     const Dims pad_r{(g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.H - g.pt,
                      (g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.W - g.pl};
-    const dnnl::memory::desc plain_src(src, f32, Tag::nchw), plain_w(weights, f32, Tag::oihw),
+    const Tag plain_weight_tag = grouped ? Tag::goihw : Tag::oihw;
+    const dnnl::memory::desc plain_src(src, f32, Tag::nchw), plain_w(weights, f32, plain_weight_tag),
         plain_dst(dst, f32, Tag::nchw), plain_bias({g.O}, f32, Tag::x);
     // Blocked layouts ("any": the primitive picks) are what makes the JIT kernels fast,
     // except for the input gradient of a layer with few input channels, whose blocked
     // kernel pads the channels to a block of 8-16 and loses to oneDNN's plain GEMM-based
     // kernel (measured: C = 1 3.1x slower blocked, C = 8 1.8x faster).
     const bool blocked = pass != Pass::BackwardData || g.C >= 8;
-    const Tag act = blocked ? Tag::any : Tag::nchw, wt = blocked ? Tag::any : Tag::oihw;
+    const Tag act = blocked ? Tag::any : Tag::nchw, wt = blocked ? Tag::any : plain_weight_tag;
     const dnnl::memory::desc any_src(src, f32, act), any_w(weights, f32, wt), any_dst(dst, f32, act);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // ours, per thread: calls may run concurrently
@@ -157,14 +162,14 @@ std::optional<Plan> build_plan(Pass pass, const ConvGeometry& g, bool bias) {
     }
 }
 
-using Key = std::array<std::int64_t, 17>;
+using Key = std::array<std::int64_t, 18>;
 
 // The plan for (pass, geometry, bias), built on first use; nullptr when oneDNN declines.
 const Plan* plan_for(Pass pass, const ConvGeometry& g, bool bias) {
     static std::mutex mutex;
     static std::map<Key, std::optional<Plan>> plans;
     const Key key{static_cast<std::int64_t>(pass), bias, g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.dh,
-                  g.dw, g.pt, g.pl, g.OH, g.OW};
+                  g.dw, g.pt, g.pl, g.OH, g.OW, g.groups};
     std::lock_guard lock(mutex);
     auto it = plans.find(key);
     // A program that convolves ever new shapes must not grow this without bound; a

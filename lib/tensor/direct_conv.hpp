@@ -16,15 +16,18 @@
 
 namespace tg::detail {
 
-// A 2-D convolution of an (N, C, H, W) input with an (O, C, kh, kw) weight into an
+// A 2-D convolution of an (N, C, H, W) input with an (O, C / groups, kh, kw) weight into an
 // (N, O, OH, OW) output, all contiguous row-major: stride (sh, sw), dilation (dh, dw),
-// leading padding (pt, pl); the trailing padding is whatever OH and OW imply.
+// leading padding (pt, pl); the trailing padding is whatever OH and OW imply. groups > 1 is
+// passed to oneDNN as its grouped convolution (weights (groups, O / groups, C / groups, kh,
+// kw), the same bytes as ours), whose depthwise kernels serve groups = C.
 struct ConvGeometry {
     std::int64_t N, C, H, W;
     std::int64_t O, kh, kw;
     std::int64_t sh, sw, dh, dw;
     std::int64_t pt, pl;
     std::int64_t OH, OW;
+    std::int64_t groups = 1;
 };
 
 // Whether the direct kernels are compiled in (false: every call below returns false).

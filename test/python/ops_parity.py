@@ -56,6 +56,16 @@ CASES = {
     "bilinear_corners": lambda x: F.interpolate(x[0], size=(5, 7), mode="bilinear", align_corners=True),
     "bilinear": lambda x: F.interpolate(x[0], size=(5, 3), mode="bilinear", align_corners=False),
     "bilinear_scale": lambda x: F.interpolate(x[0], scale_factor=(1.5, 0.7), mode="bilinear", align_corners=False),
+    "conv2d_groups": lambda x: F.conv2d(x[0], x[1], x[2], stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
+    "conv2d_depthwise": lambda x: F.conv2d(x[0].transpose(2, 3), x[1], None, stride=1, padding=1, groups=3),
+    "conv_transpose2d_groups": lambda x: F.conv_transpose2d(x[0], x[1], x[2], stride=(2, 1), padding=(1, 0),
+                                                          output_padding=(1, 0), groups=2, dilation=(1, 2)),
+    "max_pool2d_ceil": lambda x: F.max_pool2d(x[0], (3, 2), (2, 2), (1, 1), ceil_mode=True),
+    "max_pool2d_ceil_rule": lambda x: F.max_pool2d(x[0], 2, 2, 1, ceil_mode=True),
+    "avg_pool2d_ceil": lambda x: F.avg_pool2d(x[0], 3, 2, 1, ceil_mode=True),
+    "avg_pool2d_ceil_nopad": lambda x: F.avg_pool2d(x[0], (2, 3), (2, 2), (0, 1), ceil_mode=True, count_include_pad=False),
+    "unfold": lambda x: F.unfold(x[0], (2, 3), dilation=(2, 1), padding=(1, 0), stride=(1, 2)),
+    "fold": lambda x: F.fold(x[0], (4, 5), (2, 2), dilation=(1, 2), padding=(0, 1), stride=(2, 1)),
 }
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ONNX export checked by independent readers: test/onnx_export_models exports the four
-# Fashion-MNIST example architectures, a TF "same"-padding CNN, a GRU classifier and an
+# Fashion-MNIST example architectures, a TF "same"-padding CNN, a depthwise / grouped CNN
+# (ceil_mode pooling, softplus with beta), a GRU classifier and an
 # embedding + 2-layer bidirectional LSTM model (seeded random weights); python3-onnx's
 # checker (full_check: shape inference too) must accept each file, and ONNX Runtime must
 # reproduce tapegrad's outputs at another batch size than the traced one

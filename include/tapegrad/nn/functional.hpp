@@ -74,29 +74,49 @@ struct Padding2d {
 Padding2d tf_padding(Padding mode, std::int64_t in_h, std::int64_t in_w, const Shape& kernel,
                      const Shape& stride, const Shape& dilation = {1, 1});
 
-// 2-D cross-correlation (libtorch's conv2d, groups = 1): input (N, C, H, W), weight
-// (O, C, kh, kw), optional bias (O) -> (N, O, OH, OW) with
+// 2-D cross-correlation (libtorch's conv2d): input (N, C, H, W), weight (O, C / groups, kh, kw),
+// optional bias (O) -> (N, O, OH, OW) with
 // OH = (H + 2 * pad_h - dilation_h * (kh - 1) - 1) / stride_h + 1. NCHW, float32/float64.
-// im2col + one cblas GEMM over the whole batch (chunked when the columns would be large).
+// groups splits the channels into groups convolved separately (C and O divisible by it):
+// input channels [g * C / groups, (g + 1) * C / groups) feed output channels
+// [g * O / groups, (g + 1) * O / groups); groups = C is a depthwise convolution
+// (tf.nn.depthwise_conv2d with channel multiplier O / C).
+// im2col + one GEMM per group over the whole batch (chunked when the columns would be large).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, const Shape& stride = {1, 1},
-              const Shape& padding = {0, 0}, const Shape& dilation = {1, 1});
+              const Shape& padding = {0, 0}, const Shape& dilation = {1, 1}, std::int64_t groups = 1);
 // TF-1's tf.nn.conv2d / tf.layers.conv2d padding="valid" / "same" (still NCHW).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Shape& stride,
-              Padding padding, const Shape& dilation = {1, 1});
+              Padding padding, const Shape& dilation = {1, 1}, std::int64_t groups = 1);
+
+// libtorch's unfold (im2col as an op): input (N, C, H, W) or (C, H, W) -> (N, C * kh * kw, L)
+// (or (C * kh * kw, L)), L = OH * OW the sliding-window positions of conv2d's geometry; row
+// (c * kh + i) * kw + j holds channel c at kernel cell (i, j). tf.image.extract_patches is
+// unfold followed by a permute to (N, OH, OW, kh * kw * C) (TF orders the patch (i, j, c)).
+Tensor unfold(const Tensor& input, const Shape& kernel_size, const Shape& dilation = {1, 1},
+              const Shape& padding = {0, 0}, const Shape& stride = {1, 1});
+// libtorch's fold (col2im), unfold's adjoint: (N, C * kh * kw, L) or (C * kh * kw, L) ->
+// (N, C, OH, OW) (or (C, OH, OW)) for output_size {OH, OW}, summing the values that land on
+// the same cell. L must equal the number of windows of that geometry.
+Tensor fold(const Tensor& input, const Shape& output_size, const Shape& kernel_size, const Shape& dilation = {1, 1},
+            const Shape& padding = {0, 0}, const Shape& stride = {1, 1});
 
 // Max over each window of (N, C, H, W) (or (C, H, W)); stride defaults to the kernel.
 // Padded cells never win (they are -inf); like libtorch, padding <= kernel / 2.
-// The gradient goes to the first maximal element of each window.
+// The gradient goes to the first maximal element of each window. ceil_mode rounds the
+// output size up (out = ceil((in + 2 * pad - kernel) / stride) + 1), keeping a last window
+// only when it starts inside the input or the left padding, as libtorch does. dilation is
+// libtorch's argument slot; only 1 is supported (anything else is an error).
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride = {},
-                  const Shape& padding = {0, 0});
+                  const Shape& padding = {0, 0}, const Shape& dilation = {1, 1}, bool ceil_mode = false);
 // TF-1's tf.nn.max_pool / tf.layers.max_pooling2d with padding "valid" / "same".
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding);
 
 // Mean over each window. count_include_pad = true (libtorch's default) divides by the
 // full window size, zeros of the padding included; false divides by the cells inside the
-// input only. Windows are clipped to the padded input.
+// input only. Windows are clipped to the padded input. ceil_mode as max_pool2d; a window
+// that reaches past the padded input divides by its part inside it (libtorch's rule).
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride = {},
-                  const Shape& padding = {0, 0}, bool count_include_pad = true);
+                  const Shape& padding = {0, 0}, bool ceil_mode = false, bool count_include_pad = true);
 // TF-1's tf.nn.avg_pool padding "valid" / "same": TF averages over the cells inside the
 // input only (count_include_pad = false).
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding);
@@ -142,16 +162,18 @@ Tensor pad(const Tensor& input, const Shape& pad, PadMode mode = PadMode::Consta
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {},
                   const Tensor& bias = {}, double eps = 1e-5);
 
-// libtorch's conv_transpose2d (groups = 1), the adjoint of conv2d: input (N, C_in, H, W),
-// weight (C_in, C_out, kh, kw) (libtorch's layout: the conv2d weight it is the transpose
+// libtorch's conv_transpose2d, the adjoint of conv2d: input (N, C_in, H, W), weight
+// (C_in, C_out / groups, kh, kw) (libtorch's layout: the conv2d weight it is the transpose
 // of), optional bias (C_out) -> (N, C_out, OH, OW) with
 //   OH = (H - 1) * stride_h - 2 * pad_h + dilation_h * (kh - 1) + output_padding_h + 1.
-// output_padding (< stride) adds rows/columns at the bottom/right only. Forward: one GEMM +
-// col2im (conv2d's input gradient); backward: im2col + GEMM (conv2d's forward and weight
-// gradient), so double backward works.
+// output_padding (< stride) adds rows/columns at the bottom/right only. groups as conv2d
+// (C_in divisible by it). Forward: a GEMM per group + col2im (conv2d's input gradient);
+// backward: im2col + GEMM (conv2d's forward and weight gradient), so double backward works.
+// Argument order as ATen's torch::conv_transpose2d: groups before dilation.
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
                         const Shape& stride = {1, 1}, const Shape& padding = {0, 0},
-                        const Shape& output_padding = {0, 0}, const Shape& dilation = {1, 1});
+                        const Shape& output_padding = {0, 0}, std::int64_t groups = 1,
+                        const Shape& dilation = {1, 1});
 
 // Nearest-neighbour upsampling of (N, C, H, W) or (C, H, W) (libtorch's interpolate with
 // mode "nearest", TF-1's tf.image.resize_nearest_neighbor without align_corners):

@@ -23,6 +23,12 @@
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/module.hpp"
 
+namespace tg::detail {
+// {k} -> {k, k}; {h, w} stays; anything else (or a value below min) throws naming the owner
+// and the option (ConvOptionsBase's size setters; lib/nn/conv.cpp).
+Shape conv_size_pair(const Shape& s, const char* owner, const char* what, std::int64_t min);
+}  // namespace tg::detail
+
 namespace tg::nn {
 
 using init::Initializer;
@@ -60,56 +66,99 @@ public:
     Tensor bias;  // undefined when options.bias() is false
 };
 
-// ---- Conv2d ----------------------------------------------------------------------------------
-// Sizes take one value for both spatial dims (3) or one per dim ({3, 5}).
-class Conv2dOptions {
+// ---- Conv2d (ConvTranspose2d below) ------------------------------------------------------------
+// What Conv2dOptions and ConvTranspose2dOptions share (libtorch's ConvOptions): channels,
+// groups, bias, initialisers and the kernel / stride / padding / dilation sizes, which take
+// one value for both spatial dims (3) or one per dim ({3, 5}). Setters return the derived
+// options, so they chain with the derived ones.
+template <class Derived>
+class ConvOptionsBase {
 public:
+    // Channels of the input.
+    Derived& in_channels(std::int64_t v) { return set(in_channels_, v); }
+    // Channels the convolution produces.
+    Derived& out_channels(std::int64_t v) { return set(out_channels_, v); }
+    // Channel groups convolved separately (both channel counts divisible by it);
+    // groups = in_channels is a depthwise convolution.
+    Derived& groups(std::int64_t v) { return set(groups_, v); }
+    // Learn an additive bias per output channel.
+    Derived& bias(bool v) { return set(bias_, v); }
+    // Replace the default weight / bias initialiser (nullptr: libtorch's).
+    Derived& weight_init(Initializer v) { return set(weight_init_, std::move(v)); }
+    Derived& bias_init(Initializer v) { return set(bias_init_, std::move(v)); }
+    Derived& kernel_size(const Shape& k) { return set(kernel_size_, pair(k, "kernel_size", 1)); }
+    Derived& stride(std::int64_t s) { return stride(Shape{s, s}); }
+    Derived& stride(const Shape& s) { return set(stride_, pair(s, "stride", 1)); }
+    Derived& dilation(std::int64_t d) { return dilation(Shape{d, d}); }
+    Derived& dilation(const Shape& d) { return set(dilation_, pair(d, "dilation", 1)); }
+    // Explicit zero padding on each side.
+    Derived& padding(std::int64_t p) { return padding(Shape{p, p}); }
+    Derived& padding(const Shape& p) { return set(padding_, pair(p, "padding", 0)); }
+
+    std::int64_t in_channels() const { return in_channels_; }
+    std::int64_t out_channels() const { return out_channels_; }
+    std::int64_t groups() const { return groups_; }
+    bool bias() const { return bias_; }
+    const Initializer& weight_init() const { return weight_init_; }
+    const Initializer& bias_init() const { return bias_init_; }
+    const Shape& kernel_size() const { return kernel_size_; }
+    const Shape& stride() const { return stride_; }
+    const Shape& dilation() const { return dilation_; }
+    const Shape& padding() const { return padding_; }
+
+protected:
+    ConvOptionsBase(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size)
+        : in_channels_(in_channels), out_channels_(out_channels) {
+        this->kernel_size(kernel_size);
+    }
+
+private:
+    template <class T, class V>
+    Derived& set(T& field, V&& value) {
+        field = std::forward<V>(value);
+        return static_cast<Derived&>(*this);
+    }
+    static Shape pair(const Shape& s, const char* what, std::int64_t min) {
+        return tg::detail::conv_size_pair(s, Derived::kName, what, min);
+    }
+
+    std::int64_t in_channels_ = 0, out_channels_ = 0, groups_ = 1;
+    bool bias_ = true;
+    Initializer weight_init_, bias_init_;
+    Shape kernel_size_;
+    Shape stride_ = {1, 1};
+    Shape dilation_ = {1, 1};
+    Shape padding_ = {0, 0};
+};
+
+class Conv2dOptions : public ConvOptionsBase<Conv2dOptions> {
+public:
+    static constexpr const char* kName = "Conv2dOptions";
     Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
         : Conv2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
-    Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
+    Conv2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size)
+        : ConvOptionsBase(in_channels, out_channels, kernel_size) {}
 
-    // Channels of the input.
-    TG_ARG(std::int64_t, in_channels, 0);
-    // Channels the convolution produces.
-    TG_ARG(std::int64_t, out_channels, 0);
-    // Learn an additive bias per output channel.
-    TG_ARG(bool, bias, true);
-    // Replaces the default weight initialiser (nullptr: libtorch's).
-    TG_ARG(Initializer, weight_init, nullptr);
-    // Replaces the default bias initialiser (nullptr: libtorch's).
-    TG_ARG(Initializer, bias_init, nullptr);
-
-public:
-    Conv2dOptions& kernel_size(const Shape& k);
-    Conv2dOptions& stride(std::int64_t s) { return stride(Shape{s, s}); }
-    Conv2dOptions& stride(const Shape& s);
-    Conv2dOptions& dilation(std::int64_t d) { return dilation(Shape{d, d}); }
-    Conv2dOptions& dilation(const Shape& d);
+    using ConvOptionsBase::padding;
     // Explicit zero padding on each side (clears a padding mode) ...
     Conv2dOptions& padding(std::int64_t p) { return padding(Shape{p, p}); }
-    Conv2dOptions& padding(const Shape& p);
+    Conv2dOptions& padding(const Shape& p) {
+        padding_mode_.reset();
+        return ConvOptionsBase::padding(p);
+    }
     // ... or TF-1's "valid" / "same" (same: out = ceil(in / stride), odd pixel bottom/right).
     Conv2dOptions& padding(Padding mode) {
         padding_mode_ = mode;
         return *this;
     }
     Conv2dOptions& padding_mode(Padding mode) { return padding(mode); }
-
-    const Shape& kernel_size() const { return kernel_size_; }
-    const Shape& stride() const { return stride_; }
-    const Shape& dilation() const { return dilation_; }
-    const Shape& padding() const { return padding_; }  // when padding_mode() is empty
-    const std::optional<Padding>& padding_mode() const { return padding_mode_; }
+    const std::optional<Padding>& padding_mode() const { return padding_mode_; }  // padding() when empty
 
 private:
-    Shape kernel_size_;
-    Shape stride_ = {1, 1};
-    Shape dilation_ = {1, 1};
-    Shape padding_ = {0, 0};
     std::optional<Padding> padding_mode_;
 };
 
-// NCHW cross-correlation: weight (out, in, kh, kw), bias (out). groups = 1.
+// NCHW cross-correlation: weight (out, in / groups, kh, kw), bias (out).
 class Conv2d : public Module {
 public:
     explicit Conv2d(const Conv2dOptions& options);
@@ -146,12 +195,18 @@ public:
         count_include_pad_ = on;
         return *this;
     }
+    // Round the output size up (libtorch's ceil_mode; explicit padding only).
+    Pool2dOptions& ceil_mode(bool on) {
+        ceil_mode_ = on;
+        return *this;
+    }
 
     const Shape& kernel_size() const { return kernel_size_; }
     const Shape& stride() const { return stride_; }
     const Shape& padding() const { return padding_; }
     const std::optional<Padding>& padding_mode() const { return padding_mode_; }
     bool count_include_pad() const { return count_include_pad_; }
+    bool ceil_mode() const { return ceil_mode_; }
 
 private:
     Shape kernel_size_;
@@ -159,6 +214,7 @@ private:
     Shape padding_ = {0, 0};
     std::optional<Padding> padding_mode_;
     bool count_include_pad_ = true;
+    bool ceil_mode_ = false;
 };
 using MaxPool2dOptions = Pool2dOptions;
 using AvgPool2dOptions = Pool2dOptions;
@@ -234,27 +290,41 @@ public:
     TG_ARG(bool, track_running_stats, true);
 };
 
-// Shared by BatchNorm1d ((N, C) input) and BatchNorm2d ((N, C, H, W)). In training it
-// normalises with the batch statistics and updates running_mean / running_var (buffers,
-// plus the int64 count num_batches_tracked); after eval() it uses the running statistics.
-// Without track_running_stats it always uses batch statistics.
-class BatchNormBase : public Module {
+// libtorch's NormImplBase: the parameters, running statistics and input checks BatchNorm and
+// InstanceNorm share (lib/nn/norm.cpp; instantiated for BatchNormOptions and InstanceNormOptions).
+template <class Options>
+class NormBase : public Module {
 public:
-    Tensor forward(const Tensor& input) override;
     void reset_running_stats();
     void reset_parameters();
     void pretty_print(std::ostream& os) const override;
 
-    BatchNormOptions options;
-    Tensor weight, bias;                     // (C), when affine
-    Tensor running_mean, running_var;        // (C), when track_running_stats
-    Tensor num_batches_tracked;              // int64 scalar, when track_running_stats
+    Options options;
+    Tensor weight, bias;               // (C), when affine
+    Tensor running_mean, running_var;  // (C), when track_running_stats
+    Tensor num_batches_tracked;        // int64 scalar, when track_running_stats
 
 protected:
-    BatchNormBase(const BatchNormOptions& options, std::int64_t input_dim, std::string name);
+    // input_dim: the rank forward accepts (2: (N, C), 3: (N, C, L), 4: (N, C, H, W)).
+    NormBase(const Options& options, std::int64_t input_dim, std::string name);
+    // Checks the input's rank and channels and, in training with running statistics, counts
+    // the batch. Returns whether to normalise with the input's own statistics.
+    bool begin_forward(const Tensor& input);
 
 private:
     std::int64_t input_dim_;
+};
+
+// Shared by BatchNorm1d ((N, C) input) and BatchNorm2d ((N, C, H, W)). In training it
+// normalises with the batch statistics and updates running_mean / running_var (buffers,
+// plus the int64 count num_batches_tracked); after eval() it uses the running statistics.
+// Without track_running_stats it always uses batch statistics.
+class BatchNormBase : public NormBase<BatchNormOptions> {
+public:
+    Tensor forward(const Tensor& input) override;
+
+protected:
+    using NormBase::NormBase;
 };
 
 class BatchNorm1d : public BatchNormBase {
@@ -357,23 +427,12 @@ public:
 
 // functional::instance_norm: per-sample, per-channel statistics in training (and always
 // without track_running_stats); the running statistics after eval() when tracked.
-class InstanceNormBase : public Module {
+class InstanceNormBase : public NormBase<InstanceNormOptions> {
 public:
     Tensor forward(const Tensor& input) override;
-    void reset_running_stats();
-    void reset_parameters();
-    void pretty_print(std::ostream& os) const override;
-
-    InstanceNormOptions options;
-    Tensor weight, bias;               // (C), when affine
-    Tensor running_mean, running_var;  // (C), when track_running_stats
-    Tensor num_batches_tracked;        // int64 scalar, when track_running_stats
 
 protected:
-    InstanceNormBase(const InstanceNormOptions& options, std::int64_t input_dim, std::string name);
-
-private:
-    std::int64_t input_dim_;
+    using NormBase::NormBase;
 };
 
 class InstanceNorm1d : public InstanceNormBase {  // (N, C, L)
@@ -388,51 +447,29 @@ public:
     explicit InstanceNorm2d(std::int64_t num_features) : InstanceNorm2d(InstanceNormOptions(num_features)) {}
 };
 
-// Sizes take one value for both spatial dims (3) or one per dim ({3, 5}).
-class ConvTranspose2dOptions {
+// ConvOptionsBase (above Conv2d) plus output_padding.
+class ConvTranspose2dOptions : public ConvOptionsBase<ConvTranspose2dOptions> {
 public:
+    static constexpr const char* kName = "ConvTranspose2dOptions";
     ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
         : ConvTranspose2dOptions(in_channels, out_channels, Shape{kernel_size, kernel_size}) {}
-    ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size);
+    ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, const Shape& kernel_size)
+        : ConvOptionsBase(in_channels, out_channels, kernel_size) {}
 
-    // Channels of the input.
-    TG_ARG(std::int64_t, in_channels, 0);
-    // Channels the transposed convolution produces.
-    TG_ARG(std::int64_t, out_channels, 0);
-    // Learn an additive bias per output channel.
-    TG_ARG(bool, bias, true);
-    // Replaces the default weight initialiser (nullptr: libtorch's).
-    TG_ARG(Initializer, weight_init, nullptr);
-    // Replaces the default bias initialiser (nullptr: libtorch's).
-    TG_ARG(Initializer, bias_init, nullptr);
-
-public:
-    ConvTranspose2dOptions& kernel_size(const Shape& k);
-    ConvTranspose2dOptions& stride(std::int64_t s) { return stride(Shape{s, s}); }
-    ConvTranspose2dOptions& stride(const Shape& s);
-    ConvTranspose2dOptions& padding(std::int64_t p) { return padding(Shape{p, p}); }
-    ConvTranspose2dOptions& padding(const Shape& p);
+    // Rows / columns added at the bottom / right of the output (each < its stride).
     ConvTranspose2dOptions& output_padding(std::int64_t p) { return output_padding(Shape{p, p}); }
-    ConvTranspose2dOptions& output_padding(const Shape& p);
-    ConvTranspose2dOptions& dilation(std::int64_t d) { return dilation(Shape{d, d}); }
-    ConvTranspose2dOptions& dilation(const Shape& d);
-
-    const Shape& kernel_size() const { return kernel_size_; }
-    const Shape& stride() const { return stride_; }
-    const Shape& padding() const { return padding_; }
+    ConvTranspose2dOptions& output_padding(const Shape& p) {
+        output_padding_ = tg::detail::conv_size_pair(p, kName, "output_padding", 0);
+        return *this;
+    }
     const Shape& output_padding() const { return output_padding_; }
-    const Shape& dilation() const { return dilation_; }
 
 private:
-    Shape kernel_size_;
-    Shape stride_ = {1, 1};
-    Shape padding_ = {0, 0};
     Shape output_padding_ = {0, 0};
-    Shape dilation_ = {1, 1};
 };
 
-// The adjoint of Conv2d (tf.layers.conv2d_transpose): weight (in, out, kh, kw) like
-// libtorch, bias (out); default init libtorch's (fan_in from weight dim 1: out * kh * kw).
+// The adjoint of Conv2d (tf.layers.conv2d_transpose): weight (in, out / groups, kh, kw) like
+// libtorch, bias (out); default init libtorch's (fan_in from weight dim 1: out / groups * kh * kw).
 class ConvTranspose2d : public Module {
 public:
     explicit ConvTranspose2d(const ConvTranspose2dOptions& options);
