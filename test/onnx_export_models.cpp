@@ -79,7 +79,7 @@ struct GroupedCnn : nn::Module {
         auto h = softplus(stem->forward(x), 2.0, 1.5);                             // 28x28
         h = softplus(depthwise->forward(h));                                       // 28x28
         h = grouped->forward(h);                                                   // 13x13
-        h = F::max_pool2d(h, {3}, {2}, {1}, {1}, true);                            // 7x7
+        h = F::max_pool2d(h, {3}, {2}, {1}, {1}, true) + F::max_pool2d(h, {2}, {2}, {1}, {3}, true);  // 7x7
         h = F::avg_pool2d(h, {2}, {2}, {0}, true) + F::avg_pool2d(h, {3}, {2}, {1}, true, false);  // 4x4
         return fc->forward(h.flatten(1));
     }

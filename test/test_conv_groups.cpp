@@ -256,9 +256,30 @@ TEST_CASE("pools ceil_mode: match pooling by definition; gradcheck incl. views")
     CHECK(tg::allclose(mp.forward(x), F::max_pool2d(x, {3}, {2}, {0}, {1}, true)));
     tg::nn::AvgPool2d ap(tg::nn::AvgPool2dOptions(2).ceil_mode(true).count_include_pad(false));
     CHECK(tg::allclose(ap.forward(x), F::avg_pool2d(x, {2}, {2}, {0}, true, false)));
-    REQUIRE_TG_ERROR(F::max_pool2d(x, {2}, {2}, {0}, {2}), "max_pool2d", "dilation", "[2, 3, 7, 8]");
+    REQUIRE_TG_ERROR(F::max_pool2d(x, {3}, {2}, {0}, {4}), "max_pool2d", "dilated 9x9", "[2, 3, 7, 8]");
     tg::nn::MaxPool2d same(tg::nn::MaxPool2dOptions(2).padding(tg::nn::Padding::Same).ceil_mode(true));
     REQUIRE_TG_ERROR(same.forward(x), "MaxPool2d", "ceil_mode", "same", "[2, 3, 7, 8]");
+}
+
+TEST_CASE("max_pool2d dilation: hand-computed, the definition, gradcheck") {
+    auto x = tg::arange(0, 25, 1, tg::kFloat64).reshape({1, 1, 5, 5});
+    // 2x2 window with dilation 2 reads (i, j), (i, j + 2), (i + 2, j), (i + 2, j + 2): the max is the last.
+    CHECK(values(F::max_pool2d(x, {2}, {1}, {0}, {2})) == std::vector<double>{12, 13, 14, 17, 18, 19, 22, 23, 24});
+    tg::manual_seed(31);
+    auto r = rnd({2, 2, 7, 8});
+    // The dilated max is the max of the strided sub-grid unfold picks (unfold pads with 0, so compare unpadded).
+    for (auto [k, s, d] : std::vector<std::array<std::int64_t, 3>>{{2, 1, 2}, {3, 2, 2}, {2, 3, 3}}) {
+        INFO("kernel " << k << " stride " << s << " dilation " << d);
+        auto cols = F::unfold(r, {k}, {d}, {0}, {s}).reshape({2, 2, k * k, -1});
+        auto want = tg::max(cols, 2);
+        check_close(values(F::max_pool2d(r, {k}, {s}, {0}, {d})), values(want), 0);
+    }
+    CHECK(F::max_pool2d(r, {2}, {2}, {1}, {2}, true).sizes() == tg::Shape{2, 2, 4, 5});
+    auto l = leaf({1, 2, 7, 6});
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0], {3, 2}, {2, 1}, {1}, {2, 3}, true); },
+                      (Inputs{l}));
+    REQUIRE_GRADCHECK([](const Inputs& in) { return F::max_pool2d(in[0].transpose(2, 3), {2}, {1}, {0}, {2}); },
+                      (Inputs{l}));
 }
 
 // ---- unfold / fold ---------------------------------------------------------------------------

@@ -147,6 +147,8 @@ std::vector<OpCase> op_cases() {
         {"conv_transpose2d_groups", {f64u({2, 4, 3, 4}), f64u({4, 3, 3, 2}), f64u({6})},
          [](In x) { return F::conv_transpose2d(x[0], x[1], x[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2}); }},
         {"max_pool2d_ceil", {f64u({2, 2, 7, 6})}, [](In x) { return F::max_pool2d(x[0], {3, 2}, {2, 2}, {1, 1}, {1}, true); }},
+        {"max_pool2d_dilation", {f64u({2, 2, 7, 6})},
+         [](In x) { return F::max_pool2d(x[0], {3, 2}, {2, 1}, {1}, {2, 3}, true); }},
         {"max_pool2d_ceil_rule", {f64u({1, 2, 5, 5})}, [](In x) { return F::max_pool2d(x[0], {2}, {2}, {1}, {1}, true); }},
         {"avg_pool2d_ceil", {f64u({2, 2, 7, 6})}, [](In x) { return F::avg_pool2d(x[0], {3}, {2}, {1}, true); }},
         {"avg_pool2d_ceil_nopad", {f64u({2, 2, 7, 6})},

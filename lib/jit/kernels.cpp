@@ -23,7 +23,8 @@ using Inputs = std::vector<Tensor>;
 using Outputs = std::vector<Tensor>;
 
 Shape shape_attr(const Node& n, const std::string& name) { return Shape(n.ints(name)); }
-// An integer attribute a graph traced before it existed lacks (conv2d's groups, pooling's ceil_mode).
+// An integer attribute a graph traced before it existed lacks (conv2d's groups, pooling's
+// ceil_mode; max_pool2d's dilation likewise defaults to 1).
 std::int64_t int_attr_or(const Node& n, const std::string& name, std::int64_t fallback) {
     return n.has(name) ? n.i(name) : fallback;
 }
@@ -161,7 +162,8 @@ const std::map<std::string, Kernel, std::less<>>& table() {
              if (n.has("padding_mode"))
                  return Outputs{F::max_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), padding_mode(n))};
              return Outputs{F::max_pool2d(in[0], shape_attr(n, "kernel"), shape_attr(n, "stride"), shape_attr(n, "padding"),
-                                          {1, 1}, int_attr_or(n, "ceil_mode", 0) != 0)};
+                                          n.has("dilation") ? shape_attr(n, "dilation") : Shape{1, 1},
+                                          int_attr_or(n, "ceil_mode", 0) != 0)};
          }},
         {"avg_pool2d",
          [](const Node& n, const Inputs& in) {

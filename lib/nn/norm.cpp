@@ -8,16 +8,30 @@
 
 namespace tg::nn {
 
+namespace {
+
+// The per-channel (or normalized_shape) scale and shift of an affine normalisation, shared by
+// every norm module here: registered as parameters, and reset to ones and zeros (libtorch's).
+void register_affine(Module& m, const Shape& shape, Tensor& weight, Tensor& bias) {
+    weight = m.register_parameter("weight", empty(shape));
+    bias = m.register_parameter("bias", empty(shape));
+}
+
+void reset_affine(Tensor& weight, Tensor& bias) {
+    if (!weight.defined()) return;  // not affine
+    init::ones_(weight);
+    init::zeros_(bias);
+}
+
+}  // namespace
+
 template <class Options>
 NormBase<Options>::NormBase(const Options& options_, std::int64_t input_dim, std::string name)
     : Module(std::move(name)), options(options_), input_dim_(input_dim) {
     const std::int64_t c = options.num_features();
     TG_CHECK(c > 0, type_name(), "num_features must be positive, got {}", c);
     TG_CHECK(options.eps() > 0, type_name(), "eps must be positive, got {}", options.eps());
-    if (options.affine()) {
-        weight = register_parameter("weight", empty({c}));
-        bias = register_parameter("bias", empty({c}));
-    }
+    if (options.affine()) register_affine(*this, {c}, weight, bias);
     if (options.track_running_stats()) {
         running_mean = register_buffer("running_mean", zeros({c}));
         running_var = register_buffer("running_var", ones({c}));
@@ -38,9 +52,7 @@ void NormBase<Options>::reset_running_stats() {
 template <class Options>
 void NormBase<Options>::reset_parameters() {
     reset_running_stats();
-    if (!options.affine()) return;
-    init::ones_(weight);
-    init::zeros_(bias);
+    reset_affine(weight, bias);
 }
 
 template <class Options>
@@ -87,17 +99,12 @@ LayerNorm::LayerNorm(const LayerNormOptions& options_) : Module("LayerNorm"), op
     for (std::int64_t d : shape)
         TG_CHECK(d > 0, "LayerNorm", "normalized_shape dims must be positive, got {}", shape);
     TG_CHECK(options.eps() >= 0, "LayerNorm", "eps must be non-negative, got {}", options.eps());
-    if (options.elementwise_affine()) {
-        weight = register_parameter("weight", empty(shape));
-        bias = register_parameter("bias", empty(shape));
-    }
+    if (options.elementwise_affine()) register_affine(*this, shape, weight, bias);
     reset_parameters();
 }
 
 void LayerNorm::reset_parameters() {
-    if (!options.elementwise_affine()) return;
-    init::ones_(weight);
-    init::zeros_(bias);
+    reset_affine(weight, bias);
 }
 
 Tensor LayerNorm::forward(const Tensor& input) {
@@ -118,17 +125,12 @@ GroupNorm::GroupNorm(const GroupNormOptions& options_) : Module("GroupNorm"), op
     const std::int64_t g = options.num_groups(), c = options.num_channels();
     TG_CHECK(g > 0 && c > 0 && c % g == 0, "GroupNorm", "num_groups {} must be positive and divide num_channels {}", g, c);
     TG_CHECK(options.eps() >= 0, "GroupNorm", "eps must be non-negative, got {}", options.eps());
-    if (options.affine()) {
-        weight = register_parameter("weight", empty({c}));
-        bias = register_parameter("bias", empty({c}));
-    }
+    if (options.affine()) register_affine(*this, {c}, weight, bias);
     reset_parameters();
 }
 
 void GroupNorm::reset_parameters() {
-    if (!options.affine()) return;
-    init::ones_(weight);
-    init::zeros_(bias);
+    reset_affine(weight, bias);
 }
 
 Tensor GroupNorm::forward(const Tensor& input) {

@@ -348,6 +348,7 @@ private:
                              .ints("strides", stride)
                              .ints("pads", pads);
             if (n.has("ceil_mode")) node.i("ceil_mode", n.i("ceil_mode"));
+            if (n.has("dilation")) node.ints("dilations", pair(n.ints("dilation"), 1));
             if (k == "avg_pool2d") node.i("count_include_pad", n.has("count_include_pad") ? n.i("count_include_pad") : 0);
         } else if (k == "adaptive_avg_pool2d") {
             const auto o = pair(n.ints("output_size"), 1);

@@ -37,6 +37,7 @@ namespace {
 struct PoolGeom {
     std::int64_t planes, H, W;  // planes = N * C
     std::int64_t kh, kw, sh, sw;
+    std::int64_t dh = 1, dw = 1;  // dilation (max pooling only): window cell i reads row h0 + i * dh
     std::int64_t pt, pl;  // leading padding (trailing padding only shapes OH / OW)
     std::int64_t OH, OW;
     bool count_include_pad = true;
@@ -56,19 +57,21 @@ std::int64_t pool_out_size(std::int64_t in, std::int64_t lead_pad, std::int64_t 
 
 // Validates a 4-D input and builds the geometry. `pad` is top, bottom, left, right.
 PoolGeom pool_geom(const Tensor& x, const Shape& kernel, const Shape& stride, const Padding2d& pad,
-                   const char* op, bool ceil_mode = false) {
+                   const char* op, bool ceil_mode = false, const Shape& dilation = {1, 1}) {
     detail::check_floating(x, op);
     const auto [kh, kw] = spatial_pair(kernel, "kernel size", op, 1);
     const auto [sh, sw] = spatial_pair(stride.empty() ? kernel : stride, "stride", op, 1);
     PoolGeom g{};
     g.planes = x.sizes()[0] * x.sizes()[1], g.H = x.sizes()[2], g.W = x.sizes()[3];
-    g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.pt = pad.top, g.pl = pad.left;
+    const auto [dh, dw] = spatial_pair(dilation, "dilation", op, 1);
+    g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw, g.pt = pad.top, g.pl = pad.left;
     g.padded_h = g.H + pad.top + pad.bottom, g.padded_w = g.W + pad.left + pad.right;
-    TG_CHECK(kh <= g.padded_h && kw <= g.padded_w, op,
-             "kernel {}x{} is larger than the padded input {}x{} (input shape {})", kh, kw, g.padded_h, g.padded_w,
-             x.sizes());
-    g.OH = pool_out_size(g.H, g.pt, g.padded_h, kh, sh, ceil_mode);
-    g.OW = pool_out_size(g.W, g.pl, g.padded_w, kw, sw, ceil_mode);
+    const std::int64_t ext_h = dh * (kh - 1) + 1, ext_w = dw * (kw - 1) + 1;  // the dilated window
+    TG_CHECK(ext_h <= g.padded_h && ext_w <= g.padded_w, op,
+             "kernel {}x{} (dilated {}x{}) is larger than the padded input {}x{} (input shape {})", kh, kw, ext_h,
+             ext_w, g.padded_h, g.padded_w, x.sizes());
+    g.OH = pool_out_size(g.H, g.pt, g.padded_h, ext_h, sh, ceil_mode);
+    g.OW = pool_out_size(g.W, g.pl, g.padded_w, ext_w, sw, ceil_mode);
     g.in_shape = x.sizes();
     g.out_shape = {x.sizes()[0], x.sizes()[1], g.OH, g.OW};
     return g;
@@ -271,6 +274,33 @@ void max_pool_plane(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) 
     });
 }
 
+// One plane with a dilated window: cell (i, j) of the window at (oh, ow) reads input
+// (oh * sh - pt + i * dh, ow * sw - pl + j * dw); cells in the padding are skipped. The same
+// winner rule as above (first maximum, or the first NaN).
+template <class T>
+void max_pool_plane_dilated(const PoolGeom& g, const T* plane, T* po, std::int64_t* pi) {
+    for (std::int64_t oh = 0; oh < g.OH; ++oh)
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            T best = -std::numeric_limits<T>::infinity();
+            std::int64_t arg = -1;
+            for (std::int64_t i = 0; i < g.kh; ++i) {
+                const std::int64_t h = oh * g.sh - g.pt + i * g.dh;
+                if (h < 0 || h >= g.H) continue;
+                for (std::int64_t j = 0; j < g.kw; ++j) {
+                    const std::int64_t w = ow * g.sw - g.pl + j * g.dw;
+                    if (w < 0 || w >= g.W) continue;
+                    const T val = plane[h * g.W + w];
+                    if (arg < 0 || val > best || (val != val && best == best)) {
+                        best = val;
+                        arg = h * g.W + w;
+                    }
+                }
+            }
+            po[oh * g.OW + ow] = arg >= 0 ? best : T(0);
+            pi[oh * g.OW + ow] = arg;
+        }
+}
+
 Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
     const Tensor cx = raw(x);
     Tensor out = make_tensor(g.out_shape, x.dtype());
@@ -278,7 +308,8 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
     const bool inside = g.pt == 0 && g.pl == 0 && (g.OH - 1) * g.sh + g.kh <= g.H && (g.OW - 1) * g.sw + g.kw <= g.W;
     detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
         using T = decltype(v);
-        auto plane_kernel = !inside                     ? &max_pool_plane<T>
+        auto plane_kernel = g.dh != 1 || g.dw != 1     ? &max_pool_plane_dilated<T>
+                            : !inside                   ? &max_pool_plane<T>
                             : g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 ? &max_pool_plane_2x2<T>
                             : g.kh == 2 && g.kw == 2 ? &max_pool_plane_inside<T, 2, 2>
                             : g.kh == 3 && g.kw == 3 ? &max_pool_plane_inside<T, 3, 3>
@@ -373,15 +404,13 @@ Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
     Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
         const Padding2d pad = symmetric(padding, "max_pool2d");
         const auto [kh, kw] = spatial_pair(kernel, "kernel size", "max_pool2d", 1);
-        const auto [dh, dw] = spatial_pair(dilation, "dilation", "max_pool2d", 1);
-        TG_CHECK(dh == 1 && dw == 1, "max_pool2d", "dilation {} is not supported (only 1), input shape {}", dilation,
-                 input.sizes());
         TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "max_pool2d",
                  "padding {} must be at most half the kernel size {}", padding, kernel);
-        return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d", ceil_mode));
+        return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d", ceil_mode, dilation));
     });
     TG_TRACE("max_pool2d", {input}, out,
-             {{"kernel", kernel}, {"stride", stride}, {"padding", padding}, {"ceil_mode", ceil_mode}});
+             {{"kernel", kernel}, {"stride", stride}, {"padding", padding}, {"dilation", dilation},
+              {"ceil_mode", ceil_mode}});
     return out;
 }
 

@@ -61,6 +61,7 @@ CASES = {
     "conv_transpose2d_groups": lambda x: F.conv_transpose2d(x[0], x[1], x[2], stride=(2, 1), padding=(1, 0),
                                                           output_padding=(1, 0), groups=2, dilation=(1, 2)),
     "max_pool2d_ceil": lambda x: F.max_pool2d(x[0], (3, 2), (2, 2), (1, 1), ceil_mode=True),
+    "max_pool2d_dilation": lambda x: F.max_pool2d(x[0], (3, 2), (2, 1), 1, dilation=(2, 3), ceil_mode=True),
     "max_pool2d_ceil_rule": lambda x: F.max_pool2d(x[0], 2, 2, 1, ceil_mode=True),
     "avg_pool2d_ceil": lambda x: F.avg_pool2d(x[0], 3, 2, 1, ceil_mode=True),
     "avg_pool2d_ceil_nopad": lambda x: F.avg_pool2d(x[0], (2, 3), (2, 2), (0, 1), ceil_mode=True, count_include_pad=False),

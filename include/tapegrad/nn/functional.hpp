@@ -104,8 +104,8 @@ Tensor fold(const Tensor& input, const Shape& output_size, const Shape& kernel_s
 // Padded cells never win (they are -inf); like libtorch, padding <= kernel / 2.
 // The gradient goes to the first maximal element of each window. ceil_mode rounds the
 // output size up (out = ceil((in + 2 * pad - kernel) / stride) + 1), keeping a last window
-// only when it starts inside the input or the left padding, as libtorch does. dilation is
-// libtorch's argument slot; only 1 is supported (anything else is an error).
+// only when it starts inside the input or the left padding, as libtorch does. dilation
+// spaces the window's cells (a k x k window spans dilation * (k - 1) + 1 rows).
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride = {},
                   const Shape& padding = {0, 0}, const Shape& dilation = {1, 1}, bool ceil_mode = false);
 // TF-1's tf.nn.max_pool / tf.layers.max_pooling2d with padding "valid" / "same".
