@@ -18,12 +18,14 @@ JUPYTER_PACKAGES=(jupyter-notebook python3-nbclient jupyter-nbconvert chromium)
 # notebook test: runs the kernel headless, decodes its PNGs), gdb (pretty-printer test),
 # graphviz (DOT check), valgrind (the installed library runs on a CPU without AVX-512:
 # test/scripts/install.sh), cmake (the CMake package test builds a consumer project; ~15 s),
-# and clang 14 with its sanitizer and libFuzzer runtimes (the sanitize build and the fuzz
-# targets: tools/check --sanitize, tools/fuzz, tools/lib/sanitize.sh; libomp is clang's
-# OpenMP runtime).
+# and clang 19 with its sanitizer and libFuzzer runtimes (the sanitize build and the fuzz
+# targets: tools/check --sanitize, tools/fuzz, tools/lib/sanitize.sh; clang 14 rejects
+# simd_kernels.cpp's __builtin_cpu_supports("f16c"), and clang-19 is here for clang-repl
+# anyway). libomp-19-dev is clang's OpenMP runtime; it conflicts with libomp-14-dev, which
+# apt removes when an older checkout installed it (nothing else here needs it).
 # python3-onnx: the ONNX checker for the export test (test/scripts/onnx_export.sh, ~5 s of
 # apt); Node.js/npm (install_node below) run ONNX Runtime from npm in the same test.
-FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)
+FUZZ_PACKAGES=(clang-19 libclang-rt-19-dev libomp-19-dev)
 TEST_PACKAGES=(libopenmpi-dev openmpi-bin python3-torch python3-numpy clang-tools-19 gdb graphviz valgrind python3-onnx cmake
                "${INTERACTIVE_PACKAGES[@]}" python3-nbclient python3-pil "${FUZZ_PACKAGES[@]}")
 
