@@ -67,7 +67,7 @@ struct SameCnn : nn::Module {
 };
 
 // MobileNet style: depthwise (groups = channels) and grouped convolutions, pooling with
-// ceil_mode (a partial last window), softplus with beta / threshold.
+// ceil_mode (a partial last window), softplus with beta / threshold, unfold / fold.
 struct GroupedCnn : nn::Module {
     GroupedCnn() : nn::Module("GroupedCnn") {
         stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)));
@@ -80,6 +80,8 @@ struct GroupedCnn : nn::Module {
         h = softplus(depthwise->forward(h));                                       // 28x28
         h = grouped->forward(h);                                                   // 13x13
         h = F::max_pool2d(h, {3}, {2}, {1}, {1}, true) + F::max_pool2d(h, {2}, {2}, {1}, {3}, true);  // 7x7
+        h = h + 0.1 * F::fold(F::unfold(h, {3}, {1}, {1}, {2}), {7, 7}, {3}, {1}, {1}, {2}) +
+            0.2 * F::fold(tg::tanh(F::unfold(h, {2}, {2}, {0}, {3})), {7, 7}, {2}, {2}, {0}, {3});  // im2col both ways
         h = F::avg_pool2d(h, {2}, {2}, {0}, true) + F::avg_pool2d(h, {3}, {2}, {1}, true, false);  // 4x4
         return fc->forward(h.flatten(1));
     }

@@ -359,10 +359,16 @@ TEST_CASE("jit: grouped conv2d and ceil_mode pools trace and replay on a new inp
     const auto got = g.run({{"x", x}})[0];
     REQUIRE(got.sizes() == want.sizes());
     check_close(values(got), values(want), 0);
-    // unfold / fold have no trace hook: tracing them fails naming what it read.
-    REQUIRE_THROWS_AS(tg::jit::trace([](const std::vector<tg::Tensor>& in) {
-                          return std::vector<tg::Tensor>{tg::relu(F::unfold(in[0], {2}))};
-                      },
-                                      {rnd({1, 1, 3, 3})}),
-                      tg::Error);
+    // unfold / fold replay too (3-D input included).
+    auto patches = [](const std::vector<tg::Tensor>& in) {
+        auto cols = F::unfold(in[0], {2, 3}, {1, 2}, {1}, {2, 1});
+        return std::vector<tg::Tensor>{F::fold(cols * cols, {5, 6}, {2, 3}, {1, 2}, {1}, {2, 1}),
+                                       F::unfold(in[0].select(0, 0), {2})};
+    };
+    const tg::jit::Graph pg = tg::jit::trace(patches, {rnd({2, 3, 5, 6})}, options);
+    const auto y = rnd({2, 3, 5, 6});
+    const auto want_p = patches({y}), got_p = pg.run({{"x", y}});
+    REQUIRE(got_p.size() == 2);
+    check_close(values(got_p[0]), values(want_p[0]), 0);
+    check_close(values(got_p[1]), values(want_p[1]), 0);
 }

@@ -332,6 +332,41 @@ private:
                 .ints("dilations", pair(n.ints("dilation"), 1))
                 .ints("pads", n.ints("pads"))
                 .i("group", n.has("groups") ? n.i("groups") : 1);
+        } else if (k == "unfold" || k == "fold") {
+            // ONNX has no im2col. unfold is a depthwise Conv whose C * kh * kw output channels
+            // each pick one kernel cell (one-hot weights; channel c * kh * kw + cell, unfold's
+            // row order), flattened to (N, C * kh * kw, L); fold is the ConvTranspose with the
+            // same weights (the adjoint), output_padding restoring the rows the floor dropped.
+            const auto kernel = pair(n.ints("kernel_size"), 1), dilation = pair(n.ints("dilation"), 1);
+            const auto padding = pair(n.ints("padding"), 0), stride = pair(n.ints("stride"), 1);
+            const Shape& in_shape = value(n.inputs[0]).shape;
+            if (in_shape.size() != (k == "unfold" ? 4u : 3u))
+                unsupported(n, "has an unbatched input; export the batched form");
+            const std::int64_t cells = kernel[0] * kernel[1];
+            const std::int64_t C = k == "unfold" ? in_shape[1] : in_shape[1] / cells;
+            const std::string weight =
+                constant(eye(cells, dt).repeat({C, 1}).reshape({C * cells, 1, kernel[0], kernel[1]}));
+            const std::vector<std::int64_t> pads{padding[0], padding[1], padding[0], padding[1]};
+            if (k == "unfold") {
+                const std::string windows = tmp();
+                add("Conv", {in(0), weight}, {windows})
+                    .ints("kernel_shape", kernel).ints("strides", stride).ints("dilations", dilation)
+                    .ints("pads", pads).i("group", C);
+                add("Reshape", {windows, ints_const({0, C * cells, -1})}, {out});
+            } else {
+                const auto size = pair(n.ints("output_size"), 1);
+                std::vector<std::int64_t> windows(2), output_padding(2);
+                for (int d = 0; d < 2; ++d) {
+                    const std::int64_t extent = dilation[d] * (kernel[d] - 1) + 1;
+                    windows[d] = (size[d] + 2 * padding[d] - extent) / stride[d] + 1;
+                    output_padding[d] = size[d] - ((windows[d] - 1) * stride[d] - 2 * padding[d] + extent);
+                }
+                const std::string grid = tmp();
+                add("Reshape", {in(0), ints_const({0, C * cells, windows[0], windows[1]})}, {grid});
+                add("ConvTranspose", {grid, weight}, {out})
+                    .ints("kernel_shape", kernel).ints("strides", stride).ints("dilations", dilation)
+                    .ints("pads", pads).ints("output_padding", output_padding).i("group", C);
+            }
         } else if (k == "max_pool2d" || k == "avg_pool2d") {
             if (value(n.inputs[0]).shape.size() != 4) unsupported(n, "has a 3-D input; ONNX pools take (N, C, H, W)");
             const auto kernel = pair(n.ints("kernel"), 1);

@@ -545,7 +545,10 @@ Tensor unfold(const Tensor& input, const Shape& kernel_size, const Shape& dilati
     const ConvGeom g = window_geom(x.size(0), x.size(1), x.size(2), x.size(3), kernel_size, dilation, padding, stride,
                                    op, input.sizes());
     Tensor out = unfold_columns(x, g);
-    return input.dim() == 3 ? squeeze(out, 0) : out;
+    if (input.dim() == 3) out = squeeze(out, 0);
+    TG_TRACE("unfold", {input}, out,
+             {{"kernel_size", kernel_size}, {"dilation", dilation}, {"padding", padding}, {"stride", stride}});
+    return out;
 }
 
 Tensor fold(const Tensor& input, const Shape& output_size, const Shape& kernel_size, const Shape& dilation,
@@ -567,7 +570,11 @@ Tensor fold(const Tensor& input, const Shape& output_size, const Shape& kernel_s
              "input shape {} has {} columns but output_size {} with kernel {} gives {} x {} = {} windows",
              input.sizes(), cols.size(2), output_size, kernel_size, g.OH, g.OW, g.L());
     Tensor out = fold_columns(cols, g);
-    return input.dim() == 2 ? squeeze(out, 0) : out;
+    if (input.dim() == 2) out = squeeze(out, 0);
+    TG_TRACE("fold", {input}, out,
+             {{"output_size", output_size}, {"kernel_size", kernel_size}, {"dilation", dilation},
+              {"padding", padding}, {"stride", stride}});
+    return out;
 }
 
 }  // namespace tg::nn::functional
