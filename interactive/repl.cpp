@@ -7,11 +7,14 @@
 //
 // Input ends where its brackets balance (a function or a { block } may span lines; a
 // trailing backslash continues a line). Commands: %quit, %undo (drop the last input), %help.
+// Ctrl-C stops a running input at its next op (tg::Interrupted); at the prompt it does nothing.
+#include <signal.h>
 #include <unistd.h>
 
 #include <llvm/LineEditor/LineEditor.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -19,14 +22,17 @@
 
 #include "session.hpp"
 #include "tapegrad/display.hpp"
+#include "tapegrad/interrupt.hpp"
 
 namespace {
 
 const char* const help_text =
     "C++ with tapegrad: declarations and statements run as they are entered.\n"
     "  show(x)         print a tensor, module, shape, named_parameters(), global_variables()\n"
-    "  plot(values)    a line chart (PNG file here, inline in the notebook)\n"
+    "  plot(values)    a line chart; show_images(batch) an image grid (PNG files here,\n"
+    "                  inline in a notebook)\n"
     "  %undo           remove the last input's declarations\n"
+    "  Ctrl-C          stop the running input at its next op (earlier definitions stay)\n"
     "  %quit, Ctrl-D   leave\n"
     "An input ends where its brackets balance; end a line with \\ to continue it.\n";
 
@@ -67,6 +73,35 @@ private:
     std::optional<llvm::LineEditor> editor_;
 };
 
+extern "C" void on_sigint(int) { tg::request_interrupt(); }
+
+// SIGINT asks the running input to stop (the session runs it in a tg::InterruptibleScope);
+// SA_RESTART keeps the line editor's read going, so Ctrl-C at the prompt is harmless.
+void handle_ctrl_c() {
+    struct sigaction action {};
+    action.sa_handler = on_sigint;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+}
+
+// A terminal shows text: images (plot, show_images) go to PNG files, named after the text.
+void write_images_to_files() {
+    tg::set_display_handler([images_written = 0](const tg::DisplayData& data) mutable {
+        auto text = data.find("text/plain");
+        if (text != data.end()) std::cout << text->second;
+        auto png = data.find("image/png");
+        if (png != data.end()) {
+            const char* tmp = std::getenv("TMPDIR");
+            const std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/tapegrad-repl-" +
+                                     std::to_string(getpid()) + "-" + std::to_string(++images_written) + ".png";
+            std::ofstream(path, std::ios::binary) << png->second;
+            std::cout << (text != data.end() ? " " : "") << "-> " << path;
+        }
+        std::cout << std::endl;
+    });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +114,8 @@ int main(int argc, char** argv) {
         std::cerr << "tapegrad-repl: " << e.what() << std::endl;
         return 1;
     }
+    write_images_to_files();
+    handle_ctrl_c();
     if (lines.interactive()) std::cerr << "tapegrad-repl: C++20 with tapegrad; %help, %quit or Ctrl-D ends" << std::endl;
 
     std::string input;

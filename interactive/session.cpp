@@ -17,6 +17,7 @@
 #include <typeinfo>
 
 #include "tapegrad/error.hpp"
+#include "tapegrad/interrupt.hpp"
 
 namespace tg::interactive {
 
@@ -40,6 +41,8 @@ std::string demangled(const std::type_info& type) {
 Outcome caught_exception() {
     try {
         throw;
+    } catch (const tg::Interrupted& e) {
+        return {Outcome::Kind::exception, "tg::Interrupted", e.what()};
     } catch (const tg::Error& e) {
         return {Outcome::Kind::exception, "tg::Error", e.what()};
     } catch (const std::exception& e) {
@@ -104,6 +107,7 @@ Outcome Session::run(const std::string& code) {
     }
     Outcome outcome;
     try {
+        tg::InterruptibleScope interruptible;  // Ctrl-C (request_interrupt) stops the input at its next op
         if (auto error = interpreter_->Execute(*unit))
             outcome = {Outcome::Kind::compile_error, "LinkError", llvm::toString(std::move(error))};
     } catch (...) {

@@ -8,6 +8,7 @@
 #include "tapegrad/error.hpp"
 #include "tensor/trace.hpp"
 #include "tensor/check.hpp"
+#include "tensor/interrupt.hpp"
 #include "tensor/shape_check.hpp"
 
 namespace tg {
@@ -61,6 +62,7 @@ Tensor make_tensor(const Shape& sizes, Dtype dtype) {
     // Every new tensor passes here: after this check no size, stride or byte count of it
     // can overflow, whatever the shape came from (a user, a file).
     if (const std::string why = detail::shape_problem(sizes, dtype); !why.empty()) detail::fail("empty", why);
+    detail::check_interrupt();  // Ctrl-C in a REPL: stop at the next op (tapegrad/interrupt.hpp)
     const std::size_t bytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
     std::shared_ptr<Storage> storage;
     try {

@@ -104,5 +104,43 @@ if chart is not None:
     colors = chart.convert("RGB").getcolors(1 << 20) or []
     check("loss curve has drawn lines (several colours)", len(colors) > 10, f"{len(colors)} colours")
 
+
+
+def interrupt_check():
+    """Ctrl-C in the notebook (interrupt_request: SIGINT, the kernelspec's interrupt_mode) stops an
+    endless cell at its next op; the kernel lives on with the cell's earlier definitions."""
+    from jupyter_client.manager import start_new_kernel
+    km, kc = start_new_kernel(kernel_name="tapegrad", startup_timeout=120)
+    try:
+        def run(code, on_output, timeout):
+            return kc.execute_interactive(code, timeout=timeout, output_hook=on_output)
+
+        setup = run("auto a = tg::tensor({1.0, 2.0}).requires_grad_(); long steps = 0;", lambda m: None, 120)
+        check("kernel: setup cell", setup["content"]["status"] == "ok", str(setup["content"]))
+        msg_id = kc.execute('std::cout << "looping" << std::endl; for (;;) { auto t = a * 2; ++steps; }')
+        deadline = time.time() + 120
+        while time.time() < deadline:  # until the cell is running: its first line arrived
+            m = kc.get_iopub_msg(timeout=120)
+            if m["msg_type"] == "stream" and "looping" in m["content"]["text"]:
+                break
+        time.sleep(0.5)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=60)
+        content = reply["content"]
+        check("kernel: Ctrl-C ends the endless cell with tg::Interrupted",
+              content["status"] == "error" and content.get("ename") == "tg::Interrupted", str(content))
+        seen = []
+        after = run('std::cout << (steps > 0) << " " << tg::autograd::grad({(a * a).sum()}, {a})[0] << std::endl;',
+                    lambda m: seen.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None, 120)
+        check("kernel: the next cell runs with the earlier tensors",
+              after["content"]["status"] == "ok" and "1 [2, 4]" in "".join(seen), "".join(seen))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+interrupt_check()
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -42,6 +42,7 @@ int z = undeclared_name + 1;
 std::vector<int> empty; empty.at(3);
 std::cout << "grad 4 " << tg::autograd::grad({(x * w[0]).sum()}, {w})[0] << std::endl;
 show(y);
+plot(std::vector<double>{3, 2, 1.5}, "loss");
 %quit
 std::cout << "after quit" << std::endl;
 SESSION
@@ -65,10 +66,53 @@ expect "std::exception named"   "std::out_of_range: "
 expect "grad after those"       "grad 4 [[0.5, -1],"
 expect "grad 4 row 2"           " [0, 0]]"
 expect "earlier value intact"   "[ float32 [], grad_fn=sum ]"
+# In a terminal, plot writes its PNG to a file and names it.
+png=$(grep -oE '^<line chart "loss": 1 series, 3 points> -> /[^ ]+\.png$' "$out" | sed 's/.*-> //')
+if [ -n "$png" ] && [ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
+    echo "ok: plot wrote a PNG file"
+else
+    echo "FAIL: plot: no PNG file named in the output"; fail=1
+fi
+rm -f "$png"
 if [ "$(grep -c '^tg::Error: ' "$out")" -ne 3 ]; then echo "FAIL: expected exactly three tg::Error lines"; fail=1; fi
 if grep -qF "after quit" "$out"; then echo "FAIL: %quit did not end the session"; fail=1; fi
 if grep -qE "Segmentation|terminate called|Symbols not found|Failed to materialize" "$out"; then
     echo "FAIL: the host crashed or failed to link"; fail=1
 fi
 if [ "$status" -ne 0 ]; then echo "FAIL: exit status $status"; fail=1; fi
+
+# Ctrl-C: SIGINT stops an endless loop of ops at its next op (tg::Interrupted), the session
+# goes on with everything defined before; a Ctrl-C at the prompt changes nothing.
+session_pipe=$(mktemp -u)
+mkfifo "$session_pipe"
+trap 'rm -f "$out" "$session_pipe"' EXIT
+: > "$out"
+"$BUILD/interactive/tapegrad-repl" < "$session_pipe" > "$out" 2>&1 &
+host=$!
+exec 3> "$session_pipe"
+wait_for() {  # the host printed $1 (within 120 s)
+    for _ in $(seq 1200); do grep -qF -- "$1" "$out" && return 0; sleep 0.1; done
+    return 1
+}
+cat >&3 <<'SESSION'
+auto a = tg::tensor({1.0, 2.0}).requires_grad_();
+long steps = 0;
+std::cout << "looping" << std::endl; for (;;) { auto t = a * 2; ++steps; }
+SESSION
+wait_for looping && sleep 0.5
+kill -INT $host
+wait_for "tg::Interrupted" && sleep 0.2
+kill -INT $host  # at the prompt
+sleep 0.5
+cat >&3 <<'SESSION'
+std::cout << "steps " << (steps > 0 ? "counted" : "none") << ", grad " << tg::autograd::grad({(a * a).sum()}, {a})[0] << std::endl;
+%quit
+SESSION
+exec 3>&-
+wait $host
+status=$?
+cat "$out"
+expect "Ctrl-C stops the loop"     "tg::Interrupted: interrupted (Ctrl-C)"
+expect "the session goes on"       "steps counted, grad [2, 4]"
+if [ "$status" -ne 0 ]; then echo "FAIL: after Ctrl-C: exit status $status"; fail=1; fi
 exit $fail
