@@ -67,12 +67,14 @@ struct SameCnn : nn::Module {
 };
 
 // MobileNet style: depthwise (groups = channels) and grouped convolutions, pooling with
-// ceil_mode (a partial last window), softplus with beta / threshold, unfold / fold.
+// ceil_mode (a partial last window), softplus with beta / threshold, unfold / fold, a grouped
+// dilated ConvTranspose2d.
 struct GroupedCnn : nn::Module {
     GroupedCnn() : nn::Module("GroupedCnn") {
         stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)));
         depthwise = register_module("depthwise", nn::Conv2d(nn::Conv2dOptions(4, 4, 3).padding(1).groups(4)));
         grouped = register_module("grouped", nn::Conv2d(nn::Conv2dOptions(4, 8, 3).stride(2).groups(2).bias(false)));
+        up = register_module("up", nn::ConvTranspose2d(nn::ConvTranspose2dOptions(8, 8, 3).groups(2).padding(2).dilation(2)));
         fc = register_module("fc", nn::Linear(8 * 4 * 4, 10));
     }
     Tensor forward(const Tensor& x) override {                                   // (N, 1, 28, 28)
@@ -83,8 +85,10 @@ struct GroupedCnn : nn::Module {
         h = h + 0.1 * F::fold(F::unfold(h, {3}, {1}, {1}, {2}), {7, 7}, {3}, {1}, {1}, {2}) +
             0.2 * F::fold(tg::tanh(F::unfold(h, {2}, {2}, {0}, {3})), {7, 7}, {2}, {2}, {0}, {3});  // im2col both ways
         h = F::avg_pool2d(h, {2}, {2}, {0}, true) + F::avg_pool2d(h, {3}, {2}, {1}, true, false);  // 4x4
+        h = h + 0.5 * up->forward(h);                                              // 4x4
         return fc->forward(h.flatten(1));
     }
+    std::shared_ptr<nn::ConvTranspose2d> up;
     std::shared_ptr<nn::Conv2d> stem, depthwise, grouped;
     std::shared_ptr<nn::Linear> fc;
 };

@@ -359,6 +359,14 @@ TEST_CASE("jit: grouped conv2d and ceil_mode pools trace and replay on a new inp
     const auto got = g.run({{"x", x}})[0];
     REQUIRE(got.sizes() == want.sizes());
     check_close(values(got), values(want), 0);
+    // conv_transpose2d with groups, output_padding and dilation replays.
+    const tg::Tensor wt = rnd({4, 3, 2, 3}), bt = rnd({6});
+    auto up = [&](const std::vector<tg::Tensor>& in) {
+        return std::vector<tg::Tensor>{F::conv_transpose2d(in[0], wt, bt, {2, 1}, {1, 0}, {1, 0}, 2, {1, 2})};
+    };
+    const tg::jit::Graph ug = tg::jit::trace(up, {rnd({2, 4, 5, 5})}, options);
+    const auto z = rnd({2, 4, 5, 5});
+    check_close(values(ug.run({{"x", z}})[0]), values(up({z})[0]), 0);
     // unfold / fold replay too (3-D input included).
     auto patches = [](const std::vector<tg::Tensor>& in) {
         auto cols = F::unfold(in[0], {2, 3}, {1, 2}, {1}, {2, 1});

@@ -157,6 +157,12 @@ const std::map<std::string, Kernel, std::less<>>& table() {
              return Outputs{F::conv2d(in[0], in[1], in[2], shape_attr(n, "stride"), shape_attr(n, "padding"),
                                       shape_attr(n, "dilation"), int_attr_or(n, "groups", 1))};
          }},
+        {"conv_transpose2d",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{F::conv_transpose2d(in[0], in[1], in[2], shape_attr(n, "stride"), shape_attr(n, "padding"),
+                                                shape_attr(n, "output_padding"), n.i("groups"),
+                                                shape_attr(n, "dilation"))};
+         }},
         {"unfold",
          [](const Node& n, const Inputs& in) {
              return Outputs{F::unfold(in[0], shape_attr(n, "kernel_size"), shape_attr(n, "dilation"),

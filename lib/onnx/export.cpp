@@ -332,6 +332,19 @@ private:
                 .ints("dilations", pair(n.ints("dilation"), 1))
                 .ints("pads", n.ints("pads"))
                 .i("group", n.has("groups") ? n.i("groups") : 1);
+        } else if (k == "conv_transpose2d") {
+            // ONNX's weight layout (C_in, C_out / group, kh, kw) and output size are libtorch's.
+            const Shape& w = value(n.inputs[1]).shape;
+            const auto padding = pair(n.ints("padding"), 0);
+            std::vector<std::string> ins{in(0), in(1)};
+            if (!in(2).empty()) ins.push_back(in(2));
+            add("ConvTranspose", ins, {out})
+                .ints("kernel_shape", {w[2], w[3]})
+                .ints("strides", pair(n.ints("stride"), 1))
+                .ints("dilations", pair(n.ints("dilation"), 1))
+                .ints("pads", {padding[0], padding[1], padding[0], padding[1]})
+                .ints("output_padding", pair(n.ints("output_padding"), 0))
+                .i("group", n.i("groups"));
         } else if (k == "unfold" || k == "fold") {
             // ONNX has no im2col. unfold is a depthwise Conv whose C * kh * kw output channels
             // each pick one kernel cell (one-hot weights; channel c * kh * kw + cell, unfold's

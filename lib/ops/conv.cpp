@@ -473,7 +473,11 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
              "output size {}x{} is not positive (input shape {}, weight shape {}, stride {}, padding {})", g.H, g.W,
              input.sizes(), weight.sizes(), stride, padding);
     Tensor out = conv_input_grad(input, weight, g, op);
-    return bias.defined() ? out + reshape(bias, {1, g.C, 1, 1}) : out;
+    if (bias.defined()) out = out + reshape(bias, {1, g.C, 1, 1});
+    TG_TRACE(op, {input, weight, bias}, out,
+             {{"stride", stride}, {"padding", padding}, {"output_padding", output_padding}, {"groups", groups},
+              {"dilation", dilation}});
+    return out;
 }
 
 // ---- unfold / fold: im2col and col2im as ops ----------------------------------------------
