@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
         if (!tg::interactive::input_complete(input)) continue;
         const auto outcome = session->run(input);
         input.clear();
-        if (outcome.kind == tg::interactive::Outcome::Kind::exception)
+        if (outcome.kind == tg::interactive::Outcome::Kind::exception ||
+            outcome.kind == tg::interactive::Outcome::Kind::crash)
             std::cerr << outcome.ename << ": " << outcome.evalue << std::endl;
         else if (outcome.kind == tg::interactive::Outcome::Kind::compile_error && outcome.ename == "LinkError")
             std::cerr << outcome.evalue << std::endl;  // (compile errors printed their diagnostics)

@@ -1,6 +1,8 @@
 #include "session.hpp"
 
 #include <cxxabi.h>
+#include <setjmp.h>
+#include <signal.h>
 
 #include <clang/Frontend/CompilerInstance.h>
 #include <clang/Interpreter/Interpreter.h>
@@ -10,11 +12,13 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
 #include <typeinfo>
+#include <vector>
 
 #include "tapegrad/error.hpp"
 #include "tapegrad/interrupt.hpp"
@@ -52,6 +56,75 @@ Outcome caught_exception() {
     }
 }
 
+// A crash signal raised by the input's own code (a null or dangling pointer, runaway
+// recursion, an integer division by zero, abort()) jumps back to the session instead of
+// ending the process, as ROOT's prompt does: the input is abandoned and undone, and what
+// was defined before stays. The jump skips the destructors of the crashed input's frames
+// (what they owned leaks; a lock they held stays taken), so the message says a restart is
+// the way out if the session misbehaves afterwards. Signals outside an input (the host
+// itself, another thread) keep their default action.
+constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+thread_local sigjmp_buf* crash_landing = nullptr;
+
+extern "C" void on_crash_signal(int signal) {
+    if (crash_landing != nullptr) siglongjmp(*crash_landing, signal);
+    struct sigaction fallback {};
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    sigaction(signal, &fallback, nullptr);
+    raise(signal);
+}
+
+// Per thread: runaway recursion leaves no stack for the handler, so it runs on its own.
+void install_crash_handlers() {
+    thread_local std::vector<char> handler_stack;
+    if (handler_stack.empty()) {
+        handler_stack.resize(256 * 1024);
+        stack_t stack {};
+        stack.ss_sp = handler_stack.data();
+        stack.ss_size = handler_stack.size();
+        sigaltstack(&stack, nullptr);
+    }
+    struct sigaction action {};
+    action.sa_handler = on_crash_signal;
+    action.sa_flags = SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    for (int signal : kCrashSignals) sigaction(signal, &action, nullptr);
+}
+
+Outcome execute(clang::Interpreter& interpreter, clang::PartialTranslationUnit& unit) {
+    try {
+        tg::InterruptibleScope interruptible;  // Ctrl-C (request_interrupt) stops the input at its next op
+        if (auto error = interpreter.Execute(unit))
+            return {Outcome::Kind::compile_error, "LinkError", llvm::toString(std::move(error))};
+    } catch (...) {
+        return caught_exception();
+    }
+    return {};
+}
+
+// execute(), or the crash signal that ended it (0 if none). No object with a destructor
+// lives in this frame between sigsetjmp and the jump back.
+int execute_or_crash(clang::Interpreter& interpreter, clang::PartialTranslationUnit& unit, Outcome& outcome) {
+    sigjmp_buf landing;
+    if (const int signal = sigsetjmp(landing, /*savemask=*/1); signal != 0) {
+        crash_landing = nullptr;
+        return signal;
+    }
+    crash_landing = &landing;
+    outcome = execute(interpreter, unit);
+    crash_landing = nullptr;
+    return 0;
+}
+
+Outcome crashed(int signal) {
+    const char* abbreviation = sigabbrev_np(signal);
+    return {Outcome::Kind::crash, std::string("SIG") + (abbreviation ? abbreviation : "?"),
+            std::string("the input crashed (") + strsignal(signal) +
+                ") and was abandoned; everything defined before it is intact (what the input "
+                "itself held may have leaked: restart if the session misbehaves)"};
+}
+
 }  // namespace
 
 Session::Session(const std::vector<std::string>& extra_args) {
@@ -59,17 +132,26 @@ Session::Session(const std::vector<std::string>& extra_args) {
     llvm::InitializeNativeTargetAsmPrinter();
 
     // Run from the build tree, the headers and prelude of the source tree (they match the
-    // library beside it); installed, the installed copies.
+    // library beside it); installed, the copies installed beside the binary (wherever the
+    // installation was staged or moved), then those of the configured prefix.
     std::error_code ignored;
-    const bool in_build_tree = std::filesystem::equivalent(
-        std::filesystem::read_symlink("/proc/self/exe", ignored).parent_path(), TG_BUILD_DIR, ignored);
+    const auto binary_dir = std::filesystem::read_symlink("/proc/self/exe", ignored).parent_path();
+    const bool in_build_tree = std::filesystem::equivalent(binary_dir, TG_BUILD_DIR, ignored);
+    auto prefix = binary_dir;
+    for (const auto& part : std::filesystem::path(TG_BINDIR)) {
+        (void)part;
+        prefix = prefix.parent_path();
+    }
     const char* override_include = std::getenv("TG_INTERACTIVE_INCLUDE");
     const std::string include_dir =
         locate({override_include ? override_include : "", in_build_tree ? TG_SOURCE_INCLUDE_DIR : "",
-                TG_INSTALLED_INCLUDE_DIR, TG_SOURCE_INCLUDE_DIR},
+                in_build_tree ? "" : (prefix / TG_INCLUDEDIR).string(), TG_INSTALLED_INCLUDE_DIR,
+                TG_SOURCE_INCLUDE_DIR},
                "tapegrad/tapegrad.hpp");
-    const std::string prelude_dir = locate(
-        {in_build_tree ? TG_SOURCE_PRELUDE_DIR : "", TG_INSTALLED_PRELUDE_DIR, TG_SOURCE_PRELUDE_DIR}, "repl_prelude.hpp");
+    const std::string prelude_dir =
+        locate({in_build_tree ? TG_SOURCE_PRELUDE_DIR : "", in_build_tree ? "" : (prefix / TG_PRELUDEDIR).string(),
+                TG_INSTALLED_PRELUDE_DIR, TG_SOURCE_PRELUDE_DIR},
+               "repl_prelude.hpp");
 
     std::vector<std::string> args = {"-std=c++20", "-fexceptions", "-fcxx-exceptions",
                                       "-resource-dir", TG_CLANG_RESOURCE_DIR, "-I" + include_dir,
@@ -105,14 +187,9 @@ Outcome Session::run(const std::string& code) {
         std::string message = llvm::toString(unit.takeError());
         return {Outcome::Kind::compile_error, "CompileError", message};
     }
+    install_crash_handlers();
     Outcome outcome;
-    try {
-        tg::InterruptibleScope interruptible;  // Ctrl-C (request_interrupt) stops the input at its next op
-        if (auto error = interpreter_->Execute(*unit))
-            outcome = {Outcome::Kind::compile_error, "LinkError", llvm::toString(std::move(error))};
-    } catch (...) {
-        outcome = caught_exception();
-    }
+    if (const int signal = execute_or_crash(*interpreter_, *unit, outcome); signal != 0) outcome = crashed(signal);
     std::cout.flush();
     std::fflush(stdout);
     if (outcome.ok()) {

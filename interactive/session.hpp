@@ -1,7 +1,7 @@
 // A C++ session on clang's incremental interpreter (clang::Interpreter, the library under
 // clang-repl) with libtapegrad and the REPL prelude loaded. Each input either runs to the
-// end or is undone: a compile error, a tg::Error or any other exception thrown by the input
-// is caught and reported, the failed input is removed from the interpreter (so its names
+// end or is undone: a compile error, a tg::Error or any other exception thrown by the input,
+// or a crash signal its code raises (SIGSEGV, SIGFPE, SIGABRT, ...) is caught and reported, the failed input is removed from the interpreter (so its names
 // can be declared again), and everything defined by earlier inputs stays alive.
 // Shared by tapegrad-repl and the Jupyter kernel.
 #pragma once
@@ -17,9 +17,9 @@ class Interpreter;
 namespace tg::interactive {
 
 struct Outcome {
-    enum class Kind { ok, compile_error, exception };
+    enum class Kind { ok, compile_error, exception, crash };
     Kind kind = Kind::ok;
-    std::string ename;   // "tg::Error", "std::out_of_range", "CompileError", ...
+    std::string ename;   // "tg::Error", "std::out_of_range", "CompileError", "SIGSEGV", ...
     std::string evalue;  // the exception's what(), or the compiler's message
 
     bool ok() const { return kind == Kind::ok; }

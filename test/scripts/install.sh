@@ -3,10 +3,10 @@
 # installed copy with nothing but `pkg-config --cflags --libs tapegrad`.
 set -euo pipefail
 BUILD=${BUILD:-build}
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-meson install -C "$BUILD" --destdir "$prefix" --no-rebuild --quiet
-root="$prefix$(meson introspect "$BUILD" --buildoptions | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')"
+source "$(dirname "$0")/lib/staged_install.sh"
+stage_install "$BUILD"
+prefix=$stage_dir
+root=$stage_root
 pcdir=$(dirname "$(find "$root" -name tapegrad.pc | head -1)")
 # The .pc names the final prefix; point it at the staged copy.
 sed -i "s|^prefix=.*|prefix=$root|" "$pcdir/tapegrad.pc"
@@ -16,7 +16,7 @@ cat > "$prefix/hello.cpp" <<'CPP'
 int main() { auto x = tg::tensor({3.0}).requires_grad_(); auto y = x * x; y.backward(); std::cout << x.grad().item<float>() << "\n"; }
 CPP
 PKG_CONFIG_PATH="$pcdir" g++ "$prefix/hello.cpp" -o "$prefix/hello" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs tapegrad)
-out=$(LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libtapegrad.so' | head -1)")" "$prefix/hello")
+out=$(LD_LIBRARY_PATH="$stage_libdir" "$prefix/hello")
 echo "installed program printed: $out"
 [ "$out" = "6" ]
 # The installed headers must not pull in xtensor, xsimd or cblas (REPLs parse them).
@@ -26,7 +26,7 @@ fi
 # The installed library loads OpenBLAS's OpenMP build (one thread pool) and is portable:
 # valgrind's CPU has no AVX-512, so a library built with -march=native on this machine
 # would stop there with SIGILL (docs/design.md, "Portable build, dispatched kernels").
-libdir="$(dirname "$(find "$root" -name 'libtapegrad.so' | head -1)")"
+libdir=$stage_libdir
 deps=$(LD_LIBRARY_PATH="$libdir" ldd "$prefix/hello")
 [[ $deps == *openblas-openmp/libopenblas* ]] || { echo "installed library does not load OpenBLAS's OpenMP build"; exit 1; }
 if command -v valgrind >/dev/null; then

@@ -108,7 +108,8 @@ if chart is not None:
 
 def interrupt_check():
     """Ctrl-C in the notebook (interrupt_request: SIGINT, the kernelspec's interrupt_mode) stops an
-    endless cell at its next op; the kernel lives on with the cell's earlier definitions."""
+    endless cell at its next op, and a cell that writes through a null pointer fails with SIGSEGV;
+    the kernel lives on with the earlier definitions."""
     from jupyter_client.manager import start_new_kernel
     km, kc = start_new_kernel(kernel_name="tapegrad", startup_timeout=120)
     try:
@@ -134,6 +135,9 @@ def interrupt_check():
         seen = []
         after = run('std::cout << (steps > 0) << " " << tg::autograd::grad({(a * a).sum()}, {a})[0] << std::endl;',
                     lambda m: seen.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None, 120)
+        crash = run("int* nowhere = nullptr; *nowhere = 1;", lambda m: None, 120)["content"]
+        check("kernel: a null pointer write becomes the cell's SIGSEGV error",
+              crash["status"] == "error" and crash.get("ename") == "SIGSEGV", str(crash))
         check("kernel: the next cell runs with the earlier tensors",
               after["content"]["status"] == "ok" and "1 [2, 4]" in "".join(seen), "".join(seen))
     finally:

@@ -3,7 +3,9 @@
 # makes three everyday errors (a shape error, a bad index, backward() of a non-scalar)
 # plus a compile error and a std::exception, and after each one computes a gradient from
 # tensors defined before it (checked against the closed form). A failed declaration is
-# undone, so its name can be declared again. Exit status 0 at the end.
+# undone, so its name can be declared again. Crashes in the input's own code (a null
+# pointer, runaway recursion, a division by zero, abort()) are survived too. Exit status 0
+# at the end. Then Ctrl-C interrupts an endless loop.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/lib/install.sh
@@ -41,6 +43,12 @@ std::cout << "grad 3 " << cube_grad(w) << std::endl;
 int z = undeclared_name + 1;
 std::vector<int> empty; empty.at(3);
 std::cout << "grad 4 " << tg::autograd::grad({(x * w[0]).sum()}, {w})[0] << std::endl;
+int* nowhere = nullptr; *nowhere = 1;
+long runaway(long n) { return n == -1 ? 0 : runaway(n + 1) + 1; }
+runaway(0);
+volatile int zero = 0; int q = 1 / zero;
+std::abort();
+std::cout << "grad 5 " << tg::autograd::grad({(w * w).sum()}, {w})[0] << std::endl;
 show(y);
 plot(std::vector<double>{3, 2, 1.5}, "loss");
 %quit
@@ -65,6 +73,12 @@ expect "compile error shown"    "use of undeclared identifier 'undeclared_name'"
 expect "std::exception named"   "std::out_of_range: "
 expect "grad after those"       "grad 4 [[0.5, -1],"
 expect "grad 4 row 2"           " [0, 0]]"
+expect "null pointer survived"  "SIGSEGV: the input crashed (Segmentation fault) and was abandoned"
+expect "division by 0 survived" "SIGFPE: the input crashed"
+expect "abort() survived"       "SIGABRT: the input crashed"
+if [ "$(grep -c '^SIGSEGV: the input crashed' "$out")" -ne 2 ]; then echo "FAIL: expected two SIGSEGV lines (null pointer, stack overflow)"; fail=1; fi
+expect "grad after crashes"     "grad 5 [[2, 4],"
+expect "grad 5 row 2"           " [6, 8]]"
 expect "earlier value intact"   "[ float32 [], grad_fn=sum ]"
 # In a terminal, plot writes its PNG to a file and names it.
 png=$(grep -oE '^<line chart "loss": 1 series, 3 points> -> /[^ ]+\.png$' "$out" | sed 's/.*-> //')
@@ -76,7 +90,7 @@ fi
 rm -f "$png"
 if [ "$(grep -c '^tg::Error: ' "$out")" -ne 3 ]; then echo "FAIL: expected exactly three tg::Error lines"; fail=1; fi
 if grep -qF "after quit" "$out"; then echo "FAIL: %quit did not end the session"; fail=1; fi
-if grep -qE "Segmentation|terminate called|Symbols not found|Failed to materialize" "$out"; then
+if grep -qE "^Segmentation|terminate called|Symbols not found|Failed to materialize" "$out"; then
     echo "FAIL: the host crashed or failed to link"; fail=1
 fi
 if [ "$status" -ne 0 ]; then echo "FAIL: exit status $status"; fail=1; fi
