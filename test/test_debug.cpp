@@ -1,4 +1,4 @@
-// Debugging aids: print_tape / to_dot, nn::summary, gradient and activation statistics.
+// Debugging aids: print_tape / to_dot, nn::model_summary, gradient and activation statistics.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -23,12 +23,7 @@ std::string slurp_dir(const std::filesystem::path& dir) {
     return all;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
+using tgtest::lines_of;
 
 }  // namespace
 
@@ -181,10 +176,10 @@ struct SmallCnn : tg::nn::Module {
 
 }  // namespace
 
-TEST_CASE("nn::summary of an MLP: rows, shapes and exact parameter counts") {
+TEST_CASE("nn::model_summary of an MLP: rows, shapes and exact parameter counts") {
     tg::nn::Sequential mlp(tg::nn::Linear(784, 64), tg::nn::ReLU(), tg::nn::Linear(64, 10));
     mlp.at<tg::nn::Linear>(2).bias.requires_grad_(false);  // frozen: non-trainable
-    auto s = tg::nn::summary(mlp, tg::randn({2, 784}));
+    auto s = tg::nn::model_summary(mlp, tg::randn({2, 784}));
     REQUIRE(s.layers.size() == 3);
     CHECK(s.model_type == "Sequential");
     CHECK(s.layers[0].path == "0");
@@ -213,11 +208,11 @@ TEST_CASE("nn::summary of an MLP: rows, shapes and exact parameter counts") {
     CHECK(os.str() == table);
 }
 
-TEST_CASE("nn::summary of a small CNN: nested paths, depth, buffers, modes kept") {
+TEST_CASE("nn::model_summary of a small CNN: nested paths, depth, buffers, modes kept") {
     SmallCnn cnn;
     cnn.classifier->eval();  // mixed modes are restored as they were
     tg::Tensor mean_before = cnn.features->at<tg::nn::BatchNorm2d>(1).running_mean.clone();
-    auto s = tg::nn::summary(cnn, tg::randn({1, 1, 8, 8}) * 5.0 + 3.0);
+    auto s = tg::nn::model_summary(cnn, tg::randn({1, 1, 8, 8}) * 5.0 + 3.0);
     std::vector<std::string> paths;
     for (const auto& l : s.layers) paths.push_back(l.path + ":" + l.type + ":" + std::to_string(l.depth));
     CHECK(paths == std::vector<std::string>{
@@ -309,5 +304,5 @@ TEST_CASE("ActivationStats stops watching when destroyed") {
     // Its observer is uninstalled: one left behind would be called, freed, by every later
     // forward (a use-after-free that only a sanitizer would otherwise see).
     CHECK(tg::detail::module_observers().size() == installed);
-    CHECK(tg::nn::summary(model, tg::tensor({-1.0, 1.0})).layers.size() == 1);  // runs, watched by summary only
+    CHECK(tg::nn::model_summary(model, tg::tensor({-1.0, 1.0})).layers.size() == 1);  // runs, watched by model_summary only
 }

@@ -11,15 +11,6 @@ using Inputs = std::vector<Tensor>;
 
 namespace {
 
-void check_close(const Tensor& got, const Tensor& expected, double eps = 1e-12) {
-    REQUIRE(got.sizes() == expected.sizes());
-    const auto g = values(got), e = values(expected);
-    for (std::size_t i = 0; i < g.size(); ++i) {
-        INFO("element " << i);
-        CHECK(g[i] == Approx(e[i]).epsilon(eps).margin(eps));
-    }
-}
-
 Tensor rnd(const tg::Shape& shape) { return tg::uniform(shape, -1, 1, tg::kFloat64); }
 
 }  // namespace

@@ -255,19 +255,7 @@ std::vector<double> packed_doubles(const std::string& bytes) {
     return out;
 }
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/tg_summary_XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using tgtest::TempDir;
 
 std::vector<fs::path> event_files(const fs::path& dir) {
     std::vector<fs::path> files;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,11 @@ inline void check_close(const std::vector<double>& got, const std::vector<double
 inline void check_close(const tg::Tensor& got, const std::vector<double>& expected, double tol = 1e-12) {
     check_close(values(got), expected, tol);
 }
+// The same shape, then the same values as above.
+inline void check_close(const tg::Tensor& got, const tg::Tensor& expected, double tol = 1e-12) {
+    REQUIRE(got.sizes() == expected.sizes());
+    check_close(values(got), values(expected), tol);
+}
 
 // Same dtype, shape and bytes (bitwise: -0.0 differs from 0.0, NaN equals the same NaN).
 template <class T>
@@ -96,6 +102,14 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
     std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// The lines of a printed text (tape printouts, progress output), without the newlines.
+inline std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
 
 inline std::vector<unsigned char> read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -20,19 +20,8 @@ struct GradMode {
     static void set_enabled(bool enabled);
 };
 
-// Nothing is recorded while one lives (= libtorch's NoGradGuard; inference, updates).
-class NoGradGuard {
-public:
-    NoGradGuard() : previous_(GradMode::is_enabled()) { GradMode::set_enabled(false); }
-    ~NoGradGuard() { GradMode::set_enabled(previous_); }
-    NoGradGuard(const NoGradGuard&) = delete;
-    NoGradGuard& operator=(const NoGradGuard&) = delete;
-
-private:
-    bool previous_;
-};
-
-// Sets grad mode for a scope (libtorch's AutoGradMode).
+// Sets grad mode for a scope (libtorch's AutoGradMode); the previous mode comes back
+// when it ends.
 class AutoGradMode {
 public:
     explicit AutoGradMode(bool enabled) : previous_(GradMode::is_enabled()) {
@@ -44,6 +33,11 @@ public:
 
 private:
     bool previous_;
+};
+
+// Nothing is recorded while one lives (= libtorch's NoGradGuard; inference, updates).
+struct NoGradGuard : AutoGradMode {
+    NoGradGuard() : AutoGradMode(false) {}
 };
 
 // Where a node sends the gradient for one of its inputs: that input's producing node and

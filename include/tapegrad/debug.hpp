@@ -1,10 +1,10 @@
 // Debugging aids (see docs/debugging.md): anomaly mode, the tape as text / Graphviz,
-// nn::summary (Keras' model.summary), gradient and activation statistics.
+// nn::model_summary (Keras' model.summary), gradient and activation statistics.
 //
 //   tg::autograd::DetectAnomalyGuard anomaly;   // NaN/Inf -> tg::Error naming the op
 //   tg::print_tape(loss, std::cout);            // what backward() will run
 //   std::ofstream("tape.dot") << tg::to_dot(loss);   // dot -Tpng tape.dot -o tape.png
-//   std::cout << tg::nn::summary(model, x);     // layers, output shapes, parameter counts
+//   std::cout << tg::nn::model_summary(model, x);     // layers, output shapes, parameter counts
 #pragma once
 
 #include <cstdint>
@@ -66,7 +66,7 @@ std::string to_dot(const Tensor& output, const NamedTensors& parameters = {});
 
 namespace nn {
 
-// One row of summary(): a module that was called during the example forward pass.
+// One row of model_summary(): a module that was called during the example forward pass.
 struct LayerSummary {
     std::string path;        // "encoder/conv1" (module path, '/'-separated)
     std::string type;        // "Conv2d"
@@ -94,7 +94,7 @@ std::ostream& operator<<(std::ostream& os, const ModelSummary& summary);
 // statistics do not move; each module's train/eval mode is restored after) and
 // records every module called through operator() with its output shape and parameter
 // count (Keras' model.summary(); TF-1's tf.global_variables() listing).
-ModelSummary summary(Module& model, const Tensor& example_input);
+ModelSummary model_summary(Module& model, const Tensor& example_input);
 
 }  // namespace nn
 

@@ -326,7 +326,8 @@ public:
 protected:
     explicit Optimizer(std::unique_ptr<OptimizerOptions> defaults);
 
-    // Throws when `options` is not this optimizer's kind or holds invalid values.
+    // Throws when `options` holds invalid values; the base has already checked that they are
+    // this optimizer's kind (<name()>Options) and that lr >= 0 (check_group_options).
     virtual void check_options(const OptimizerOptions& options) const = 0;
     // The buffers every parameter with state has under `options` (checked on load), and
     // every buffer name this optimizer may keep (some are created on first use).
@@ -343,6 +344,7 @@ protected:
                         ParamState& state) const = 0;
 
 private:
+    void check_group_options(const OptimizerOptions& options) const;
     void step_params(const std::unordered_set<const TensorImpl*>* only);
     void check_new_params(const std::vector<Tensor>& params, std::string_view what) const;
 
@@ -357,6 +359,16 @@ private:
     bool reported_unused_ = false;
 };
 
+// The hooks each optimizer below defines in its lib/optim/<name>.cpp: the protected
+// virtuals of Optimizer, declared once here.
+#define TG_OPTIMIZER_HOOKS                                                                    \
+    void check_options(const OptimizerOptions& options) const override;                        \
+    std::vector<std::string> state_names(const OptimizerOptions& options) const override;      \
+    std::vector<std::string> all_state_names() const override;                                \
+    ParamState init_state(const OptimizerOptions& options, const Tensor& param) const override; \
+    void update(const OptimizerOptions& options, Tensor& param, const Tensor& grad,            \
+                ParamState& state) const override;
+
 // p -= lr * d with d = g + weight_decay*p, then with momentum:
 // buf = momentum*buf + (1 - dampening)*d (buf = d on the first step) and
 // d = nesterov ? d + momentum*buf : buf.
@@ -367,12 +379,7 @@ public:
     std::string_view name() const override { return "SGD"; }
 
 protected:
-    void check_options(const OptimizerOptions& options) const override;
-    std::vector<std::string> state_names(const OptimizerOptions& options) const override;
-    std::vector<std::string> all_state_names() const override;
-    ParamState init_state(const OptimizerOptions& options, const Tensor& param) const override;
-    void update(const OptimizerOptions& options, Tensor& param, const Tensor& grad,
-                ParamState& state) const override;
+    TG_OPTIMIZER_HOOKS
 };
 
 // v = alpha*v + (1-alpha)*g^2 (g with weight decay added); centered also tracks
@@ -385,12 +392,7 @@ public:
     std::string_view name() const override { return "RMSprop"; }
 
 protected:
-    void check_options(const OptimizerOptions& options) const override;
-    std::vector<std::string> state_names(const OptimizerOptions& options) const override;
-    std::vector<std::string> all_state_names() const override;
-    ParamState init_state(const OptimizerOptions& options, const Tensor& param) const override;
-    void update(const OptimizerOptions& options, Tensor& param, const Tensor& grad,
-                ParamState& state) const override;
+    TG_OPTIMIZER_HOOKS
 };
 
 // m = b1*m + (1-b1)*g, v = b2*v + (1-b2)*g^2 (g with L2 weight decay added),
@@ -402,12 +404,7 @@ public:
     std::string_view name() const override { return "Adam"; }
 
 protected:
-    void check_options(const OptimizerOptions& options) const override;
-    std::vector<std::string> state_names(const OptimizerOptions& options) const override;
-    std::vector<std::string> all_state_names() const override;
-    ParamState init_state(const OptimizerOptions& options, const Tensor& param) const override;
-    void update(const OptimizerOptions& options, Tensor& param, const Tensor& grad,
-                ParamState& state) const override;
+    TG_OPTIMIZER_HOOKS
 };
 
 // Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 - lr*weight_decay,
@@ -419,12 +416,7 @@ public:
     std::string_view name() const override { return "AdamW"; }
 
 protected:
-    void check_options(const OptimizerOptions& options) const override;
-    std::vector<std::string> state_names(const OptimizerOptions& options) const override;
-    std::vector<std::string> all_state_names() const override;
-    ParamState init_state(const OptimizerOptions& options, const Tensor& param) const override;
-    void update(const OptimizerOptions& options, Tensor& param, const Tensor& grad,
-                ParamState& state) const override;
+    TG_OPTIMIZER_HOOKS
 };
 
 // sum += g^2 (g with weight decay added); p -= clr * g / (sqrt(sum) + eps) with
@@ -436,12 +428,7 @@ public:
     std::string_view name() const override { return "Adagrad"; }
 
 protected:
-    void check_options(const OptimizerOptions& options) const override;
-    std::vector<std::string> state_names(const OptimizerOptions& options) const override;
-    std::vector<std::string> all_state_names() const override;
-    ParamState init_state(const OptimizerOptions& options, const Tensor& param) const override;
-    void update(const OptimizerOptions& options, Tensor& param, const Tensor& grad,
-                ParamState& state) const override;
+    TG_OPTIMIZER_HOOKS
 };
 
 // ---- learning-rate schedulers ---------------------------------------------------------------

@@ -99,34 +99,35 @@ std::size_t take_pending_saved_bytes();
 
 template <class F>
 void record_closure(std::string_view name, const Tensor* inputs, std::size_t num_inputs, Tensor* const* outputs,
-                    std::size_t num_outputs, F&& backward, std::size_t saved_bytes) {
-    saved_bytes += take_pending_saved_bytes();
+                    std::size_t num_outputs, F&& backward) {
+    // What the node keeps is exactly what its SavedTensors counted: one way to count.
     using Closure = std::decay_t<F>;
-    attach_node(std::make_shared<ClosureNode<Closure>>(name, Closure(std::forward<F>(backward)), saved_bytes),
+    attach_node(std::make_shared<ClosureNode<Closure>>(name, Closure(std::forward<F>(backward)),
+                                                       take_pending_saved_bytes()),
                 inputs, num_inputs, outputs, num_outputs);
 }
 
 // Multi-output form: backward(std::vector<Tensor>& grad_outputs) -> GradList.
 template <class F>
 void record_node(std::string_view name, const Tensor* inputs, std::size_t num_inputs,
-                 const std::vector<Tensor*>& outputs, F&& backward, std::size_t saved_bytes = 0) {
-    record_closure(name, inputs, num_inputs, outputs.data(), outputs.size(), std::forward<F>(backward), saved_bytes);
+                 const std::vector<Tensor*>& outputs, F&& backward) {
+    record_closure(name, inputs, num_inputs, outputs.data(), outputs.size(), std::forward<F>(backward));
 }
 
 // Single-output form: backward(const Tensor& grad_output) -> GradList.
 template <class F>
 void record(std::string_view name, std::initializer_list<Tensor> inputs, Tensor& output,
-            F&& backward, std::size_t saved_bytes = 0) {
+            F&& backward) {
     Tensor* out = &output;
     record_closure(name, inputs.begin(), inputs.size(), &out, 1,
-                   [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); }, saved_bytes);
+                   [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); });
 }
 template <class F>
 void record(std::string_view name, const std::vector<Tensor>& inputs, Tensor& output,
-            F&& backward, std::size_t saved_bytes = 0) {
+            F&& backward) {
     Tensor* out = &output;
     record_closure(name, inputs.data(), inputs.size(), &out, 1,
-                   [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); }, saved_bytes);
+                   [f = std::forward<F>(backward)](std::vector<Tensor>& g) { return f(g[0]); });
 }
 
 // The node being applied by the engine on this thread (null outside backward).

@@ -3,7 +3,7 @@
 // tg::name_scope push onto it. When nothing is pushed the current path is a null pointer,
 // so recording pays one thread-local load and nothing else.
 //
-// Also the module-call observers behind nn::summary and ActivationStats: while one is
+// Also the module-call observers behind nn::model_summary and ActivationStats: while one is
 // installed, Module::operator() reports every call (module, its path, input, output).
 #pragma once
 

@@ -1,4 +1,4 @@
-// nn::summary: Keras' model.summary() for a tapegrad module, from one example forward
+// nn::model_summary: Keras' model.summary() for a tapegrad module, from one example forward
 // pass watched through Module::operator() (the module-call observers of scope.hpp).
 #include <algorithm>
 #include <array>
@@ -77,8 +77,8 @@ std::string with_commas(std::int64_t n) {
 
 }  // namespace
 
-ModelSummary summary(Module& model, const Tensor& example_input) {
-    detail::check_defined(example_input, "nn::summary");
+ModelSummary model_summary(Module& model, const Tensor& example_input) {
+    detail::check_defined(example_input, "nn::model_summary");
     ModelSummary result;
     result.model_type = model.type_name();
     result.input_shape = example_input.sizes();

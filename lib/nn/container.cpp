@@ -16,20 +16,14 @@ Tensor Functional::forward(const Tensor& input) { return function_(input); }
 void Functional::pretty_print(std::ostream& os) const { os << name_ << "()"; }
 
 Tensor Sequential::forward(const Tensor& input) {
-    TG_CHECK(!modules_.empty(), "Sequential::forward", "the Sequential is empty");
+    TG_CHECK(!modules().empty(), "Sequential::forward", "the Sequential is empty");
     Tensor x = input;
-    for (const ModulePtr& module : modules_) x = (*module)(x);
+    for (const ModulePtr& module : modules()) x = (*module)(x);
     return x;
 }
 
-const ModulePtr& Sequential::operator[](std::size_t index) const {
-    TG_CHECK(index < modules_.size(), "Sequential", "index {} is out of range for {} modules",
-             index, modules_.size());
-    return modules_[index];
-}
-
-const ModulePtr& ModuleList::operator[](std::size_t index) const {
-    TG_CHECK(index < modules_.size(), "ModuleList", "index {} is out of range for {} modules",
+const ModulePtr& ModuleSequence::operator[](std::size_t index) const {
+    TG_CHECK(index < modules_.size(), type_name(), "index {} is out of range for {} modules",
              index, modules_.size());
     return modules_[index];
 }

@@ -19,9 +19,7 @@ Adagrad::Adagrad(std::vector<OptimizerParamGroup> groups, const AdagradOptions& 
 }
 
 void Adagrad::check_options(const OptimizerOptions& options) const {
-    const auto* o = dynamic_cast<const AdagradOptions*>(&options);
-    TG_CHECK(o != nullptr, "Adagrad", "a parameter group has options of another optimizer (expected AdagradOptions)");
-    TG_CHECK(o->lr() >= 0, "Adagrad", "invalid learning rate {} (expected >= 0)", o->lr());
+    const auto* o = static_cast<const AdagradOptions*>(&options);
     TG_CHECK(o->lr_decay() >= 0, "Adagrad", "invalid lr_decay {} (expected >= 0)", o->lr_decay());
     TG_CHECK(o->weight_decay() >= 0, "Adagrad", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
     TG_CHECK(o->initial_accumulator_value() >= 0, "Adagrad", "invalid initial_accumulator_value {} (expected >= 0)",

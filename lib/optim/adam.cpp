@@ -18,13 +18,19 @@ struct AdamStep {
     bool amsgrad, epsilon_hat;
 };
 
-void check_adam(std::string_view op, double lr, const Betas& betas, double eps, double weight_decay) {
-    const auto [b1, b2] = betas;
-    TG_CHECK(lr >= 0, op, "invalid learning rate {} (expected >= 0)", lr);
+// The options Adam and AdamW share (the learning rate is checked by the base).
+template <class Options>
+void check_adam(std::string_view op, const Options& o) {
+    const auto [b1, b2] = o.betas();
     TG_CHECK(b1 >= 0 && b1 < 1, op, "invalid beta1 {} (expected in [0, 1))", b1);
     TG_CHECK(b2 >= 0 && b2 < 1, op, "invalid beta2 {} (expected in [0, 1))", b2);
-    TG_CHECK(eps >= 0, op, "invalid eps {} (expected >= 0)", eps);
-    TG_CHECK(weight_decay >= 0, op, "invalid weight_decay {} (expected >= 0)", weight_decay);
+    TG_CHECK(o.eps() >= 0, op, "invalid eps {} (expected >= 0)", o.eps());
+    TG_CHECK(o.weight_decay() >= 0, op, "invalid weight_decay {} (expected >= 0)", o.weight_decay());
+}
+
+std::vector<std::string> adam_state_names(bool amsgrad) {
+    if (amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    return {"exp_avg", "exp_avg_sq"};
 }
 
 ParamState adam_state(const Tensor& param, bool amsgrad) {
@@ -89,16 +95,13 @@ Adam::Adam(std::vector<OptimizerParamGroup> groups, const AdamOptions& defaults)
 }
 
 void Adam::check_options(const OptimizerOptions& options) const {
-    const auto* o = dynamic_cast<const AdamOptions*>(&options);
-    TG_CHECK(o != nullptr, "Adam", "a parameter group has options of another optimizer (expected AdamOptions)");
-    check_adam("Adam", o->lr(), o->betas(), o->eps(), o->weight_decay());
+    check_adam("Adam", static_cast<const AdamOptions&>(options));
 }
 
 std::vector<std::string> Adam::state_names(const OptimizerOptions& options) const {
-    if (static_cast<const AdamOptions&>(options).amsgrad()) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-    return {"exp_avg", "exp_avg_sq"};
+    return adam_state_names(static_cast<const AdamOptions&>(options).amsgrad());
 }
-std::vector<std::string> Adam::all_state_names() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+std::vector<std::string> Adam::all_state_names() const { return adam_state_names(true); }
 
 ParamState Adam::init_state(const OptimizerOptions& options, const Tensor& param) const {
     return adam_state(param, static_cast<const AdamOptions&>(options).amsgrad());
@@ -121,16 +124,13 @@ AdamW::AdamW(std::vector<OptimizerParamGroup> groups, const AdamWOptions& defaul
 }
 
 void AdamW::check_options(const OptimizerOptions& options) const {
-    const auto* o = dynamic_cast<const AdamWOptions*>(&options);
-    TG_CHECK(o != nullptr, "AdamW", "a parameter group has options of another optimizer (expected AdamWOptions)");
-    check_adam("AdamW", o->lr(), o->betas(), o->eps(), o->weight_decay());
+    check_adam("AdamW", static_cast<const AdamWOptions&>(options));
 }
 
 std::vector<std::string> AdamW::state_names(const OptimizerOptions& options) const {
-    if (static_cast<const AdamWOptions&>(options).amsgrad()) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-    return {"exp_avg", "exp_avg_sq"};
+    return adam_state_names(static_cast<const AdamWOptions&>(options).amsgrad());
 }
-std::vector<std::string> AdamW::all_state_names() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+std::vector<std::string> AdamW::all_state_names() const { return adam_state_names(true); }
 
 ParamState AdamW::init_state(const OptimizerOptions& options, const Tensor& param) const {
     return adam_state(param, static_cast<const AdamWOptions&>(options).amsgrad());

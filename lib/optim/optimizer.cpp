@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <typeinfo>
 
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
@@ -65,8 +66,17 @@ Optimizer::Optimizer(std::unique_ptr<OptimizerOptions> defaults) : defaults_(std
 Optimizer::~Optimizer() = default;
 
 void Optimizer::init_groups(std::vector<OptimizerParamGroup> groups) {
-    check_options(*defaults_);
+    check_group_options(*defaults_);
     for (auto& group : groups) add_param_group(group);
+}
+
+// What every optimizer checks first: options of its own kind (the defaults' type) and a
+// learning rate >= 0; then its own check_options.
+void Optimizer::check_group_options(const OptimizerOptions& options) const {
+    TG_CHECK(typeid(options) == typeid(*defaults_), name(),
+             "a parameter group has options of another optimizer (expected {}Options)", name());
+    TG_CHECK(options.get_lr() >= 0, name(), "invalid learning rate {} (expected >= 0)", options.get_lr());
+    check_options(options);
 }
 
 void Optimizer::check_new_params(const std::vector<Tensor>& params, std::string_view what) const {
@@ -89,7 +99,7 @@ void Optimizer::check_new_params(const std::vector<Tensor>& params, std::string_
 void Optimizer::add_param_group(const OptimizerParamGroup& group) {
     check_new_params(group.params(), "parameter");
     OptimizerParamGroup added(group.params(), group.has_options() ? group.options().clone() : defaults_->clone());
-    check_options(added.options());
+    check_group_options(added.options());
     groups_.push_back(std::move(added));
 }
 
@@ -376,7 +386,7 @@ void Optimizer::load_state_dict(const NamedTensors& entries) {
     }
     for (std::size_t g = 0; g < groups_.size(); ++g) {
         TG_CHECK(has_count[g], op, "entry 'group.{}.num_params' is missing", g);
-        check_options(*options[g]);
+        check_group_options(*options[g]);
     }
     for (const auto& [key, slot] : loaded) {
         const auto [g, i] = key;

@@ -20,9 +20,7 @@ RMSprop::RMSprop(std::vector<OptimizerParamGroup> groups, const RMSpropOptions& 
 }
 
 void RMSprop::check_options(const OptimizerOptions& options) const {
-    const auto* o = dynamic_cast<const RMSpropOptions*>(&options);
-    TG_CHECK(o != nullptr, "RMSprop", "a parameter group has options of another optimizer (expected RMSpropOptions)");
-    TG_CHECK(o->lr() >= 0, "RMSprop", "invalid learning rate {} (expected >= 0)", o->lr());
+    const auto* o = static_cast<const RMSpropOptions*>(&options);
     TG_CHECK(o->alpha() >= 0 && o->alpha() <= 1, "RMSprop", "invalid alpha {} (expected in [0, 1])", o->alpha());
     TG_CHECK(o->eps() >= 0, "RMSprop", "invalid eps {} (expected >= 0)", o->eps());
     TG_CHECK(o->momentum() >= 0, "RMSprop", "invalid momentum {} (expected >= 0)", o->momentum());

@@ -15,9 +15,7 @@ SGD::SGD(std::vector<OptimizerParamGroup> groups, const SGDOptions& defaults)
 }
 
 void SGD::check_options(const OptimizerOptions& options) const {
-    const auto* o = dynamic_cast<const SGDOptions*>(&options);
-    TG_CHECK(o != nullptr, "SGD", "a parameter group has options of another optimizer (expected SGDOptions)");
-    TG_CHECK(o->lr() >= 0, "SGD", "invalid learning rate {} (expected >= 0)", o->lr());
+    const auto* o = static_cast<const SGDOptions*>(&options);
     TG_CHECK(o->momentum() >= 0, "SGD", "invalid momentum {} (expected >= 0)", o->momentum());
     TG_CHECK(o->weight_decay() >= 0, "SGD", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
     TG_CHECK(!o->nesterov() || (o->momentum() > 0 && o->dampening() == 0), "SGD",

@@ -57,7 +57,7 @@ public:
     virtual Tensor forward(const Tensor& input);
     // forward() inside a name scope named after this module's registered name, so ops get
     // module paths ("encoder/conv1"); call children this way to get them (and so that
-    // nn::summary / ActivationStats see the calls).
+    // nn::model_summary / ActivationStats see the calls).
     Tensor operator()(const Tensor& input);
     // The name a parent registered this module under ("" for a root / unregistered one).
     const std::string& scope_name() const { return scope_name_; }
@@ -145,32 +145,18 @@ private:
     std::string name_;
 };
 
-// Runs its modules in order, each one's output the next one's input. Children are named
-// "0", "1", ... unless pushed with a name.
-//   tg::nn::Sequential net(tg::nn::Linear(784, 64), tg::nn::ReLU(), tg::nn::Linear(64, 10));
-class Sequential : public Module {
+// What Sequential and ModuleList share: an ordered list of children, registered as "0",
+// "1", ... (so parameters are found, and printing and train/eval reach them).
+class ModuleSequence : public Module {
 public:
-    Sequential() : Module("Sequential") {}
-    template <class... Ms, class = std::enable_if_t<!(sizeof...(Ms) == 1 &&
-                                                      (std::is_same_v<std::decay_t<Ms>, Sequential> && ...))>>
-    explicit Sequential(Ms&&... modules) : Module("Sequential") {
-        (push_back(std::forward<Ms>(modules)), ...);
-    }
-
     template <class M>
     void push_back(std::shared_ptr<M> module) {
-        push_back(std::to_string(modules_.size()), std::move(module));
+        append(std::to_string(modules_.size()), std::move(module));
     }
     template <class M, class = std::enable_if_t<std::is_base_of_v<Module, std::decay_t<M>>>>
     void push_back(M&& module) {
         push_back(std::make_shared<std::decay_t<M>>(std::forward<M>(module)));
     }
-    template <class M>
-    void push_back(std::string name, std::shared_ptr<M> module) {
-        modules_.push_back(register_module(std::move(name), std::move(module)));
-    }
-
-    Tensor forward(const Tensor& input) override;
 
     std::size_t size() const { return modules_.size(); }
     bool is_empty() const { return modules_.empty(); }
@@ -182,53 +168,55 @@ public:
     M& at(std::size_t index) const {
         auto* typed = dynamic_cast<M*>((*this)[index].get());
         if (typed == nullptr)
-            throw Error("Sequential::at: module " + std::to_string(index) + " is a " +
+            throw Error(type_name() + "::at: module " + std::to_string(index) + " is a " +
                         (*this)[index]->type_name() + ", not the type asked for");
         return *typed;
     }
     auto begin() const { return modules_.begin(); }
     auto end() const { return modules_.end(); }
+
+protected:
+    explicit ModuleSequence(std::string type_name) : Module(std::move(type_name)) {}
+    template <class M>
+    void append(std::string name, std::shared_ptr<M> module) {
+        modules_.push_back(register_module(std::move(name), std::move(module)));
+    }
+    const std::vector<ModulePtr>& modules() const { return modules_; }
 
 private:
     std::vector<ModulePtr> modules_;
 };
 
-// A list of modules registered as "0", "1", ... (parameters are found, printing and
-// train/eval reach them); the owner decides how to call them, so it has no forward.
-class ModuleList : public Module {
+// Runs its modules in order, each one's output the next one's input. Children are named
+// "0", "1", ... unless pushed with a name.
+//   tg::nn::Sequential net(tg::nn::Linear(784, 64), tg::nn::ReLU(), tg::nn::Linear(64, 10));
+class Sequential : public ModuleSequence {
 public:
-    ModuleList() : Module("ModuleList") {}
+    Sequential() : ModuleSequence("Sequential") {}
     template <class... Ms, class = std::enable_if_t<!(sizeof...(Ms) == 1 &&
-                                                      (std::is_same_v<std::decay_t<Ms>, ModuleList> && ...))>>
-    explicit ModuleList(Ms&&... modules) : Module("ModuleList") {
+                                                      (std::is_same_v<std::decay_t<Ms>, Sequential> && ...))>>
+    explicit Sequential(Ms&&... modules) : ModuleSequence("Sequential") {
         (push_back(std::forward<Ms>(modules)), ...);
     }
 
+    using ModuleSequence::push_back;
     template <class M>
-    void push_back(std::shared_ptr<M> module) {
-        modules_.push_back(register_module(std::to_string(modules_.size()), std::move(module)));
-    }
-    template <class M, class = std::enable_if_t<std::is_base_of_v<Module, std::decay_t<M>>>>
-    void push_back(M&& module) {
-        push_back(std::make_shared<std::decay_t<M>>(std::forward<M>(module)));
+    void push_back(std::string name, std::shared_ptr<M> module) {
+        append(std::move(name), std::move(module));
     }
 
-    std::size_t size() const { return modules_.size(); }
-    bool is_empty() const { return modules_.empty(); }
-    const ModulePtr& operator[](std::size_t index) const;
-    template <class M>
-    M& at(std::size_t index) const {
-        auto* typed = dynamic_cast<M*>((*this)[index].get());
-        if (typed == nullptr)
-            throw Error("ModuleList::at: module " + std::to_string(index) + " is a " +
-                        (*this)[index]->type_name() + ", not the type asked for");
-        return *typed;
-    }
-    auto begin() const { return modules_.begin(); }
-    auto end() const { return modules_.end(); }
+    Tensor forward(const Tensor& input) override;
+};
 
-private:
-    std::vector<ModulePtr> modules_;
+// A list of modules; the owner decides how to call them, so it has no forward.
+class ModuleList : public ModuleSequence {
+public:
+    ModuleList() : ModuleSequence("ModuleList") {}
+    template <class... Ms, class = std::enable_if_t<!(sizeof...(Ms) == 1 &&
+                                                      (std::is_same_v<std::decay_t<Ms>, ModuleList> && ...))>>
+    explicit ModuleList(Ms&&... modules) : ModuleSequence("ModuleList") {
+        (push_back(std::forward<Ms>(modules)), ...);
+    }
 };
 
 }  // namespace tg::nn
