@@ -39,6 +39,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common.hpp"
+
 namespace F = tg::nn::functional;
 namespace nn = tg::nn;
 namespace data = tg::data;
@@ -92,30 +94,18 @@ void print_accuracy(double accuracy, std::int64_t n) {
                 static_cast<long long>(n));
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"2x(conv5x5-BN-ReLU-maxpool) + dense + dropout CNN on Fashion-MNIST"};
-    std::string data_dir = FashionMNIST::kDefaultRoot;
-    int epochs = 3;
-    std::int64_t batch_size = 64;
+    examples::CommonFlags flags{.epochs = 3, .batch_size = 64};
     std::int64_t train_size = 0;
     double lr = 2e-3;
     double dropout = 0.3;
-    std::uint64_t seed = 0;
-    std::string save_path, load_path, logdir;
+    std::string save_path, load_path;
     bool distributed = false;
-    int workers = 0;
 
-    app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")->capture_default_str();
-    app.add_option("--epochs", epochs, "passes over the shuffled training set")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    app.add_option("--batch-size", batch_size, "examples per step")->capture_default_str()->check(CLI::PositiveNumber);
+    examples::add_common_flags(app, flags, "initial weights, shuffling, dropout");
     app.add_option("--lr", lr, "initial Adam learning rate (cosine-decayed to lr/20 over the epochs)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -125,16 +115,12 @@ int main(int argc, char** argv) {
     app.add_option("--train-size", train_size, "train on the first N training images only (0: all)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--seed", seed, "random seed (initial weights, shuffling, dropout)")->capture_default_str();
     app.add_option("--save", save_path, "write the trained parameters and BN statistics here (tg::save)");
     app.add_option("--load", load_path, "evaluate the model saved at PATH on the test set (no training)");
-    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, lr, weights, graph) here");
-    app.add_option("--workers", workers, "background threads preparing batches")
-        ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
     app.add_flag("--distributed", distributed,
                  "data-parallel over MPI: run under mpirun -np N (--batch-size is per process)");
     CLI11_PARSE(app, argc, argv);
+    const auto& [data_dir, epochs, batch_size, seed, logdir, workers] = flags;
 
     std::optional<tg::distributed::Context> mpi;  // MPI_Init ... MPI_Finalize
     try {
@@ -160,11 +146,8 @@ int main(int argc, char** argv) {
         }
 
         const FashionMNIST full_train(data_dir, Split::Train);
-        // The first --train-size images, or all of them.
-        const std::int64_t n_train =
-            train_size > 0 && train_size < full_train.size() ? train_size : full_train.size();
-        const data::TensorDataset train_set(full_train.images().narrow(0, 0, n_train),
-                                            full_train.labels().narrow(0, 0, n_train));
+        const data::TensorDataset train_set = examples::first_examples(full_train, train_size);
+        const std::int64_t n_train = train_set.size();
         data::DataLoaderOptions train_options{.batch_size = batch_size, .shuffle = true, .seed = seed,
                                               .num_workers = workers};
         // Each process takes its shard of every epoch's permutation of (seed, epoch).
@@ -172,7 +155,7 @@ int main(int argc, char** argv) {
             train_options.sampler = tg::distributed::DistributedSampler(n_train, true, seed).sampler();
         data::DataLoader train_loader(data::map(train_set, normalize), train_options);
         say("loaded %lld training and %lld test images in %.2f s\n", static_cast<long long>(n_train),
-                    static_cast<long long>(test_set.size()), seconds_since(load_start));
+                    static_cast<long long>(test_set.size()), examples::seconds_since(load_start));
         if (!quiet) std::cout << model << '\n';
 
         tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(lr));
@@ -188,23 +171,21 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
 
         const auto train_start = std::chrono::steady_clock::now();
-        train::FitOptions options;
-        options.epochs = epochs;
-        options.metrics = {train::accuracy()};
-        options.callbacks = {std::make_shared<train::LRSchedulerStep>(schedule)};
-        if (!quiet) options.callbacks.insert(options.callbacks.begin(), std::make_shared<train::ProgressBar>(std::cout));
-        if (!logdir.empty() && !quiet) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        std::vector<std::shared_ptr<train::Callback>> callbacks;
+        if (!quiet) callbacks.push_back(std::make_shared<train::ProgressBar>(std::cout));
+        callbacks.push_back(std::make_shared<train::LRSchedulerStep>(schedule));
+        const auto options = examples::fit_options(epochs, callbacks, quiet ? "" : logdir);
         nn::CrossEntropyLoss loss_fn;
         train::fit(model, [&](const tg::Tensor& logits, const tg::Tensor& labels) { return loss_fn(logits, labels); },
                    optimizer, train_loader, options);
-        say("trained in %.1f s\n", seconds_since(train_start));
+        say("trained in %.1f s\n", examples::seconds_since(train_start));
 
         if (ddp) ddp->broadcast_buffers();  // everyone evaluates (and rank 0 saves) rank 0's BN statistics
         if (!save_path.empty() && !quiet) {
             tg::save(model, save_path);
             say("saved %zu tensors to %s\n", tg::state_dict(model).size(), save_path.c_str());
         }
-        if (!logdir.empty()) say("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        if (!quiet) examples::print_logdir(logdir);
         print_accuracy(train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"), test_set.size());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -28,6 +28,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common.hpp"
+
 namespace nn = tg::nn;
 namespace data = tg::data;
 namespace train = tg::train;
@@ -53,39 +55,23 @@ struct GruClassifier : nn::Module {
     std::shared_ptr<nn::Linear> fc;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"GRU(128) over the 28 rows of each Fashion-MNIST image, then a dense layer"};
-    std::string data_dir = FashionMNIST::kDefaultRoot;
-    int epochs = 4;
-    std::int64_t batch_size = 128, hidden = 128, train_limit = 0;
+    examples::CommonFlags flags{.epochs = 4, .batch_size = 128};
+    std::int64_t hidden = 128, train_limit = 0;
     double lr = 2e-3;
-    std::uint64_t seed = 0;
     bool quiet = false;
-    std::string logdir;
-    int workers = 0;
-    app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")->capture_default_str();
-    app.add_option("--epochs", epochs, "passes over the shuffled training set")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    app.add_option("--batch-size", batch_size, "examples per step")->capture_default_str()->check(CLI::PositiveNumber);
+    examples::add_common_flags(app, flags, "initial weights, shuffling");
     app.add_option("--lr", lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--hidden", hidden, "GRU hidden units")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--train-limit", train_limit, "use only the first N training images (0: all)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--seed", seed, "random seed (initial weights, shuffling)")->capture_default_str();
     app.add_flag("--quiet", quiet, "no progress bar (one line per epoch)");
-    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, weights, graph) here");
-    app.add_option("--workers", workers, "background threads preparing batches")
-        ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
+    const auto& [data_dir, epochs, batch_size, seed, logdir, workers] = flags;
 
     try {
         tg::manual_seed(seed);
@@ -93,20 +79,16 @@ int main(int argc, char** argv) {
         using data::datasets::Split;
         const FashionMNIST full_train(data_dir, Split::Train, {784});
         const FashionMNIST test_set(data_dir, Split::Test, {784});
-        // The first --train-limit images, or all of them.
-        const std::int64_t n_train =
-            train_limit > 0 && train_limit < full_train.size() ? train_limit : full_train.size();
-        const data::TensorDataset train_set(full_train.images().narrow(0, 0, n_train),
-                                            full_train.labels().narrow(0, 0, n_train));
+        const data::TensorDataset train_set = examples::first_examples(full_train, train_limit);
+        const std::int64_t n_train = train_set.size();
         // Zero mean, unit variance with the training images' statistics (the GRU's gates
         // saturate less than with raw [0, 1] pixels, so it learns faster).
         const auto& images = train_set.inputs();
-        const double mean = images.mean().item<double>();
-        const double stddev = std::sqrt(((images - mean) * (images - mean)).mean().item<double>());
+        const auto [mean, stddev] = examples::pixel_stats(images);
         std::printf("loaded %lld training and %lld test images from %s in %.2f s; normalising with mean %.4f, "
                     "std %.4f\n",
                     static_cast<long long>(n_train), static_cast<long long>(test_set.size()), data_dir.c_str(),
-                    seconds_since(load_start), mean, stddev);
+                    examples::seconds_since(load_start), mean, stddev);
         const auto normalize = data::transforms::normalize(mean, stddev);
         data::DataLoader train_loader(data::map(train_set, normalize),
                                       {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
@@ -120,27 +102,25 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
 
         const auto train_start = std::chrono::steady_clock::now();
-        train::FitOptions options;
-        options.epochs = epochs;
-        options.metrics = {train::accuracy()};
+        std::vector<std::shared_ptr<train::Callback>> callbacks;
         if (quiet) {
-            options.callbacks = {std::make_shared<train::LambdaCallback>([&](train::TrainContext& ctx) {
+            callbacks.push_back(std::make_shared<train::LambdaCallback>([&](train::TrainContext& ctx) {
                 std::printf("epoch %lld/%lld  loss %.4f  train acc %.4f  elapsed %.1f s\n",
                             static_cast<long long>(ctx.epoch + 1), static_cast<long long>(ctx.epochs),
-                            ctx.logs.at("loss"), ctx.logs.at("accuracy"), seconds_since(train_start));
+                            ctx.logs.at("loss"), ctx.logs.at("accuracy"), examples::seconds_since(train_start));
                 std::fflush(stdout);
-            })};
+            }));
         } else {
-            options.callbacks = {std::make_shared<train::ProgressBar>(std::cout)};
+            callbacks.push_back(std::make_shared<train::ProgressBar>(std::cout));
         }
-        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        const auto options = examples::fit_options(epochs, callbacks, logdir);
         nn::CrossEntropyLoss loss_fn;
         train::fit(model, [&](const tg::Tensor& logits, const tg::Tensor& labels) { return loss_fn(logits, labels); },
                    optimizer, train_loader, options);
-        std::printf("trained in %.1f s\n", seconds_since(train_start));
+        std::printf("trained in %.1f s\n", examples::seconds_since(train_start));
 
         const auto test_acc = train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy");
-        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        examples::print_logdir(logdir);
         std::printf("test accuracy: %.4f\n", test_acc);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

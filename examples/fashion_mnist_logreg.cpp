@@ -29,6 +29,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common.hpp"
 #include "optimizer_flag.hpp"
 
 namespace F = tg::nn::functional;
@@ -73,48 +74,23 @@ struct TestEvery : train::Callback {
 
 int main(int argc, char** argv) {
     CLI::App app{"Softmax regression on Fashion-MNIST (x·W + b, cross-entropy, gradient descent)"};
-    std::string data_dir = data::datasets::FashionMNIST::kDefaultRoot;
+    examples::CommonFlags flags{.epochs = 10, .batch_size = 100};
     std::int64_t steps = 0;
-    int epochs = 10;
-    double lr = 0.1;
-    std::string optimizer_name = "sgd";
-    // Rates used when --lr is not given (sgd's is the TF-1 tutorial's; momentum 0.9 makes a
-    // step about ten times larger, so it starts ten times lower).
-    const examples::DefaultLearningRates default_lr = {
-        {"sgd", 0.1}, {"momentum", 0.01}, {"rmsprop", 1e-3}, {"adam", 1e-3}, {"adamw", 1e-3}};
-    std::int64_t batch_size = 100;
-    std::uint64_t seed = 0;
     int eval_every = 0;
-    std::string logdir;
-    int workers = 0;
-    app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")
-        ->capture_default_str();
+    examples::add_common_flags(app, flags, "shuffling and batches");
     auto* steps_opt = app.add_option("--steps", steps,
                                      "train on this many random batches instead of epochs")
                           ->check(CLI::PositiveNumber);
-    app.add_option("--epochs", epochs, "passes over the shuffled training set")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    auto* lr_opt = app.add_option("--lr", lr,
-                                  "learning rate (default: sgd 0.1, momentum 0.01, rmsprop/adam/adamw 1e-3)")
-                       ->check(CLI::PositiveNumber);
-    app.add_option("--optimizer", optimizer_name, "update rule")
-        ->capture_default_str()
-        ->check(CLI::IsMember(examples::optimizer_names()));
-    app.add_option("--batch-size", batch_size, "examples per step")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    app.add_option("--seed", seed, "random seed (shuffling and batches)")->capture_default_str();
+    examples::OptimizerFlags optimizer_flags(app, "sgd");
     app.add_option("--eval-every", eval_every,
                    "also report test accuracy every N epochs (N steps with --steps); 0: at the end only")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, weights, graph) here");
-    app.add_option("--workers", workers, "background threads preparing batches")
-        ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
-    if (lr_opt->count() == 0) lr = default_lr.at(optimizer_name);
+    optimizer_flags.resolve();
+    const std::string& optimizer_name = optimizer_flags.name;
+    const double lr = optimizer_flags.lr;
+    const auto& [data_dir, epochs, batch_size, seed, logdir, workers] = flags;
 
     try {
         tg::manual_seed(seed);
@@ -132,10 +108,10 @@ int main(int argc, char** argv) {
             // The tutorial's recipe: each step draws a fresh random batch (with replacement),
             // all in one "epoch" of `steps` batches.
             const auto n = train_set->size();
-            loader_options.sampler = [n, steps, batch_size, seed](std::int64_t epoch) {
-                std::mt19937_64 rng(seed + static_cast<std::uint64_t>(epoch));
+            loader_options.sampler = [n, steps, batch = batch_size, seed0 = seed](std::int64_t epoch) {
+                std::mt19937_64 rng(seed0 + static_cast<std::uint64_t>(epoch));
                 std::uniform_int_distribution<std::int64_t> pick(0, n - 1);
-                std::vector<std::int64_t> indices(static_cast<std::size_t>(steps * batch_size));
+                std::vector<std::int64_t> indices(static_cast<std::size_t>(steps * batch));
                 for (auto& i : indices) i = pick(rng);
                 return indices;
             };
@@ -153,19 +129,17 @@ int main(int argc, char** argv) {
                         static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size),
                         optimizer_name.c_str(), lr);
 
-        train::FitOptions options;
-        options.epochs = by_steps ? 1 : epochs;
-        options.metrics = {train::accuracy()};
         // With --steps, the one long "epoch" reports ten times on the way.
-        options.callbacks = {std::make_shared<train::ProgressBar>(std::cout, train::ProgressBar::Mode::Auto,
-                                                                  by_steps ? 10 : 4),
-                             std::make_shared<TestEvery>(test_loader, eval_every, by_steps)};
-        if (!logdir.empty()) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        const auto options = examples::fit_options(
+            by_steps ? 1 : epochs,
+            {std::make_shared<train::ProgressBar>(std::cout, train::ProgressBar::Mode::Auto, by_steps ? 10 : 4),
+             std::make_shared<TestEvery>(test_loader, eval_every, by_steps)},
+            logdir);
         const auto loss_fn = [](const tg::Tensor& logits, const tg::Tensor& labels) {
             return F::cross_entropy(logits, labels);
         };
         train::fit(model, loss_fn, *optimizer, train_loader, options);
-        if (!logdir.empty()) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        examples::print_logdir(logdir);
         std::printf("test accuracy: %.4f\n", train::evaluate(model, test_loader, {train::accuracy()}).at("accuracy"));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -28,6 +28,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common.hpp"
 #include "optimizer_flag.hpp"
 
 namespace F = tg::nn::functional;
@@ -37,49 +38,23 @@ namespace train = tg::train;
 
 int main(int argc, char** argv) {
     CLI::App app{"784-256-128-10 MLP with ReLU and dropout on Fashion-MNIST"};
-    std::string data_dir = data::datasets::FashionMNIST::kDefaultRoot;
-    int epochs = 12;
-    std::int64_t batch_size = 128;
-    double lr = 1e-3;
+    examples::CommonFlags flags{.epochs = 12, .batch_size = 128};
     double dropout = 0.2;
-    std::string optimizer_name = "adam";
-    std::uint64_t seed = 0;
     std::string save_path;
-    std::string logdir;
-    int workers = 0;
     bool distributed = false;
-    // Rates used when --lr is not given.
-    const examples::DefaultLearningRates default_lr = {
-        {"sgd", 0.1}, {"momentum", 0.01}, {"rmsprop", 1e-3}, {"adam", 1e-3}, {"adamw", 1e-3}};
-
-    app.add_option("--data", data_dir, "directory holding the four *-ubyte.gz files")
-        ->capture_default_str();
-    app.add_option("--epochs", epochs, "passes over the shuffled training set")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    app.add_option("--batch-size", batch_size, "examples per step")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    auto* lr_opt = app.add_option("--lr", lr,
-                                  "learning rate (default: adam/adamw/rmsprop 1e-3, momentum 0.01, sgd 0.1)")
-                       ->check(CLI::PositiveNumber);
-    app.add_option("--optimizer", optimizer_name, "update rule")
-        ->capture_default_str()
-        ->check(CLI::IsMember(examples::optimizer_names()));
+    examples::add_common_flags(app, flags, "initial weights, shuffling, dropout");
+    examples::OptimizerFlags optimizer_flags(app, "adam");
     app.add_option("--dropout", dropout, "probability of zeroing a hidden unit while training")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.99));
-    app.add_option("--seed", seed, "random seed (initial weights, shuffling, dropout)")
-        ->capture_default_str();
     app.add_option("--save", save_path, "write the trained parameters here (tg::save)");
-    app.add_option("--logdir", logdir, "write TensorBoard logs (loss, accuracy, weights, graph) here");
-    app.add_option("--workers", workers, "background threads preparing batches")
-        ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
     app.add_flag("--distributed", distributed,
                  "data-parallel over MPI: run under mpirun -np N (--batch-size is per process)");
     CLI11_PARSE(app, argc, argv);
-    if (lr_opt->count() == 0) lr = default_lr.at(optimizer_name);
+    optimizer_flags.resolve();
+    const std::string& optimizer_name = optimizer_flags.name;
+    const double lr = optimizer_flags.lr;
+    const auto& [data_dir, epochs, batch_size, seed, logdir, workers] = flags;
 
     std::optional<tg::distributed::Context> mpi;  // MPI_Init ... MPI_Finalize
     try {
@@ -91,8 +66,7 @@ int main(int argc, char** argv) {
         const FashionMNIST train_set(data_dir, Split::Train, {784});
         const FashionMNIST test_set(data_dir, Split::Test, {784});
         // Zero mean, unit variance, with the training set's statistics for both splits.
-        const double mean = train_set.images().mean().item<double>();
-        const double stddev = std::sqrt(((train_set.images() - mean) * (train_set.images() - mean)).mean().item<double>());
+        const auto [mean, stddev] = examples::pixel_stats(train_set.images());
         if (main_process) std::printf("loaded %lld training and %lld test images from %s; normalising with mean %.4f, std %.4f\n",
                     static_cast<long long>(train_set.size()), static_cast<long long>(test_set.size()),
                     data_dir.c_str(), mean, stddev);
@@ -117,11 +91,9 @@ int main(int argc, char** argv) {
                     static_cast<long long>(train_loader.size()), static_cast<long long>(batch_size),
                     optimizer_name.c_str(), lr);
 
-        train::FitOptions options;
-        options.epochs = epochs;
-        options.metrics = {train::accuracy()};
-        if (main_process) options.callbacks = {std::make_shared<train::ProgressBar>(std::cout)};
-        if (!logdir.empty() && main_process) options.callbacks.push_back(std::make_shared<train::TensorBoard>(logdir));
+        std::vector<std::shared_ptr<train::Callback>> callbacks;
+        if (main_process) callbacks.push_back(std::make_shared<train::ProgressBar>(std::cout));
+        const auto options = examples::fit_options(epochs, callbacks, main_process ? logdir : "");
         const auto loss_fn = [](const tg::Tensor& logits, const tg::Tensor& labels) {
             return F::cross_entropy(logits, labels);
         };
@@ -133,7 +105,7 @@ int main(int argc, char** argv) {
             std::printf("saved %zu parameter tensors to %s\n", model.named_parameters().size(),
                         save_path.c_str());
         }
-        if (!logdir.empty() && main_process) std::printf("TensorBoard logs in %s (tensorboard --logdir %s)\n", logdir.c_str(), logdir.c_str());
+        if (main_process) examples::print_logdir(logdir);
         if (main_process) std::printf("test accuracy: %.4f\n", test_acc);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

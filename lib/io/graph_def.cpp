@@ -90,6 +90,14 @@ const Node* accumulator_of(const Tensor& t) {
     return meta ? meta->grad_accumulator.lock().get() : nullptr;
 }
 
+// The finished GraphDef: its nodes (field 1) and then the producer version (field 4).
+std::string with_versions(ProtoWriter& graph) {
+    ProtoWriter versions;
+    versions.uint_field(1, kProducerVersion);
+    graph.message_field(4, versions);
+    return graph.bytes();
+}
+
 }  // namespace
 
 std::uint64_t tf_data_type(Dtype dtype) {
@@ -177,10 +185,7 @@ std::string build_graph_def(const Tensor& output, const NamedTensors& parameters
         add_output_shapes_attr(def, outputs);
         graph.message_field(1, def);
     }
-    ProtoWriter versions;
-    versions.uint_field(1, kProducerVersion);
-    graph.message_field(4, versions);
-    return graph.bytes();
+    return with_versions(graph);
 }
 
 std::string build_graph_def(const jit::Graph& graph) {
@@ -223,10 +228,7 @@ std::string build_graph_def(const jit::Graph& graph) {
         add_output_shapes_attr(def, metas);
         out.message_field(1, def);
     }
-    ProtoWriter versions;
-    versions.uint_field(1, kProducerVersion);
-    out.message_field(4, versions);
-    return out.bytes();
+    return with_versions(out);
 }
 
 }  // namespace tg::summary::detail

@@ -106,21 +106,25 @@ Tensor truncated_normal_(Tensor tensor, double mean, double stddev) {
     return fill_from(tensor, tg::from_vector(values, tensor.sizes()));
 }
 
-Tensor xavier_uniform_(Tensor tensor, double gain) {
-    check_fillable(tensor, "xavier_uniform_", true);
+namespace {
+
+// fan_in + fan_out of a tensor Xavier/Glorot initialisation may fill (checked).
+double xavier_fans(const Tensor& tensor, const char* op) {
+    check_fillable(tensor, op, true);
     auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(tensor);
-    TG_CHECK(fan_in + fan_out > 0, "xavier_uniform_", "tensor of shape {} has zero fans",
-             tensor.sizes());
-    const double bound = gain * std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+    TG_CHECK(fan_in + fan_out > 0, op, "tensor of shape {} has zero fans", tensor.sizes());
+    return static_cast<double>(fan_in + fan_out);
+}
+
+}  // namespace
+
+Tensor xavier_uniform_(Tensor tensor, double gain) {
+    const double bound = gain * std::sqrt(6.0 / xavier_fans(tensor, "xavier_uniform_"));
     return uniform_(std::move(tensor), -bound, bound);
 }
 
 Tensor xavier_normal_(Tensor tensor, double gain) {
-    check_fillable(tensor, "xavier_normal_", true);
-    auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(tensor);
-    TG_CHECK(fan_in + fan_out > 0, "xavier_normal_", "tensor of shape {} has zero fans",
-             tensor.sizes());
-    const double stddev = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
+    const double stddev = gain * std::sqrt(2.0 / xavier_fans(tensor, "xavier_normal_"));
     return normal_(std::move(tensor), 0.0, stddev);
 }
 

@@ -54,7 +54,7 @@ Tensor Module::forward(const Tensor& input) {
 Tensor Module::operator()(const Tensor& input) {
     detail::ScopeGuard scope(scope_name_);
     if (detail::module_observers().empty()) return forward(input);
-    // Watched (nn::summary, debug::ActivationStats): tell the observers about the call.
+    // Watched (nn::model_summary, debug::ActivationStats): tell the observers about the call.
     const auto& path = detail::current_scope_path();
     const std::string where = path ? *path : std::string();
     const auto observers = detail::module_observers();  // an observer may remove itself
@@ -123,6 +123,18 @@ void Module::replace_child(const std::string& name, ModulePtr module) {
     detail::fail("replace_module", fmt::format("{} has no submodule named '{}'", type_name(), name));
 }
 
+namespace {
+
+// The tensors of a named list, in order (parameters() / buffers() without the names).
+std::vector<Tensor> tensors_of(NamedTensors named) {
+    std::vector<Tensor> out;
+    out.reserve(named.size());
+    for (auto& [name, tensor] : named) out.push_back(std::move(tensor));
+    return out;
+}
+
+}  // namespace
+
 void Module::collect(NamedTensors& out, const std::string& prefix, bool buffers,
                      bool recurse) const {
     for (const auto& [name, tensor] : buffers ? buffers_ : parameters_)
@@ -138,11 +150,7 @@ NamedTensors Module::named_parameters(bool recurse) const {
     return out;
 }
 
-std::vector<Tensor> Module::parameters(bool recurse) const {
-    std::vector<Tensor> out;
-    for (auto& [name, tensor] : named_parameters(recurse)) out.push_back(std::move(tensor));
-    return out;
-}
+std::vector<Tensor> Module::parameters(bool recurse) const { return tensors_of(named_parameters(recurse)); }
 
 NamedTensors Module::named_buffers(bool recurse) const {
     NamedTensors out;
@@ -150,11 +158,7 @@ NamedTensors Module::named_buffers(bool recurse) const {
     return out;
 }
 
-std::vector<Tensor> Module::buffers(bool recurse) const {
-    std::vector<Tensor> out;
-    for (auto& [name, tensor] : named_buffers(recurse)) out.push_back(std::move(tensor));
-    return out;
-}
+std::vector<Tensor> Module::buffers(bool recurse) const { return tensors_of(named_buffers(recurse)); }
 
 std::vector<ModulePtr> Module::children() const {
     std::vector<ModulePtr> out;

@@ -41,6 +41,15 @@ std::int64_t gate_rows_per_chunk(std::int64_t H) {
     return std::max<std::int64_t>(1, detail::grain::costly / std::max<std::int64_t>(1, 4 * H));
 }
 
+// Runs row_fn(b) for every batch row b in [0, B), rows split over the threads: each gate
+// kernel (forward and backward) works row by row, independently.
+template <class RowFn>
+void for_each_gate_row(std::int64_t B, std::int64_t H, RowFn&& row_fn) {
+    detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
+        for (std::int64_t b = b_begin; b < b_end; ++b) row_fn(b);
+    });
+}
+
 template <class T>
 auto row(T* p, std::int64_t n) {
     return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
@@ -126,22 +135,20 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
         T* pt = impl_of(tc).data_as<T>();
         T* ph = impl_of(h_out).data_as<T>();
         T* pcn = impl_of(c_out).data_as<T>();
-        detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
-            for (std::int64_t b = b_begin; b < b_end; ++b) {
-                const T* gr = pg + b * 4 * H;
-                T* ar = pa + b * 4 * H;
-                sigmoid_into(ar, gr, H);                                    // i
-                sigmoid_into(ar + H, gr + H, H, static_cast<T>(forget_bias));  // f
-                tanh_into(ar + 2 * H, gr + 2 * H, H);                       // g
-                sigmoid_into(ar + 3 * H, gr + 3 * H, H);                    // o
-                const T* cr = pc + b * H;
-                T* cn = pcn + b * H;
-                for (std::int64_t j = 0; j < H; ++j) cn[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j];
-                tanh_into(pt + b * H, cn, H);
-                const T* tr = pt + b * H;
-                T* hr = ph + b * H;
-                for (std::int64_t j = 0; j < H; ++j) hr[j] = ar[3 * H + j] * tr[j];
-            }
+        for_each_gate_row(B, H, [&](std::int64_t b) {
+            const T* gr = pg + b * 4 * H;
+            T* ar = pa + b * 4 * H;
+            sigmoid_into(ar, gr, H);                                    // i
+            sigmoid_into(ar + H, gr + H, H, static_cast<T>(forget_bias));  // f
+            tanh_into(ar + 2 * H, gr + 2 * H, H);                       // g
+            sigmoid_into(ar + 3 * H, gr + 3 * H, H);                    // o
+            const T* cr = pc + b * H;
+            T* cn = pcn + b * H;
+            for (std::int64_t j = 0; j < H; ++j) cn[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j];
+            tanh_into(pt + b * H, cn, H);
+            const T* tr = pt + b * H;
+            T* hr = ph + b * H;
+            for (std::int64_t j = 0; j < H; ++j) hr[j] = ar[3 * H + j] * tr[j];
         });
     });
 
@@ -165,21 +172,19 @@ std::tuple<Tensor, Tensor> lstm_gates(const Tensor& gates, const Tensor& c, doub
                     const T* pdc = impl_of(dc).data_as<T>();
                     T* pdg = impl_of(dgates).data_as<T>();
                     T* pdcp = want_c ? impl_of(dc_prev).data_as<T>() : nullptr;
-                    detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
-                        for (std::int64_t b = b_begin; b < b_end; ++b) {
-                            const T* a = pa + b * 4 * H;
-                            T* d = pdg + b * 4 * H;
-                            for (std::int64_t j = 0; j < H; ++j) {
-                                const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-                                const T t = pt[b * H + j], gh = pdh[b * H + j];
-                                // c' feeds h' through tanh and the next step directly.
-                                const T dct = pdc[b * H + j] + gh * o * (T(1) - t * t);
-                                d[j] = dct * g * i * (T(1) - i);
-                                d[H + j] = dct * pc[b * H + j] * f * (T(1) - f);
-                                d[2 * H + j] = dct * i * (T(1) - g * g);
-                                d[3 * H + j] = gh * t * o * (T(1) - o);
-                                if (pdcp) pdcp[b * H + j] = dct * f;
-                            }
+                    for_each_gate_row(B, H, [&](std::int64_t b) {
+                        const T* a = pa + b * 4 * H;
+                        T* d = pdg + b * 4 * H;
+                        for (std::int64_t j = 0; j < H; ++j) {
+                            const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+                            const T t = pt[b * H + j], gh = pdh[b * H + j];
+                            // c' feeds h' through tanh and the next step directly.
+                            const T dct = pdc[b * H + j] + gh * o * (T(1) - t * t);
+                            d[j] = dct * g * i * (T(1) - i);
+                            d[H + j] = dct * pc[b * H + j] * f * (T(1) - f);
+                            d[2 * H + j] = dct * i * (T(1) - g * g);
+                            d[3 * H + j] = gh * t * o * (T(1) - o);
+                            if (pdcp) pdcp[b * H + j] = dct * f;
                         }
                     });
                 });
@@ -213,24 +218,22 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
         const T* ph = impl_of(h_in).data_as<T>();
         T* pa = impl_of(act).data_as<T>();
         T* po = impl_of(out).data_as<T>();
-        detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
-            for (std::int64_t b = b_begin; b < b_end; ++b) {
-                const T* ir = pi + b * 3 * H;
-                const T* gr = pg + b * 3 * H;
-                T* a = pa + b * 4 * H;
-                for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = ir[j] + gr[j];
-                sigmoid_into(a, a, 2 * H);  // r, z
-                for (std::int64_t j = 0; j < H; ++j) {
-                    a[3 * H + j] = gr[2 * H + j];
-                    a[2 * H + j] = ir[2 * H + j] + a[j] * gr[2 * H + j];
-                }
-                tanh_into(a + 2 * H, a + 2 * H, H);  // n
-                const T* hr = ph + b * H;
-                T* o = po + b * H;
-                for (std::int64_t j = 0; j < H; ++j) {
-                    const T z = a[H + j], n = a[2 * H + j];
-                    o[j] = n + z * (hr[j] - n);
-                }
+        for_each_gate_row(B, H, [&](std::int64_t b) {
+            const T* ir = pi + b * 3 * H;
+            const T* gr = pg + b * 3 * H;
+            T* a = pa + b * 4 * H;
+            for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = ir[j] + gr[j];
+            sigmoid_into(a, a, 2 * H);  // r, z
+            for (std::int64_t j = 0; j < H; ++j) {
+                a[3 * H + j] = gr[2 * H + j];
+                a[2 * H + j] = ir[2 * H + j] + a[j] * gr[2 * H + j];
+            }
+            tanh_into(a + 2 * H, a + 2 * H, H);  // n
+            const T* hr = ph + b * H;
+            T* o = po + b * H;
+            for (std::int64_t j = 0; j < H; ++j) {
+                const T z = a[H + j], n = a[2 * H + j];
+                o[j] = n + z * (hr[j] - n);
             }
         });
     });
@@ -253,25 +256,23 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
                     T* pdi = impl_of(dgi).data_as<T>();
                     T* pdg = want_gh ? impl_of(dgh).data_as<T>() : nullptr;
                     T* pdh = want_h ? impl_of(dh_prev).data_as<T>() : nullptr;
-                    detail::parallel_for(B, gate_rows_per_chunk(H), [&](std::int64_t b_begin, std::int64_t b_end) {
-                        for (std::int64_t b = b_begin; b < b_end; ++b) {
-                            const T* a = pa + b * 4 * H;
-                            T* di = pdi + b * 3 * H;
-                            for (std::int64_t j = 0; j < H; ++j) {
-                                const T r = a[j], z = a[H + j], n = a[2 * H + j], ghn = a[3 * H + j];
-                                const T d = pd[b * H + j], hp = ph[b * H + j];
-                                const T dn = d * (T(1) - z) * (T(1) - n * n);
-                                di[j] = dn * ghn * r * (T(1) - r);
-                                di[H + j] = d * (hp - n) * z * (T(1) - z);
-                                di[2 * H + j] = dn;
-                                if (pdg) {
-                                    T* dg = pdg + b * 3 * H;
-                                    dg[j] = di[j];
-                                    dg[H + j] = di[H + j];
-                                    dg[2 * H + j] = dn * r;
-                                }
-                                if (pdh) pdh[b * H + j] = d * z;
+                    for_each_gate_row(B, H, [&](std::int64_t b) {
+                        const T* a = pa + b * 4 * H;
+                        T* di = pdi + b * 3 * H;
+                        for (std::int64_t j = 0; j < H; ++j) {
+                            const T r = a[j], z = a[H + j], n = a[2 * H + j], ghn = a[3 * H + j];
+                            const T d = pd[b * H + j], hp = ph[b * H + j];
+                            const T dn = d * (T(1) - z) * (T(1) - n * n);
+                            di[j] = dn * ghn * r * (T(1) - r);
+                            di[H + j] = d * (hp - n) * z * (T(1) - z);
+                            di[2 * H + j] = dn;
+                            if (pdg) {
+                                T* dg = pdg + b * 3 * H;
+                                dg[j] = di[j];
+                                dg[H + j] = di[H + j];
+                                dg[2 * H + j] = dn * r;
                             }
+                            if (pdh) pdh[b * H + j] = d * z;
                         }
                     });
                 });

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <ostream>
+#include <utility>
 
 namespace tg {
 
@@ -24,18 +25,8 @@ Shape::Shape(std::size_t count, std::int64_t value) {
 
 Shape::Shape(const Shape& other) : Shape(other.data_, other.size_) {}
 
-Shape::Shape(Shape&& other) noexcept {
-    if (other.data_ == other.inline_) {
-        std::copy(other.inline_, other.inline_ + other.size_, inline_);
-    } else {  // steal the heap buffer
-        data_ = other.data_;
-        capacity_ = other.capacity_;
-        other.data_ = other.inline_;
-        other.capacity_ = kInline;
-    }
-    size_ = other.size_;
-    other.size_ = 0;
-}
+// An empty inline Shape taking other's elements: copies an inline buffer, steals a heap one.
+Shape::Shape(Shape&& other) noexcept { *this = std::move(other); }
 
 Shape& Shape::operator=(const Shape& other) {
     if (this == &other) return *this;
@@ -52,7 +43,7 @@ Shape& Shape::operator=(Shape&& other) noexcept {
         size_ = 0;
         reserve(other.size_);  // no allocation: other.size_ <= kInline <= capacity_
         std::copy(other.inline_, other.inline_ + other.size_, data_);
-    } else {
+    } else {  // steal the heap buffer
         if (data_ != inline_) delete[] data_;
         data_ = other.data_;
         capacity_ = other.capacity_;

@@ -33,15 +33,21 @@ out=$(timeout 300 "${MPIRUN[@]}" "$exe" basic 2>&1) || { echo "$out"; echo "FAIL
 echo "$out"
 printf '%s\n' "$out" | grep -q "mpi_check basic: .* 0 failures over 2 ranks" || { echo "FAIL: no success line"; exit 1; }
 
+# run_failing_job DEADLINE CASE: mpi_check CASE with TG_DIST_TIMEOUT=DEADLINE (s), at most 60 s;
+# sets out (and prints it), status and elapsed (s).
+run_failing_job() {
+    local start=$SECONDS
+    set +e
+    out=$(TG_DIST_TIMEOUT=$1 timeout 60 "${MPIRUN[@]}" "$exe" "$2" 2>&1)
+    status=$?
+    set -e
+    echo "$out"
+    elapsed=$((SECONDS - start))
+}
+
 # A rank dies: mpirun must end the job (not hang) and say why.
 echo "== die"
-start=$SECONDS
-set +e
-out=$(TG_DIST_TIMEOUT=10 timeout 60 "${MPIRUN[@]}" "$exe" die 2>&1)
-status=$?
-set -e
-echo "$out"
-elapsed=$((SECONDS - start))
+run_failing_job 10 die
 [ "$status" -ne 0 ] || { echo "FAIL: the job succeeded although rank 1 died"; exit 1; }
 [ "$status" -ne 124 ] || { echo "FAIL: the job hung until the test's timeout"; exit 1; }
 printf '%s\n' "$out" | grep -q "returned although" && { echo "FAIL: rank 0 got a result"; exit 1; }
@@ -51,13 +57,7 @@ echo "ok: dead rank ended the job in ${elapsed}s (status $status)"
 
 # A rank stalls (alive, never joins): the others' deadline aborts the job with our message.
 echo "== stall"
-start=$SECONDS
-set +e
-out=$(TG_DIST_TIMEOUT=3 timeout 60 "${MPIRUN[@]}" "$exe" stall 2>&1)
-status=$?
-set -e
-echo "$out"
-elapsed=$((SECONDS - start))
+run_failing_job 3 stall
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || { echo "FAIL: status $status (0: succeeded, 124: hung)"; exit 1; }
 printf '%s\n' "$out" | grep -q "rank 0 of 2: all_reduce .* has not completed after 3 s" ||
     { echo "FAIL: no timeout message from rank 0"; exit 1; }

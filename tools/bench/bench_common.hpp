@@ -61,6 +61,13 @@ inline bool parse_args(int argc, char** argv, Options& o, const char* workloads)
     return true;
 }
 
+// parse_args, printing the usage when the command line is wrong (then exit with status 2).
+inline bool parse_or_usage(int argc, char** argv, Options& o, const char* workloads) {
+    if (parse_args(argc, argv, o, workloads)) return true;
+    usage(argv[0], workloads);
+    return false;
+}
+
 struct Stats {
     double median = 0, min = 0, max = 0;
     int reps = 0;
@@ -138,5 +145,23 @@ inline void report(const char* lib, const std::string& workload, const char* met
 }
 
 inline int pick(int requested, int dflt) { return requested >= 0 ? requested : dflt; }
+
+// A workload's repetition counts: its own defaults unless --reps / --warmup / --inner say.
+struct Runs {
+    int reps, warmup, inner;
+};
+inline Runs runs_of(const Options& o, int reps, int warmup, int inner) {
+    return {pick(o.reps, reps), pick(o.warmup, warmup), pick(o.inner, inner)};
+}
+
+inline std::string env_or(const char* name, const char* dflt) {
+    const char* v = std::getenv(name);
+    return v ? v : dflt;
+}
+
+// The key=value field every RESULT line of both twins carries.
+inline std::string openblas_threads_field() {
+    return "openblas_threads=" + env_or("OPENBLAS_NUM_THREADS", "default");
+}
 
 }  // namespace bench

@@ -20,10 +20,7 @@
 
 namespace {
 
-std::string extra_fields() {
-    const char* v = std::getenv("OPENBLAS_NUM_THREADS");
-    return std::string("openblas_threads=") + (v ? v : "default");
-}
+std::string extra_fields() { return bench::openblas_threads_field(); }
 
 double seconds_per_iter(int inner, const std::function<void()>& body) {
     auto t0 = std::chrono::steady_clock::now();
@@ -33,9 +30,7 @@ double seconds_per_iter(int inner, const std::function<void()>& body) {
 }
 
 void run_anomaly(const bench::Options& o) {
-    const int reps = bench::pick(o.reps, 30);
-    const int warmup = bench::pick(o.warmup, 3);
-    const int inner = bench::pick(o.inner, 2000);
+    const auto [reps, warmup, inner] = bench::runs_of(o, 30, 3, 2000);
 
     auto a = tg::randn({1}).requires_grad_();
     auto b = tg::randn({1}).requires_grad_();

@@ -20,15 +20,24 @@ namespace {
 namespace nn = tg::nn;
 namespace F = tg::nn::functional;
 
-std::string extra_fields() {
-    const char* v = std::getenv("OPENBLAS_NUM_THREADS");
-    return std::string("openblas_threads=") + (v ? v : "default");
-}
+std::string extra_fields() { return bench::openblas_threads_field(); }
 
 void report_peak_rss(const std::string& workload) {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     std::printf("# peak RSS %s: %.1f MB\n", workload.c_str(), static_cast<double>(ru.ru_maxrss) / 1024.0);
+}
+
+// Times training steps of `net` (cross-entropy on one batch x, y) and reports ms/step.
+void report_train_steps(const bench::Options& o, int warmup, int reps, int inner, nn::Module& net,
+                        tg::optim::Optimizer& opt, const tg::Tensor& x, const tg::Tensor& y) {
+    auto s = bench::time_reps(warmup, reps, inner, [&] {
+        opt.zero_grad();
+        auto loss = F::cross_entropy(net.forward(x), y);
+        loss.backward();
+        opt.step();
+    });
+    bench::report(bench::kTapegrad, o.workload, "ms_per_step", bench::scaled(s, 1e3), "ms/step", extra_fields());
 }
 
 // The five OpenBLAS products of one MLP step alone, with the shapes and transposes both
@@ -52,9 +61,7 @@ void report_mlp_blas_floor(const bench::Options& o, int warmup, int reps, int in
 
 // (d) MLP 784-256-10, batch 128, SGD lr 0.01.
 void run_mlp(const bench::Options& o) {
-    const int reps = bench::pick(o.reps, 30);
-    const int warmup = bench::pick(o.warmup, 3);
-    const int inner = bench::pick(o.inner, 5);
+    const auto [reps, warmup, inner] = bench::runs_of(o, 30, 3, 5);
 
     tg::manual_seed(0);
     nn::Sequential net(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 10));
@@ -62,13 +69,7 @@ void run_mlp(const bench::Options& o) {
     const auto x = tg::randn({128, 784});
     const auto y = tg::randint(0, 10, {128}, tg::kInt64);
 
-    auto s = bench::time_reps(warmup, reps, inner, [&] {
-        opt.zero_grad();
-        auto loss = F::cross_entropy(net.forward(x), y);
-        loss.backward();
-        opt.step();
-    });
-    bench::report(bench::kTapegrad, o.workload, "ms_per_step", bench::scaled(s, 1e3), "ms/step", extra_fields());
+    report_train_steps(o, warmup, reps, inner, net, opt, x, y);
     report_mlp_blas_floor(o, warmup, reps, inner);
     report_peak_rss(o.workload);
 }
@@ -119,9 +120,7 @@ void report_cnn_gemm_floor(const bench::Options& o, int warmup, int reps, int in
 // (e) conv(1->32, 5x5, pad 2)-relu-maxpool2-conv(32->64, 5x5, pad 2)-relu-maxpool2-flatten-
 // fc(3136->1024)-relu-fc(1024->10), batch 64 of 1x28x28, Adam 1e-3.
 void run_cnn(const bench::Options& o) {
-    const int reps = bench::pick(o.reps, 10);
-    const int warmup = bench::pick(o.warmup, 2);
-    const int inner = bench::pick(o.inner, 1);
+    const auto [reps, warmup, inner] = bench::runs_of(o, 10, 2, 1);
 
     tg::manual_seed(0);
     nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
@@ -131,13 +130,7 @@ void run_cnn(const bench::Options& o) {
     const auto x = tg::randn({64, 1, 28, 28});
     const auto y = tg::randint(0, 10, {64}, tg::kInt64);
 
-    auto s = bench::time_reps(warmup, reps, inner, [&] {
-        opt.zero_grad();
-        auto loss = F::cross_entropy(net.forward(x), y);
-        loss.backward();
-        opt.step();
-    });
-    bench::report(bench::kTapegrad, o.workload, "ms_per_step", bench::scaled(s, 1e3), "ms/step", extra_fields());
+    report_train_steps(o, warmup, reps, inner, net, opt, x, y);
     report_peak_rss(o.workload);  // before the floor's own buffers exist
     report_cnn_gemm_floor(o, warmup, reps, inner);
 }

@@ -21,9 +21,7 @@ constexpr std::int64_t T = 50, B = 32, I = 64, H = 128;
 
 // (f) LSTMCell(64->128) unrolled over 50 steps by hand, as the libtorch twin does.
 void run_lstm(const bench::Options& o) {
-    const int reps = bench::pick(o.reps, 15);
-    const int warmup = bench::pick(o.warmup, 2);
-    const int inner = bench::pick(o.inner, 1);
+    const auto [reps, warmup, inner] = bench::runs_of(o, 15, 2, 1);
 
     tg::nn::LSTMCell cell(I, H);
     auto x = tg::randn({T, B, I});
@@ -45,9 +43,7 @@ void run_lstm(const bench::Options& o) {
 
 // (f') the same recurrence through nn::LSTM over the (T, B, I) sequence.
 void run_lstm_fused(const bench::Options& o) {
-    const int reps = bench::pick(o.reps, 15);
-    const int warmup = bench::pick(o.warmup, 2);
-    const int inner = bench::pick(o.inner, 1);
+    const auto [reps, warmup, inner] = bench::runs_of(o, 15, 2, 1);
 
     tg::nn::LSTM lstm(tg::nn::LSTMOptions(I, H));
     auto x = tg::randn({T, B, I});
