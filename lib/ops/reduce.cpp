@@ -315,6 +315,18 @@ void scan_kernel(const Tensor& x, const Tensor& out, std::size_t dim, Combine co
 // Integer scans and products of bool count as int64 (libtorch's rule).
 Tensor numeric_operand(const Tensor& a) { return (a.dtype() == kBool ? a.to(kInt64) : a).contiguous(); }
 
+// cumsum's and cumprod's forward: the running combine(prev, cur) of a (bool as int64) along d.
+template <class Combine>
+Tensor numeric_scan(const Tensor& a, std::int64_t d, const char* op, Combine combine) {
+    const Tensor x = numeric_operand(a);
+    Tensor out = make_tensor(x.sizes(), x.dtype());
+    detail::visit_numeric(x.dtype(), op, [&](auto v) {
+        using T = decltype(v);
+        scan_kernel<T>(x, out, static_cast<std::size_t>(d), [&](T prev, T cur) { return static_cast<T>(combine(prev, cur)); });
+    });
+    return out;
+}
+
 // a shifted one step along dim: fill first, a's last element dropped.
 Tensor shifted(const Tensor& a, std::int64_t dim, double fill) {
     Shape first = a.sizes();
@@ -371,12 +383,7 @@ Tensor cumsum(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "cumsum");
     if (a.dim() == 0) return as_vector_if_scalar(a, dim, "cumsum", [](const Tensor& v, std::int64_t d) { return cumsum(v, d); });
     const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "cumsum");
-    const Tensor x = numeric_operand(a);
-    Tensor out = make_tensor(x.sizes(), x.dtype());
-    detail::visit_numeric(x.dtype(), "cumsum", [&](auto v) {
-        using T = decltype(v);
-        scan_kernel<T>(x, out, static_cast<std::size_t>(d), [](T prev, T cur) { return prev + cur; });
-    });
+    Tensor out = numeric_scan(a, d, "cumsum", [](auto prev, auto cur) { return prev + cur; });
     // d out[k] / d a[i] = 1 for k >= i: the gradient is the reversed running sum of g.
     if (detail::needs_grad(a))
         detail::record("cumsum", {a}, out, [d](const Tensor& g) -> GradList {
@@ -389,12 +396,7 @@ Tensor cumprod(const Tensor& a, std::int64_t dim) {
     detail::check_defined(a, "cumprod");
     if (a.dim() == 0) return as_vector_if_scalar(a, dim, "cumprod", [](const Tensor& v, std::int64_t d) { return cumprod(v, d); });
     const std::int64_t d = detail::wrap_dim(dim, a.sizes(), "cumprod");
-    const Tensor x = numeric_operand(a);
-    Tensor out = make_tensor(x.sizes(), x.dtype());
-    detail::visit_numeric(x.dtype(), "cumprod", [&](auto v) {
-        using T = decltype(v);
-        scan_kernel<T>(x, out, static_cast<std::size_t>(d), [](T prev, T cur) { return prev * cur; });
-    });
+    Tensor out = numeric_scan(a, d, "cumprod", [](auto prev, auto cur) { return prev * cur; });
     // grad a[i] = sum_{k >= i} g[k] prod_{j <= k, j != i} a[j] = out[i-1] * r[i] with
     // r[i] = g[i] + a[i+1] r[i+1]: a running product before i times a backward recurrence.
     if (detail::needs_grad(a))
