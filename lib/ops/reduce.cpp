@@ -296,20 +296,27 @@ namespace {
 using detail::DimLayout;
 using detail::layout_around;
 
+// The one scan loop: along dim, out[.., 0, ..] = first(i) and out[.., k, ..] =
+// step(out[.., k-1, ..], i), with i the flat index of the element being written.
+template <class T, class First, class Step>
+void scan_along(const Shape& sizes, std::size_t dim, T* po, First first, Step step) {
+    const DimLayout l = layout_around(sizes, dim);
+    for (std::int64_t o = 0; o < l.outer; ++o) {
+        const std::int64_t base = o * l.size * l.inner;
+        for (std::int64_t i = 0; i < l.inner && l.size > 0; ++i) po[base + i] = first(base + i);
+        for (std::int64_t k = 1; k < l.size; ++k) {
+            const std::int64_t row = base + k * l.inner;
+            for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = step(po[row - l.inner + i], row + i);
+        }
+    }
+}
+
 // out[.., k, ..] = combine(out[.., k-1, ..], x[.., k, ..]) along dim, out[.., 0, ..] = x[.., 0, ..].
 template <class T, class Combine>
 void scan_kernel(const Tensor& x, const Tensor& out, std::size_t dim, Combine combine) {
-    const DimLayout l = layout_around(x.sizes(), dim);
     const T* px = impl_of(x).data_as<T>();
-    T* po = impl_of(out).data_as<T>();
-    for (std::int64_t o = 0; o < l.outer; ++o) {
-        const std::int64_t base = o * l.size * l.inner;
-        for (std::int64_t i = 0; i < l.inner && l.size > 0; ++i) po[base + i] = px[base + i];
-        for (std::int64_t k = 1; k < l.size; ++k) {
-            const std::int64_t row = base + k * l.inner;
-            for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = combine(po[row - l.inner + i], px[row + i]);
-        }
-    }
+    scan_along<T>(x.sizes(), dim, impl_of(out).data_as<T>(), [px](std::int64_t i) { return px[i]; },
+                  [&](T prev, std::int64_t i) { return combine(prev, px[i]); });
 }
 
 // Integer scans and products of bool count as int64 (libtorch's rule).
@@ -346,18 +353,10 @@ Tensor linear_scan(const Tensor& u, const Tensor& a, std::int64_t dim) {
     Tensor out = make_tensor(u.sizes(), u.dtype());
     detail::visit_floating(u.dtype(), "cumprod", [&](auto v) {
         using T = decltype(v);
-        const DimLayout l = layout_around(u.sizes(), d);
         const T* pu = impl_of(cu).data_as<T>();
         const T* pa = impl_of(ca).data_as<T>();
-        T* po = impl_of(out).data_as<T>();
-        for (std::int64_t o = 0; o < l.outer; ++o) {
-            const std::int64_t base = o * l.size * l.inner;
-            for (std::int64_t i = 0; i < l.inner && l.size > 0; ++i) po[base + i] = pu[base + i];
-            for (std::int64_t k = 1; k < l.size; ++k) {
-                const std::int64_t row = base + k * l.inner;
-                for (std::int64_t i = 0; i < l.inner; ++i) po[row + i] = pu[row + i] + pa[row + i] * po[row - l.inner + i];
-            }
-        }
+        scan_along<T>(u.sizes(), d, impl_of(out).data_as<T>(), [pu](std::int64_t i) { return pu[i]; },
+                      [pu, pa](T prev, std::int64_t i) { return pu[i] + pa[i] * prev; });
     });
     if (detail::needs_grad(u, a))
         detail::record("linear_scan", {u, a}, out,

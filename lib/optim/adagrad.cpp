@@ -3,6 +3,7 @@
 
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
+#include "optim/constructors.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -10,13 +11,7 @@
 
 namespace tg::optim {
 
-Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& defaults)
-    : Adagrad(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-Adagrad::Adagrad(std::vector<OptimizerParamGroup> groups, const AdagradOptions& defaults)
-    : Optimizer(defaults.clone()) {
-    init_groups(std::move(groups));
-}
+TG_OPTIMIZER_CONSTRUCTORS(Adagrad)
 
 void Adagrad::check_options(const OptimizerOptions& options) const {
     const auto* o = static_cast<const AdagradOptions*>(&options);

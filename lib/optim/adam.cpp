@@ -4,6 +4,7 @@
 
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
+#include "optim/constructors.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -87,12 +88,7 @@ void adam_update(std::string_view op, const AdamStep& a, Tensor& param, const Te
 
 // ---- Adam ---------------------------------------------------------------------------------
 
-Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
-    : Adam(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-Adam::Adam(std::vector<OptimizerParamGroup> groups, const AdamOptions& defaults) : Optimizer(defaults.clone()) {
-    init_groups(std::move(groups));
-}
+TG_OPTIMIZER_CONSTRUCTORS(Adam)
 
 void Adam::check_options(const OptimizerOptions& options) const {
     check_adam("Adam", static_cast<const AdamOptions&>(options));
@@ -116,12 +112,7 @@ void Adam::update(const OptimizerOptions& options, Tensor& param, const Tensor& 
 
 // ---- AdamW --------------------------------------------------------------------------------
 
-AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
-    : AdamW(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-AdamW::AdamW(std::vector<OptimizerParamGroup> groups, const AdamWOptions& defaults) : Optimizer(defaults.clone()) {
-    init_groups(std::move(groups));
-}
+TG_OPTIMIZER_CONSTRUCTORS(AdamW)
 
 void AdamW::check_options(const OptimizerOptions& options) const {
     check_adam("AdamW", static_cast<const AdamWOptions&>(options));

@@ -4,6 +4,7 @@
 
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
+#include "optim/constructors.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -11,13 +12,7 @@
 
 namespace tg::optim {
 
-RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
-    : RMSprop(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-RMSprop::RMSprop(std::vector<OptimizerParamGroup> groups, const RMSpropOptions& defaults)
-    : Optimizer(defaults.clone()) {
-    init_groups(std::move(groups));
-}
+TG_OPTIMIZER_CONSTRUCTORS(RMSprop)
 
 void RMSprop::check_options(const OptimizerOptions& options) const {
     const auto* o = static_cast<const RMSpropOptions*>(&options);

@@ -1,5 +1,6 @@
 // SGD with momentum, dampening, Nesterov and (L2) weight decay, as torch.optim.SGD.
 #include "tapegrad/optim.hpp"
+#include "optim/constructors.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -7,12 +8,7 @@
 
 namespace tg::optim {
 
-SGD::SGD(std::vector<Tensor> params, const SGDOptions& defaults) : SGD(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-SGD::SGD(std::vector<OptimizerParamGroup> groups, const SGDOptions& defaults)
-    : Optimizer(defaults.clone()) {
-    init_groups(std::move(groups));
-}
+TG_OPTIMIZER_CONSTRUCTORS(SGD)
 
 void SGD::check_options(const OptimizerOptions& options) const {
     const auto* o = static_cast<const SGDOptions*>(&options);
