@@ -72,6 +72,16 @@ void quadratic_steps(optim::Optimizer& opt, const tg::Tensor& w, int k) {
     }
 }
 
+// One step of quadratic_steps checked against its closed form, then two more checked
+// against the trajectory after three.
+void check_steps(optim::Optimizer& opt, const tg::Tensor& w, const std::vector<double>& after_one,
+                 const std::vector<double>& after_three) {
+    quadratic_steps(opt, w, 1);
+    check_close(w, after_one);
+    quadratic_steps(opt, w, 2);
+    check_close(w, after_three);
+}
+
 
 long rss_kb() {
     std::ifstream status("/proc/self/status");
@@ -89,10 +99,8 @@ TEST_CASE("SGD: three steps match the update rule") {
     SECTION("plain: w -= lr*g, g = 2w, so w *= 0.8 per step") {
         auto w = start_w();
         optim::SGD opt({w}, optim::SGDOptions(0.1));
-        quadratic_steps(opt, w, 1);
-        check_close(w, {1.2, -0.4});
-        quadratic_steps(opt, w, 2);
-        check_close(w, {0.768, -0.256});  // 1.5 * 0.8^3, -0.5 * 0.8^3
+        // step 3: 1.5 * 0.8^3, -0.5 * 0.8^3
+        check_steps(opt, w, {1.2, -0.4}, {0.768, -0.256});
     }
     SECTION("a plain learning rate is the options (libtorch's SGD(params, /*lr=*/0.1))") {
         auto w = start_w();
@@ -108,20 +116,17 @@ TEST_CASE("SGD: three steps match the update rule") {
         // d = g + 0.01 w; buf = d (step 1), buf = 0.9 buf + 0.9 d; w -= 0.1 buf
         auto w = start_w();
         optim::SGD opt({w}, optim::SGDOptions(0.1).momentum(0.9).dampening(0.1).weight_decay(0.01));
-        quadratic_steps(opt, w, 1);
-        check_close(w, {1.5 - 0.1 * 3.015, -0.5 + 0.1 * 1.005});  // d = 2*1.5 + 0.015 = 3.015
-        quadratic_steps(opt, w, 2);
-        check_close(w, {0.1424978147849998, -0.047499271594999976});
+        // step 1: d = 2*1.5 + 0.015 = 3.015
+        check_steps(opt, w, {1.5 - 0.1 * 3.015, -0.5 + 0.1 * 1.005}, {0.1424978147849998, -0.047499271594999976});
         CHECK(opt.state(w)->step == 3);
         CHECK(opt.state(w)->find("momentum_buffer") != nullptr);
     }
     SECTION("nesterov, momentum 0.9: buf = 0.9 buf + g; w -= lr (g + 0.9 buf)") {
         auto w = start_w();
         optim::SGD opt({w}, optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
-        quadratic_steps(opt, w, 1);
-        check_close(w, {1.5 - 0.1 * (3.0 + 0.9 * 3.0), -0.5 + 0.1 * (1.0 + 0.9 * 1.0)});  // 0.93, -0.31
-        quadratic_steps(opt, w, 2);
-        check_close(w, {-0.16252800000000017, 0.054176});
+        // step 1: 0.93, -0.31
+        check_steps(opt, w, {1.5 - 0.1 * (3.0 + 0.9 * 3.0), -0.5 + 0.1 * (1.0 + 0.9 * 1.0)},
+                            {-0.16252800000000017, 0.054176});
     }
     SECTION("TF-1 MomentumOptimizer (accum = mu accum + g; w -= lr accum) is dampening-0 SGD") {
         auto w = start_w();
@@ -137,11 +142,9 @@ TEST_CASE("RMSprop: three steps match the update rule") {
     SECTION("alpha 0.9, eps 1e-8: v = 0.9 v + 0.1 g^2; w -= lr g / (sqrt(v) + eps)") {
         auto w = start_w();
         optim::RMSprop opt({w}, optim::RMSpropOptions(0.01).alpha(0.9).eps(1e-8));
-        quadratic_steps(opt, w, 1);
         // v = 0.1 * 9 = 0.9; w = 1.5 - 0.01 * 3 / (sqrt(0.9) + 1e-8)
-        check_close(w, {1.5 - 0.01 * 3.0 / (std::sqrt(0.9) + 1e-8), -0.5 + 0.01 * 1.0 / (std::sqrt(0.1) + 1e-8)});
-        quadratic_steps(opt, w, 2);
-        check_close(w, {1.4267721489690481, -0.42792887438308835});
+        check_steps(opt, w, {1.5 - 0.01 * 3.0 / (std::sqrt(0.9) + 1e-8), -0.5 + 0.01 * 1.0 / (std::sqrt(0.1) + 1e-8)},
+                            {1.4267721489690481, -0.42792887438308835});
     }
     SECTION("centered, momentum 0.5, weight_decay 0.1") {
         // d = g + 0.1 w; v = 0.9 v + 0.1 d^2; m = 0.9 m + 0.1 d; buf = 0.5 buf + d / (sqrt(v - m^2) + eps);
@@ -156,11 +159,9 @@ TEST_CASE("RMSprop: three steps match the update rule") {
     SECTION("TF-1 RMSPropOptimizer: ms starts at 1, w -= lr g / sqrt(ms + 1e-10)") {
         auto w = start_w();
         optim::RMSprop opt({w}, optim::RMSpropOptions::tf1(0.01));
-        quadratic_steps(opt, w, 1);
         // ms = 0.9 * 1 + 0.1 * 9 = 1.8
-        check_close(w, {1.5 - 0.01 * 3.0 / std::sqrt(1.8 + 1e-10), -0.5 + 0.01 * 1.0 / std::sqrt(1.0 + 1e-10)});
-        quadratic_steps(opt, w, 2);
-        check_close(w, {1.4423391214973436, -0.4705220334879878});
+        check_steps(opt, w, {1.5 - 0.01 * 3.0 / std::sqrt(1.8 + 1e-10), -0.5 + 0.01 * 1.0 / std::sqrt(1.0 + 1e-10)},
+                            {1.4423391214973436, -0.4705220334879878});
     }
 }
 
@@ -170,11 +171,9 @@ TEST_CASE("Adam and AdamW: three steps match the update rule") {
         // w -= lr / (1 - 0.9^t) * m / (sqrt(v) / sqrt(1 - 0.999^t) + eps)
         auto w = start_w();
         optim::Adam opt({w}, optim::AdamOptions(0.1).betas({0.9, 0.999}));
-        quadratic_steps(opt, w, 1);
         // step 1: m_hat = g, v_hat = g^2, so w -= lr * g / (|g| + eps) ~ lr * sign(g)
-        check_close(w, {1.5 - 0.1 * 3.0 / (3.0 + 1e-8), -0.5 + 0.1 * 1.0 / (1.0 + 1e-8)});
-        quadratic_steps(opt, w, 2);
-        check_close(w, {1.2009028705180997, -0.2048712525602996});
+        check_steps(opt, w, {1.5 - 0.1 * 3.0 / (3.0 + 1e-8), -0.5 + 0.1 * 1.0 / (1.0 + 1e-8)},
+                            {1.2009028705180997, -0.2048712525602996});
     }
     SECTION("amsgrad with L2 weight decay 0.1: d = g + 0.1 w, v_max = max(v_max, v)") {
         auto w = start_w();
@@ -196,10 +195,8 @@ TEST_CASE("Adam and AdamW: three steps match the update rule") {
     SECTION("AdamW, weight_decay 0.1: w *= 1 - lr*0.1, then the Adam step on g") {
         auto w = start_w();
         optim::AdamW opt({w}, optim::AdamWOptions(0.1).weight_decay(0.1));
-        quadratic_steps(opt, w, 1);
-        check_close(w, {1.5 * 0.99 - 0.1 * 3.0 / (3.0 + 1e-8), -0.5 * 0.99 + 0.1 * 1.0 / (1.0 + 1e-8)});
-        quadratic_steps(opt, w, 2);
-        check_close(w, {1.1595201600808838, -0.19341560428094734});
+        check_steps(opt, w, {1.5 * 0.99 - 0.1 * 3.0 / (3.0 + 1e-8), -0.5 * 0.99 + 0.1 * 1.0 / (1.0 + 1e-8)},
+                            {1.1595201600808838, -0.19341560428094734});
     }
     SECTION("float32 parameters follow the float64 numbers to float precision") {
         auto w = start_w(tg::kFloat32);
@@ -214,10 +211,8 @@ TEST_CASE("Adagrad: three steps match the update rule") {
         // clr = 0.5 / (1 + (t-1) 0.1); s += g^2; w -= clr g / (sqrt(s) + 1e-10)
         auto w = start_w();
         optim::Adagrad opt({w}, optim::AdagradOptions(0.5).lr_decay(0.1).initial_accumulator_value(0.1));
-        quadratic_steps(opt, w, 1);
-        check_close(w, {1.5 - 0.5 * 3.0 / (std::sqrt(9.1) + 1e-10), -0.5 + 0.5 * 1.0 / (std::sqrt(1.1) + 1e-10)});
-        quadratic_steps(opt, w, 2);
-        check_close(w, {0.5914931844095969, -0.0006433922757468889});
+        check_steps(opt, w, {1.5 - 0.5 * 3.0 / (std::sqrt(9.1) + 1e-10), -0.5 + 0.5 * 1.0 / (std::sqrt(1.1) + 1e-10)},
+                            {0.5914931844095969, -0.0006433922757468889});
     }
     SECTION("TF-1 AdagradOptimizer: accumulator 0.1, no epsilon") {
         auto w = start_w();

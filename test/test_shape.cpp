@@ -5,6 +5,16 @@ using namespace tgtest;
 
 namespace {
 using Fn = std::function<tg::Tensor(const std::vector<tg::Tensor>&)>;
+
+// Gradchecks the gradient of sum(select(x)^2) with respect to x: the backward of a selection
+// (a scatter) records itself, so it has a backward too.
+void require_double_backward(const std::function<tg::Tensor(const tg::Tensor&)>& select, const tg::Tensor& a) {
+    REQUIRE_GRADCHECK(Fn([select](const auto& in) {
+                          auto s = select(in[0]);
+                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
+                      }),
+                      {a});
+}
 tg::Tensor iota(const tg::Shape& shape) { return tg::arange(static_cast<double>(shape.numel()), tg::kFloat64).reshape(shape); }
 tg::Tensor idx(std::vector<std::int64_t> v, const tg::Shape& shape = {}) { return tg::from_vector(v, shape); }
 tg::Tensor mask(std::vector<bool> v, const tg::Shape& shape = {}) { return tg::from_vector(v, shape); }
@@ -145,11 +155,7 @@ TEST_CASE("index_select picks slices; backward sums repeated indices") {
     REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::index_select(in[0].t(), 1, i) * in[0].t().narrow(1, 0, 1); }),
                       {a});
     // double backward: the scatter-add records itself
-    REQUIRE_GRADCHECK(Fn([i](const auto& in) {
-                          auto s = tg::index_select(in[0], 0, i);
-                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
-                      }),
-                      {a});
+    require_double_backward([i](const tg::Tensor& x) { return tg::index_select(x, 0, i); }, a);
 }
 
 TEST_CASE("index_select rejects bad indices before reading") {
@@ -351,11 +357,7 @@ TEST_CASE("masked_select returns the selected elements in order; mask broadcasts
     auto b = tg::zeros({1, 3}, tg::kFloat64).requires_grad_();
     tg::masked_select(b, m).sum().backward();
     CHECK(values(b.grad()) == std::vector<double>{1, 0, 2});
-    REQUIRE_GRADCHECK(Fn([m](const auto& in) {
-                          auto s = tg::masked_select(in[0], m);
-                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
-                      }),
-                      {a});
+    require_double_backward([m](const tg::Tensor& x) { return tg::masked_select(x, m); }, a);
 }
 
 TEST_CASE("masked_fill writes a value where the mask is true; no gradient there") {
@@ -400,11 +402,7 @@ TEST_CASE("gather picks along a dim; backward scatter-adds") {
     REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::gather(in[0], 1, i); }), {a});
     REQUIRE_GRADCHECK(Fn([i](const auto& in) { return tg::gather(in[0].t(), 0, i.t()) * tg::gather(in[0], 1, i).t(); }),
                       {a});
-    REQUIRE_GRADCHECK(Fn([i](const auto& in) {
-                          auto s = tg::gather(in[0], 1, i);
-                          return tg::autograd::grad({(s * s).sum()}, {in[0]}, {}, false, true)[0];
-                      }),
-                      {a});
+    require_double_backward([i](const tg::Tensor& x) { return tg::gather(x, 1, i); }, a);
 }
 
 TEST_CASE("gather rejects bad indices and shapes") {

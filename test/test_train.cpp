@@ -45,6 +45,15 @@ std::shared_ptr<nn::Sequential> small_net(std::uint64_t seed = 0) {
     return std::make_shared<nn::Sequential>(nn::Linear(2, 8), nn::ReLU(), nn::Linear(8, 2));
 }
 
+// The fit of most cases here: `epochs` epochs, validated on val_loader, tracking accuracy.
+train::FitOptions validated_fit(std::int64_t epochs, data::DataLoader& val_loader) {
+    train::FitOptions options;
+    options.epochs = epochs;
+    options.val_loader = &val_loader;
+    options.metrics = {train::accuracy()};
+    return options;
+}
+
 const train::LossFn kCrossEntropy = [](const tg::Tensor& out, const tg::Tensor& target) {
     return tg::nn::functional::cross_entropy(out, target);
 };
@@ -157,10 +166,7 @@ TEST_CASE("fit: a separable problem reaches accuracy >= 0.95 and its loss decrea
     auto train_loader = data::DataLoader(blobs(256, 2), {.batch_size = 16, .shuffle = true, .seed = 3});
     data::DataLoader val_loader(blobs(128, 4), {.batch_size = 64});
     tg::optim::Adam opt(model->parameters(), tg::optim::AdamOptions(0.02));
-    train::FitOptions options;
-    options.epochs = 5;
-    options.val_loader = &val_loader;
-    options.metrics = {train::accuracy()};
+    train::FitOptions options = validated_fit(5, val_loader);
     const auto history = train::fit(*model, kCrossEntropy, opt, train_loader, options);
     REQUIRE(history.epochs.size() == 5);
     const auto loss = history.get("loss");
@@ -236,10 +242,7 @@ TEST_CASE("ProgressBar: plain lines when not on a terminal, \\r updates on one")
     std::ostringstream out;
     auto bar = std::make_shared<train::ProgressBar>(out, train::ProgressBar::Mode::Auto, 2);
     CHECK_FALSE(bar->terminal());  // a string stream is not a terminal
-    train::FitOptions options;
-    options.epochs = 2;
-    options.val_loader = &val_loader;
-    options.metrics = {train::accuracy()};
+    train::FitOptions options = validated_fit(2, val_loader);
     options.callbacks = {bar};
     train::fit(*model, kCrossEntropy, opt, train_loader, options);
     const auto text = out.str();
@@ -428,10 +431,7 @@ TEST_CASE("TensorBoard callback: scalars, weight summaries and the graph in an e
     data::DataLoader train_loader(blobs(32, 1), {.batch_size = 8});
     data::DataLoader val_loader(blobs(8, 2), {.batch_size = 8});
     tg::optim::SGD opt(model->parameters(), tg::optim::SGDOptions(0.1));
-    train::FitOptions options;
-    options.epochs = 2;
-    options.val_loader = &val_loader;
-    options.metrics = {train::accuracy()};
+    train::FitOptions options = validated_fit(2, val_loader);
     options.callbacks = {std::make_shared<train::TensorBoard>(logdir.string(), train::TensorBoardOptions{.log_every_n_steps = 3})};
     train::fit(*model, kCrossEntropy, opt, train_loader, options);
 

@@ -31,6 +31,17 @@ void check_channels(const Options& o, const char* layer) {
              o.out_channels());
 }
 
+// Checks the options and registers weight {rows, cols / groups, kh, kw} (each layer names its
+// own layout) and, when asked for, bias {out_channels}; the caller initialises them.
+template <class Options>
+void register_conv_parameters(Module& layer, const Options& o, const char* name, std::int64_t rows, std::int64_t cols,
+                              Tensor& weight, Tensor& bias) {
+    check_channels(o, name);
+    const Shape& k = o.kernel_size();
+    weight = layer.register_parameter("weight", empty({rows, cols / o.groups(), k[0], k[1]}));
+    if (o.bias()) bias = layer.register_parameter("bias", empty({o.out_channels()}));
+}
+
 template <class Options>
 void print_conv_tail(std::ostream& os, const Options& o) {
     if (o.dilation() != Shape{1, 1}) os << ", dilation=" << o.dilation();
@@ -42,11 +53,7 @@ void print_conv_tail(std::ostream& os, const Options& o) {
 }  // namespace
 
 Conv2d::Conv2d(const Conv2dOptions& options_) : Module("Conv2d"), options(options_) {
-    check_channels(options, "Conv2d");
-    const Shape& k = options.kernel_size();
-    weight = register_parameter(
-        "weight", empty({options.out_channels(), options.in_channels() / options.groups(), k[0], k[1]}));
-    if (options.bias()) bias = register_parameter("bias", empty({options.out_channels()}));
+    register_conv_parameters(*this, options, "Conv2d", options.out_channels(), options.in_channels(), weight, bias);
     reset_parameters();
 }
 
@@ -74,12 +81,9 @@ void Conv2d::pretty_print(std::ostream& os) const {
 
 ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& options_)
     : Module("ConvTranspose2d"), options(options_) {
-    check_channels(options, "ConvTranspose2d");
-    const Shape& k = options.kernel_size();
     // libtorch's layout (in, out / groups, kh, kw): the weight of the conv2d this layer is the adjoint of.
-    weight = register_parameter(
-        "weight", empty({options.in_channels(), options.out_channels() / options.groups(), k[0], k[1]}));
-    if (options.bias()) bias = register_parameter("bias", empty({options.out_channels()}));
+    register_conv_parameters(*this, options, "ConvTranspose2d", options.in_channels(), options.out_channels(), weight,
+                             bias);
     reset_parameters();
 }
 

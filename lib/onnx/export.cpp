@@ -203,6 +203,20 @@ private:
         const std::string out = n.outputs.empty() ? std::string() : name(n.outputs[0]);
         const Dtype dt = n.outputs.empty() ? kFloat32 : value(n.outputs[0]).dtype;
         const std::string& k = n.kind;
+        // linear, conv2d and conv_transpose2d take (input, weight[, bias]).
+        auto inputs_with_optional_bias = [&] {
+            std::vector<std::string> ins{in(0), in(1)};
+            if (!in(2).empty()) ins.push_back(in(2));
+            return ins;
+        };
+        // The attributes Conv and ConvTranspose share; the caller adds pads and group.
+        auto add_conv = [&](const std::string& op) -> NodeBuilder& {
+            const Shape& w = value(n.inputs[1]).shape;
+            return add(op, inputs_with_optional_bias(), {out})
+                .ints("kernel_shape", {w[2], w[3]})
+                .ints("strides", pair(n.ints("stride"), 1))
+                .ints("dilations", pair(n.ints("dilation"), 1));
+        };
         static const std::map<std::string, std::string> same = {
             {"mul", "Mul"},   {"div", "Div"},       {"maximum", "Max"}, {"minimum", "Min"},       {"neg", "Neg"},
             {"exp", "Exp"},   {"log", "Log"},       {"sqrt", "Sqrt"},   {"abs", "Abs"},           {"sign", "Sign"},
@@ -319,29 +333,15 @@ private:
         } else if (k == "addmm") {
             add("Gemm", {in(1), in(2), in(0)}, {out}).f("alpha", n.f("alpha")).f("beta", n.f("beta"));
         } else if (k == "linear") {
-            std::vector<std::string> ins{in(0), in(1)};
-            if (!in(2).empty()) ins.push_back(in(2));
-            add("Gemm", ins, {out}).i("transB", 1);
+            add("Gemm", inputs_with_optional_bias(), {out}).i("transB", 1);
         } else if (k == "conv2d") {
-            const Shape& w = value(n.inputs[1]).shape;
-            std::vector<std::string> ins{in(0), in(1)};
-            if (!in(2).empty()) ins.push_back(in(2));
-            add("Conv", ins, {out})
-                .ints("kernel_shape", {w[2], w[3]})
-                .ints("strides", pair(n.ints("stride"), 1))
-                .ints("dilations", pair(n.ints("dilation"), 1))
+            add_conv("Conv")
                 .ints("pads", n.ints("pads"))
                 .i("group", n.has("groups") ? n.i("groups") : 1);
         } else if (k == "conv_transpose2d") {
             // ONNX's weight layout (C_in, C_out / group, kh, kw) and output size are libtorch's.
-            const Shape& w = value(n.inputs[1]).shape;
             const auto padding = pair(n.ints("padding"), 0);
-            std::vector<std::string> ins{in(0), in(1)};
-            if (!in(2).empty()) ins.push_back(in(2));
-            add("ConvTranspose", ins, {out})
-                .ints("kernel_shape", {w[2], w[3]})
-                .ints("strides", pair(n.ints("stride"), 1))
-                .ints("dilations", pair(n.ints("dilation"), 1))
+            add_conv("ConvTranspose")
                 .ints("pads", {padding[0], padding[1], padding[0], padding[1]})
                 .ints("output_padding", pair(n.ints("output_padding"), 0))
                 .i("group", n.i("groups"));

@@ -137,21 +137,28 @@ void for_each_window(const ResizeGeom& g, F&& cell) {
 
 Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g);
 
-// out[p, j] = x[p, indices[p, j]]: the adjoint of max_pool_scatter.
+// Calls fn(input offset, output offset) for every output cell whose window has a winner
+// (indices >= 0; a window wholly in the padding has none): the one walk gather and scatter share.
+template <class F>
+void for_each_winner(const Tensor& indices, const PoolGeom& g, F&& fn) {
+    const auto* pi = impl_of(indices).data_as<std::int64_t>();
+    const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+    for (std::int64_t p = 0; p < g.planes; ++p)
+        for (std::int64_t j = 0; j < out_plane; ++j) {
+            const std::int64_t i = pi[p * out_plane + j];
+            if (i >= 0) fn(p * in_plane + i, p * out_plane + j);
+        }
+}
+
+// out[p, j] = x[p, indices[p, j]] (0 where there is no winner): the adjoint of max_pool_scatter.
 Tensor max_pool_gather(const Tensor& x, const Tensor& indices, const PoolGeom& g) {
     const Tensor cx = raw(x);
-    Tensor out = make_tensor(g.out_shape, x.dtype());
+    Tensor out = zeros(g.out_shape, x.dtype());
     detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
         using T = decltype(v);
         const T* px = impl_of(cx).data_as<T>();
-        const auto* pi = impl_of(indices).data_as<std::int64_t>();
         T* po = impl_of(out).data_as<T>();
-        const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-        for (std::int64_t p = 0; p < g.planes; ++p)
-            for (std::int64_t j = 0; j < out_plane; ++j) {
-                const std::int64_t i = pi[p * out_plane + j];
-                po[p * out_plane + j] = i >= 0 ? px[p * in_plane + i] : T(0);
-            }
+        for_each_winner(indices, g, [&](std::int64_t in, std::int64_t at) { po[at] = px[in]; });
     });
     if (detail::needs_grad(x))
         detail::record("max_pool2d_gather", {x}, out, [indices, g](const Tensor& h) -> GradList {
@@ -167,14 +174,8 @@ Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeo
     detail::visit_floating(grad.dtype(), "max_pool2d", [&](auto v) {
         using T = decltype(v);
         const T* pg = impl_of(cg).data_as<T>();
-        const auto* pi = impl_of(indices).data_as<std::int64_t>();
         T* pd = impl_of(dx).data_as<T>();
-        const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-        for (std::int64_t p = 0; p < g.planes; ++p)
-            for (std::int64_t j = 0; j < out_plane; ++j) {
-                const std::int64_t i = pi[p * out_plane + j];
-                if (i >= 0) pd[p * in_plane + i] += pg[p * out_plane + j];
-            }
+        for_each_winner(indices, g, [&](std::int64_t in, std::int64_t at) { pd[in] += pg[at]; });
     });
     if (detail::needs_grad(grad))
         detail::record("max_pool2d_backward", {grad}, dx, [indices, g](const Tensor& h) -> GradList {

@@ -4,6 +4,7 @@
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
+#include "optim/option_checks.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -15,11 +16,10 @@ TG_OPTIMIZER_CONSTRUCTORS(Adagrad)
 
 void Adagrad::check_options(const OptimizerOptions& options) const {
     const auto* o = static_cast<const AdagradOptions*>(&options);
-    TG_CHECK(o->lr_decay() >= 0, "Adagrad", "invalid lr_decay {} (expected >= 0)", o->lr_decay());
-    TG_CHECK(o->weight_decay() >= 0, "Adagrad", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
-    TG_CHECK(o->initial_accumulator_value() >= 0, "Adagrad", "invalid initial_accumulator_value {} (expected >= 0)",
-             o->initial_accumulator_value());
-    TG_CHECK(o->eps() >= 0, "Adagrad", "invalid eps {} (expected >= 0)", o->eps());
+    detail::check_non_negative("Adagrad", {{"lr_decay", o->lr_decay()},
+                                           {"weight_decay", o->weight_decay()},
+                                           {"initial_accumulator_value", o->initial_accumulator_value()},
+                                           {"eps", o->eps()}});
 }
 
 std::vector<std::string> Adagrad::state_names(const OptimizerOptions&) const { return {"sum"}; }

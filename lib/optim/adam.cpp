@@ -5,6 +5,7 @@
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
+#include "optim/option_checks.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -25,8 +26,7 @@ void check_adam(std::string_view op, const Options& o) {
     const auto [b1, b2] = o.betas();
     TG_CHECK(b1 >= 0 && b1 < 1, op, "invalid beta1 {} (expected in [0, 1))", b1);
     TG_CHECK(b2 >= 0 && b2 < 1, op, "invalid beta2 {} (expected in [0, 1))", b2);
-    TG_CHECK(o.eps() >= 0, op, "invalid eps {} (expected >= 0)", o.eps());
-    TG_CHECK(o.weight_decay() >= 0, op, "invalid weight_decay {} (expected >= 0)", o.weight_decay());
+    detail::check_non_negative(op, {{"eps", o.eps()}, {"weight_decay", o.weight_decay()}});
 }
 
 std::vector<std::string> adam_state_names(bool amsgrad) {

@@ -5,6 +5,7 @@
 #include "tapegrad/creation.hpp"
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
+#include "optim/option_checks.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -17,11 +18,10 @@ TG_OPTIMIZER_CONSTRUCTORS(RMSprop)
 void RMSprop::check_options(const OptimizerOptions& options) const {
     const auto* o = static_cast<const RMSpropOptions*>(&options);
     TG_CHECK(o->alpha() >= 0 && o->alpha() <= 1, "RMSprop", "invalid alpha {} (expected in [0, 1])", o->alpha());
-    TG_CHECK(o->eps() >= 0, "RMSprop", "invalid eps {} (expected >= 0)", o->eps());
-    TG_CHECK(o->momentum() >= 0, "RMSprop", "invalid momentum {} (expected >= 0)", o->momentum());
-    TG_CHECK(o->weight_decay() >= 0, "RMSprop", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
-    TG_CHECK(o->initial_square_avg() >= 0, "RMSprop", "invalid initial_square_avg {} (expected >= 0)",
-             o->initial_square_avg());
+    detail::check_non_negative("RMSprop", {{"eps", o->eps()},
+                                           {"momentum", o->momentum()},
+                                           {"weight_decay", o->weight_decay()},
+                                           {"initial_square_avg", o->initial_square_avg()}});
 }
 
 std::vector<std::string> RMSprop::state_names(const OptimizerOptions& options) const {

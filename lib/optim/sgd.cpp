@@ -1,6 +1,7 @@
 // SGD with momentum, dampening, Nesterov and (L2) weight decay, as torch.optim.SGD.
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
+#include "optim/option_checks.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -12,8 +13,7 @@ TG_OPTIMIZER_CONSTRUCTORS(SGD)
 
 void SGD::check_options(const OptimizerOptions& options) const {
     const auto* o = static_cast<const SGDOptions*>(&options);
-    TG_CHECK(o->momentum() >= 0, "SGD", "invalid momentum {} (expected >= 0)", o->momentum());
-    TG_CHECK(o->weight_decay() >= 0, "SGD", "invalid weight_decay {} (expected >= 0)", o->weight_decay());
+    detail::check_non_negative("SGD", {{"momentum", o->momentum()}, {"weight_decay", o->weight_decay()}});
     TG_CHECK(!o->nesterov() || (o->momentum() > 0 && o->dampening() == 0), "SGD",
              "nesterov momentum requires momentum > 0 and dampening 0 (got momentum {}, dampening {})",
              o->momentum(), o->dampening());
