@@ -625,3 +625,43 @@ TEST_CASE("nan_to_num: NaN, +Inf, -Inf replaced; defaults are the dtype's finite
     REQUIRE_GRADCHECK([](const Inputs& in) { return tg::nan_to_num(in[0]).pow(3); }, (Inputs{leaf({2, 3})}));
     REQUIRE_TG_ERROR(tg::nan_to_num(Tensor()), "nan_to_num");
 }
+
+TEST_CASE("exp, sigmoid, tanh of infinities, NaN and huge values: IEEE results, no undefined conversion") {
+    // xsimd's exp converts x * log2(e) to an integer before its range check: exp(-inf) (a
+    // masked softmax, logcumsumexp's backward) converted -inf to int64, which UBSan stops
+    // on. 256 elements: the contiguous vector kernels, not the scalar path.
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const std::vector<double> specials = {-inf, inf, nan, -1e300, 1e300, -1e30, 1e30, -1000.5, 1000.5, -3, 0, 0.5};
+    std::vector<double> x;
+    while (x.size() < 256) x.insert(x.end(), specials.begin(), specials.end());
+    x.resize(256);
+    const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops = {
+        {"exp", [](const Tensor& t) { return tg::exp(t); }},
+        {"sigmoid", [](const Tensor& t) { return tg::sigmoid(t); }},
+        {"tanh", [](const Tensor& t) { return tg::tanh(t); }}};
+    for (const bool as_float : {false, true}) {
+        std::vector<float> xf(x.begin(), x.end());  // 1e300 becomes inf, 1e30 stays
+        const Tensor input = as_float ? tg::from_vector(xf) : tg::from_vector(x);
+        const std::vector<double> xs = values(input);
+        for (const auto& [name, op] : ops) {
+            INFO(name << (as_float ? " float32" : " float64"));
+            const std::vector<double> got = values(op(input));
+            for (std::size_t i = 0; i < xs.size(); ++i) {
+                const double v = xs[i];
+                double expected = std::string(name) == "exp" ? std::exp(v)
+                                  : std::string(name) == "tanh" ? std::tanh(v)
+                                                                : 1.0 / (1.0 + std::exp(-v));
+                if (as_float) expected = static_cast<float>(expected);
+                INFO("x = " << v);
+                if (std::isnan(expected)) {
+                    CHECK(std::isnan(got[i]));
+                } else if (std::isinf(expected) || expected == 0) {
+                    CHECK(got[i] == expected);
+                } else {
+                    CHECK(got[i] == Approx(expected).epsilon(as_float ? 1e-6 : 1e-14));
+                }
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
+#include <utility>
 
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
@@ -29,6 +31,22 @@ struct LevelAllocator : std::allocator<T> {
     };
 };
 
+// xsimd's exp (and tanh, which calls it) converts x * log2(e) to an integer before it
+// checks the range, so exp(-inf), exp(inf), exp(NaN) and exp(1e300) convert a value no
+// integer holds: undefined behaviour (UBSan stops there; x86 happens to mask the result
+// afterwards). Beyond +-1000, exp is 0 or inf and tanh is -1 or 1 in float and double, so
+// clamping there keeps every result; NaN goes in as 0 and is put back by keep_nan.
+template <class E>
+auto in_exp_range(const E& x) {
+    using T = typename std::decay_t<E>::value_type;
+    return xt::where(x < T(-1000), T(-1000), xt::where(x > T(1000), T(1000), xt::where(xt::isnan(x), T(0), x)));
+}
+
+template <class E, class R>
+auto keep_nan(const E& x, R&& result) {
+    return xt::where(xt::isnan(x), x, std::forward<R>(result));
+}
+
 template <class T>
 void unary(SimdUnary op, const T* x, T* y, std::int64_t n) {
     const auto size = static_cast<std::size_t>(n);
@@ -36,10 +54,10 @@ void unary(SimdUnary op, const T* x, T* y, std::int64_t n) {
     auto xv = xt::adapt(x, size, xt::no_ownership(), shape, xt::layout_type::row_major, LevelAllocator<T>());
     auto yv = xt::adapt(y, size, xt::no_ownership(), shape, xt::layout_type::row_major, LevelAllocator<T>());
     switch (op) {
-        case SimdUnary::Exp: xt::noalias(yv) = xt::exp(xv); break;
+        case SimdUnary::Exp: xt::noalias(yv) = keep_nan(xv, xt::exp(in_exp_range(xv))); break;
         case SimdUnary::Log: xt::noalias(yv) = xt::log(xv); break;
-        case SimdUnary::Tanh: xt::noalias(yv) = xt::tanh(xv); break;
-        case SimdUnary::Sigmoid: xt::noalias(yv) = T(1) / (T(1) + xt::exp(-xv)); break;
+        case SimdUnary::Tanh: xt::noalias(yv) = keep_nan(xv, xt::tanh(in_exp_range(xv))); break;
+        case SimdUnary::Sigmoid: xt::noalias(yv) = keep_nan(xv, T(1) / (T(1) + xt::exp(-in_exp_range(xv)))); break;
     }
 }
 
