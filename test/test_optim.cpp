@@ -224,47 +224,34 @@ TEST_CASE("Adagrad: three steps match the update rule") {
 
 // ---- convergence --------------------------------------------------------------------------
 
-TEST_CASE("every optimizer converges on an ill-conditioned quadratic") {
-    // f(w) = sum(scale * (w - target)^2), minimum at target.
+namespace {
+
+// Minimises f(w) = sum(scale * (w - target)^2) from w = 0 with Opt and checks that w reaches
+// the minimum, target, to within tol.
+template <class Opt, class Options>
+void check_converges(const Options& options, int steps, double tol) {
     const auto target = tg::tensor({1.0, -2.0, 3.0}, tg::kFloat64);
     const auto scale = tg::tensor({1.0, 10.0, 0.1}, tg::kFloat64);
-    auto run = [&](optim::Optimizer& opt, const tg::Tensor& w, int steps) {
-        for (int i = 0; i < steps; ++i) {
-            auto diff = w - target;
-            opt.minimize((scale * diff * diff).sum());
-        }
-        return values(w);
-    };
-    auto expect_target = [&](const std::vector<double>& got, double tol) {
-        CHECK(std::abs(got[0] - 1.0) < tol);
-        CHECK(std::abs(got[1] + 2.0) < tol);
-        CHECK(std::abs(got[2] - 3.0) < tol);
-    };
-    {
-        auto w = tg::zeros({3}, tg::kFloat64).requires_grad_();
-        optim::SGD opt({w}, optim::SGDOptions(0.04).momentum(0.9));
-        expect_target(run(opt, w, 2000), 1e-6);
+    auto w = tg::zeros({3}, tg::kFloat64).requires_grad_();
+    Opt opt({w}, options);
+    for (int i = 0; i < steps; ++i) {
+        auto diff = w - target;
+        opt.minimize((scale * diff * diff).sum());
     }
-    {
-        auto w = tg::zeros({3}, tg::kFloat64).requires_grad_();
-        optim::RMSprop opt({w}, optim::RMSpropOptions(0.01));
-        expect_target(run(opt, w, 3000), 1e-3);
-    }
-    {
-        auto w = tg::zeros({3}, tg::kFloat64).requires_grad_();
-        optim::Adam opt({w}, optim::AdamOptions(0.05));
-        expect_target(run(opt, w, 3000), 1e-4);
-    }
-    {
-        auto w = tg::zeros({3}, tg::kFloat64).requires_grad_();
-        optim::AdamW opt({w}, optim::AdamWOptions(0.05).weight_decay(0.0));
-        expect_target(run(opt, w, 3000), 1e-4);
-    }
-    {
-        auto w = tg::zeros({3}, tg::kFloat64).requires_grad_();
-        optim::Adagrad opt({w}, optim::AdagradOptions(0.5));
-        expect_target(run(opt, w, 3000), 1e-4);
-    }
+    const auto got = values(w);
+    CHECK(std::abs(got[0] - 1.0) < tol);
+    CHECK(std::abs(got[1] + 2.0) < tol);
+    CHECK(std::abs(got[2] - 3.0) < tol);
+}
+
+}  // namespace
+
+TEST_CASE("every optimizer converges on an ill-conditioned quadratic") {
+    check_converges<optim::SGD>(optim::SGDOptions(0.04).momentum(0.9), 2000, 1e-6);
+    check_converges<optim::RMSprop>(optim::RMSpropOptions(0.01), 3000, 1e-3);
+    check_converges<optim::Adam>(optim::AdamOptions(0.05), 3000, 1e-4);
+    check_converges<optim::AdamW>(optim::AdamWOptions(0.05).weight_decay(0.0), 3000, 1e-4);
+    check_converges<optim::Adagrad>(optim::AdagradOptions(0.5), 3000, 1e-4);
 }
 
 TEST_CASE("Adam finds the minimum of the Rosenbrock function") {
@@ -356,9 +343,10 @@ TEST_CASE("non-finite gradients: error (default), skip or propagate") {
         a.set_grad(tg::tensor({1.0, 1.0}, tg::kFloat64));
         b.set_grad(tg::tensor({nan}, tg::kFloat64));
     };
+    // Catch runs the case once per section, so every section starts from these.
+    auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
+    auto b = tg::tensor({3.0}, tg::kFloat64).requires_grad_();
     SECTION("error: names the parameter, changes nothing") {
-        auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
-        auto b = tg::tensor({3.0}, tg::kFloat64).requires_grad_();
         optim::Adam opt({a, b}, optim::AdamOptions(0.1));
         setup(opt, a, b);
         const auto a_before = a.clone(), m_before = opt.state(a)->find("exp_avg")->clone();
@@ -369,8 +357,6 @@ TEST_CASE("non-finite gradients: error (default), skip or propagate") {
         CHECK(opt.state(a)->step == 1);
     }
     SECTION("skip: the whole step is skipped and counted") {
-        auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
-        auto b = tg::tensor({3.0}, tg::kFloat64).requires_grad_();
         optim::SGD opt({a, b}, optim::SGDOptions(0.1));
         opt.set_non_finite_grad(optim::NonFiniteGrad::Skip);
         setup(opt, a, b);
@@ -382,8 +368,6 @@ TEST_CASE("non-finite gradients: error (default), skip or propagate") {
         CHECK(values(b) == std::vector<double>{3.0 - 0.1 * 6.0});
     }
     SECTION("propagate: like libtorch, NaN reaches the parameter") {
-        auto a = tg::tensor({1.0, 2.0}, tg::kFloat64).requires_grad_();
-        auto b = tg::tensor({3.0}, tg::kFloat64).requires_grad_();
         optim::SGD opt({a, b}, optim::SGDOptions(0.1));
         opt.set_non_finite_grad(optim::NonFiniteGrad::Propagate);
         setup(opt, a, b);

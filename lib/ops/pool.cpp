@@ -340,57 +340,45 @@ struct WindowMeanOp {
 constexpr WindowMeanOp kAvgPool{"avg_pool2d", "avg_pool2d_backward"};
 constexpr WindowMeanOp kAdaptiveAvgPool{"adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"};
 
-template <class Geom>
-Tensor window_mean_adjoint(const Tensor& grad, const Geom& g, const WindowMeanOp& op);
-
-template <class Geom>
-Tensor window_mean(const Tensor& x, const Geom& g, const WindowMeanOp& op) {
-    const Tensor cx = raw(x);
-    Tensor out = make_tensor(g.out_shape, x.dtype());
-    detail::visit_floating(x.dtype(), op.forward, [&](auto v) {
+// The window mean (Adjoint false: out[j] = scale[j] * sum of x over window j) and its adjoint
+// (Adjoint true: dx[window j] += scale[j] * grad[j]) walk the same windows; each records the
+// other as its backward.
+template <bool Adjoint, class Geom>
+Tensor window_mean_pass(const Tensor& t, const Geom& g, const WindowMeanOp& op) {
+    const Tensor ct = raw(t);
+    // The adjoint accumulates window by window, from zero; the mean writes every cell once.
+    Tensor out = Adjoint ? zeros(g.in_shape, t.dtype()) : make_tensor(g.out_shape, t.dtype());
+    const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+    detail::visit_floating(t.dtype(), op.forward, [&](auto v) {
         using T = decltype(v);
         for (std::int64_t p = 0; p < g.planes; ++p) {
-            const T* plane = impl_of(cx).data_as<T>() + p * g.H * g.W;
-            T* po = impl_of(out).data_as<T>() + p * g.OH * g.OW;
+            const T* src = impl_of(ct).data_as<T>() + p * (Adjoint ? out_plane : in_plane);
+            T* dst = impl_of(out).data_as<T>() + p * (Adjoint ? in_plane : out_plane);
             for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
                                    std::int64_t we, double scale) {
-                double s = 0;
-                for (std::int64_t h = hs; h < he; ++h)
-                    for (std::int64_t w = ws; w < we; ++w) s += plane[h * g.W + w];
-                po[j] = static_cast<T>(s * scale);
+                if constexpr (Adjoint) {
+                    const T share = static_cast<T>(src[j] * scale);
+                    for (std::int64_t h = hs; h < he; ++h)
+                        for (std::int64_t w = ws; w < we; ++w) dst[h * g.W + w] += share;
+                } else {
+                    double sum = 0;
+                    for (std::int64_t h = hs; h < he; ++h)
+                        for (std::int64_t w = ws; w < we; ++w) sum += src[h * g.W + w];
+                    dst[j] = static_cast<T>(sum * scale);
+                }
             });
         }
     });
-    if (detail::needs_grad(x))
-        detail::record(op.forward, {x}, out, [g, op](const Tensor& grad) -> GradList {
-            return {window_mean_adjoint(grad, g, op)};
+    if (detail::needs_grad(t))
+        detail::record(Adjoint ? op.backward : op.forward, {t}, out, [g, op](const Tensor& h) -> GradList {
+            return {window_mean_pass<!Adjoint>(h, g, op)};
         });
     return out;
 }
 
-// dx[window of j] += grad[j] * scale[j]
 template <class Geom>
-Tensor window_mean_adjoint(const Tensor& grad, const Geom& g, const WindowMeanOp& op) {
-    const Tensor cg = raw(grad);
-    Tensor dx = zeros(g.in_shape, grad.dtype());
-    detail::visit_floating(grad.dtype(), op.forward, [&](auto v) {
-        using T = decltype(v);
-        for (std::int64_t p = 0; p < g.planes; ++p) {
-            const T* pg = impl_of(cg).data_as<T>() + p * g.OH * g.OW;
-            T* plane = impl_of(dx).data_as<T>() + p * g.H * g.W;
-            for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
-                                   std::int64_t we, double scale) {
-                const T share = static_cast<T>(pg[j] * scale);
-                for (std::int64_t h = hs; h < he; ++h)
-                    for (std::int64_t w = ws; w < we; ++w) plane[h * g.W + w] += share;
-            });
-        }
-    });
-    if (detail::needs_grad(grad))
-        detail::record(op.backward, {grad}, dx, [g, op](const Tensor& h) -> GradList {
-            return {window_mean(h, g, op)};
-        });
-    return dx;
+Tensor window_mean(const Tensor& x, const Geom& g, const WindowMeanOp& op) {
+    return window_mean_pass<false>(x, g, op);
 }
 
 Padding2d symmetric(const Shape& padding, const char* op) {
@@ -398,15 +386,36 @@ Padding2d symmetric(const Shape& padding, const char* op) {
     return {ph, ph, pw, pw};
 }
 
+// Explicit pooling padding: symmetric, and at most half the kernel (libtorch's rule).
+Padding2d pool_padding(const Shape& padding, const Shape& kernel, const char* op) {
+    const Padding2d pad = symmetric(padding, op);
+    const auto [kh, kw] = spatial_pair(kernel, "kernel size", op, 1);
+    TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, op, "padding {} must be at most half the kernel size {}",
+             padding, kernel);
+    return pad;
+}
+
+// The windows of TF's padding modes; an empty stride is the kernel (TF's pooling default).
+PoolGeom tf_pool_geom(const Tensor& x, const Shape& kernel, const Shape& stride, Padding padding, const char* op) {
+    const Shape& s = stride.empty() ? kernel : stride;
+    return pool_geom(x, kernel, s, tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s), op);
+}
+
+// The trace attributes of a pooling op with TF's padding: the mode and the pads it comes to.
+detail::TraceAttrs tf_pool_attrs(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
+    const Padding2d pads = tf_padding(padding, input.size(-2), input.size(-1), kernel, stride.empty() ? kernel : stride);
+    return {{"kernel", kernel},
+            {"stride", stride},
+            {"padding_mode", padding == Padding::Same ? "same" : "valid"},
+            {"pads", Shape{pads.top, pads.left, pads.bottom, pads.right}}};
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
                   const Shape& dilation, bool ceil_mode) {
     Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
-        const Padding2d pad = symmetric(padding, "max_pool2d");
-        const auto [kh, kw] = spatial_pair(kernel, "kernel size", "max_pool2d", 1);
-        TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "max_pool2d",
-                 "padding {} must be at most half the kernel size {}", padding, kernel);
+        const Padding2d pad = pool_padding(padding, kernel, "max_pool2d");
         return max_pool_forward(x, pool_geom(x, kernel, stride, pad, "max_pool2d", ceil_mode, dilation));
     });
     TG_TRACE("max_pool2d", {input}, out,
@@ -417,23 +426,16 @@ Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
 
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
     Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
-        const Shape& s = stride.empty() ? kernel : stride;
-        const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
-        return max_pool_forward(x, pool_geom(x, kernel, s, pad, "max_pool2d"));
+        return max_pool_forward(x, tf_pool_geom(x, kernel, stride, padding, "max_pool2d"));
     });
-    const Padding2d pads = tf_padding(padding, input.size(-2), input.size(-1), kernel, stride.empty() ? kernel : stride);
-    TG_TRACE("max_pool2d", {input}, out, {{"kernel", kernel}, {"stride", stride},
-             {"padding_mode", padding == Padding::Same ? "same" : "valid"}, {"pads", Shape{pads.top, pads.left, pads.bottom, pads.right}}});
+    TG_TRACE("max_pool2d", {input}, out, tf_pool_attrs(input, kernel, stride, padding));
     return out;
 }
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
                   bool ceil_mode, bool count_include_pad) {
     Tensor out = on_4d(input, "avg_pool2d", [&](const Tensor& x) {
-        const Padding2d pad = symmetric(padding, "avg_pool2d");
-        const auto [kh, kw] = spatial_pair(kernel, "kernel size", "avg_pool2d", 1);
-        TG_CHECK(2 * pad.top <= kh && 2 * pad.left <= kw, "avg_pool2d",
-                 "padding {} must be at most half the kernel size {}", padding, kernel);
+        const Padding2d pad = pool_padding(padding, kernel, "avg_pool2d");
         PoolGeom g = pool_geom(x, kernel, stride, pad, "avg_pool2d", ceil_mode);
         g.count_include_pad = count_include_pad;
         return window_mean(x, g, kAvgPool);
@@ -446,15 +448,11 @@ Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
     Tensor out = on_4d(input, "avg_pool2d", [&](const Tensor& x) {
-        const Shape& s = stride.empty() ? kernel : stride;
-        const Padding2d pad = tf_padding(padding, x.sizes()[2], x.sizes()[3], kernel, s);
-        PoolGeom g = pool_geom(x, kernel, s, pad, "avg_pool2d");
+        PoolGeom g = tf_pool_geom(x, kernel, stride, padding, "avg_pool2d");
         g.count_include_pad = false;  // TF averages over the cells inside the input
         return window_mean(x, g, kAvgPool);
     });
-    const Padding2d pads = tf_padding(padding, input.size(-2), input.size(-1), kernel, stride.empty() ? kernel : stride);
-    TG_TRACE("avg_pool2d", {input}, out, {{"kernel", kernel}, {"stride", stride},
-             {"padding_mode", padding == Padding::Same ? "same" : "valid"}, {"pads", Shape{pads.top, pads.left, pads.bottom, pads.right}}});
+    TG_TRACE("avg_pool2d", {input}, out, tf_pool_attrs(input, kernel, stride, padding));
     return out;
 }
 

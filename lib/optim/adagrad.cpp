@@ -5,6 +5,7 @@
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
 #include "optim/option_checks.hpp"
+#include "optim/param_update.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -37,10 +38,7 @@ void Adagrad::update(const OptimizerOptions& options, Tensor& param, const Tenso
     const Tensor sum = state.buffer("sum");
     const double clr = o.lr() / (1.0 + static_cast<double>(state.step - 1) * o.lr_decay());
     const std::int64_t n = param.numel();
-    detail::visit_floating(param.dtype(), "Adagrad", [&](auto v) {
-        using T = decltype(v);
-        T* p = impl_of(param).data_as<T>();
-        const T* g = impl_of(grad).data_as<T>();
+    detail::visit_param_and_grad("Adagrad", param, grad, [&]<class T>(T* p, const T* g) {
         T* acc = impl_of(sum).data_as<T>();
         const T lr = static_cast<T>(clr), wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps());
         detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {

@@ -6,6 +6,7 @@
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
 #include "optim/option_checks.hpp"
+#include "optim/param_update.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -52,10 +53,7 @@ void adam_update(std::string_view op, const AdamStep& a, Tensor& param, const Te
     const double bias1 = 1.0 - std::pow(a.beta1, t);
     const double bias2_sqrt = std::sqrt(1.0 - std::pow(a.beta2, t));
     const std::int64_t n = param.numel();
-    detail::visit_floating(param.dtype(), op, [&](auto v) {
-        using T = decltype(v);
-        T* p = impl_of(param).data_as<T>();
-        const T* g = impl_of(grad).data_as<T>();
+    detail::visit_param_and_grad(op, param, grad, [&]<class T>(T* p, const T* g) {
         T* m = impl_of(m_t).data_as<T>();
         T* s = impl_of(v_t).data_as<T>();
         T* smax = vmax_t.defined() ? impl_of(vmax_t).data_as<T>() : nullptr;
@@ -86,22 +84,26 @@ void adam_update(std::string_view op, const AdamStep& a, Tensor& param, const Te
 
 }  // namespace
 
+// Adam and AdamW differ only in where the weight decay goes (their update); the rest of
+// their members are these.
+#define TG_ADAM_MEMBERS(Name)                                                                        \
+    TG_OPTIMIZER_CONSTRUCTORS(Name)                                                                  \
+    void Name::check_options(const OptimizerOptions& options) const {                                \
+        check_adam(#Name, static_cast<const Name##Options&>(options));                               \
+    }                                                                                                \
+    std::vector<std::string> Name::state_names(const OptimizerOptions& options) const {              \
+        return adam_state_names(static_cast<const Name##Options&>(options).amsgrad());               \
+    }                                                                                                \
+    std::vector<std::string> Name::all_state_names() const { return adam_state_names(true); }       \
+    ParamState Name::init_state(const OptimizerOptions& options, const Tensor& param) const {        \
+        return adam_state(param, static_cast<const Name##Options&>(options).amsgrad());              \
+    }
+
+TG_ADAM_MEMBERS(Adam)
+TG_ADAM_MEMBERS(AdamW)
+#undef TG_ADAM_MEMBERS
+
 // ---- Adam ---------------------------------------------------------------------------------
-
-TG_OPTIMIZER_CONSTRUCTORS(Adam)
-
-void Adam::check_options(const OptimizerOptions& options) const {
-    check_adam("Adam", static_cast<const AdamOptions&>(options));
-}
-
-std::vector<std::string> Adam::state_names(const OptimizerOptions& options) const {
-    return adam_state_names(static_cast<const AdamOptions&>(options).amsgrad());
-}
-std::vector<std::string> Adam::all_state_names() const { return adam_state_names(true); }
-
-ParamState Adam::init_state(const OptimizerOptions& options, const Tensor& param) const {
-    return adam_state(param, static_cast<const AdamOptions&>(options).amsgrad());
-}
 
 void Adam::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
     const auto& o = static_cast<const AdamOptions&>(options);
@@ -111,21 +113,6 @@ void Adam::update(const OptimizerOptions& options, Tensor& param, const Tensor& 
 }
 
 // ---- AdamW --------------------------------------------------------------------------------
-
-TG_OPTIMIZER_CONSTRUCTORS(AdamW)
-
-void AdamW::check_options(const OptimizerOptions& options) const {
-    check_adam("AdamW", static_cast<const AdamWOptions&>(options));
-}
-
-std::vector<std::string> AdamW::state_names(const OptimizerOptions& options) const {
-    return adam_state_names(static_cast<const AdamWOptions&>(options).amsgrad());
-}
-std::vector<std::string> AdamW::all_state_names() const { return adam_state_names(true); }
-
-ParamState AdamW::init_state(const OptimizerOptions& options, const Tensor& param) const {
-    return adam_state(param, static_cast<const AdamWOptions&>(options).amsgrad());
-}
 
 void AdamW::update(const OptimizerOptions& options, Tensor& param, const Tensor& grad, ParamState& state) const {
     const auto& o = static_cast<const AdamWOptions&>(options);

@@ -6,6 +6,7 @@
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
 #include "optim/option_checks.hpp"
+#include "optim/param_update.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -54,10 +55,7 @@ void RMSprop::update(const OptimizerOptions& options, Tensor& param, const Tenso
     const Tensor momentum = o.momentum() > 0 ? buffer_or_new("momentum_buffer") : Tensor();
     const Tensor average = o.centered() ? buffer_or_new("grad_avg") : Tensor();
     const std::int64_t n = param.numel();
-    detail::visit_floating(param.dtype(), "RMSprop", [&](auto v) {
-        using T = decltype(v);
-        T* p = impl_of(param).data_as<T>();
-        const T* g = impl_of(grad).data_as<T>();
+    detail::visit_param_and_grad("RMSprop", param, grad, [&]<class T>(T* p, const T* g) {
         T* sq = impl_of(square).data_as<T>();
         T* buf = momentum.defined() ? impl_of(momentum).data_as<T>() : nullptr;
         T* avg = average.defined() ? impl_of(average).data_as<T>() : nullptr;

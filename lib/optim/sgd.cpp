@@ -2,6 +2,7 @@
 #include "tapegrad/optim.hpp"
 #include "optim/constructors.hpp"
 #include "optim/option_checks.hpp"
+#include "optim/param_update.hpp"
 #include "tensor/check.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/parallel.hpp"
@@ -38,10 +39,7 @@ void SGD::update(const OptimizerOptions& options, Tensor& param, const Tensor& g
             first = true;
         }
     }
-    detail::visit_floating(param.dtype(), "SGD", [&](auto v) {
-        using T = decltype(v);
-        T* p = impl_of(param).data_as<T>();
-        const T* g = impl_of(grad).data_as<T>();
+    detail::visit_param_and_grad("SGD", param, grad, [&]<class T>(T* p, const T* g) {
         const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay());
         if (buffer == nullptr) {
             detail::parallel_for_aligned(p, n, detail::grain::optimizer, [&](std::int64_t begin, std::int64_t end) {
