@@ -20,6 +20,7 @@
 
 #include <unistd.h>
 
+#include "../tools/tfrecord_framing.hpp"
 #include "test_support.hpp"
 
 // The project's CRC32C (lib/io/crc32c.hpp, not a public header): checked against the RFC
@@ -32,24 +33,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// ---- an independent CRC32C: bit by bit, no table ----------------------------------------
-std::uint32_t bitwise_crc32c(const std::string& bytes) {
-    std::uint32_t crc = 0xFFFFFFFFu;
-    for (unsigned char byte : bytes) {
-        crc ^= byte;
-        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
-std::uint32_t masked(std::uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
-
-std::uint64_t read_le(const std::string& bytes, std::size_t pos, int n) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i)
-        v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[pos + i])) << (8 * i);
-    return v;
-}
+// ---- an independent CRC32C, bit by bit (tools/tfrecord_framing.hpp, shared with tbplot) ----
+using tfrecord::bitwise_crc32c;
+using tfrecord::masked;
+using tfrecord::read_le;
 
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);

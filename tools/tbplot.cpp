@@ -22,26 +22,15 @@
 #include <string_view>
 #include <vector>
 
+#include "tfrecord_framing.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-std::uint32_t crc32c(std::string_view bytes) {
-    std::uint32_t crc = 0xFFFFFFFFu;
-    for (unsigned char byte : bytes) {
-        crc ^= byte;
-        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
-std::uint32_t masked(std::uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
-
-std::uint64_t le(std::string_view bytes, std::size_t pos, int n) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= std::uint64_t{static_cast<unsigned char>(bytes[pos + i])} << (8 * i);
-    return v;
-}
+using tfrecord::bitwise_crc32c;
+using tfrecord::masked;
+using tfrecord::read_le;
 
 // Protobuf fields of one message: (field, wire type, varint or fixed value, bytes).
 struct Field {
@@ -73,11 +62,11 @@ bool parse(std::string_view in, std::vector<Field>& fields) {
                 break;
             case 1:
                 if (pos + 8 > in.size()) return false;
-                f.value = le(in, pos, 8), pos += 8;
+                f.value = read_le(in, pos, 8), pos += 8;
                 break;
             case 5:
                 if (pos + 4 > in.size()) return false;
-                f.value = le(in, pos, 4), pos += 4;
+                f.value = read_le(in, pos, 4), pos += 4;
                 break;
             case 2: {
                 std::uint64_t n;
@@ -107,14 +96,14 @@ void read_event_file(const fs::path& path, const std::string& run, Series& serie
     std::string_view file(data);
     std::size_t pos = 0;
     while (pos + 12 <= file.size()) {
-        const std::uint64_t length = le(file, pos, 8);
-        if (le(file, pos + 8, 4) != masked(crc32c(file.substr(pos, 8)))) {
+        const std::uint64_t length = read_le(file, pos, 8);
+        if (read_le(file, pos + 8, 4) != masked(bitwise_crc32c(file.substr(pos, 8)))) {
             std::cerr << "tbplot: " << path.string() << ": bad record at byte " << pos << ", skipping the rest\n";
             break;
         }
         if (length > file.size() - pos - 16) break;  // the last record is still being written
         const std::string_view record = file.substr(pos + 12, length);
-        if (le(file, pos + 12 + length, 4) != masked(crc32c(record))) {
+        if (read_le(file, pos + 12 + length, 4) != masked(bitwise_crc32c(record))) {
             std::cerr << "tbplot: " << path.string() << ": CRC mismatch at byte " << pos << ", skipping the rest\n";
             break;
         }

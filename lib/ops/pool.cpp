@@ -135,53 +135,52 @@ void for_each_window(const ResizeGeom& g, F&& cell) {
 
 // ---- max pooling ------------------------------------------------------------------------
 
-Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g);
+// A map from output cells to input cells, walked as walk(fn): fn(in, at) for every output
+// offset `at` that reads input offset `in`. Its two linear ops are the gather out[at] = x[in]
+// (0 where nothing is read) and its adjoint, the scatter-add dx[in] += grad[at]; each records
+// the other as its backward. Max pooling's winners and nearest upsampling's sources are such maps.
+template <class Walk>
+struct IndexMap {
+    Walk walk;
+    Shape in_shape, out_shape;
+    const char* op;                           // for dtype errors
+    const char *gather_node, *scatter_node;  // node names: string literals
+};
 
-// Calls fn(input offset, output offset) for every output cell whose window has a winner
-// (indices >= 0; a window wholly in the padding has none): the one walk gather and scatter share.
-template <class F>
-void for_each_winner(const Tensor& indices, const PoolGeom& g, F&& fn) {
-    const auto* pi = impl_of(indices).data_as<std::int64_t>();
-    const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-    for (std::int64_t p = 0; p < g.planes; ++p)
-        for (std::int64_t j = 0; j < out_plane; ++j) {
-            const std::int64_t i = pi[p * out_plane + j];
-            if (i >= 0) fn(p * in_plane + i, p * out_plane + j);
-        }
+template <bool Scatter, class Walk>
+Tensor apply_index_map(const Tensor& t, const IndexMap<Walk>& m) {
+    const Tensor ct = raw(t);
+    Tensor result = zeros(Scatter ? m.in_shape : m.out_shape, t.dtype());
+    detail::visit_floating(t.dtype(), m.op, [&](auto v) {
+        using T = decltype(v);
+        const T* src = impl_of(ct).data_as<T>();
+        T* dst = impl_of(result).data_as<T>();
+        if constexpr (Scatter)
+            m.walk([&](std::int64_t in, std::int64_t at) { dst[in] += src[at]; });
+        else
+            m.walk([&](std::int64_t in, std::int64_t at) { dst[at] = src[in]; });
+    });
+    if (detail::needs_grad(t))
+        detail::record(Scatter ? m.scatter_node : m.gather_node, {t}, result, [m](const Tensor& h) -> GradList {
+            return {apply_index_map<!Scatter>(h, m)};
+        });
+    return result;
 }
 
-// out[p, j] = x[p, indices[p, j]] (0 where there is no winner): the adjoint of max_pool_scatter.
-Tensor max_pool_gather(const Tensor& x, const Tensor& indices, const PoolGeom& g) {
-    const Tensor cx = raw(x);
-    Tensor out = zeros(g.out_shape, x.dtype());
-    detail::visit_floating(x.dtype(), "max_pool2d", [&](auto v) {
-        using T = decltype(v);
-        const T* px = impl_of(cx).data_as<T>();
-        T* po = impl_of(out).data_as<T>();
-        for_each_winner(indices, g, [&](std::int64_t in, std::int64_t at) { po[at] = px[in]; });
-    });
-    if (detail::needs_grad(x))
-        detail::record("max_pool2d_gather", {x}, out, [indices, g](const Tensor& h) -> GradList {
-            return {max_pool_scatter(h, indices, g)};
-        });
-    return out;
-}
-
-// dx[p, indices[p, j]] += grad[p, j]
-Tensor max_pool_scatter(const Tensor& grad, const Tensor& indices, const PoolGeom& g) {
-    const Tensor cg = raw(grad);
-    Tensor dx = zeros(g.in_shape, grad.dtype());
-    detail::visit_floating(grad.dtype(), "max_pool2d", [&](auto v) {
-        using T = decltype(v);
-        const T* pg = impl_of(cg).data_as<T>();
-        T* pd = impl_of(dx).data_as<T>();
-        for_each_winner(indices, g, [&](std::int64_t in, std::int64_t at) { pd[in] += pg[at]; });
-    });
-    if (detail::needs_grad(grad))
-        detail::record("max_pool2d_backward", {grad}, dx, [indices, g](const Tensor& h) -> GradList {
-            return {max_pool_gather(h, indices, g)};
-        });
-    return dx;
+// Max pooling's map: output cell j of plane p reads its window's winner, indices[p, j] (none
+// where -1: a window wholly in the padding).
+auto winners(const Tensor& indices, const PoolGeom& g) {
+    auto walk = [indices, g](auto&& fn) {
+        const auto* pi = impl_of(indices).data_as<std::int64_t>();
+        const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+        for (std::int64_t p = 0; p < g.planes; ++p)
+            for (std::int64_t j = 0; j < out_plane; ++j) {
+                const std::int64_t i = pi[p * out_plane + j];
+                if (i >= 0) fn(p * in_plane + i, p * out_plane + j);
+            }
+    };
+    return IndexMap<decltype(walk)>{walk, g.in_shape, g.out_shape, "max_pool2d", "max_pool2d_gather",
+                                    "max_pool2d_backward"};
 }
 
 // One plane's max pooling when every window lies inside the input (no padding: the usual
@@ -323,8 +322,8 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
             plane_kernel(g, px + p * in_plane, po + p * out_plane, pi + p * out_plane);
     });
     if (detail::needs_grad(x))
-        detail::record("max_pool2d", {x}, out, [indices, g](const Tensor& grad) -> GradList {
-            return {max_pool_scatter(grad, indices, g)};
+        detail::record("max_pool2d", {x}, out, [m = winners(indices, g)](const Tensor& grad) -> GradList {
+            return {apply_index_map<true>(grad, m)};
         });
     return out;
 }
@@ -466,51 +465,19 @@ struct NearestGeom {
     std::vector<std::int64_t> src_h, src_w;
 };
 
-Tensor upsample_nearest_adjoint(const Tensor& grad, const std::shared_ptr<const NearestGeom>& g);
-
-Tensor upsample_nearest_forward(const Tensor& x, const std::shared_ptr<const NearestGeom>& g) {
-    const ResizeGeom& r = g->size;
-    const Tensor cx = raw(x);
-    Tensor out = make_tensor(r.out_shape, x.dtype());
-    detail::visit_floating(x.dtype(), "upsample_nearest2d", [&](auto v) {
-        using T = decltype(v);
-        for (std::int64_t p = 0; p < r.planes; ++p) {
-            const T* plane = impl_of(cx).data_as<T>() + p * r.H * r.W;
-            T* po = impl_of(out).data_as<T>() + p * r.OH * r.OW;
+// Nearest upsampling's map: output cell (oh, ow) of plane p reads (src_h[oh], src_w[ow]).
+auto sources(const std::shared_ptr<const NearestGeom>& g) {
+    auto walk = [g](auto&& fn) {
+        const ResizeGeom& r = g->size;
+        for (std::int64_t p = 0; p < r.planes; ++p)
             for (std::int64_t oh = 0; oh < r.OH; ++oh) {
-                const T* row = plane + g->src_h[static_cast<std::size_t>(oh)] * r.W;
-                for (std::int64_t ow = 0; ow < r.OW; ++ow) po[oh * r.OW + ow] = row[g->src_w[static_cast<std::size_t>(ow)]];
+                const std::int64_t row = p * r.H * r.W + g->src_h[static_cast<std::size_t>(oh)] * r.W;
+                const std::int64_t out_row = (p * r.OH + oh) * r.OW;
+                for (std::int64_t ow = 0; ow < r.OW; ++ow) fn(row + g->src_w[static_cast<std::size_t>(ow)], out_row + ow);
             }
-        }
-    });
-    if (detail::needs_grad(x))
-        detail::record("upsample_nearest2d", {x}, out, [g](const Tensor& grad) -> GradList {
-            return {upsample_nearest_adjoint(grad, g)};
-        });
-    return out;
-}
-
-// dx[src_h[oh], src_w[ow]] += grad[oh, ow]
-Tensor upsample_nearest_adjoint(const Tensor& grad, const std::shared_ptr<const NearestGeom>& g) {
-    const ResizeGeom& r = g->size;
-    const Tensor cg = raw(grad);
-    Tensor dx = zeros(r.in_shape, grad.dtype());
-    detail::visit_floating(grad.dtype(), "upsample_nearest2d", [&](auto v) {
-        using T = decltype(v);
-        for (std::int64_t p = 0; p < r.planes; ++p) {
-            const T* pg = impl_of(cg).data_as<T>() + p * r.OH * r.OW;
-            T* plane = impl_of(dx).data_as<T>() + p * r.H * r.W;
-            for (std::int64_t oh = 0; oh < r.OH; ++oh) {
-                T* row = plane + g->src_h[static_cast<std::size_t>(oh)] * r.W;
-                for (std::int64_t ow = 0; ow < r.OW; ++ow) row[g->src_w[static_cast<std::size_t>(ow)]] += pg[oh * r.OW + ow];
-            }
-        }
-    });
-    if (detail::needs_grad(grad))
-        detail::record("upsample_nearest2d_backward", {grad}, dx, [g](const Tensor& h) -> GradList {
-            return {upsample_nearest_forward(h, g)};
-        });
-    return dx;
+    };
+    return IndexMap<decltype(walk)>{walk, g->size.in_shape, g->size.out_shape, "upsample_nearest2d",
+                                    "upsample_nearest2d", "upsample_nearest2d_backward"};
 }
 
 // Source indices for one dim: exact integer floor(o * in / out) for a given size, like
@@ -537,7 +504,7 @@ Tensor upsample_nearest(const Tensor& input, std::int64_t OH, std::int64_t OW, s
         g->size = resize_geom(x, OH, OW);
         g->src_h = nearest_sources(g->size.H, OH, fh);
         g->src_w = nearest_sources(g->size.W, OW, fw);
-        return upsample_nearest_forward(x, g);
+        return apply_index_map<false>(x, sources(g));
     });
 }
 
