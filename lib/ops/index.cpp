@@ -280,23 +280,32 @@ std::size_t check_index_write(const Tensor& self, std::int64_t dim, const Tensor
     return d;
 }
 
-}  // namespace
-
-Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src) {
-    const std::size_t d = check_scatter(self, dim, index, &src, "scatter");
-    if (self.dim() == 0) return reshape(scatter(reshape(self, {1}), 0, reshape(index, {1}), reshape(src, {1})), {});
+// scatter (Write::Copy) and scatter_add (Write::Add) of a src tensor: the same checks, kernel
+// and backward, but for self's gradient (under Copy, overwritten cells get none).
+template <Write W>
+Tensor scatter_src(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src, const char* op) {
+    const std::size_t d = check_scatter(self, dim, index, &src, op);
+    if (self.dim() == 0)
+        return reshape(scatter_src<W>(reshape(self, {1}), 0, reshape(index, {1}), reshape(src, {1}), op), {});
     Tensor out = detached_copy(self);
-    gather_kernel<Write::Copy>(src, out, d, index, "scatter");
+    gather_kernel<W>(src, out, d, index, op);
     if (detail::needs_grad(self, src))
-        detail::record("scatter", {self, src}, out,
+        detail::record(op, {self, src}, out,
                        [d, si = SavedTensor(index), src_shape = src.sizes(), self_grad = self.requires_grad(),
                         src_grad = src.requires_grad()](const Tensor& g) -> GradList {
                            const Tensor idx = si.unpack();
                            const auto dim = static_cast<std::int64_t>(d);
-                           return {self_grad ? scatter(g, dim, idx, 0.0) : Tensor(),
-                                   src_grad ? pad_to(gather(g, dim, idx), src_shape) : Tensor()};
+                           Tensor dself;
+                           if (self_grad) dself = W == Write::Copy ? scatter(g, dim, idx, 0.0) : g;
+                           return {dself, src_grad ? pad_to(gather(g, dim, idx), src_shape) : Tensor()};
                        });
     return out;
+}
+
+}  // namespace
+
+Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src) {
+    return scatter_src<Write::Copy>(self, dim, index, src, "scatter");
 }
 
 Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double value) {
@@ -312,20 +321,7 @@ Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double
 }
 
 Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src) {
-    const std::size_t d = check_scatter(self, dim, index, &src, "scatter_add");
-    if (self.dim() == 0)
-        return reshape(scatter_add(reshape(self, {1}), 0, reshape(index, {1}), reshape(src, {1})), {});
-    Tensor out = detached_copy(self);
-    gather_kernel<Write::Add>(src, out, d, index, "scatter_add");
-    if (detail::needs_grad(self, src))
-        detail::record("scatter_add", {self, src}, out,
-                       [d, si = SavedTensor(index), src_shape = src.sizes(), self_grad = self.requires_grad(),
-                        src_grad = src.requires_grad()](const Tensor& g) -> GradList {
-                           return {self_grad ? g : Tensor(),
-                                   src_grad ? pad_to(gather(g, static_cast<std::int64_t>(d), si.unpack()), src_shape)
-                                            : Tensor()};
-                       });
-    return out;
+    return scatter_src<Write::Add>(self, dim, index, src, "scatter_add");
 }
 
 Tensor index_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source, double alpha) {

@@ -138,35 +138,36 @@ std::size_t checked_dim(const Tensor& a, std::int64_t dim, std::string_view op) 
     return a.dim() == 0 ? 0 : static_cast<std::size_t>(d);
 }
 
-}  // namespace
-
-Tensor softmax(const Tensor& a, std::int64_t dim) {
-    const std::size_t d = checked_dim(a, dim, "softmax");
-    Tensor out = forward(a, d, Mode::Softmax, "softmax");
-    // dx = y * (g - sum(g * y)) along dim: only the output is needed.
+// softmax and log_softmax: the forward along dim, and a backward from the saved output y
+// alone (zero for a 0-d input, whose softmax is the constant 1).
+template <class Backward>
+Tensor softmax_op(const Tensor& a, std::int64_t dim, Mode mode, const char* op, Backward backward) {
+    const std::size_t d = checked_dim(a, dim, op);
+    Tensor out = forward(a, d, mode, op);
     if (detail::needs_grad(a))
-        detail::record("softmax", {a}, out, [sy = SavedTensor(out, true), d](const Tensor& g) -> GradList {
+        detail::record(op, {a}, out, [sy = SavedTensor(out, true), d, backward](const Tensor& g) -> GradList {
             const Tensor y = sy.unpack();
             if (y.dim() == 0) return {g * 0.0};
-            const auto dd = static_cast<std::int64_t>(d);
-            return {y * (g - sum(g * y, {dd}, true))};
+            return {backward(g, y, static_cast<std::int64_t>(d))};
         });
-    TG_TRACE("softmax", {a}, out, {{"dim", dim}});
+    TG_TRACE(op, {a}, out, {{"dim", dim}});
     return out;
 }
 
+}  // namespace
+
+Tensor softmax(const Tensor& a, std::int64_t dim) {
+    // dx = y * (g - sum(g * y)) along dim.
+    return softmax_op(a, dim, Mode::Softmax, "softmax", [](const Tensor& g, const Tensor& y, std::int64_t d) {
+        return y * (g - sum(g * y, {d}, true));
+    });
+}
+
 Tensor log_softmax(const Tensor& a, std::int64_t dim) {
-    const std::size_t d = checked_dim(a, dim, "log_softmax");
-    Tensor out = forward(a, d, Mode::LogSoftmax, "log_softmax");
     // dx = g - softmax * sum(g) along dim, with softmax = exp(y).
-    if (detail::needs_grad(a))
-        detail::record("log_softmax", {a}, out, [sy = SavedTensor(out, true), d](const Tensor& g) -> GradList {
-            const Tensor y = sy.unpack();
-            if (y.dim() == 0) return {g * 0.0};
-            return {g - exp(y) * sum(g, {static_cast<std::int64_t>(d)}, true)};
-        });
-    TG_TRACE("log_softmax", {a}, out, {{"dim", dim}});
-    return out;
+    return softmax_op(a, dim, Mode::LogSoftmax, "log_softmax", [](const Tensor& g, const Tensor& y, std::int64_t d) {
+        return g - exp(y) * sum(g, {d}, true);
+    });
 }
 
 Tensor logsumexp(const Tensor& a, std::int64_t dim, bool keepdim) {
