@@ -36,6 +36,18 @@ void check_ceil_mode(const Pool2dOptions& o, const char* layer, const Tensor& in
              *o.padding_mode() == Padding::Same ? "same" : "valid", input.sizes());
 }
 
+// MaxPool2d's and AvgPool2d's forward: TF's padding modes or explicit padding (with ceil_mode,
+// and for avg count_include_pad).
+Tensor pool_forward(const Tensor& input, const Pool2dOptions& o, bool avg) {
+    check_ceil_mode(o, avg ? "AvgPool2d" : "MaxPool2d", input);
+    if (o.padding_mode())
+        return avg ? functional::avg_pool2d(input, o.kernel_size(), o.stride(), *o.padding_mode())
+                   : functional::max_pool2d(input, o.kernel_size(), o.stride(), *o.padding_mode());
+    return avg ? functional::avg_pool2d(input, o.kernel_size(), o.stride(), o.padding(), o.ceil_mode(),
+                                        o.count_include_pad())
+               : functional::max_pool2d(input, o.kernel_size(), o.stride(), o.padding(), {1, 1}, o.ceil_mode());
+}
+
 }  // namespace
 
 Pool2dOptions::Pool2dOptions(const Shape& kernel_size)
@@ -54,27 +66,13 @@ Pool2dOptions& Pool2dOptions::padding(const Shape& p) {
 
 MaxPool2d::MaxPool2d(const MaxPool2dOptions& options_) : Module("MaxPool2d"), options(options_) {}
 
-Tensor MaxPool2d::forward(const Tensor& input) {
-    check_ceil_mode(options, "MaxPool2d", input);
-    if (options.padding_mode())
-        return functional::max_pool2d(input, options.kernel_size(), options.stride(),
-                                      *options.padding_mode());
-    return functional::max_pool2d(input, options.kernel_size(), options.stride(),
-                                  options.padding(), {1, 1}, options.ceil_mode());
-}
+Tensor MaxPool2d::forward(const Tensor& input) { return pool_forward(input, options, false); }
 
 void MaxPool2d::pretty_print(std::ostream& os) const { print_pool(os, "MaxPool2d", options, false); }
 
 AvgPool2d::AvgPool2d(const AvgPool2dOptions& options_) : Module("AvgPool2d"), options(options_) {}
 
-Tensor AvgPool2d::forward(const Tensor& input) {
-    check_ceil_mode(options, "AvgPool2d", input);
-    if (options.padding_mode())
-        return functional::avg_pool2d(input, options.kernel_size(), options.stride(),
-                                      *options.padding_mode());
-    return functional::avg_pool2d(input, options.kernel_size(), options.stride(),
-                                  options.padding(), options.ceil_mode(), options.count_include_pad());
-}
+Tensor AvgPool2d::forward(const Tensor& input) { return pool_forward(input, options, true); }
 
 void AvgPool2d::pretty_print(std::ostream& os) const { print_pool(os, "AvgPool2d", options, true); }
 

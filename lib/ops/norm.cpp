@@ -31,6 +31,15 @@ using detail::raw;
 
 namespace {
 
+// What a norm node's backward returns: x's gradient, then weight's when the node has a weight
+// and bias's when it has a bias (the order it recorded its inputs in).
+GradList norm_grads(Tensor dx, const Tensor& weight, Tensor dweight, bool has_bias, Tensor dbias) {
+    GradList grads{std::move(dx)};
+    if (weight.defined()) grads.push_back(std::move(dweight));
+    if (has_bias) grads.push_back(std::move(dbias));
+    return grads;
+}
+
 struct NormGeom {
     std::int64_t N, C, S;  // batch, channels, elements per (sample, channel)
     std::int64_t count() const { return N * S; }
@@ -67,10 +76,9 @@ GradList batch_norm_backward_graph(const Tensor& grad, const Tensor& x, const Te
     const Tensor sum_g = sum(grad, g.reduce_dims, true);
     const Tensor sum_gx = sum(grad * xhat, g.reduce_dims, true);
     const Tensor scale = weight.defined() ? reshape(weight, g.stat_shape) * invstd : invstd;
-    GradList grads{x.requires_grad() ? scale * (grad - sum_g / m - xhat * (sum_gx / m)) : Tensor()};
-    if (weight.defined()) grads.push_back(weight.requires_grad() ? reshape(sum_gx, {g.C}) : Tensor());
-    if (has_bias) grads.push_back(reshape(sum_g, {g.C}));
-    return grads;
+    return norm_grads(x.requires_grad() ? scale * (grad - sum_g / m - xhat * (sum_gx / m)) : Tensor(), weight,
+                      weight.defined() && weight.requires_grad() ? reshape(sum_gx, {g.C}) : Tensor(), has_bias,
+                      has_bias ? reshape(sum_g, {g.C}) : Tensor());
 }
 
 // Training forward: y = (x - mean) * invstd * w + b with batch statistics; fills
@@ -163,10 +171,7 @@ GradList batch_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
             }
         });
     });
-    GradList grads{dx};
-    if (weight.defined()) grads.push_back(dw);
-    if (has_bias) grads.push_back(db);
-    return grads;
+    return norm_grads(dx, weight, dw, has_bias, db);
 }
 
 void check_channel_tensor(const Tensor& t, const char* what, const Tensor& input) {
@@ -289,11 +294,10 @@ GradList layer_norm_backward_graph(const Tensor& grad, const Tensor& x, const Te
     const Tensor rstd = pow(mean(centered * centered, g.norm_dims, true) + eps, -0.5);
     const Tensor xhat = centered * rstd;
     const Tensor gw = weight.defined() ? grad * weight : grad;
-    GradList grads{want_x ? rstd * (gw - mean(gw, g.norm_dims, true) - xhat * mean(gw * xhat, g.norm_dims, true))
-                          : Tensor()};
-    if (weight.defined()) grads.push_back(want_w ? sum_over(grad * xhat, g.lead_dims) : Tensor());
-    if (has_bias) grads.push_back(sum_over(grad, g.lead_dims));
-    return grads;
+    return norm_grads(want_x ? rstd * (gw - mean(gw, g.norm_dims, true) - xhat * mean(gw * xhat, g.norm_dims, true))
+                             : Tensor(),
+                      weight, weight.defined() && want_w ? sum_over(grad * xhat, g.lead_dims) : Tensor(), has_bias,
+                      has_bias ? sum_over(grad, g.lead_dims) : Tensor());
 }
 
 Tensor layer_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const LayerNormGeom& g,
@@ -387,10 +391,7 @@ GradList layer_norm_backward_fused(const Tensor& grad, const Tensor& x, const Te
         if (want_w) dweight = to_tensor(dw_parts);
         if (has_bias) dbias = to_tensor(db_parts);
     });
-    GradList grads{dx};
-    if (weight.defined()) grads.push_back(dweight);
-    if (has_bias) grads.push_back(dbias);
-    return grads;
+    return norm_grads(dx, weight, dweight, has_bias, dbias);
 }
 
 }  // namespace

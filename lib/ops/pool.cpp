@@ -409,6 +409,16 @@ detail::TraceAttrs tf_pool_attrs(const Tensor& input, const Shape& kernel, const
             {"pads", Shape{pads.top, pads.left, pads.bottom, pads.right}}};
 }
 
+// A pooling op with TF's padding: pool(x, windows) pools one 4-D input; the trace records the
+// mode and the pads it comes to.
+template <class Pool>
+Tensor tf_pool(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding, const char* op,
+               Pool pool) {
+    Tensor out = on_4d(input, op, [&](const Tensor& x) { return pool(x, tf_pool_geom(x, kernel, stride, padding, op)); });
+    TG_TRACE(op, {input}, out, tf_pool_attrs(input, kernel, stride, padding));
+    return out;
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
@@ -424,11 +434,8 @@ Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
 }
 
 Tensor max_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
-    Tensor out = on_4d(input, "max_pool2d", [&](const Tensor& x) {
-        return max_pool_forward(x, tf_pool_geom(x, kernel, stride, padding, "max_pool2d"));
-    });
-    TG_TRACE("max_pool2d", {input}, out, tf_pool_attrs(input, kernel, stride, padding));
-    return out;
+    return tf_pool(input, kernel, stride, padding, "max_pool2d",
+                   [](const Tensor& x, const PoolGeom& g) { return max_pool_forward(x, g); });
 }
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, const Shape& padding,
@@ -446,13 +453,10 @@ Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride,
 }
 
 Tensor avg_pool2d(const Tensor& input, const Shape& kernel, const Shape& stride, Padding padding) {
-    Tensor out = on_4d(input, "avg_pool2d", [&](const Tensor& x) {
-        PoolGeom g = tf_pool_geom(x, kernel, stride, padding, "avg_pool2d");
+    return tf_pool(input, kernel, stride, padding, "avg_pool2d", [](const Tensor& x, PoolGeom g) {
         g.count_include_pad = false;  // TF averages over the cells inside the input
         return window_mean(x, g, kAvgPool);
     });
-    TG_TRACE("avg_pool2d", {input}, out, tf_pool_attrs(input, kernel, stride, padding));
-    return out;
 }
 
 // ---- adaptive average pooling and nearest upsampling --------------------------------------
