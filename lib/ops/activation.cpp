@@ -34,6 +34,30 @@ Tensor relu_backward(const Tensor& g, const Tensor& out) {
         });
     return grad;
 }
+
+// x where x > 0, negative(x) elsewhere (elu, leaky_relu, traced with their one parameter):
+// negative is given for one element and vectorised, and negative_grad(g, x) is the gradient on that side, in tapegrad ops (so double
+// backward works). The backward saves the input: the output's sign would tell x > 0 only for a
+// non-negative alpha or slope, and negative ones are allowed.
+template <class Negative, class NegativeVec, class NegativeGrad>
+Tensor positive_or(const Tensor& a, const char* op, const char* param_name, double param, Negative negative,
+                   NegativeVec negative_vec, NegativeGrad negative_grad) {
+    detail::check_defined(a, op);
+    Tensor out = detail::map_floating(
+        a, op, [negative](auto x) { return x > 0 ? x : negative(x); },
+        [negative_vec](const auto& x) {
+            using T = value_t<decltype(x)>;
+            return xt::where(x > T(0), x, negative_vec(x));
+        });
+    if (detail::needs_grad(a))
+        detail::record(op, {a}, out, [sa = SavedTensor(a), negative_grad](const Tensor& g) -> GradList {
+            const Tensor x = sa.unpack();
+            return {where(x > 0.0, g, negative_grad(g, x))};
+        });
+    TG_TRACE(op, {a}, out, {{param_name, param}});
+    return out;
+}
+
 }  // namespace
 
 Tensor relu(const Tensor& a) {
@@ -80,48 +104,22 @@ Tensor tanh(const Tensor& a) {
     return out;
 }
 
-// x for x > 0, alpha (e^x - 1) otherwise. The backward saves the input: the output's sign
-// would tell x > 0 only for alpha >= 0, and negative alpha is allowed.
+// x for x > 0, alpha (e^x - 1) otherwise.
 Tensor elu(const Tensor& a, double alpha) {
-    detail::check_defined(a, "elu");
-    Tensor out = detail::map_floating(
-        a, "elu",
-        [alpha](auto x) {
-            using T = decltype(x);
-            return x > 0 ? x : static_cast<T>(alpha * std::expm1(x));
-        },
-        [alpha](const auto& x) {
-            using T = value_t<decltype(x)>;
-            return xt::where(x > T(0), x, static_cast<T>(alpha) * xt::expm1(x));
-        });
-    if (detail::needs_grad(a))
-        detail::record("elu", {a}, out, [sa = SavedTensor(a), alpha](const Tensor& g) -> GradList {
-            const Tensor x = sa.unpack();
-            return {where(x > 0.0, g, g * exp(x) * alpha)};
-        });
-    TG_TRACE("elu", {a}, out, {{"alpha", alpha}});
-    return out;
+    return positive_or(
+        a, "elu", "alpha", alpha,
+        [alpha](auto x) { return static_cast<decltype(x)>(alpha * std::expm1(x)); },
+        [alpha](const auto& x) { return static_cast<value_t<decltype(x)>>(alpha) * xt::expm1(x); },
+        [alpha](const Tensor& g, const Tensor& x) { return g * exp(x) * alpha; });
 }
 
+// x for x > 0, negative_slope x otherwise.
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
-    detail::check_defined(a, "leaky_relu");
-    Tensor out = detail::map_floating(
-        a, "leaky_relu",
-        [negative_slope](auto x) {
-            using T = decltype(x);
-            return x > 0 ? x : static_cast<T>(negative_slope) * x;
-        },
-        [negative_slope](const auto& x) {
-            using T = value_t<decltype(x)>;
-            return xt::where(x > T(0), x, static_cast<T>(negative_slope) * x);
-        });
-    // Saves the input, for the same reason as elu (a negative slope flips the output's sign).
-    if (detail::needs_grad(a))
-        detail::record("leaky_relu", {a}, out, [sa = SavedTensor(a), negative_slope](const Tensor& g) -> GradList {
-            return {where(sa.unpack() > 0.0, g, g * negative_slope)};
-        });
-    TG_TRACE("leaky_relu", {a}, out, {{"negative_slope", negative_slope}});
-    return out;
+    return positive_or(
+        a, "leaky_relu", "negative_slope", negative_slope,
+        [negative_slope](auto x) { return static_cast<decltype(x)>(negative_slope) * x; },
+        [negative_slope](const auto& x) { return static_cast<value_t<decltype(x)>>(negative_slope) * x; },
+        [negative_slope](const Tensor& g, const Tensor&) { return g * negative_slope; });
 }
 
 // libtorch's softplus: log(1 + e^(beta x)) / beta, and x itself where beta x > threshold
