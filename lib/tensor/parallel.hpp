@@ -25,6 +25,11 @@ inline constexpr std::int64_t reduction = 64 * 1024;  // sums, norms: elements r
 inline constexpr std::int64_t row_elements = 16 * 1024;  // softmax/norm rows: elements per chunk
 inline constexpr std::int64_t optimizer = 32 * 1024;  // Adam/SGD/RMSprop/Adagrad: parameters
 inline constexpr std::int64_t copy_bytes = 256 * 1024;  // gathers, collation: bytes moved
+// GEMMs below this many multiply-adds run on the calling thread alone: waking the pool's
+// passively waiting workers costs tens of microseconds, more than a small product takes
+// (tg::mm on oneDNN's sgemm, 2 threads against 1, this machine: 32x64x512 60 vs 10 us,
+// 32x128x512 67 vs 18 us, 256^3 126 vs 140 us, 128x784x256 171 vs 225 us).
+inline constexpr double serial_gemm_macs = 8e6;
 }  // namespace grain
 
 // tg::get_num_threads(), read on every call (TG_NUM_THREADS or the OpenMP default at start).
@@ -34,8 +39,8 @@ void set_threads(int threads);
 
 // Before a call into OpenBLAS or oneDNN, which size their OpenMP teams by the calling
 // thread's own count: a thread other than the one that called set_num_threads gets it too.
-inline void sync_library_threads() {
-    const int n = num_threads();
+// `n` below num_threads() keeps a small call off the pool (grain::serial_gemm_macs).
+inline void sync_library_threads(int n = num_threads()) {
     if (!omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
 }
 
