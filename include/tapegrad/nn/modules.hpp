@@ -395,9 +395,13 @@ class GroupNormOptions {
 public:
     GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels)
         : num_groups_(num_groups), num_channels_(num_channels) {}
+    // G: the channels are split into this many groups, each normalised on its own.
     TG_ARG(std::int64_t, num_groups, 0);
+    // C, the channels of the input (divisible by num_groups).
     TG_ARG(std::int64_t, num_channels, 0);
+    // Added to the variance for stability.
     TG_ARG(double, eps, 1e-5);
+    // Learn a per-channel scale (weight) and shift (bias).
     TG_ARG(bool, affine, true);
 };
 
@@ -418,11 +422,16 @@ public:
 class InstanceNormOptions {
 public:
     InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
+    // C, the channels of the input.
     TG_ARG(std::int64_t, num_features, 0);
+    // Added to the variance for stability.
     TG_ARG(double, eps, 1e-5);
+    // Weight of the newest batch in the running statistics (when tracked).
     TG_ARG(double, momentum, 0.1);
-    TG_ARG(bool, affine, false);               // libtorch's defaults: no affine,
-    TG_ARG(bool, track_running_stats, false);  // no running statistics
+    // Learn a per-channel scale (weight) and shift (bias); off by default, as in libtorch.
+    TG_ARG(bool, affine, false);
+    // Keep running mean/variance for eval mode; off by default, as in libtorch.
+    TG_ARG(bool, track_running_stats, false);
 };
 
 // functional::instance_norm: per-sample, per-channel statistics in training (and always
