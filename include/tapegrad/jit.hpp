@@ -18,6 +18,7 @@
 #include <functional>
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -32,6 +33,12 @@ class Module;
 }
 
 namespace tg::jit {
+
+namespace detail {
+// The executor's plans of a graph (lib/jit/executor.hpp).
+struct ExecutorState;
+std::shared_ptr<ExecutorState> new_executor_state();
+}  // namespace detail
 
 // An op attribute: integer (bools, enums), real, list of integers or string.
 using Attribute = std::variant<std::int64_t, double, std::vector<std::int64_t>, std::string>;
@@ -78,20 +85,51 @@ public:
     std::vector<Tensor> run(const Feeds& feeds) const;
     // Returns the fetched values (outputs or any intermediate, by name) in order, running
     // only the nodes they depend on; only the placeholders they need must be fed.
+    //
+    // The first run for a fetch set, fed set and feed shapes (and strides) makes a plan:
+    // the schedule with its kernels resolved, where each value is released, chains of
+    // elementwise nodes fused into one pass, and the byte size of every block the nodes
+    // take. Later runs with the same key reuse it and place those blocks in one arena laid
+    // out by liveness, so they take no memory from the allocator except for the fetched
+    // values they return (which never alias the arena). docs/graphs-and-onnx.md, "Executor".
+    //
+    // Thread safety: run may be called from several threads at once on one graph (or on
+    // copies of it). Each plan's arena serves one run at a time; a run that finds it in use
+    // runs the same plan with ordinary allocation. Changing the graph (add_*, rename) while
+    // another thread runs it is a data race, as for a standard container.
     std::vector<Tensor> run(const Feeds& feeds, const std::vector<std::string>& fetches) const;
-    // How many nodes the last run executed (the rest were not needed by its fetches).
-    std::size_t last_run_node_count() const { return last_run_nodes_; }
+    // How many nodes the last run executed (the rest were not needed by its fetches); a
+    // fused chain counts its members.
+    std::size_t last_run_node_count() const;
 
-    std::string str() const;     // one line per node: "%relu_1 = relu(%linear_0)"
-    std::string to_dot() const;  // Graphviz
+    // One line per node: "%relu_1 = relu(%linear_0)"; the elementwise chains the executor
+    // fuses when fetching the outputs are shown as one "fused" block listing its members.
+    std::string str() const;
+    std::string to_dot() const;  // Graphviz; a fused chain is a dashed cluster
 
     // The graph with a node appended: for builders (tests, import); trace() is the usual way.
+    // Each drops the plans made so far.
     int add_value(Value value);
-    void add_node(Node node) { nodes_.push_back(std::move(node)); }
-    void add_input(int value) { inputs_.push_back(value); }
-    void add_output(int value) { outputs_.push_back(value); }
-    void add_initializer(int value, Tensor data) { initializers_.emplace_back(value, std::move(data)); }
-    void rename(int value, std::string name) { values_.at(static_cast<std::size_t>(value)).name = std::move(name); }
+    void add_node(Node node) {
+        nodes_.push_back(std::move(node));
+        forget_plans();
+    }
+    void add_input(int value) {
+        inputs_.push_back(value);
+        forget_plans();
+    }
+    void add_output(int value) {
+        outputs_.push_back(value);
+        forget_plans();
+    }
+    void add_initializer(int value, Tensor data) {
+        initializers_.emplace_back(value, std::move(data));
+        forget_plans();
+    }
+    void rename(int value, std::string name) {
+        values_.at(static_cast<std::size_t>(value)).name = std::move(name);
+        forget_plans();
+    }
     // Checks ids, producers before consumers and that every kind has an executor kernel.
     void validate() const;
 
@@ -100,7 +138,10 @@ private:
     std::vector<Node> nodes_;
     std::vector<int> inputs_, outputs_;
     std::vector<std::pair<int, Tensor>> initializers_;
-    mutable std::size_t last_run_nodes_ = 0;
+    // The executor's plans; copies share them until one of them changes (forget_plans gives
+    // it fresh ones). Plans refer to nodes and values by id, never by address.
+    mutable std::shared_ptr<detail::ExecutorState> executor_ = detail::new_executor_state();
+    void forget_plans() { executor_ = detail::new_executor_state(); }
 };
 
 std::ostream& operator<<(std::ostream& os, const Graph& graph);

@@ -1,11 +1,12 @@
-// tg::jit::Graph: attribute access, the executor (feeds, fetches, only the needed nodes,
-// buffers released after their last use), text and Graphviz printing.
+// tg::jit::Graph: attribute access, validation, text and Graphviz printing; run() hands
+// over to the executor (lib/jit/executor.hpp).
 #include <algorithm>
 #include <ostream>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "jit/executor.hpp"
 #include "jit/kernels.hpp"
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/error.hpp"
@@ -67,6 +68,7 @@ const std::string& Node::s(const std::string& name) const { return typed<std::st
 
 int Graph::add_value(Value value) {
     values_.push_back(std::move(value));
+    forget_plans();
     return static_cast<int>(values_.size()) - 1;
 }
 
@@ -117,79 +119,12 @@ std::vector<Tensor> Graph::run(const Feeds& feeds) const {
 }
 
 std::vector<Tensor> Graph::run(const Feeds& feeds, const std::vector<std::string>& fetches) const {
-    TG_CHECK(!tg::detail::active_tracer(), "jit", "Graph::run inside trace() is not traceable");
-    const std::size_t V = values_.size();
-    std::vector<Tensor> env(V);
-    std::vector<bool> fed(V, false);
-    for (const auto& [name, tensor] : feeds) {
-        const int id = find(name);
-        const Value& v = values_[static_cast<std::size_t>(id)];
-        TG_CHECK(tensor.defined(), "jit", "the feed for '{}' is an undefined tensor", name);
-        bool shape_ok = tensor.dim() == static_cast<std::int64_t>(v.shape.size()) && tensor.dtype() == v.dtype;
-        for (std::size_t d = 0; shape_ok && d < v.shape.size(); ++d)
-            shape_ok = tensor.sizes()[d] == v.shape[d] || (d == 0 && v.dynamic_batch);
-        TG_CHECK(shape_ok, "jit", "the feed for '{}' is {}{}, expected {}", name, dtype_name(tensor.dtype()),
-                 tensor.sizes(), shape_str(v));
-        env[static_cast<std::size_t>(id)] = tensor.detach();
-        fed[static_cast<std::size_t>(id)] = true;
-    }
-    std::vector<int> fetch_ids;
-    for (const auto& name : fetches) fetch_ids.push_back(find(name));
+    TG_CHECK(executor_ != nullptr, "jit", "run on a moved-from graph");
+    return detail::execute(*this, *executor_, feeds, fetches);
+}
 
-    // Which nodes the fetches need: walk back from them, stopping at fed values.
-    std::vector<bool> needed_value(V, false);
-    for (int id : fetch_ids) needed_value[static_cast<std::size_t>(id)] = true;
-    std::vector<bool> run_node(nodes_.size(), false);
-    for (std::size_t n = nodes_.size(); n-- > 0;) {
-        for (int id : nodes_[n].outputs)
-            if (id >= 0 && needed_value[static_cast<std::size_t>(id)] && !fed[static_cast<std::size_t>(id)])
-                run_node[n] = true;
-        if (!run_node[n]) continue;
-        for (int id : nodes_[n].inputs)
-            if (id >= 0) needed_value[static_cast<std::size_t>(id)] = true;
-    }
-    for (const auto& [id, data] : initializers_)
-        if (needed_value[static_cast<std::size_t>(id)] && !fed[static_cast<std::size_t>(id)])
-            env[static_cast<std::size_t>(id)] = data;
-    for (int id : inputs_)
-        TG_CHECK(!needed_value[static_cast<std::size_t>(id)] || fed[static_cast<std::size_t>(id)], "jit",
-                 "placeholder '{}' ({}) must be fed: the fetches depend on it", values_[static_cast<std::size_t>(id)].name,
-                 shape_str(values_[static_cast<std::size_t>(id)]));
-
-    // Remaining reads per value, so each buffer is released right after its last reader.
-    std::vector<int> reads(V, 0);
-    for (std::size_t n = 0; n < nodes_.size(); ++n)
-        if (run_node[n])
-            for (int id : nodes_[n].inputs)
-                if (id >= 0) ++reads[static_cast<std::size_t>(id)];
-    std::vector<bool> fetched(V, false);
-    for (int id : fetch_ids) fetched[static_cast<std::size_t>(id)] = true;
-
-    NoGradGuard no_grad;
-    std::size_t count = 0;
-    std::vector<Tensor> args;
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-        if (!run_node[n]) continue;
-        const Node& node = nodes_[n];
-        args.clear();
-        for (int id : node.inputs) args.push_back(id >= 0 ? env[static_cast<std::size_t>(id)] : Tensor());
-        std::vector<Tensor> results = (*detail::find_kernel(node.kind))(node, args);
-        TG_CHECK(results.size() >= node.outputs.size(), "jit", "kernel '{}' returned {} tensors, the node has {} outputs",
-                 node.kind, results.size(), node.outputs.size());
-        for (std::size_t k = 0; k < node.outputs.size(); ++k) {
-            const int id = node.outputs[k];
-            if (id >= 0 && !fed[static_cast<std::size_t>(id)]) env[static_cast<std::size_t>(id)] = std::move(results[k]);
-        }
-        args.clear();
-        for (int id : node.inputs)
-            if (id >= 0 && --reads[static_cast<std::size_t>(id)] == 0 && !fetched[static_cast<std::size_t>(id)])
-                env[static_cast<std::size_t>(id)] = Tensor();
-        ++count;
-    }
-    last_run_nodes_ = count;
-    std::vector<Tensor> out;
-    for (int id : fetch_ids) out.push_back(env[static_cast<std::size_t>(id)]);
-    return out;
+std::size_t Graph::last_run_node_count() const {
+    return executor_ ? executor_->last_run_nodes.load(std::memory_order_relaxed) : 0;
 }
 
 std::string Graph::str() const {
@@ -200,7 +135,7 @@ std::string Graph::str() const {
     for (const auto& [id, data] : initializers_)
         s += fmt::format("  %{}: {} = initializer\n", values_[static_cast<std::size_t>(id)].name,
                          shape_str(values_[static_cast<std::size_t>(id)]));
-    for (const auto& node : nodes_) {
+    auto node_line = [&](const Node& node, const char* indent) {
         std::vector<std::string> outs, args, attrs;
         for (int id : node.outputs)
             outs.push_back(id >= 0 ? fmt::format("%{}: {}", values_[static_cast<std::size_t>(id)].name,
@@ -208,8 +143,27 @@ std::string Graph::str() const {
                                    : std::string("_"));
         for (int id : node.inputs) args.push_back(id >= 0 ? "%" + values_[static_cast<std::size_t>(id)].name : std::string("None"));
         for (const auto& [key, value] : node.attributes) attrs.push_back(fmt::format("{}={}", key, attribute_str(value)));
-        s += fmt::format("  {} = {}({}{}{})\n", fmt::join(outs, ", "), node.kind, fmt::join(args, ", "),
-                         attrs.empty() ? "" : ", ", fmt::join(attrs, ", "));
+        return fmt::format("{}{} = {}({}{}{})\n", indent, fmt::join(outs, ", "), node.kind, fmt::join(args, ", "),
+                           attrs.empty() ? "" : ", ", fmt::join(attrs, ", "));
+    };
+    // A fused chain prints as one block where the executor runs it (at its last member).
+    const auto groups = detail::output_fusion(*this);
+    std::vector<int> group_at(nodes_.size(), -1);
+    std::vector<bool> fused(nodes_.size(), false);
+    for (std::size_t k = 0; k < groups.size(); ++k) {
+        for (int m : groups[k].members) fused[static_cast<std::size_t>(m)] = true;
+        group_at[static_cast<std::size_t>(groups[k].members.back())] = static_cast<int>(k);
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+        if (group_at[n] >= 0) {
+            const auto& group = groups[static_cast<std::size_t>(group_at[n])];
+            s += fmt::format("  %{} = {} {{  # one pass\n", values_[static_cast<std::size_t>(group.output)].name,
+                             detail::fused_label(*this, group));
+            for (int m : group.members) s += node_line(nodes_[static_cast<std::size_t>(m)], "    ");
+            s += "  }\n";
+        } else if (!fused[n]) {
+            s += node_line(nodes_[n], "  ");
+        }
     }
     std::vector<std::string> outs;
     for (int id : outputs_) outs.push_back("%" + values_[static_cast<std::size_t>(id)].name);
@@ -249,6 +203,13 @@ std::string Graph::to_dot() const {
                                  quoted(shape_str(values_[static_cast<std::size_t>(id)])));
         for (int id : node.outputs)
             if (id >= 0) producer[static_cast<std::size_t>(id)] = fmt::format("n{}", n);
+    }
+    const auto groups = detail::output_fusion(*this);
+    for (std::size_t k = 0; k < groups.size(); ++k) {
+        s += fmt::format("  subgraph cluster_fused_{} {{\n    style=dashed;\n    label={};\n", k,
+                         quoted(detail::fused_label(*this, groups[k])));
+        for (int m : groups[k].members) s += fmt::format("    n{};\n", m);
+        s += "  }\n";
     }
     for (std::size_t k = 0; k < outputs_.size(); ++k) {
         const int id = outputs_[k];

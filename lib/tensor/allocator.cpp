@@ -8,6 +8,7 @@
 // a release beyond that frees for real.
 #include "tensor/allocator.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -48,9 +49,7 @@ void* system_alloc(std::size_t capacity) {
     return data;
 }
 
-}  // namespace
-
-void* acquire_block(std::size_t bytes, std::size_t* capacity) {
+void* acquire_from_system_or_cache(std::size_t bytes, std::size_t* capacity) {
     if (bytes < kMinCached) {
         *capacity = bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
         return system_alloc(*capacity);
@@ -75,8 +74,32 @@ void* acquire_block(std::size_t bytes, std::size_t* capacity) {
     }
 }
 
+thread_local BlockSource* t_source = nullptr;
+std::atomic<std::uint64_t> g_acquisitions{0};
+
+}  // namespace
+
+ScopedBlockSource::ScopedBlockSource(BlockSource* source) : previous_(t_source) { t_source = source; }
+ScopedBlockSource::~ScopedBlockSource() { t_source = previous_; }
+
+std::uint64_t block_acquisitions() { return g_acquisitions.load(std::memory_order_relaxed); }
+
+void* acquire_block(std::size_t bytes, std::size_t* capacity) {
+    BlockSource* source = t_source;
+    if (source != nullptr) {
+        if (void* data = source->take(bytes)) {
+            *capacity = 0;  // the source's: release_block leaves it alone
+            return data;
+        }
+    }
+    g_acquisitions.fetch_add(1, std::memory_order_relaxed);
+    void* data = acquire_from_system_or_cache(bytes, capacity);
+    if (source != nullptr) source->acquired(data, bytes);
+    return data;
+}
+
 void release_block(void* data, std::size_t capacity) {
-    if (data == nullptr) return;
+    if (data == nullptr || capacity == 0) return;  // capacity 0: a BlockSource's block
     if (capacity >= kMinCached) {
         BlockCache& c = cache();
         std::lock_guard<std::mutex> lock(c.mutex);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace tg::detail {
 
@@ -9,6 +10,35 @@ namespace tg::detail {
 // release() needs back.
 void* acquire_block(std::size_t bytes, std::size_t* capacity);
 void release_block(void* data, std::size_t capacity);
+
+// A place blocks come from instead of the system, installed on one thread for a while
+// (ScopedBlockSource): the jit executor's planned arena (lib/jit/memory_plan.hpp). While one
+// is installed, acquire_block first asks take(); a block it gives has capacity 0 and
+// release_block leaves it alone (the source owns it). A block it declines comes from the
+// system or the cache as usual, and acquired() is told where it went, so a recording source
+// can tie it to the tensor that holds it.
+struct BlockSource {
+    virtual void* take(std::size_t bytes) = 0;  // null: declined
+    virtual void acquired(void* data, std::size_t bytes) = 0;
+
+protected:
+    ~BlockSource() = default;
+};
+
+class ScopedBlockSource {
+public:
+    explicit ScopedBlockSource(BlockSource* source);
+    ~ScopedBlockSource();
+    ScopedBlockSource(const ScopedBlockSource&) = delete;
+    ScopedBlockSource& operator=(const ScopedBlockSource&) = delete;
+
+private:
+    BlockSource* previous_;
+};
+
+// Blocks acquire_block has taken from the system or the cache since the process started,
+// on every thread (not those a BlockSource gave): tests assert a planned run takes none.
+std::uint64_t block_acquisitions();
 
 // Bytes held in the cache now (for tests and tools).
 std::size_t cached_block_bytes();
