@@ -4,6 +4,7 @@
 #include "jit/executor.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -29,11 +30,15 @@ struct PlanStep {
 };
 
 struct ExecutionPlan {
-    // The key.
-    std::vector<int> fetch_ids, fed_ids;
+    // The key: names as the caller gave them (a later run finds its plan without looking a
+    // name up in the graph), the feeds' shapes, dtypes and contiguity, the thread count
+    // (ops may allocate by it).
+    std::vector<std::string> fetch_names, fed_names;
     std::vector<Shape> fed_shapes;
+    std::vector<Dtype> fed_dtypes;
     std::vector<bool> fed_contiguous;
     int threads = 0;
+    std::vector<int> fetch_ids, fed_ids;
 
     std::vector<PlanStep> steps;
     std::vector<std::size_t> initializer_slots;  // graph.initializers() the steps read
@@ -73,8 +78,7 @@ std::vector<bool> needed_nodes(const Graph& g, const std::vector<int>& fetch_ids
     return runs;
 }
 
-std::unique_ptr<ExecutionPlan> make_plan(const Graph& g, std::vector<int> fetch_ids, std::vector<int> fed_ids,
-                                         const std::vector<Tensor>& fed_tensors) {
+std::unique_ptr<ExecutionPlan> make_plan(const Graph& g, std::vector<int> fetch_ids, std::vector<int> fed_ids) {
     auto plan = std::make_unique<ExecutionPlan>();
     const std::size_t V = g.values().size();
     const auto& nodes = g.nodes();
@@ -142,21 +146,46 @@ std::unique_ptr<ExecutionPlan> make_plan(const Graph& g, std::vector<int> fetch_
 
     plan->fetch_ids = std::move(fetch_ids);
     plan->fed_ids = std::move(fed_ids);
-    for (const Tensor& t : fed_tensors) {
-        plan->fed_shapes.push_back(t.sizes());
-        plan->fed_contiguous.push_back(t.is_contiguous());
-    }
-    plan->threads = get_num_threads();
     return plan;
 }
 
-bool matches(const ExecutionPlan& plan, const std::vector<int>& fetch_ids, const std::vector<int>& fed_ids,
-             const std::vector<Tensor>& fed_tensors, int threads) {
-    if (plan.fetch_ids != fetch_ids || plan.fed_ids != fed_ids || plan.threads != threads) return false;
-    for (std::size_t k = 0; k < fed_tensors.size(); ++k)
-        if (plan.fed_shapes[k] != fed_tensors[k].sizes() || plan.fed_contiguous[k] != fed_tensors[k].is_contiguous())
+bool matches(const ExecutionPlan& plan, const Feeds& feeds, const std::vector<std::string>& fetches, int threads) {
+    if (plan.threads != threads || plan.fetch_names != fetches || plan.fed_names.size() != feeds.size()) return false;
+    std::size_t k = 0;
+    for (const auto& [name, t] : feeds) {
+        if (plan.fed_names[k] != name || !t.defined() || plan.fed_shapes[k] != t.sizes() || plan.fed_dtypes[k] != t.dtype() ||
+            plan.fed_contiguous[k] != t.is_contiguous())
             return false;
+        ++k;
+    }
     return true;
+}
+
+// Checks the feeds against their values and makes the plan for them.
+std::unique_ptr<ExecutionPlan> plan_for(const Graph& g, const Feeds& feeds, const std::vector<std::string>& fetches, int threads) {
+    std::vector<int> fed_ids, fetch_ids;
+    for (const auto& [name, tensor] : feeds) {
+        const int id = g.find(name);
+        const Value& v = g.value(id);
+        TG_CHECK(tensor.defined(), "jit", "the feed for '{}' is an undefined tensor", name);
+        bool shape_ok = tensor.dim() == static_cast<std::int64_t>(v.shape.size()) && tensor.dtype() == v.dtype;
+        for (std::size_t d = 0; shape_ok && d < v.shape.size(); ++d)
+            shape_ok = tensor.sizes()[d] == v.shape[d] || (d == 0 && v.dynamic_batch);
+        TG_CHECK(shape_ok, "jit", "the feed for '{}' is {}{}, expected {}", name, dtype_name(tensor.dtype()), tensor.sizes(),
+                 shape_text(v));
+        fed_ids.push_back(id);
+    }
+    for (const auto& name : fetches) fetch_ids.push_back(g.find(name));
+    auto plan = make_plan(g, std::move(fetch_ids), std::move(fed_ids));
+    plan->fetch_names = fetches;
+    for (const auto& [name, t] : feeds) {
+        plan->fed_names.push_back(name);
+        plan->fed_shapes.push_back(t.sizes());
+        plan->fed_dtypes.push_back(t.dtype());
+        plan->fed_contiguous.push_back(t.is_contiguous());
+    }
+    plan->threads = threads;
+    return plan;
 }
 
 // Holds the plan's arena for this run, if no other run has it.
@@ -182,39 +211,22 @@ const void* storage_data(const Tensor& t) { return impl_of(t).storage()->data; }
 std::vector<Tensor> execute(const Graph& g, ExecutorState& state, const Feeds& feeds, const std::vector<std::string>& fetches) {
     TG_CHECK(!tg::detail::active_tracer(), "jit", "Graph::run inside trace() is not traceable");
     const std::size_t V = g.values().size();
-    std::vector<int> fed_ids, fetch_ids;
-    std::vector<Tensor> fed_tensors;
-    fed_ids.reserve(feeds.size());
-    fed_tensors.reserve(feeds.size());
-    for (const auto& [name, tensor] : feeds) {
-        const int id = g.find(name);
-        const Value& v = g.value(id);
-        TG_CHECK(tensor.defined(), "jit", "the feed for '{}' is an undefined tensor", name);
-        bool shape_ok = tensor.dim() == static_cast<std::int64_t>(v.shape.size()) && tensor.dtype() == v.dtype;
-        for (std::size_t d = 0; shape_ok && d < v.shape.size(); ++d)
-            shape_ok = tensor.sizes()[d] == v.shape[d] || (d == 0 && v.dynamic_batch);
-        TG_CHECK(shape_ok, "jit", "the feed for '{}' is {}{}, expected {}", name, dtype_name(tensor.dtype()), tensor.sizes(),
-                 shape_text(v));
-        fed_ids.push_back(id);
-        fed_tensors.push_back(tensor.requires_grad() ? tensor.detach() : tensor);
-    }
-    fetch_ids.reserve(fetches.size());
-    for (const auto& name : fetches) fetch_ids.push_back(g.find(name));
-
     ExecutionPlan* plan = nullptr;
     {
         const int threads = get_num_threads();
         std::lock_guard<std::mutex> lock(state.mutex);
         for (const auto& p : state.plans)
-            if (matches(*p, fetch_ids, fed_ids, fed_tensors, threads)) plan = p.get();
+            if (matches(*p, feeds, fetches, threads)) plan = p.get();
         if (plan == nullptr) {
-            state.plans.push_back(make_plan(g, fetch_ids, fed_ids, fed_tensors));
+            state.plans.push_back(plan_for(g, feeds, fetches, threads));
             plan = state.plans.back().get();
         }
     }
 
     std::vector<Tensor> env(V);
-    for (std::size_t k = 0; k < fed_ids.size(); ++k) env[static_cast<std::size_t>(fed_ids[k])] = std::move(fed_tensors[k]);
+    std::size_t k = 0;
+    for (const auto& [name, tensor] : feeds)
+        env[static_cast<std::size_t>(plan->fed_ids[k++])] = tensor.requires_grad() ? tensor.detach() : tensor;
     for (std::size_t slot : plan->initializer_slots) {
         const auto& [id, data] = g.initializers()[slot];
         env[static_cast<std::size_t>(id)] = data;
@@ -314,8 +326,8 @@ std::vector<Tensor> execute(const Graph& g, ExecutorState& state, const Feeds& f
     }
 
     std::vector<Tensor> out;
-    out.reserve(fetch_ids.size());
-    for (int id : fetch_ids) out.push_back(env[static_cast<std::size_t>(id)]);
+    out.reserve(plan->fetch_ids.size());
+    for (int id : plan->fetch_ids) out.push_back(env[static_cast<std::size_t>(id)]);
     return out;
 }
 

@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kLib = "libtorch";
 constexpr const char* kWorkloads =
-    "overhead logreg matmul mlp cnn lstm lstm_fused startup";
+    "overhead logreg matmul mlp cnn lstm lstm_fused infer_mlp infer_cnn startup";
 
 // Extra key=value fields appended to every RESULT line.
 std::string extra_fields() {
@@ -115,6 +115,57 @@ void run_lstm_fused(const bench::Options& o) {
                   extra_fields());
 }
 
+// infer_mlp / infer_cnn: forward only at batch 1 and 64, eager under the faster of
+// NoGradGuard and InferenceMode (both printed). libtorch's C++ API has no graph mode to
+// set against tapegrad's jit::Graph, so its eager time is reported under both metric
+// names (eager_bN_us, graph_bN_us): the table then reads tapegrad eager vs libtorch and
+// tapegrad graph vs libtorch.
+void report_inference(const bench::Options& o, torch::nn::Sequential& net, std::vector<int64_t> sample, int reps,
+                      int warmup, int inner1, int inner64) {
+    for (int64_t batch : {int64_t(1), int64_t(64)}) {
+        std::vector<int64_t> shape{batch};
+        shape.insert(shape.end(), sample.begin(), sample.end());
+        auto x = torch::randn(shape);
+        const int inner = o.inner >= 0 ? o.inner : (batch == 1 ? inner1 : inner64);
+        torch::Tensor sink;
+        auto no_grad = bench::time_reps(warmup, reps, inner, [&] {
+            torch::NoGradGuard guard;
+            sink = net->forward(x);
+        });
+        auto inference = bench::time_reps(warmup, reps, inner, [&] {
+            c10::InferenceMode guard;
+            sink = net->forward(x);
+        });
+        const double m_no_grad = bench::stats_of(no_grad).median, m_inference = bench::stats_of(inference).median;
+        std::printf("# libtorch batch %lld: NoGradGuard median %.2f us, InferenceMode median %.2f us\n",
+                    static_cast<long long>(batch), m_no_grad * 1e6, m_inference * 1e6);
+        const auto best = bench::scaled(m_no_grad <= m_inference ? no_grad : inference, 1e6);
+        const std::string b = "b" + std::to_string(batch);
+        bench::report(kLib, o.workload, ("eager_" + b + "_us").c_str(), best, "us/forward (eager, best guard)",
+                      extra_fields());
+        bench::report(kLib, o.workload, ("graph_" + b + "_us").c_str(), best, "us/forward (eager, best guard)",
+                      extra_fields());
+    }
+}
+
+void run_infer_mlp(const bench::Options& o) {
+    const auto runs = bench::runs_of(o, 30, 3, -1);
+    torch::nn::Sequential net(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 10));
+    report_inference(o, net, {784}, runs.reps, runs.warmup, 2000, 100);
+}
+
+void run_infer_cnn(const bench::Options& o) {
+    const auto runs = bench::runs_of(o, 15, 2, -1);
+    namespace nn = torch::nn;
+    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(),
+                       nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+                       nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(),
+                       nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
+                       nn::Linear(64 * 7 * 7, 1024), nn::ReLU(), nn::Linear(1024, 10));
+    net->eval();
+    report_inference(o, net, {1, 28, 28}, runs.reps, runs.warmup, 50, 2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,6 +187,8 @@ int main(int argc, char** argv) {
     else if (w == "cnn") run_cnn(o);
     else if (w == "lstm") run_lstm(o);
     else if (w == "lstm_fused") run_lstm_fused(o);
+    else if (w == "infer_mlp") run_infer_mlp(o);
+    else if (w == "infer_cnn") run_infer_cnn(o);
     else {
         std::fprintf(stderr, "unknown workload '%s'\n", w.c_str());
         bench::usage(argv[0], kWorkloads);
