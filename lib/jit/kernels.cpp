@@ -29,6 +29,15 @@ std::int64_t int_attr_or(const Node& n, const std::string& name, std::int64_t fa
     return n.has(name) ? n.i(name) : fallback;
 }
 
+F::PadMode pad_mode(const Node& n) {
+    static const std::map<std::string, F::PadMode, std::less<>> modes = {
+        {"constant", F::PadMode::Constant}, {"reflect", F::PadMode::Reflect}, {"replicate", F::PadMode::Replicate},
+        {"circular", F::PadMode::Circular}, {"symmetric", F::PadMode::Symmetric}};
+    const auto it = modes.find(n.s("mode"));
+    TG_CHECK(it != modes.end(), "jit", "pad node: unknown mode '{}'", n.s("mode"));
+    return it->second;
+}
+
 F::Padding padding_mode(const Node& n) { return n.s("padding_mode") == "same" ? F::Padding::Same : F::Padding::Valid; }
 
 template <Tensor (*Op)(const Tensor&)>
@@ -201,6 +210,78 @@ const std::map<std::string, Kernel, std::less<>>& table() {
         {"rnn", [](const Node& n, const Inputs& in) { return run_rnn(n, in, nn::RNNCellKind::RNN); }},
         {"gru", [](const Node& n, const Inputs& in) { return run_rnn(n, in, nn::RNNCellKind::GRU); }},
         {"lstm", [](const Node& n, const Inputs& in) { return run_rnn(n, in, nn::RNNCellKind::LSTM); }},
+        {"group_norm",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{F::group_norm(in[0], n.i("num_groups"), in[1], in[2], n.f("eps"))};
+         }},
+        {"mean",
+         [](const Node& n, const Inputs& in) { return Outputs{mean(in[0], shape_attr(n, "dims"), n.i("keepdim") != 0)}; }},
+        {"var",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{var(in[0], shape_attr(n, "dims"), n.i("unbiased") != 0, n.i("keepdim") != 0)};
+         }},
+        {"std",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{tg::std(in[0], shape_attr(n, "dims"), n.i("unbiased") != 0, n.i("keepdim") != 0)};
+         }},
+        {"layer_norm",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{F::layer_norm(in[0], shape_attr(n, "normalized_shape"), in[1], in[2], n.f("eps"))};
+         }},
+        {"instance_norm",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{F::instance_norm(in[0], in[1], in[2], in[3], in[4], n.i("use_input_stats") != 0,
+                                             n.f("momentum"), n.f("eps"))};
+         }},
+        {"upsample_nearest2d",
+         [](const Node& n, const Inputs& in) {
+             if (n.f("scale_h") > 0) return Outputs{F::upsample_nearest2d(in[0], n.f("scale_h"), n.f("scale_w"))};
+             return Outputs{F::upsample_nearest2d(in[0], shape_attr(n, "output_size"))};
+         }},
+        {"pad", [](const Node& n, const Inputs& in) {
+             return Outputs{F::pad(in[0], shape_attr(n, "pads"), pad_mode(n), n.f("value"))};
+         }},
+        // comparisons, logic, selection
+        {"eq", binary<eq>()},
+        {"ne", binary<ne>()},
+        {"lt", binary<lt>()},
+        {"le", binary<le>()},
+        {"gt", binary<gt>()},
+        {"ge", binary<ge>()},
+        {"logical_and", binary<logical_and>()},
+        {"logical_or", binary<logical_or>()},
+        {"logical_not", unary<logical_not>()},
+        {"isnan", unary<isnan>()},
+        {"isinf", unary<isinf>()},
+        {"isfinite", unary<isfinite>()},
+        {"where", [](const Node&, const Inputs& in) { return Outputs{where(in[0], in[1], in[2])}; }},
+        {"masked_fill",
+         [](const Node& n, const Inputs& in) { return Outputs{masked_fill(in[0], in[1], n.f("value"))}; }},
+        {"index_select",
+         [](const Node& n, const Inputs& in) { return Outputs{index_select(in[0], n.i("dim"), in[1])}; }},
+        {"gather", [](const Node& n, const Inputs& in) { return Outputs{gather(in[0], n.i("dim"), in[1])}; }},
+        {"argmax", [](const Node& n, const Inputs& in) { return Outputs{argmax(in[0], n.i("dim"), true)}; }},
+        {"argmin", [](const Node& n, const Inputs& in) { return Outputs{argmin(in[0], n.i("dim"), true)}; }},
+        {"topk",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{std::get<1>(topk(in[0], n.i("k"), n.i("dim"), n.i("largest") != 0, n.i("sorted") != 0))};
+         }},
+        {"prod",
+         [](const Node& n, const Inputs& in) { return Outputs{prod(in[0], n.i("dim"), n.i("keepdim") != 0)}; }},
+        {"cumsum", [](const Node& n, const Inputs& in) { return Outputs{cumsum(in[0], n.i("dim"))}; }},
+        {"cumprod", [](const Node& n, const Inputs& in) { return Outputs{cumprod(in[0], n.i("dim"))}; }},
+        {"logcumsumexp", [](const Node& n, const Inputs& in) { return Outputs{logcumsumexp(in[0], n.i("dim"))}; }},
+        {"roll",
+         [](const Node& n, const Inputs& in) {
+             return Outputs{roll(in[0], shape_attr(n, "shifts"), shape_attr(n, "dims"))};
+         }},
+        {"repeat", [](const Node& n, const Inputs& in) { return Outputs{repeat(in[0], shape_attr(n, "repeats"))}; }},
+        {"split_with_sizes",
+         [](const Node& n, const Inputs& in) { return split_with_sizes(in[0], n.ints("split_sizes"), n.i("dim")); }},
+        // losses (per sample; the reduction is its own node)
+        {"cross_entropy",
+         [](const Node&, const Inputs& in) { return Outputs{F::cross_entropy(in[0], in[1], F::Reduction::None)}; }},
+        {"nll_loss", [](const Node&, const Inputs& in) { return Outputs{F::nll_loss(in[0], in[1], F::Reduction::None)}; }},
     };
     return kernels;
 }

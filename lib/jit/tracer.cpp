@@ -88,6 +88,11 @@ public:
         constants_.emplace(&impl_of(t), Constant{t, t.clone()});
     }
 
+    void assigned(const Tensor& target, const Tensor& value) override {
+        Suspend suspend;
+        remember(target, value_of(value, "an in-place write"));
+    }
+
     void untraceable(std::string_view what, const Tensor& t) override {
         Suspend suspend;
         if (!t.defined() || constant_or_outside(t)) return;  // reading a constant is fine
@@ -154,9 +159,10 @@ private:
         return fmt::format("{}_{}", stem, counters_[stem]++);
     }
 
-    int add_initializer(const Tensor& t, std::string name) {
+    // `data` (default: t itself, sharing its storage) becomes the initializer's value.
+    int add_initializer(const Tensor& t, std::string name, const Tensor& data = {}) {
         const int id = graph_.add_value({std::move(name), t.sizes(), t.dtype(), false});
-        graph_.add_initializer(id, t.detach());
+        graph_.add_initializer(id, data.defined() ? data : t.detach());
         initializer_ids_.insert(id);
         remember(t, id);
         return id;
@@ -180,7 +186,9 @@ private:
                     "trace: '{}' reads a tensor of shape {} made by a factory (zeros, full, ...) and then written by "
                     "an op without a trace hook or through data_ptr; the graph cannot record that write",
                     consumer, t.sizes()));
-            return add_initializer(t, fmt::format("const_{}", constant_count_++));
+            // The value it was made with: an in-place write the function does later (traced as
+            // its out-of-place op) must not reach the constant through shared storage.
+            return add_initializer(t, fmt::format("const_{}", constant_count_++), it->second.snapshot);
         }
         if (!created_.count(impl)) return add_initializer(t, fmt::format("const_{}", constant_count_++));
         const auto& fn = t.grad_fn();

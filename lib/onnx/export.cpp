@@ -11,12 +11,14 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "io/atomic_file.hpp"
 #include "io/protobuf.hpp"
+#include "ops/nearest.hpp"
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/error.hpp"
@@ -418,9 +420,231 @@ private:
             add("Gather", {in(1), in(0)}, {out}).i("axis", 0);
         } else if (k == "gru" || k == "lstm" || k == "rnn") {
             emit_recurrent(n);
-        } else {
+        } else if (!emit_selection(n, out, dt) && !emit_layout(n, out, dt) && !emit_normalization(n, out, dt)) {
             unsupported(n, "has no ONNX mapping (docs/graphs-and-onnx.md lists the ones that do)");
         }
+    }
+
+    // Input k as dtype d: a Cast where the graph's value has another dtype (comparisons and
+    // where promote their operands, ONNX wants them alike).
+    std::string input_as(const Node& n, std::size_t k, Dtype d) {
+        if (value(n.inputs[k]).dtype == d) return name(n.inputs[k]);
+        const std::string cast = tmp();
+        add("Cast", {name(n.inputs[k])}, {cast}).i("to", onnx_type(d));
+        return cast;
+    }
+
+    // Comparisons, logic, where, index selection, arg/top-k, cumulative and product
+    // reductions, losses. False when the kind is none of these.
+    bool emit_selection(const Node& n, const std::string& out, Dtype dt) {
+        const std::string& k = n.kind;
+        static const std::map<std::string, std::string> comparisons = {
+            {"eq", "Equal"}, {"ne", "Equal"}, {"lt", "Less"}, {"le", "LessOrEqual"}, {"gt", "Greater"}, {"ge", "GreaterOrEqual"}};
+        if (auto it = comparisons.find(k); it != comparisons.end()) {
+            Dtype d = promote_types(value(n.inputs[0]).dtype, value(n.inputs[1]).dtype);
+            if (d == kBool && k != "eq" && k != "ne") d = kInt64;  // ONNX orders numbers only (false < true holds)
+            const std::string equal = k == "ne" ? tmp() : out;
+            add(it->second, {input_as(n, 0, d), input_as(n, 1, d)}, {equal});
+            if (k == "ne") add("Not", {equal}, {out});
+        } else if (k == "logical_and" || k == "logical_or") {  // nonzero is true: a Cast to bool says so
+            add(k == "logical_and" ? "And" : "Or", {input_as(n, 0, kBool), input_as(n, 1, kBool)}, {out});
+        } else if (k == "logical_not") {
+            add("Not", {input_as(n, 0, kBool)}, {out});
+        } else if (k == "isnan" || k == "isinf" || k == "isfinite") {
+            if (!is_floating_point(value(n.inputs[0]).dtype)) unsupported(n, "tests an integer tensor (a constant answer)");
+            if (k == "isnan") {
+                add("IsNaN", {name(n.inputs[0])}, {out});
+            } else if (k == "isinf") {
+                add("IsInf", {name(n.inputs[0])}, {out});
+            } else {
+                const std::string nan = tmp(), inf = tmp(), either = tmp();
+                add("IsNaN", {name(n.inputs[0])}, {nan});
+                add("IsInf", {name(n.inputs[0])}, {inf});
+                add("Or", {nan, inf}, {either});
+                add("Not", {either}, {out});
+            }
+        } else if (k == "where") {
+            add("Where", {name(n.inputs[0]), input_as(n, 1, dt), input_as(n, 2, dt)}, {out});
+        } else if (k == "masked_fill") {
+            add("Where", {name(n.inputs[1]), scalar_const(n.f("value"), dt), name(n.inputs[0])}, {out});
+        } else if (k == "index_select") {
+            std::string index = name(n.inputs[1]);
+            if (value(n.inputs[1]).shape.empty()) {  // a 0-dim index keeps the dim (size 1), as libtorch
+                index = tmp();
+                add("Reshape", {name(n.inputs[1]), ints_const({1})}, {index});
+            }
+            add("Gather", {name(n.inputs[0]), index}, {out}).i("axis", n.i("dim"));
+        } else if (k == "gather") {
+            add("GatherElements", {name(n.inputs[0]), name(n.inputs[1])}, {out}).i("axis", n.i("dim"));
+        } else if (k == "argmax" || k == "argmin") {
+            add(k == "argmax" ? "ArgMax" : "ArgMin", {name(n.inputs[0])}, {out}).i("axis", n.i("dim")).i("keepdims", 1);
+        } else if (k == "topk") {
+            // ONNX's TopK breaks ties by the lower index first, as tapegrad's stable order does.
+            if (n.i("sorted") == 0) unsupported(n, "lists the top k in input order (sorted=false); ONNX's order is unspecified");
+            add("TopK", {name(n.inputs[0]), ints_const({n.i("k")})}, {tmp(), out})
+                .i("axis", n.i("dim"))
+                .i("largest", n.i("largest"))
+                .i("sorted", 1);
+        } else if (k == "prod") {
+            add("ReduceProd", {input_as(n, 0, dt)}, {out}).ints("axes", {n.i("dim")}).i("keepdims", n.i("keepdim"));
+        } else if (k == "cumsum") {
+            add("CumSum", {input_as(n, 0, dt), constant(scalar_tensor(static_cast<double>(n.i("dim")), kInt64))}, {out});
+        } else if (k == "mean") {
+            auto& node = add("ReduceMean", {name(n.inputs[0])}, {out}).i("keepdims", n.i("keepdim"));
+            if (!n.ints("dims").empty()) node.ints("axes", n.ints("dims"));
+        } else if (k == "var" || k == "std") {
+            // mean((x - mean x)^2), times N / (N - 1) unbiased: N must then be known here.
+            const jit::Value& x = value(n.inputs[0]);
+            std::vector<std::int64_t> axes = n.ints("dims");
+            if (axes.empty())
+                for (std::size_t d = 0; d < x.shape.size(); ++d) axes.push_back(static_cast<std::int64_t>(d));
+            std::int64_t count = 1;
+            for (auto& d : axes) {
+                if (d < 0) d += static_cast<std::int64_t>(x.shape.size());
+                if (d == 0 && x.dynamic_batch && n.i("unbiased") != 0)
+                    unsupported(n, "is an unbiased variance over the dynamic batch dim (its N is not known)");
+                count *= x.shape[static_cast<std::size_t>(d)];
+            }
+            const std::string centre = tmp(), diff = tmp(), square = tmp();
+            add("ReduceMean", {name(n.inputs[0])}, {centre}).ints("axes", axes).i("keepdims", 1);
+            add("Sub", {name(n.inputs[0]), centre}, {diff});
+            add("Mul", {diff, diff}, {square});
+            std::string v = k == "var" && n.i("unbiased") == 0 ? out : tmp();
+            add("ReduceMean", {square}, {v}).ints("axes", axes).i("keepdims", n.i("keepdim"));
+            if (n.i("unbiased") != 0) {
+                const std::string scaled = k == "var" ? out : tmp();
+                add("Mul", {v, scalar_const(static_cast<double>(count) / static_cast<double>(count - 1), dt)}, {scaled});
+                v = scaled;
+            }
+            if (k == "std") add("Sqrt", {v}, {out});
+        } else if (k == "cross_entropy") {
+            add("SoftmaxCrossEntropyLoss", {name(n.inputs[0]), name(n.inputs[1])}, {out}).s("reduction", "none");
+        } else if (k == "nll_loss") {
+            add("NegativeLogLikelihoodLoss", {name(n.inputs[0]), name(n.inputs[1])}, {out}).s("reduction", "none");
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    // roll, repeat, split, pad, nearest upsampling. False when the kind is none of these.
+    bool emit_layout(const Node& n, const std::string& out, Dtype dt) {
+        const std::string& k = n.kind;
+        const jit::Value& x = value(n.inputs[0]);
+        const auto rank = static_cast<std::int64_t>(x.shape.size());
+        if (k == "roll") {
+            // Each rolled dim: its last `shift` entries moved to the front (two Slices, a Concat).
+            std::vector<std::int64_t> net(x.shape.size(), 0);
+            const auto& shifts = n.ints("shifts");
+            const auto& dims = n.ints("dims");
+            for (std::size_t i = 0; i < dims.size(); ++i) net[static_cast<std::size_t>((dims[i] + rank) % rank)] += shifts[i];
+            std::string cur = name(n.inputs[0]);
+            for (std::int64_t d = 0; d < rank; ++d) {
+                const std::int64_t size = x.shape[static_cast<std::size_t>(d)];
+                const std::int64_t s = size == 0 ? 0 : ((net[static_cast<std::size_t>(d)] % size) + size) % size;
+                if (s == 0) continue;
+                if (d == 0 && x.dynamic_batch) unsupported(n, "rolls the dynamic batch dim");
+                const std::string tail = tmp(), head = tmp(), next = tmp();
+                add("Slice", {cur, ints_const({size - s}), ints_const({size}), ints_const({d})}, {tail});
+                add("Slice", {cur, ints_const({0}), ints_const({size - s}), ints_const({d})}, {head});
+                add("Concat", {tail, head}, {next}).i("axis", d);
+                cur = next;
+            }
+            add("Identity", {cur}, {out});
+        } else if (k == "repeat") {
+            const auto& repeats = n.ints("repeats");
+            std::string src = name(n.inputs[0]);
+            const auto lead = static_cast<std::int64_t>(repeats.size()) - rank;
+            if (lead > 0) {  // leading 1-dims first, as libtorch's repeat
+                std::vector<std::int64_t> axes;
+                for (std::int64_t i = 0; i < lead; ++i) axes.push_back(i);
+                src = tmp();
+                add("Unsqueeze", {name(n.inputs[0]), ints_const(axes)}, {src});
+            }
+            add("Tile", {src, ints_const(repeats)}, {out});
+        } else if (k == "split_with_sizes") {
+            std::vector<std::string> outs;
+            for (int id : n.outputs) outs.push_back(id >= 0 ? name(id) : tmp());
+            add("Split", {name(n.inputs[0]), ints_const(n.ints("split_sizes"))}, outs).i("axis", n.i("dim"));
+        } else if (k == "pad") {
+            // libtorch's list is (before, after) pairs from the last dim backwards; ONNX's is all
+            // the begins, then all the ends, from the first dim.
+            const std::string& mode = n.s("mode");
+            static const std::map<std::string, std::string> modes = {
+                {"constant", "constant"}, {"reflect", "reflect"}, {"replicate", "edge"}};
+            const auto m = modes.find(mode);
+            if (m == modes.end()) unsupported(n, "pads in " + mode + " mode, which opset 17's Pad does not have");
+            const auto& pads = n.ints("pads");
+            std::vector<std::int64_t> onnx_pads(static_cast<std::size_t>(2 * rank), 0);
+            for (std::size_t i = 0; i + 1 < pads.size(); i += 2) {
+                const auto d = static_cast<std::size_t>(rank) - 1 - i / 2;
+                onnx_pads[d] = pads[i];
+                onnx_pads[d + static_cast<std::size_t>(rank)] = pads[i + 1];
+            }
+            add("Pad", {name(n.inputs[0]), ints_const(onnx_pads), scalar_const(n.f("value"), dt)}, {out}).s("mode", m->second);
+        } else if (k == "upsample_nearest2d") {
+            // Gathers of the very rows and columns the kernel reads: exact for every size (Resize
+            // would recompute them from a float scale and can round an exact index down).
+            if (rank != 4) unsupported(n, "has a 3-D input; export the batched (N, C, H, W) form");
+            const auto& size = n.ints("output_size");
+            auto factor = [&](const char* key) {
+                return n.f(key) > 0 ? std::optional<double>(n.f(key)) : std::nullopt;
+            };
+            const auto rows = tg::detail::nearest_sources(x.shape[2], size[0], factor("scale_h"));
+            const auto cols = tg::detail::nearest_sources(x.shape[3], size[1], factor("scale_w"));
+            const std::string tall = tmp();
+            add("Gather", {name(n.inputs[0]), ints_const(rows)}, {tall}).i("axis", 2);
+            add("Gather", {tall, ints_const(cols)}, {out}).i("axis", 3);
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    // layer and instance normalisation. False when the kind is neither.
+    bool emit_normalization(const Node& n, const std::string& out, Dtype dt) {
+        const std::string& k = n.kind;
+        auto in = [&](std::size_t i) { return i < n.inputs.size() && n.inputs[i] >= 0 ? name(n.inputs[i]) : std::string(); };
+        if (k == "layer_norm") {
+            const Shape normalized(n.ints("normalized_shape"));
+            std::vector<std::string> ins{in(0), in(1).empty() ? constant(ones(normalized, dt)) : in(1)};
+            if (!in(2).empty()) ins.push_back(in(2));
+            add("LayerNormalization", ins, {out})
+                .i("axis", -static_cast<std::int64_t>(normalized.size()))
+                .f("epsilon", n.f("eps"));
+        } else if (k == "group_norm") {
+            // (N, groups, rest) normalised per row is InstanceNormalization with unit scale;
+            // then the input's shape back (batch kept by 0) and the per-channel affine.
+            const Shape& shape = value(n.inputs[0]).shape;
+            const std::int64_t G = n.i("num_groups");
+            const std::string rows = tmp(), normed = tmp();
+            add("Reshape", {in(0), ints_const({0, G, -1})}, {rows});
+            add("InstanceNormalization", {rows, constant(ones({G}, dt)), constant(zeros({G}, dt))}, {normed})
+                .f("epsilon", n.f("eps"));
+            std::vector<std::int64_t> back(shape.begin(), shape.end()), per_channel(shape.size() - 1, 1);
+            back[0] = 0;
+            per_channel[0] = shape[1];
+            std::string y = in(1).empty() && in(2).empty() ? out : tmp();
+            add("Reshape", {normed, ints_const(back)}, {y});
+            for (std::size_t p = 1; p <= 2; ++p) {
+                if (in(p).empty()) continue;
+                const std::string column = tmp(), next = p == 2 || in(2).empty() ? out : tmp();
+                add("Reshape", {in(p), ints_const(per_channel)}, {column});
+                add(p == 1 ? "Mul" : "Add", {y, column}, {next});
+                y = next;
+            }
+        } else if (k == "instance_norm") {
+            const std::int64_t C = value(n.inputs[0]).shape[1];
+            const std::string scale = in(3).empty() ? constant(ones({C}, dt)) : in(3);
+            const std::string bias = in(4).empty() ? constant(zeros({C}, dt)) : in(4);
+            if (n.i("use_input_stats") != 0)
+                add("InstanceNormalization", {in(0), scale, bias}, {out}).f("epsilon", n.f("eps"));
+            else  // the tracked statistics, per channel: batch norm's inference form
+                add("BatchNormalization", {in(0), scale, bias, in(1), in(2)}, {out}).f("epsilon", n.f("eps"));
+        } else {
+            return false;
+        }
+        return true;
     }
 
     // The weights of a recurrent node, which must be initializers: ONNX wants them

@@ -9,6 +9,7 @@
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
+#include "tensor/trace.hpp"
 
 namespace tg {
 
@@ -22,7 +23,9 @@ template <class F>
 Tensor compare(const Tensor& a, const Tensor& b, std::string_view op, F&& f) {
     detail::check_defined(a, op);
     detail::check_defined(b, op);
-    return detail::map_binary(a, b, promote_types(a.dtype(), b.dtype()), kBool, op, f);
+    Tensor out = detail::map_binary(a, b, promote_types(a.dtype(), b.dtype()), kBool, op, f);
+    TG_TRACE(op, {a, b}, out);
+    return out;
 }
 
 // A scalar compared with a tensor: in the tensor's dtype when that is exact (a float
@@ -69,6 +72,7 @@ Tensor logical_not(const Tensor& a) {
         using T = decltype(v);
         detail::unary_loop<bool, T>(a, out, [](T x) { return !truthy(x); });
     });
+    TG_TRACE("logical_not", {a}, out);
     return out;
 }
 
@@ -95,6 +99,7 @@ Tensor float_predicate(const Tensor& a, std::string_view op, bool integral_answe
             else return integral_answer;
         });
     });
+    TG_TRACE(op, {a}, out);
     return out;
 }
 }  // namespace
@@ -185,6 +190,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
                            return {ia.requires_grad ? ia.reduce(where(c, g, zero)) : Tensor(),
                                    ib.requires_grad ? ib.reduce(where(c, zero, g)) : Tensor()};
                        });
+    TG_TRACE("where", {condition, a, b}, out);
     return out;
 }
 

@@ -190,6 +190,7 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
                        [d, si = SavedTensor(index), in_shape = a.sizes()](const Tensor& g) -> GradList {
                            return {index_scatter_add(g, d, si.unpack(), in_shape)};
                        });
+    TG_TRACE("index_select", {a, index}, out, {{"dim", static_cast<std::int64_t>(d)}});
     return out;
 }
 
@@ -210,6 +211,7 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
         detail::record("gather", {a}, out, [d, si = SavedTensor(index), in_shape = a.sizes()](const Tensor& g) -> GradList {
             return {gather_scatter_add(g, d, si.unpack(), in_shape)};
         });
+    TG_TRACE("gather", {a, index}, out, {{"dim", static_cast<std::int64_t>(d)}});
     return out;
 }
 
@@ -496,6 +498,7 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
         detail::record("masked_fill", {a}, out, [sm = SavedTensor(mask)](const Tensor& g) -> GradList {
             return {masked_fill(g, sm.unpack(), 0.0)};
         });
+    TG_TRACE("masked_fill", {a, mask}, out, {{"value", value}});
     return out;
 }
 
@@ -609,6 +612,8 @@ std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<std::int
             return {grads.size() == 1 ? grads[0] : cat(grads, static_cast<std::int64_t>(d))};
         });
     }
+    TG_TRACE("split_with_sizes", {a}, parts,
+             {{"dim", static_cast<std::int64_t>(d)}, {"split_sizes", std::vector<std::int64_t>(split_sizes)}});
     return parts;
 }
 

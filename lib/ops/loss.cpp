@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
@@ -118,6 +119,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction redu
                            });
                            return {dx};
                        });
+    TG_TRACE("cross_entropy", {logits, targets}, loss);  // per sample; the reduction is traced on its own
     return reduce(loss, reduction);
 }
 
@@ -140,6 +142,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, Reduction reduct
                        [st = SavedTensor(targets), classes = log_probs.sizes()[1]](const Tensor& g) -> GradList {
                            return {one_hot(st.unpack(), classes, g.dtype()) * unsqueeze(neg(g), 1)};
                        });
+    TG_TRACE("nll_loss", {log_probs, targets}, loss);
     return reduce(loss, reduction);
 }
 

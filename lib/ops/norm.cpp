@@ -226,6 +226,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 
     if (training && has_running) {
         NoGradGuard no_grad;
+        detail::UntracedScope untraced;  // the node's kernel updates the statistics at run time
         Tensor batch_mean = make_tensor({g.C}, input.dtype()), batch_var = make_tensor({g.C}, input.dtype());
         const double unbias = static_cast<double>(g.count()) / static_cast<double>(g.count() - 1);
         detail::visit_floating(input.dtype(), "batch_norm", [&](auto v) {
@@ -442,6 +443,7 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
                                                             rstd_r);
                        });
     }
+    TG_TRACE("layer_norm", {input, weight, bias}, out, {{"normalized_shape", normalized_shape}, {"eps", eps}});
     return out;
 }
 
@@ -472,6 +474,16 @@ void check_channel_input(const Tensor& input, const Tensor& weight, const Tensor
     }
 }
 
+// instance_norm's result reported as one node: its inner batch_norm on a (1, N * C, ...) view
+// and the running-statistics averaging have no single graph form of their own.
+Tensor traced_instance_norm(const Tensor& out, const Tensor& input, const Tensor& running_mean,
+                            const Tensor& running_var, const Tensor& weight, const Tensor& bias, bool use_input_stats,
+                            double momentum, double eps) {
+    TG_TRACE("instance_norm", {input, running_mean, running_var, weight, bias}, out,
+             {{"use_input_stats", use_input_stats}, {"momentum", momentum}, {"eps", eps}});
+    return out;
+}
+
 }  // namespace
 
 // Each sample's channels split into num_groups groups, each normalised over its channels and
@@ -486,7 +498,10 @@ Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& we
     const std::int64_t per_group = n * num_groups == 0 ? 0 : input.numel() / (n * num_groups);
     TG_CHECK(per_group > 0, op, "input of shape {} has no elements per group to normalise", input.sizes());
     const Tensor grouped = reshape(input, {n, num_groups, per_group});
-    return channel_affine(reshape(layer_norm(grouped, {per_group}, {}, {}, eps), input.sizes()), weight, bias);
+    Tensor out = channel_affine(reshape(layer_norm(grouped, {per_group}, {}, {}, eps), input.sizes()), weight, bias);
+    // One node: the (N, groups, rest) reshape holds the traced batch, which a graph must not.
+    TG_TRACE("group_norm", {input, weight, bias}, out, {{"num_groups", num_groups}, {"eps", eps}});
+    return out;
 }
 
 // Each (sample, channel) normalised over its spatial positions. As in libtorch, this is
@@ -510,7 +525,8 @@ Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tens
     if (!use_input_stats) {  // eval with tracked statistics: batch_norm's eval, per channel
         const Tensor y = batch_norm(reshape(input, {n, c, spatial, 1}), running_mean, running_var, {}, {}, false,
                                     momentum, eps);
-        return channel_affine(reshape(y, input.sizes()), weight, bias);
+        return traced_instance_norm(channel_affine(reshape(y, input.sizes()), weight, bias), input, running_mean,
+                                    running_var, weight, bias, use_input_stats, momentum, eps);
     }
     TG_CHECK(spatial > 1 || !running_mean.defined(), op,
              "expected more than 1 spatial element per channel to track statistics, got input shape {}", input.sizes());
@@ -522,10 +538,12 @@ Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tens
     const Tensor y = batch_norm(reshape(input, {1, n * c, spatial, 1}), mean_rep, var_rep, {}, {}, true, momentum, eps);
     if (running_mean.defined()) {
         NoGradGuard no_grad;
+        detail::UntracedScope untraced;  // as batch_norm's: the node's kernel repeats the update
         Tensor(running_mean).copy_(mean(reshape(mean_rep, {n, c}), {0}));  // a handle to the same storage
         Tensor(running_var).copy_(mean(reshape(var_rep, {n, c}), {0}));
     }
-    return channel_affine(reshape(y, input.sizes()), weight, bias);
+    return traced_instance_norm(channel_affine(reshape(y, input.sizes()), weight, bias), input, running_mean,
+                                running_var, weight, bias, use_input_stats, momentum, eps);
 }
 
 }  // namespace tg::nn::functional

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tensor/elementwise.hpp"
@@ -147,7 +148,9 @@ Tensor pad(const Tensor& input, const Shape& pads, PadMode mode, double value) {
         }
         (*maps)[d] = source_map(n, before, after, mode);
     }
-    return pad_read(input, maps, mode == PadMode::Constant ? value : 0.0);
+    Tensor out = pad_read(input, maps, mode == PadMode::Constant ? value : 0.0);
+    TG_TRACE("pad", {input}, out, {{"pads", pads}, {"mode", mode_name(mode)}, {"value", value}});
+    return out;
 }
 
 }  // namespace tg::nn::functional

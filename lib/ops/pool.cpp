@@ -18,6 +18,7 @@
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
+#include "ops/nearest.hpp"
 #include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
@@ -484,21 +485,9 @@ auto sources(const std::shared_ptr<const NearestGeom>& g) {
                                     "upsample_nearest2d", "upsample_nearest2d_backward"};
 }
 
-// Source indices for one dim: exact integer floor(o * in / out) for a given size, like
-// TF-1's resize_nearest_neighbor; floor(o / factor) for a given scale factor.
-std::vector<std::int64_t> nearest_sources(std::int64_t in, std::int64_t out, std::optional<double> factor) {
-    std::vector<std::int64_t> src(static_cast<std::size_t>(out));
-    for (std::int64_t o = 0; o < out; ++o) {
-        const std::int64_t i = factor ? static_cast<std::int64_t>(std::floor(static_cast<double>(o) / *factor))
-                                      : o * in / out;
-        src[static_cast<std::size_t>(o)] = std::min(i, in - 1);
-    }
-    return src;
-}
-
 Tensor upsample_nearest(const Tensor& input, std::int64_t OH, std::int64_t OW, std::optional<double> fh,
                         std::optional<double> fw) {
-    return on_4d(input, "upsample_nearest2d", [&](const Tensor& x) {
+    Tensor out = on_4d(input, "upsample_nearest2d", [&](const Tensor& x) {
         detail::check_floating(x, "upsample_nearest2d");
         TG_CHECK(OH > 0 && OW > 0, "upsample_nearest2d", "output size {}x{} of input shape {} must be positive", OH,
                  OW, input.sizes());
@@ -506,10 +495,14 @@ Tensor upsample_nearest(const Tensor& input, std::int64_t OH, std::int64_t OW, s
                  input.sizes());
         auto g = std::make_shared<NearestGeom>();
         g->size = resize_geom(x, OH, OW);
-        g->src_h = nearest_sources(g->size.H, OH, fh);
-        g->src_w = nearest_sources(g->size.W, OW, fw);
+        g->src_h = detail::nearest_sources(g->size.H, OH, fh);
+        g->src_w = detail::nearest_sources(g->size.W, OW, fw);
         return apply_index_map<false>(x, sources(g));
     });
+    // A size-given resize records scale 0 (none): the kernel then takes the output size.
+    TG_TRACE("upsample_nearest2d", {input}, out,
+             {{"output_size", Shape{OH, OW}}, {"scale_h", fh.value_or(0.0)}, {"scale_w", fw.value_or(0.0)}});
+    return out;
 }
 
 }  // namespace
@@ -544,3 +537,17 @@ Tensor upsample_nearest2d(const Tensor& input, double scale_h, double scale_w) {
 }
 
 }  // namespace tg::nn::functional
+
+namespace tg::detail {
+
+std::vector<std::int64_t> nearest_sources(std::int64_t in, std::int64_t out, std::optional<double> factor) {
+    std::vector<std::int64_t> src(static_cast<std::size_t>(out));
+    for (std::int64_t o = 0; o < out; ++o) {
+        const std::int64_t i = factor ? static_cast<std::int64_t>(std::floor(static_cast<double>(o) / *factor))
+                                      : o * in / out;
+        src[static_cast<std::size_t>(o)] = std::min(i, in - 1);
+    }
+    return src;
+}
+
+}  // namespace tg::detail

@@ -135,7 +135,11 @@ Tensor mean(const Tensor& a, const Shape& dims, bool keepdim) {
     std::int64_t count = 1;
     for (std::size_t d = 0; d < mask.size(); ++d)
         if (mask[d]) count *= a.sizes()[d];
-    return sum(a, dims, keepdim) / static_cast<double>(count);
+    Tensor out = sum(a, dims, keepdim) / static_cast<double>(count);
+    // One node, not sum and a division by the traced count: a graph with a dynamic batch
+    // must divide by the batch it is run with.
+    TG_TRACE("mean", {a}, out, {{"dims", dims}, {"keepdim", keepdim}});
+    return out;
 }
 
 Tensor mean(const Tensor& a) { return mean(a, {}, false); }
@@ -187,6 +191,7 @@ Tensor arg_extreme(const Tensor& a, std::int64_t dim, std::string_view op) {
             }
         });
     });
+    TG_TRACE(Largest ? "argmax" : "argmin", {a}, out, {{"dim", static_cast<std::int64_t>(d)}});
     return out;
 }
 
@@ -260,7 +265,9 @@ Tensor var(const Tensor& a, const Shape& dims, bool unbiased, bool keepdim) {
     const auto mask = reduced_dims(a, dims, "var");
     const std::int64_t count = reduced_count(a, mask);
     const Tensor centered = a - mean(a, dims, true);
-    return sum(centered * centered, dims, keepdim) / static_cast<double>(count - (unbiased ? 1 : 0));
+    Tensor out = sum(centered * centered, dims, keepdim) / static_cast<double>(count - (unbiased ? 1 : 0));
+    TG_TRACE("var", {a}, out, {{"dims", dims}, {"unbiased", unbiased}, {"keepdim", keepdim}});  // as mean's
+    return out;
 }
 
 // std = sqrt(var). Its gradient g / (2 std) is infinite where std == 0 (all elements of a
@@ -282,6 +289,7 @@ Tensor std(const Tensor& a, const Shape& dims, bool unbiased, bool keepdim) {
             });
             return {masked_fill(g / (s * 2.0), is_zero, 0.0)};
         });
+    TG_TRACE("std", {a}, out, {{"dims", dims}, {"unbiased", unbiased}, {"keepdim", keepdim}});
     return out;
 }
 
@@ -388,6 +396,7 @@ Tensor cumsum(const Tensor& a, std::int64_t dim) {
         detail::record("cumsum", {a}, out, [d](const Tensor& g) -> GradList {
             return {flip(cumsum(flip(g, {d}), d), {d})};
         });
+    TG_TRACE("cumsum", {a}, out, {{"dim", d}});
     return out;
 }
 
@@ -404,6 +413,7 @@ Tensor cumprod(const Tensor& a, std::int64_t dim) {
             const Tensor r = flip(linear_scan(flip(g, {d}), shifted(flip(x, {d}), d, 0.0), d), {d});
             return {shifted(so.unpack(), d, 1.0) * r};
         });
+    TG_TRACE("cumprod", {a}, out, {{"dim", d}});
     return out;
 }
 
@@ -437,6 +447,7 @@ Tensor logcumsumexp(const Tensor& a, std::int64_t dim) {
             const Tensor r = flip(linear_scan(flip(g, {d}), shifted(flip(decay, {d}), d, 0.0), d), {d});
             return {exp(sa.unpack() - y) * r};
         });
+    TG_TRACE("logcumsumexp", {a}, out, {{"dim", d}});
     return out;
 }
 
@@ -475,6 +486,7 @@ Tensor prod(const Tensor& a, std::int64_t dim, bool keepdim) {
             const Tensor after = flip(shifted(cumprod(flip(x, {d}), d), d, 1.0), {d});
             return {reshape(g, keep) * before * after};
         });
+    TG_TRACE("prod", {a}, out, {{"dim", d}, {"keepdim", keepdim}});
     return out;
 }
 

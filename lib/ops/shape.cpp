@@ -319,6 +319,7 @@ Tensor roll(const Tensor& a, const Shape& shifts, const Shape& dims) {
         for (auto& s : back) s = -s;
         detail::record("roll", {a}, out, [back, dims](const Tensor& g) -> GradList { return {roll(g, back, dims)}; });
     }
+    TG_TRACE("roll", {a}, out, {{"shifts", shifts}, {"dims", dims}});
     return out;
 }
 
@@ -352,6 +353,7 @@ Tensor repeat(const Tensor& a, const Shape& repeats) {
             if (sum_dims.empty()) return {g};
             return {reshape(sum(reshape(g, pairs), sum_dims), in_shape)};
         });
+    TG_TRACE("repeat", {a}, out, {{"repeats", repeats}});
     return out;
 }
 

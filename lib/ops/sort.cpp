@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "autograd/record.hpp"
+#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/elementwise.hpp"
@@ -36,6 +37,9 @@ Tensor order_indices(const Tensor& a, std::size_t d, std::int64_t k, bool descen
     out_sizes[d] = k;
     rows[d] = 1;  // one visit per slice
     Tensor out = make_tensor(out_sizes, kInt64);
+    // sort, argsort and topk are this node (their values are a traced gather by it).
+    TG_TRACE("topk", {a}, out,
+             {{"k", k}, {"dim", static_cast<std::int64_t>(d)}, {"largest", descending}, {"sorted", !in_input_order}});
     if (out.numel() == 0) return out;
     const std::int64_t step = a.strides()[d];
     const std::int64_t out_step = out.strides()[d];

@@ -58,6 +58,10 @@ public:
     virtual void created(const TensorImpl* impl) = 0;
     // Something that cannot be recorded faithfully happened (item() on a traced value).
     virtual void untraceable(std::string_view what, const Tensor& t) = 0;
+    // An in-place write made `target` hold `value` (the write's out-of-place form, traced):
+    // later reads of target read value. Other views of target's storage stay stale, so a
+    // read of them is still refused.
+    virtual void assigned(const Tensor& target, const Tensor& value) = 0;
 };
 
 // The tracer active on this thread (null when not tracing).
@@ -72,6 +76,17 @@ inline void trace_op(Tracer& tracer, std::string_view kind, std::vector<Tensor> 
                      std::vector<Tensor> outputs, TraceAttrs attrs = {}) {
     tracer.op(kind, std::move(inputs), std::move(outputs), std::move(attrs));
 }
+
+// Ops whose own node covers a side effect (batch norm's running statistics, written in
+// place while the node's kernel writes them again at run time) make that write inside an
+// UntracedScope, so the tracer does not rebind the statistics to the write's value.
+struct UntracedScope {
+    UntracedScope() : previous(exchange_tracer(nullptr)) {}
+    ~UntracedScope() { exchange_tracer(previous); }
+    UntracedScope(const UntracedScope&) = delete;
+    UntracedScope& operator=(const UntracedScope&) = delete;
+    Tracer* previous;
+};
 
 // A factory's result: reported as a constant when tracing, returned unchanged.
 inline Tensor traced_constant(Tensor t) {
