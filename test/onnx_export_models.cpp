@@ -9,90 +9,14 @@
 #include <fstream>
 #include <string>
 
+#include "onnx_models.hpp"
 #include "tapegrad/onnx.hpp"
 #include "tapegrad/tapegrad.hpp"
 
 using namespace tg;
-namespace F = tg::nn::functional;
+using namespace tgtest;
 
 namespace {
-
-struct SoftmaxRegression : nn::Module {
-    SoftmaxRegression() : Module("SoftmaxRegression") {
-        W = register_parameter("W", randn({784, 10}) * 0.05);
-        b = register_parameter("b", randn({10}) * 0.1);
-    }
-    Tensor forward(const Tensor& x) override { return matmul(x, W) + b; }
-    Tensor W, b;
-};
-
-struct FashionCnn : nn::Module {
-    FashionCnn() : nn::Module("FashionCnn") {
-        conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2).bias(false)));
-        bn1 = register_module("bn1", nn::BatchNorm2d(32));
-        conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2).bias(false)));
-        bn2 = register_module("bn2", nn::BatchNorm2d(64));
-        fc1 = register_module("fc1", nn::Linear(64 * 7 * 7, 128));
-        dropout = register_module("dropout", nn::Dropout(0.3));
-        fc2 = register_module("fc2", nn::Linear(128, 10));
-    }
-    Tensor forward(const Tensor& x) override {
-        auto h = F::max_pool2d(relu(bn1->forward(conv1->forward(x))), {2});
-        h = F::max_pool2d(relu(bn2->forward(conv2->forward(h))), {2});
-        h = relu(fc1->forward(h.reshape({h.size(0), -1})));
-        return fc2->forward(dropout->forward(h));
-    }
-    std::shared_ptr<nn::Conv2d> conv1, conv2;
-    std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
-    std::shared_ptr<nn::Linear> fc1, fc2;
-    std::shared_ptr<nn::Dropout> dropout;
-};
-
-// TF-1 style: "same" padding with stride 2 (asymmetric pads), average pooling, ELU.
-struct SameCnn : nn::Module {
-    SameCnn() : nn::Module("SameCnn") {
-        w1 = register_parameter("w1", randn({8, 1, 3, 3}) * 0.3);
-        b1 = register_parameter("b1", randn({8}) * 0.1);
-        w2 = register_parameter("w2", randn({4, 8, 4, 4}) * 0.2);
-        fc = register_module("fc", nn::Linear(4 * 4 * 4, 10));
-    }
-    Tensor forward(const Tensor& x) override {  // (N, 1, 28, 28)
-        auto h = elu(F::conv2d(x, w1, b1, {2, 2}, F::Padding::Same));                 // 14x14
-        h = leaky_relu(F::conv2d(h, w2, {}, {1, 1}, F::Padding::Same), 0.1);          // 14x14
-        h = F::avg_pool2d(h, {3, 3}, {3, 3}, F::Padding::Same);                       // 5x5
-        h = F::max_pool2d(h, {2, 2}, {1, 1}, F::Padding::Valid);                      // 4x4
-        return softmax(fc->forward(h.flatten(1)), 1);
-    }
-    Tensor w1, b1, w2;
-    std::shared_ptr<nn::Linear> fc;
-};
-
-// MobileNet style: depthwise (groups = channels) and grouped convolutions, pooling with
-// ceil_mode (a partial last window), softplus with beta / threshold, unfold / fold, a grouped
-// dilated ConvTranspose2d.
-struct GroupedCnn : nn::Module {
-    GroupedCnn() : nn::Module("GroupedCnn") {
-        stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)));
-        depthwise = register_module("depthwise", nn::Conv2d(nn::Conv2dOptions(4, 4, 3).padding(1).groups(4)));
-        grouped = register_module("grouped", nn::Conv2d(nn::Conv2dOptions(4, 8, 3).stride(2).groups(2).bias(false)));
-        up = register_module("up", nn::ConvTranspose2d(nn::ConvTranspose2dOptions(8, 8, 3).groups(2).padding(2).dilation(2)));
-        fc = register_module("fc", nn::Linear(8 * 4 * 4, 10));
-    }
-    Tensor forward(const Tensor& x) override {                                   // (N, 1, 28, 28)
-        auto h = softplus(stem->forward(x), 2.0, 1.5);                             // 28x28
-        h = softplus(depthwise->forward(h));                                       // 28x28
-        h = grouped->forward(h);                                                   // 13x13
-        h = F::max_pool2d(h, {3}, {2}, {1}, {1}, true) + F::max_pool2d(h, {2}, {2}, {1}, {3}, true);  // 7x7
-        h = h + 0.1 * F::fold(F::unfold(h, {3}, {1}, {1}, {2}), {7, 7}, {3}, {1}, {1}, {2}) +
-            0.2 * F::fold(tg::tanh(F::unfold(h, {2}, {2}, {0}, {3})), {7, 7}, {2}, {2}, {0}, {3});  // im2col both ways
-        h = F::avg_pool2d(h, {2}, {2}, {0}, true) + F::avg_pool2d(h, {3}, {2}, {1}, true, false);  // 4x4
-        h = h + 0.5 * up->forward(h);                                              // 4x4
-        return fc->forward(h.flatten(1));
-    }
-    std::shared_ptr<nn::ConvTranspose2d> up;
-    std::shared_ptr<nn::Conv2d> stem, depthwise, grouped;
-    std::shared_ptr<nn::Linear> fc;
-};
 
 // The selection, comparison, scan and loss ops on rows of 12 features; everything cast to
 // float and concatenated into one output, so ONNX Runtime checks each piece.
@@ -155,38 +79,6 @@ struct ImageOps : nn::Module {
     std::shared_ptr<nn::GroupNorm> group;
     std::shared_ptr<nn::InstanceNorm2d> instance;
     std::shared_ptr<nn::Conv2d> conv;
-};
-
-struct GruClassifier : nn::Module {
-    GruClassifier() : nn::Module("GruClassifier") {
-        gru = register_module("gru", nn::GRU(nn::GRUOptions(28, 32).batch_first(true)));
-        fc = register_module("fc", nn::Linear(32, 10));
-    }
-    Tensor forward(const Tensor& x) override {
-        const auto rows = x.reshape({x.size(0), 28, 28});
-        auto [outputs, h_n] = gru->forward(rows, Tensor());
-        return fc->forward(h_n.select(0, 0));
-    }
-    std::shared_ptr<nn::GRU> gru;
-    std::shared_ptr<nn::Linear> fc;
-};
-
-// Token ids -> embedding -> 2-layer bidirectional LSTM (forget_bias 1) -> mean over time.
-struct LstmTagger : nn::Module {
-    LstmTagger() : nn::Module("LstmTagger") {
-        embed = register_module("embed", nn::Embedding(50, 12));
-        lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(12, 16).num_layers(2).bidirectional(true).forget_bias(1.0)));
-        fc = register_module("fc", nn::Linear(32, 5));
-    }
-    Tensor forward(const Tensor& tokens) override {  // (T, B) int64
-        auto [out, state] = lstm->forward(embed->forward(tokens), {});
-        auto [h, c] = state;
-        Tensor pooled = out.sum({0}) / static_cast<double>(tokens.size(0));
-        return log_softmax(fc->forward(pooled) + fc->forward(cat({h.select(0, 2), h.select(0, 3)}, 1)) - c.select(0, 0).sum({1}, true), 1);
-    }
-    std::shared_ptr<nn::Embedding> embed;
-    std::shared_ptr<nn::LSTM> lstm;
-    std::shared_ptr<nn::Linear> fc;
 };
 
 void write_floats(const std::string& path, const Tensor& t) {

@@ -1,8 +1,13 @@
-// The protobuf wire format (protobuf.dev "Encoding"), encoder side only; why it is written
+// The protobuf wire format (protobuf.dev "Encoding"), both directions; why it is written
 // by hand rather than with libprotobuf is in protobuf.hpp.
 #include "io/protobuf.hpp"
 
 #include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "tapegrad/error.hpp"
 
 namespace tg::summary::detail {
 
@@ -64,6 +69,128 @@ void ProtoWriter::packed_ints(std::uint32_t field, std::span<const std::int64_t>
     ProtoWriter body;
     for (std::int64_t v : values) body.varint(static_cast<std::uint64_t>(v));
     bytes_field(field, body.bytes());
+}
+
+// ---- decoder ----
+
+void ProtoReader::fail(const std::string& what) const { throw Error(fmt::format("{}: {}", context_, what)); }
+
+std::uint64_t ProtoReader::read_varint(std::string_view& from) const {
+    std::uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (from.empty()) fail("truncated varint (the message ends inside a number)");
+        const auto byte = static_cast<std::uint8_t>(from.front());
+        from.remove_prefix(1);
+        value |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+        if ((byte & 0x80) == 0) return value;
+    }
+    fail("a varint longer than 10 bytes");
+}
+
+bool ProtoReader::next() {
+    if (pending_) skip();
+    if (rest_.empty()) return false;
+    const std::uint64_t key = read_varint(rest_);
+    field_ = static_cast<std::uint32_t>(key >> 3);
+    wire_ = static_cast<std::uint32_t>(key & 7);
+    if (field_ == 0 || (key >> 3) > 0x1FFFFFFF) fail(fmt::format("invalid field number {}", key >> 3));
+    pending_ = true;
+    return true;
+}
+
+void ProtoReader::skip() {
+    pending_ = false;
+    switch (wire_) {
+        case kVarint: read_varint(rest_); return;
+        case kFixed64:
+        case kFixed32: {
+            const std::size_t n = wire_ == kFixed64 ? 8 : 4;
+            if (rest_.size() < n) fail(fmt::format("field {}: truncated fixed-width value", field_));
+            rest_.remove_prefix(n);
+            return;
+        }
+        case kLengthDelimited: pending_ = true, bytes(); return;
+        default: fail(fmt::format("field {}: unsupported wire type {} (groups are not read)", field_, wire_));
+    }
+}
+
+void ProtoReader::expect(std::uint32_t wire, const char* what) const {
+    if (!pending_) fail(fmt::format("field {} read twice", field_));
+    if (wire_ != wire) fail(fmt::format("field {}: expected {}, the file has wire type {}", field_, what, wire_));
+}
+
+std::uint64_t ProtoReader::uint() {
+    expect(kVarint, "a varint");
+    pending_ = false;
+    return read_varint(rest_);
+}
+
+std::int64_t ProtoReader::int64() { return static_cast<std::int64_t>(uint()); }
+
+float ProtoReader::float32() {
+    expect(kFixed32, "a 32-bit float");
+    pending_ = false;
+    if (rest_.size() < 4) fail(fmt::format("field {}: truncated float", field_));
+    std::uint32_t bits = 0;
+    for (int i = 0; i < 4; ++i) bits |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(rest_[i])) << (8 * i);
+    rest_.remove_prefix(4);
+    return std::bit_cast<float>(bits);
+}
+
+double ProtoReader::float64() {
+    expect(kFixed64, "a 64-bit double");
+    pending_ = false;
+    if (rest_.size() < 8) fail(fmt::format("field {}: truncated double", field_));
+    std::uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(rest_[i])) << (8 * i);
+    rest_.remove_prefix(8);
+    return std::bit_cast<double>(bits);
+}
+
+std::string_view ProtoReader::bytes() {
+    expect(kLengthDelimited, "a length-delimited value");
+    pending_ = false;
+    const std::uint64_t n = read_varint(rest_);
+    if (n > rest_.size())
+        fail(fmt::format("field {}: a length of {} bytes with only {} left in the message", field_, n, rest_.size()));
+    const std::string_view value = rest_.substr(0, static_cast<std::size_t>(n));
+    rest_.remove_prefix(static_cast<std::size_t>(n));
+    return value;
+}
+
+void ProtoReader::ints(std::vector<std::int64_t>& out) {
+    if (wire_ == kVarint) {
+        out.push_back(int64());
+        return;
+    }
+    std::string_view packed = bytes();
+    while (!packed.empty()) out.push_back(static_cast<std::int64_t>(read_varint(packed)));
+}
+
+void ProtoReader::floats(std::vector<float>& out) {
+    if (wire_ == kFixed32) {
+        out.push_back(float32());
+        return;
+    }
+    const std::string_view packed = bytes();
+    if (packed.size() % 4 != 0) fail(fmt::format("field {}: packed floats of {} bytes", field_, packed.size()));
+    const std::size_t n = packed.size() / 4;
+    const std::size_t at = out.size();
+    out.resize(at + n);
+    std::memcpy(out.data() + at, packed.data(), packed.size());  // little-endian, as the hosts we build for
+}
+
+void ProtoReader::doubles(std::vector<double>& out) {
+    if (wire_ == kFixed64) {
+        out.push_back(float64());
+        return;
+    }
+    const std::string_view packed = bytes();
+    if (packed.size() % 8 != 0) fail(fmt::format("field {}: packed doubles of {} bytes", field_, packed.size()));
+    const std::size_t n = packed.size() / 8;
+    const std::size_t at = out.size();
+    out.resize(at + n);
+    std::memcpy(out.data() + at, packed.data(), packed.size());
 }
 
 }  // namespace tg::summary::detail

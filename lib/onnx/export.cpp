@@ -19,6 +19,7 @@
 #include "io/atomic_file.hpp"
 #include "io/protobuf.hpp"
 #include "ops/nearest.hpp"
+#include "onnx/proto.hpp"
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/error.hpp"
@@ -31,19 +32,11 @@ namespace tg::onnx {
 namespace {
 
 using summary::detail::ProtoWriter;
+using detail::onnx_type;
+using detail::tensor_proto;
+using detail::value_info;
 using jit::Graph;
 using jit::Node;
-
-// onnx.TensorProto.DataType
-std::int64_t onnx_type(Dtype d) {
-    switch (d) {
-        case kFloat32: return 1;
-        case kFloat64: return 11;
-        case kInt64: return 7;
-        case kBool: return 9;
-    }
-    return 0;
-}
 
 // AttributeProto.AttributeType
 enum AttrType : std::uint64_t { kFloat = 1, kInt = 2, kString = 3, kInts = 7, kStrings = 8 };
@@ -99,43 +92,6 @@ private:
     std::string name_;
     std::vector<ProtoWriter> attrs_;
 };
-
-ProtoWriter tensor_proto(const std::string& name, const Tensor& t) {
-    ProtoWriter p;
-    for (auto d : t.sizes()) p.int_field(1, d);
-    p.int_field(2, onnx_type(t.dtype()));
-    p.bytes_field(8, name);
-    const Tensor c = t.contiguous();
-    std::string raw(static_cast<std::size_t>(c.numel()) * element_size(c.dtype()), '\0');
-    if (!raw.empty()) {
-        // raw_data is little-endian; so is every machine we build for (x86-64, aarch64 LE).
-        if (c.dtype() == kFloat32) std::memcpy(raw.data(), c.data_ptr<float>(), raw.size());
-        else if (c.dtype() == kFloat64) std::memcpy(raw.data(), c.data_ptr<double>(), raw.size());
-        else if (c.dtype() == kInt64) std::memcpy(raw.data(), c.data_ptr<std::int64_t>(), raw.size());
-        else std::memcpy(raw.data(), c.data_ptr<bool>(), raw.size());
-    }
-    p.bytes_field(9, raw);
-    return p;
-}
-
-ProtoWriter value_info(const std::string& name, const jit::Value& v) {
-    ProtoWriter shape;
-    for (std::size_t d = 0; d < v.shape.size(); ++d) {
-        ProtoWriter dim;
-        if (d == 0 && v.dynamic_batch) dim.bytes_field(2, "batch");
-        else dim.int_field(1, v.shape[d]);
-        shape.message_field(1, dim);
-    }
-    ProtoWriter tensor_type;
-    tensor_type.int_field(1, onnx_type(v.dtype));
-    tensor_type.message_field(2, shape);
-    ProtoWriter type;
-    type.message_field(1, tensor_type);
-    ProtoWriter info;
-    info.bytes_field(1, name);
-    info.message_field(2, type);
-    return info;
-}
 
 std::vector<std::int64_t> pair(const std::vector<std::int64_t>& v, std::int64_t fallback) {
     if (v.empty()) return {fallback, fallback};
