@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include "tapegrad/onnx.hpp"
 #include "tapegrad/tapegrad.hpp"
 
 namespace fs = std::filesystem;
@@ -126,6 +127,56 @@ void idx_seeds(const fs::path& dir) {
     write_gzip(dir / "regression_claims_a_terabyte.idx.gz", idx_file(0x08, {1u << 20, 1u << 20}, 0));
 }
 
+// Small models as export_model writes them (standard ONNX ops) and as onnx::save writes
+// them (tapegrad's own ops): a dense net, a CNN with batch norm and TF "same" padding, a
+// softplus with beta (export's Where pattern), a bidirectional GRU, an embedding + LSTM.
+void onnx_seeds(const fs::path& dir) {
+    namespace F = tg::nn::functional;
+    tg::manual_seed(4);
+    auto save_both = [&](const std::string& name, const tg::jit::Graph& g) {
+        const std::string standard = tg::onnx::to_onnx(g), saved = tg::onnx::to_saved_graph(g);
+        write(dir / (name + ".onnx"), Bytes(standard.begin(), standard.end()));
+        write(dir / (name + ".tg.onnx"), Bytes(saved.begin(), saved.end()));
+    };
+    tg::jit::TraceOptions dynamic;
+    dynamic.dynamic_batch = true;
+    {
+        tg::nn::Sequential mlp(tg::nn::Linear(4, 3), tg::nn::ReLU(), tg::nn::Linear(3, 2));
+        mlp.eval();
+        save_both("mlp", tg::jit::trace(mlp, tg::randn({1, 4}), dynamic));
+    }
+    {
+        const tg::Tensor w = tg::randn({2, 1, 3, 3}), gamma = tg::rand({2}), beta = tg::randn({2});
+        const tg::Tensor mean = tg::randn({2}), var = tg::rand({2}) + 0.5, fc = tg::randn({3, 8});
+        auto cnn = [&](const std::vector<tg::Tensor>& in) -> std::vector<tg::Tensor> {
+            auto h = F::conv2d(in[0], w, {}, {2, 2}, F::Padding::Same);
+            h = F::batch_norm(h, mean, var, gamma, beta, false, 0.1, 1e-5);
+            h = F::max_pool2d(tg::relu(h), {2}, {1}, {0});
+            h = tg::softplus(h, 2.0, 1.5);
+            return {F::linear(h.flatten(1), fc)};
+        };
+        save_both("cnn", tg::jit::trace(cnn, {tg::randn({1, 1, 6, 6})}, dynamic));
+    }
+    {
+        tg::nn::GRU gru(tg::nn::GRUOptions(3, 2).bidirectional(true).batch_first(true));
+        gru.eval();
+        auto fn = [&](const std::vector<tg::Tensor>& in) -> std::vector<tg::Tensor> {
+            auto [out, h] = gru.forward(in[0], tg::Tensor());
+            return {out, h};
+        };
+        save_both("gru", tg::jit::trace(fn, {tg::randn({1, 4, 3})}, dynamic));
+    }
+    {
+        tg::nn::Embedding embed(7, 3);
+        tg::nn::LSTM lstm(tg::nn::LSTMOptions(3, 2));
+        auto fn = [&](const std::vector<tg::Tensor>& in) -> std::vector<tg::Tensor> {
+            auto [out, state] = lstm.forward(embed.forward(in[0]), {});
+            return {out.sum({0})};
+        };
+        save_both("lstm", tg::jit::trace(fn, {tg::randint(0, 7, {5, 2})}));
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,7 +186,7 @@ int main(int argc, char** argv) {
     }
     const fs::path out = argv[1];
     const std::pair<const char*, void (*)(const fs::path&)> targets[] = {
-        {"checkpoint", checkpoint_seeds}, {"safetensors", safetensors_seeds}, {"idx", idx_seeds}};
+        {"checkpoint", checkpoint_seeds}, {"safetensors", safetensors_seeds}, {"idx", idx_seeds}, {"onnx", onnx_seeds}};
     for (const auto& [name, make] : targets) {
         fs::create_directories(out / name);
         make(out / name);
