@@ -228,6 +228,10 @@ struct Slot {
     std::optional<std::vector<Sym>> shape;  // a shape holding the batch size symbolically
     bool scalar_shape = false;       // that shape is a 0-d tensor (one entry)
     bool comparison = false;         // a Greater kept for the softplus pattern (no kernel of its own)
+    // A ConstantOfShape whose shape holds the batch (PyTorch's zero initial RNN state): its
+    // shape and fill value; read only as an RNN's initial state, where zeros are the default.
+    std::optional<std::vector<Sym>> filled;
+    double fill = 0;
     Tensor at[2];                    // the dry run's tensors at batch 1 and 2
 };
 
@@ -341,6 +345,8 @@ private:
         if (s.shape) fail(fmt::format("uses the shape '{}' (which holds the batch size) as data; import folds "
                                       "shapes only into Reshape, Concat, Gather, Unsqueeze, Squeeze and Cast",
                                       name));
+        if (s.filled) fail(fmt::format("uses '{}', a ConstantOfShape whose shape holds the batch size; import maps "
+                                       "it only as a recurrent op's zero initial state", name));
         if (s.comparison) fail(fmt::format("uses the comparison '{}'; import maps Greater only inside the softplus "
                                            "pattern export_model writes", name));
         return s.constant.defined() ? s.constant : s.at[r];
@@ -880,6 +886,15 @@ private:
                  {output(0)});
         } else if (op == "GRU" || op == "LSTM" || op == "RNN") {
             import_recurrent();
+        } else if (op == "ConstantOfShape") {
+            import_constant_of_shape();
+        } else if (op == "Pad") {
+            expect_inputs(2, 4), expect_one_output();
+            const Ints pads = constant_ints(1);
+            if (attr_s("mode", "constant") != "constant" || std::any_of(pads.begin(), pads.end(), [](auto p) { return p != 0; }))
+                fail(fmt::format("pads by {}; import maps only Pad with zero pads (as PyTorch writes before AveragePool)",
+                                 Shape(pads)));
+            emit("clone", {input(0)}, {}, {output(0)});
         } else if (op == "Greater") {
             expect_inputs(2, 2), expect_one_output();
             define(output(0), "output").comparison = true;
@@ -1035,6 +1050,22 @@ private:
             if (s != 1) fail(fmt::format("has steps {}; import maps step 1 (narrow)", Shape(steps)));
         if (axes.empty())
             for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
+        if (Slot& s = slot(input(0)); s.filled) {  // a slice of a zero state: the state of some layers
+            std::vector<Sym> dims = *s.filled;
+            for (std::size_t k = 0; k < axes.size(); ++k) {
+                const auto d = static_cast<std::size_t>(wrap_axis(axes[k], dims.size()));
+                if (dims[d].batch) fail("slices the batch dim of a ConstantOfShape");
+                const std::int64_t size = dims[d].value;
+                auto clamp_index = [&](std::int64_t i) { return std::clamp(i < 0 ? i + size : i, std::int64_t{0}, size); };
+                const std::int64_t b = clamp_index(starts[k]);
+                dims[d].value = std::max(b, clamp_index(ends[k])) - b;
+            }
+            Slot copy;
+            copy.filled = std::move(dims);
+            copy.fill = s.fill;
+            define(output(0), "output") = std::move(copy);
+            return;
+        }
         if (Slot& s = slot(input(0)); s.shape) {
             if (axes.size() != 1 || wrap_axis(axes[0], 1) != 0) fail("slices a shape on an axis it does not have");
             const auto n = static_cast<std::int64_t>(s.shape->size());
@@ -1110,6 +1141,32 @@ private:
         else if (a.name == "value_floats" && a.type == kFloats) t = from_vector(a.floats, {static_cast<std::int64_t>(a.floats.size())});
         else fail(fmt::format("holds '{}' ({}); import reads value, value_float(s) and value_int(s)", a.name, attr_type_name(a.type)));
         define(output(0), "output").constant = t;
+    }
+
+    void import_constant_of_shape() {
+        expect_inputs(1, 1), expect_one_output();
+        Tensor value = scalar_tensor(0.0, kFloat32);
+        if (const OnnxAttr* v = typed_attr("value", kTensor)) {
+            if (v->t.numel() != 1) fail(fmt::format("has a value of shape {}; expected one element", v->t.sizes()));
+            value = v->t.reshape({});
+        }
+        Slot& in = slot(input(0));
+        if (in.shape) {
+            Slot out;
+            out.filled = *in.shape;
+            out.fill = value.to(kFloat64).item<double>();
+            define(output(0), "output") = std::move(out);
+            return;
+        }
+        const Ints dims = constant_ints(0);
+        double count = 1;
+        for (auto d : dims) {
+            if (d < 0) fail(fmt::format("has a negative dim in its shape {}", Shape(dims)));
+            count *= static_cast<double>(d);
+        }
+        if (count > static_cast<double>(max_elements_))
+            fail(fmt::format("makes a tensor of shape {}, more than max_elements ({})", Shape(dims), max_elements_));
+        define(output(0), "output").constant = full(Shape(dims), value.to(kFloat64).item<double>(), value.dtype());
     }
 
     void import_shape() {
@@ -1385,8 +1442,13 @@ private:
             return cat(blocks, 0).contiguous();
         };
         const std::string base = node_->name.empty() ? output(0).empty() ? fresh("rnn") : output(0) : node_->name;
-        std::vector<std::string> inputs{input(0), present(5) ? input(5) : std::string(),
-                                        lstm && present(6) ? input(6) : std::string(), std::string()};
+        // PyTorch's zero initial state (ConstantOfShape of [layers, batch, hidden]) is the default.
+        auto state = [&](std::size_t k) {
+            if (!present(k)) return std::string();
+            const Slot& s = slot(input(k));
+            return s.filled && s.fill == 0.0 ? std::string() : input(k);
+        };
+        std::vector<std::string> inputs{input(0), state(5), lstm ? state(6) : std::string(), std::string()};
         {
             NoGradGuard no_grad;
             for (std::int64_t d = 0; d < D; ++d) {
