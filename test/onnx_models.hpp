@@ -1,7 +1,8 @@
 // The models the ONNX tests export and load (test/onnx_export_models.cpp,
 // test/test_onnx_import.cpp): the four Fashion-MNIST example architectures, a TF
-// "same"-padding CNN, a depthwise / grouped CNN, a GRU classifier and an embedding +
-// 2-layer bidirectional LSTM tagger. Weights are seeded random (manual_seed first).
+// "same"-padding CNN, a depthwise / grouped CNN, a GRU classifier, an embedding + 2-layer
+// bidirectional LSTM tagger, and two modules of the selection, comparison, scan, loss,
+// padding, resizing and normalisation ops. Weights are seeded random (manual_seed first).
 #pragma once
 
 #include "tapegrad/tapegrad.hpp"
@@ -118,6 +119,69 @@ struct LstmTagger : nn::Module {
     std::shared_ptr<nn::Embedding> embed;
     std::shared_ptr<nn::LSTM> lstm;
     std::shared_ptr<nn::Linear> fc;
+};
+
+// The selection, comparison, scan and loss ops on rows of 12 features; everything cast to
+// float and concatenated into one output, so ONNX Runtime checks each piece.
+struct SelectionOps : nn::Module {
+    SelectionOps() : nn::Module("SelectionOps") {
+        norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({12})));
+        columns = register_buffer("columns", from_vector(std::vector<std::int64_t>{3, 0, 11, 5, 5}, {5}));
+        NoGradGuard no_grad;
+        norm->weight.copy_(randn({12}) * 0.3 + 1.0);
+        norm->bias.copy_(randn({12}) * 0.2);
+    }
+    Tensor forward(const Tensor& x) override {                                 // (N, 12)
+        const Tensor a = masked_fill(where(x > 0.1, x, x * 0.5), x < -1.0, 0.25);
+        const Tensor labels = argmax(x, 1);                                   // traced int64
+        const auto [top, top_index] = topk(a, 3, 1);
+        const auto [sorted, order] = sort(x, 1, true);
+        const auto pieces = split(a, 5, 1);                                   // 5, 5, 2 columns
+        const Tensor flags = cat({logical_and(x > 0.0, x < 1.0), ne(x, a), eq(x, a), x <= 0.3, x >= -0.3,
+                                  logical_not(x > 0.0), isfinite(x), logical_or(x > 1.0, x < -1.0)},
+                                 1).to(kFloat32);
+        const Tensor picks = cat({index_select(a, 1, columns), gather(x, 1, order.narrow(1, 0, 4)), top,
+                                  sorted.narrow(1, 0, 2), argmin(x, 1, true).to(kFloat32),
+                                  top_index.to(kFloat32)},
+                                 1);
+        const Tensor scans = cat({cumsum(a, 1), prod(a.narrow(1, 0, 4) * 0.5 + 1.0, 1, true), roll(a, {2, 1}, {1, 1}),
+                                  repeat(pieces[2], {1, 3}), pieces[0] - pieces[1]},
+                                 1);
+        const Tensor losses = stack({F::cross_entropy(a, labels, F::Reduction::None),
+                                     F::nll_loss(log_softmax(x, 1), labels, F::Reduction::None)},
+                                    1);
+        const Tensor moments = cat({(a - mean(a, {1}, true)) / (tg::std(a, {1}, true, true) + 0.5),
+                                    var(x, {1}, false, true), x * 0.5 + mean(x, {0}, true) - mean(x)},
+                                   1);
+        return cat({flags, picks, scans, losses, moments, norm->forward(a), F::pad(a, {1, 2}, F::PadMode::Constant, 0.5)},
+                   1);
+    }
+    std::shared_ptr<nn::LayerNorm> norm;
+    Tensor columns;
+};
+
+// Resizing, padding and the group / instance / layer norms on images.
+struct ImageOps : nn::Module {
+    ImageOps() : nn::Module("ImageOps") {
+        group = register_module("group", nn::GroupNorm(nn::GroupNormOptions(2, 4)));
+        instance = register_module("instance", nn::InstanceNorm2d(nn::InstanceNormOptions(4).affine(true)));
+        conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(3, 4, 3).padding(1)));
+        NoGradGuard no_grad;
+        group->weight.copy_(randn({4}) * 0.3 + 1.0);
+        instance->bias.copy_(randn({4}) * 0.2);
+    }
+    Tensor forward(const Tensor& x) override {                                 // (N, 3, 6, 5)
+        const Tensor h = conv->forward(x);
+        const Tensor up = F::interpolate(h, F::InterpolateFuncOptions().scale_factor({2.0, 1.5}));       // 12 x 7
+        const Tensor sized = F::interpolate(h, F::InterpolateFuncOptions().size({10, 7}));              // 10 x 7
+        const Tensor bilinear = F::interpolate(h, F::InterpolateFuncOptions().size({9, 8}).mode(F::InterpolateMode::Bilinear));
+        const Tensor padded = F::pad(h, {2, 1, 1, 3}, F::PadMode::Reflect) + F::pad(h, {2, 1, 1, 3}, F::PadMode::Replicate);
+        const Tensor normed = group->forward(h) + instance->forward(h) + F::layer_norm(h, {6, 5});
+        return cat({up.flatten(1), sized.flatten(1), bilinear.flatten(1), padded.flatten(1), normed.flatten(1)}, 1);
+    }
+    std::shared_ptr<nn::GroupNorm> group;
+    std::shared_ptr<nn::InstanceNorm2d> instance;
+    std::shared_ptr<nn::Conv2d> conv;
 };
 
 }  // namespace tgtest

@@ -36,6 +36,8 @@ std::vector<Case> example_models() {
     cases.push_back({"grouped_cnn", std::make_shared<GroupedCnn>(), randn({2, 1, 28, 28}), rand({3, 1, 28, 28})});
     cases.push_back({"gru", std::make_shared<GruClassifier>(), randn({1, 784}), rand({6, 784})});
     cases.push_back({"lstm", std::make_shared<LstmTagger>(), randint(0, 50, {9, 4}), randint(0, 50, {9, 4})});
+    cases.push_back({"selection_ops", std::make_shared<SelectionOps>(), randn({4, 12}), randn({6, 12})});
+    cases.push_back({"image_ops", std::make_shared<ImageOps>(), randn({2, 3, 6, 5}), randn({3, 3, 6, 5})});
     for (auto& c : cases) c.model->eval();
     return cases;
 }

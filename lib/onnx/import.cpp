@@ -227,7 +227,6 @@ struct Slot {
     Tensor constant;                 // known at import
     std::optional<std::vector<Sym>> shape;  // a shape holding the batch size symbolically
     bool scalar_shape = false;       // that shape is a 0-d tensor (one entry)
-    bool comparison = false;         // a Greater kept for the softplus pattern (no kernel of its own)
     // A ConstantOfShape whose shape holds the batch (PyTorch's zero initial RNN state): its
     // shape and fill value; read only as an RNN's initial state, where zeros are the default.
     std::optional<std::vector<Sym>> filled;
@@ -347,8 +346,6 @@ private:
                                       name));
         if (s.filled) fail(fmt::format("uses '{}', a ConstantOfShape whose shape holds the batch size; import maps "
                                        "it only as a recurrent op's zero initial state", name));
-        if (s.comparison) fail(fmt::format("uses the comparison '{}'; import maps Greater only inside the softplus "
-                                           "pattern export_model writes", name));
         return s.constant.defined() ? s.constant : s.at[r];
     }
     Shape shape_at(const std::string& name, int r) { return at(name, r).sizes(); }
@@ -531,18 +528,41 @@ private:
         for (const auto& a : args)
             if (a.defined()) largest = std::max(largest, numel_of(a.sizes()));
         double need = largest;
-        if (k == "add" || k == "sub" || k == "mul" || k == "div" || k == "maximum" || k == "minimum" || k == "pow" ||
-            k == "addmm") {
-            const Shape a = dims(0), b = dims(k == "addmm" ? 2 : 1);
-            const std::size_t rank = std::max(a.size(), b.size());
-            double n = 1;
+        static const std::set<std::string, std::less<>> broadcasting = {
+            "add", "sub", "mul", "div", "maximum", "minimum", "pow", "addmm", "eq", "ne", "lt", "le", "gt", "ge",
+            "logical_and", "logical_or", "where", "masked_fill"};
+        if (broadcasting.count(k)) {
+            std::size_t rank = 0;
+            for (const auto& a : args)
+                if (a.defined()) rank = std::max(rank, a.sizes().size());
+            double n = 1;  // the broadcast shape of every input
             for (std::size_t d = 0; d < rank; ++d) {
-                const double x = d < a.size() ? static_cast<double>(a[a.size() - 1 - d]) : 1.0;
-                const double y = d < b.size() ? static_cast<double>(b[b.size() - 1 - d]) : 1.0;
-                n *= std::max(x, y);
+                double widest = 1;
+                for (const auto& a : args) {
+                    if (!a.defined() || d >= a.sizes().size()) continue;
+                    widest = std::max(widest, static_cast<double>(a.sizes()[a.sizes().size() - 1 - d]));
+                }
+                n *= widest;
             }
             need = std::max(need, n);
-            if (k == "addmm") need = std::max(need, std::max(n, dim(1, 0) * dim(2, 1)));
+            if (k == "addmm") need = std::max(need, dim(1, 0) * dim(2, 1));
+        } else if (k == "repeat") {
+            need = std::max(need, numel_of(dims(0)) * product(ints("repeats")));
+        } else if (k == "pad") {
+            double n = 1;  // each dim grows by its two pads at most
+            const Shape s = dims(0);
+            const Ints pads = ints("pads");
+            for (std::size_t d = 0; d < s.size(); ++d) n *= static_cast<double>(s[d]) + sum_of(pads);
+            need = std::max(need, n);
+        } else if (k == "upsample_nearest2d") {
+            const double scale = node.has("scale_h") ? std::abs(node.f("scale_h")) * std::abs(node.f("scale_w")) : 0.0;
+            need = std::max(need, std::max(product(ints("output_size")) * dim(0, 0) * dim(0, 1),
+                                           numel_of(dims(0)) * (std::isfinite(scale) ? scale : 1e30)));
+        } else if (k == "index_select") {  // the input with its `dim` replaced by the index's length
+            const Shape s = dims(0);
+            const std::int64_t d = node.i("dim") < 0 ? node.i("dim") + static_cast<std::int64_t>(s.size()) : node.i("dim");
+            const double along = d >= 0 && d < static_cast<std::int64_t>(s.size()) ? static_cast<double>(s[static_cast<std::size_t>(d)]) : 1.0;
+            need = std::max(need, numel_of(s) / std::max(along, 1.0) * numel_of(dims(1)));
         } else if (k == "mm") {
             need = std::max(need, dim(0, 0) * dim(1, 1));
         } else if (k == "bmm") {
@@ -703,14 +723,18 @@ private:
     // How many inputs each kind's kernel reads, and which may be absent: the kernels index
     // their inputs directly, so a file must not be able to hand them fewer.
     void check_arity(const OnnxNode& n) const {
-        static const std::set<std::string, std::less<>> binary = {"add", "sub", "mul", "div", "maximum", "minimum", "mm", "bmm", "embedding"};
+        static const std::set<std::string, std::less<>> binary = {
+            "add", "sub", "mul", "div", "maximum", "minimum", "mm", "bmm", "embedding", "eq", "ne", "lt", "le", "gt", "ge",
+            "logical_and", "logical_or", "masked_fill", "index_select", "gather", "cross_entropy", "nll_loss"};
         const std::string& k = n.op_type;
         const std::size_t count = n.inputs.size();
         std::size_t lo = 1, hi = 1;
         std::set<std::size_t> optional;
         if (binary.count(k)) lo = hi = 2;
         else if (k == "pow") lo = 1, hi = 2;
-        else if (k == "addmm") lo = hi = 3;
+        else if (k == "addmm" || k == "where") lo = hi = 3;
+        else if (k == "layer_norm" || k == "group_norm") lo = hi = 3, optional = {1, 2};
+        else if (k == "instance_norm") lo = hi = 5, optional = {1, 2, 3, 4};
         else if (k == "linear" || k == "conv2d" || k == "conv_transpose2d") lo = hi = 3, optional = {2};
         else if (k == "batch_norm") lo = hi = 5, optional = {1, 2, 3, 4};
         else if (k == "cat") lo = 1, hi = count;
@@ -742,9 +766,13 @@ private:
             {"Neg", "neg"},         {"Exp", "exp"},         {"Log", "log"},     {"Sqrt", "sqrt"},   {"Abs", "abs"},
             {"Sign", "sign"},       {"Sin", "sin"},         {"Cos", "cos"},     {"Erf", "erf"},     {"Reciprocal", "reciprocal"},
             {"Relu", "relu"},       {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},   {"Softsign", "softsign"},
+            {"Not", "logical_not"}, {"IsNaN", "isnan"},
         };
         static const std::map<std::string, std::string, std::less<>> binary = {
-            {"Mul", "mul"}, {"Div", "div"}, {"Pow", "pow"}, {"Max", "maximum"}, {"Min", "minimum"},
+            {"Mul", "mul"},          {"Div", "div"},           {"Pow", "pow"},
+            {"Max", "maximum"},      {"Min", "minimum"},       {"Equal", "eq"},
+            {"Less", "lt"},          {"LessOrEqual", "le"},    {"Greater", "gt"},
+            {"GreaterOrEqual", "ge"}, {"And", "logical_and"},  {"Or", "logical_or"},
         };
         if (auto it = unary.find(op); it != unary.end()) {
             expect_inputs(1, 1), expect_one_output();
@@ -889,17 +917,62 @@ private:
         } else if (op == "ConstantOfShape") {
             import_constant_of_shape();
         } else if (op == "Pad") {
-            expect_inputs(2, 4), expect_one_output();
-            const Ints pads = constant_ints(1);
-            if (attr_s("mode", "constant") != "constant" || std::any_of(pads.begin(), pads.end(), [](auto p) { return p != 0; }))
-                fail(fmt::format("pads by {}; import maps only Pad with zero pads (as PyTorch writes before AveragePool)",
-                                 Shape(pads)));
-            emit("clone", {input(0)}, {}, {output(0)});
-        } else if (op == "Greater") {
-            expect_inputs(2, 2), expect_one_output();
-            define(output(0), "output").comparison = true;
+            import_pad();
         } else if (op == "Where") {
-            import_softplus_pattern();
+            expect_inputs(3, 3), expect_one_output();
+            if (!import_softplus_pattern()) emit("where", {input(0), input(1), input(2)}, {}, {output(0)});
+        } else if (op == "IsInf") {
+            expect_inputs(1, 1), expect_one_output();
+            if (attr_i("detect_negative", 1) != 1 || attr_i("detect_positive", 1) != 1)
+                fail("detects one sign of infinity only; tapegrad's isinf detects both");
+            emit("isinf", {input(0)}, {}, {output(0)});
+        } else if (op == "ArgMax" || op == "ArgMin") {
+            import_arg(op == "ArgMax" ? "argmax" : "argmin");
+        } else if (op == "TopK") {
+            import_topk();
+        } else if (op == "GatherElements") {
+            expect_inputs(2, 2), expect_one_output();
+            emit("gather", {input(0), input(1)}, {{"dim", attr_i("axis", 0)}}, {output(0)});
+        } else if (op == "ReduceProd" || op == "ReduceMean") {
+            expect_inputs(1, 1), expect_one_output();
+            const Ints axes = attr_ints("axes", {});
+            const std::int64_t keepdims = attr_i("keepdims", 1);
+            if (op == "ReduceMean") return emit("mean", {input(0)}, {{"dims", axes}, {"keepdim", keepdims}}, {output(0)});
+            if (axes.size() != 1) fail(fmt::format("multiplies over axes {}; import maps one axis (tapegrad's prod)", Shape(axes)));
+            emit("prod", {input(0)}, {{"dim", axes[0]}, {"keepdim", keepdims}}, {output(0)});
+        } else if (op == "CumSum") {
+            expect_inputs(2, 2), expect_one_output();
+            if (attr_i("exclusive", 0) != 0 || attr_i("reverse", 0) != 0) fail("is an exclusive or reverse cumulative sum");
+            const Ints axis = constant_ints(1);
+            if (axis.size() != 1) fail("has an axis input of more than one value");
+            emit("cumsum", {input(0)}, {{"dim", axis[0]}}, {output(0)});
+        } else if (op == "Tile") {
+            expect_inputs(2, 2), expect_one_output();
+            const Ints repeats = constant_ints(1);
+            if (runs_ == 2 && !is_constant(input(0)) && !repeats.empty() && repeats[0] != 1 &&
+                shape_at(input(0), 0)[0] != shape_at(input(0), 1)[0])
+                fail("tiles the batch dim");
+            emit("repeat", {input(0)}, {{"repeats", repeats}}, {output(0)});
+        } else if (op == "Split") {
+            import_split();
+        } else if (op == "LayerNormalization") {
+            expect_inputs(2, 3), expect_one_output();
+            const Shape x = shape_at(input(0), 0);
+            const std::int64_t axis = wrap_axis(attr_i("axis", -1), x.size());
+            Ints normalized(x.begin() + axis, x.end());
+            emit("layer_norm", {input(0), input(1), present(2) ? input(2) : std::string()},
+                 {{"normalized_shape", normalized}, {"eps", attr_f("epsilon", 1e-5)}}, {output(0)});
+        } else if (op == "InstanceNormalization") {
+            expect_inputs(3, 3), expect_one_output();
+            emit("instance_norm", {input(0), std::string(), std::string(), input(1), input(2)},
+                 {{"use_input_stats", std::int64_t{1}}, {"momentum", 0.1}, {"eps", attr_f("epsilon", 1e-5)}}, {output(0)});
+        } else if (op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss") {
+            expect_inputs(2, 2), expect_one_output();
+            if (attr_s("reduction", "mean") != "none")
+                fail(fmt::format("has reduction '{}'; import maps reduction 'none' (tapegrad reduces in its own node)",
+                                 attr_s("reduction", "mean")));
+            if (find_attr("ignore_index")) fail("has ignore_index, which tapegrad's losses have not");
+            emit(op == "NegativeLogLikelihoodLoss" ? "nll_loss" : "cross_entropy", {input(0), input(1)}, {}, {output(0)});
         } else {
             fail("is not an op import knows (docs/graphs-and-onnx.md lists those it maps)");
         }
@@ -1143,6 +1216,35 @@ private:
         define(output(0), "output").constant = t;
     }
 
+    // ONNX's pads (every begin, then every end, first dim first) as libtorch's (before, after)
+    // pairs from the last dim backwards; zero pads are a clone (PyTorch writes one before
+    // AveragePool).
+    void import_pad() {
+        expect_inputs(2, 3), expect_one_output();
+        if (present(3)) fail("has an axes input; import maps pads over every dim");
+        const Ints pads = constant_ints(1);
+        const std::size_t rank = shape_at(input(0), 0).size();
+        if (pads.size() != 2 * rank) fail(fmt::format("has {} pads for a tensor of rank {}", pads.size(), rank));
+        if (std::all_of(pads.begin(), pads.end(), [](auto p) { return p == 0; }))
+            return emit("clone", {input(0)}, {}, {output(0)});
+        static const std::map<std::string, std::string, std::less<>> modes = {
+            {"constant", "constant"}, {"reflect", "reflect"}, {"edge", "replicate"}};
+        const auto mode = modes.find(attr_s("mode", "constant"));
+        if (mode == modes.end()) fail(fmt::format("pads in mode '{}'", attr_s("mode", "constant")));
+        Ints torch_pads;
+        std::size_t used = 0;  // the dims from the last one that are padded, as libtorch's shortest list
+        for (std::size_t d = 0; d < rank; ++d)
+            if (pads[d] != 0 || pads[d + rank] != 0) used = std::max(used, rank - d);
+        for (std::size_t i = 0; i < used; ++i) {
+            const std::size_t d = rank - 1 - i;
+            torch_pads.push_back(pads[d]);
+            torch_pads.push_back(pads[d + rank]);
+        }
+        if (runs_ == 2 && !is_constant(input(0)) && (pads[0] != 0 || pads[rank] != 0)) fail("pads the batch dim");
+        const double value = present(2) ? constant_scalar(2) : 0.0;
+        emit("pad", {input(0)}, {{"pads", torch_pads}, {"mode", mode->second}, {"value", value}}, {output(0)});
+    }
+
     void import_constant_of_shape() {
         expect_inputs(1, 1), expect_one_output();
         Tensor value = scalar_tensor(0.0, kFloat32);
@@ -1233,6 +1335,18 @@ private:
             const std::int64_t size = data_shape[static_cast<std::size_t>(d)];
             if (runs_ == 2 && !is_constant(input(0)) && shape_at(input(0), 1)[static_cast<std::size_t>(d)] != size)
                 fail("gathers constant indices along the batch dim");
+            if (idx.dim() == 1) {
+                for (auto i : indices)
+                    if (i < -size || i >= size) fail(fmt::format("gathers index {} of a dim of size {}", i, size));
+                std::string wrapped = input(1);
+                if (std::any_of(indices.begin(), indices.end(), [](auto i) { return i < 0; })) {
+                    Ints positive = indices;
+                    for (auto& i : positive) i = i < 0 ? i + size : i;
+                    wrapped = fresh(output(0) + "/indices");
+                    define(wrapped, "constant").constant = from_vector(positive, {static_cast<std::int64_t>(positive.size())});
+                }
+                return emit("index_select", {input(0), wrapped}, {{"dim", d}}, {output(0)});
+            }
             std::vector<std::string> parts;
             for (auto i : indices) {
                 if (i < -size || i >= size) fail(fmt::format("gathers index {} of a dim of size {}", i, size));
@@ -1250,6 +1364,8 @@ private:
             if (parts.size() == 1) return emit("clone", {parts[0]}, {}, {output(0)});
             return emit("cat", parts, {{"dim", d}}, {output(0)});
         }
+        if (slot(input(1)).at[0].defined() && slot(input(1)).at[0].dim() == 1 && !(d == 0 && data_shape.size() == 2))
+            return emit("index_select", {input(0), input(1)}, {{"dim", d}}, {output(0)});
         if (d != 0 || data_shape.size() != 2)
             fail(fmt::format("gathers computed indices from a tensor of shape {} along axis {}; import maps the "
                              "embedding lookup (2-D data, axis 0)", data_shape, axis));
@@ -1354,8 +1470,7 @@ private:
     // Where(Greater(x * beta, threshold), x, Softplus(x * beta) / beta): libtorch's softplus
     // with beta and threshold as export_model writes it (ONNX's Softplus has neither), back
     // to one softplus node. Other uses of Where are refused.
-    void import_softplus_pattern() {
-        expect_inputs(3, 3), expect_one_output();
+    bool import_softplus_pattern() {
         auto made_by = [&](const std::string& name, const char* op) -> const OnnxNode* {
             const auto it = producer_.find(name);
             return it != producer_.end() && it->second->op_type == op && it->second->inputs.size() >= 1 ? it->second : nullptr;
@@ -1375,10 +1490,59 @@ private:
                              soft->inputs[0] == greater->inputs[0] && scalar(scaled->inputs[1], beta) &&
                              scalar(divided->inputs[1], beta_again) && beta == beta_again &&
                              scalar(greater->inputs[1], threshold);
-        if (!matches)
-            fail("is mapped only as part of libtorch's softplus(beta, threshold) as export_model writes it "
-                 "(Where(Greater(x * beta, threshold), x, Softplus(x * beta) / beta))");
+        if (!matches) return false;
         emit("softplus", {input(1)}, {{"beta", beta}, {"threshold", threshold}}, {output(0)});
+        return true;
+    }
+
+    void import_arg(const char* kind) {
+        expect_inputs(1, 1), expect_one_output();
+        if (attr_i("select_last_index", 0) != 0) fail("picks the last index of ties; tapegrad picks the first");
+        const std::int64_t axis = attr_i("axis", 0);
+        if (attr_i("keepdims", 1) != 0) return emit(kind, {input(0)}, {{"dim", axis}}, {output(0)});
+        const std::string kept = fresh(output(0) + "/keepdim");
+        emit(kind, {input(0)}, {{"dim", axis}}, {kept});
+        emit_view_by(kept, output(0), [&](const Shape& s, int) {
+            Ints dims(s.begin(), s.end());
+            dims.erase(dims.begin() + wrap_axis(axis, s.size()));
+            return Shape(dims);
+        });
+    }
+
+    // TopK's indices are tapegrad's topk node; its values, when used, a gather of the input
+    // at them (what the traced graph does too).
+    void import_topk() {
+        expect_inputs(2, 2);
+        if (attr_i("sorted", 1) != 1) fail("lists the top k unsorted");
+        const Ints k = constant_ints(1);
+        if (k.size() != 1) fail("has a k of more than one value");
+        const std::int64_t axis = attr_i("axis", -1);
+        const std::string indices = output(1).empty() ? fresh(output(0) + "/indices") : output(1);
+        emit("topk", {input(0)}, {{"k", k[0]}, {"dim", axis}, {"largest", attr_i("largest", 1)}, {"sorted", std::int64_t{1}}},
+             {indices});
+        if (!output(0).empty()) emit("gather", {input(0), indices}, {{"dim", axis}}, {output(0)});
+    }
+
+    void import_split() {
+        expect_inputs(1, 2);
+        const auto& outs = node_->outputs;
+        if (outs.empty()) fail("has no outputs");
+        const std::int64_t axis = attr_i("axis", 0);
+        const Shape x = shape_at(input(0), 0);
+        const std::int64_t d = wrap_axis(axis, x.size());
+        if (runs_ == 2 && !is_constant(input(0)) && shape_at(input(0), 1)[static_cast<std::size_t>(d)] != x[static_cast<std::size_t>(d)])
+            fail("splits the batch dim");
+        Ints sizes;
+        if (present(1)) {
+            sizes = constant_ints(1);
+        } else {  // equal parts, the last one smaller (opset 13-17's rule)
+            const auto parts = static_cast<std::int64_t>(outs.size());
+            const std::int64_t size = x[static_cast<std::size_t>(d)], each = (size + parts - 1) / parts;
+            for (std::int64_t p = 0; p < parts; ++p) sizes.push_back(std::max<std::int64_t>(0, std::min(each, size - p * each)));
+        }
+        if (sizes.size() != outs.size())
+            fail(fmt::format("splits into {} parts but has {} outputs", sizes.size(), outs.size()));
+        emit("split_with_sizes", {input(0)}, {{"split_sizes", sizes}, {"dim", d}}, outs);
     }
 
     // ONNX's GRU / LSTM / RNN (one layer, both directions in one op, time-major) as one
