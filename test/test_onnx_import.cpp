@@ -4,6 +4,7 @@
 #include <set>
 
 #include "io/protobuf.hpp"
+#include "onnx/arity.hpp"
 #include "onnx/proto.hpp"
 #include "onnx_models.hpp"
 #include "tapegrad/onnx.hpp"
@@ -155,6 +156,15 @@ TEST_CASE("onnx: save and load give back the example models, bit for bit") {
         const auto got = loaded.run({{"input", c.input}});
         REQUIRE(got.size() == expected.size());
         for (std::size_t k = 0; k < got.size(); ++k) CHECK(same_bits(got[k], expected[k]));
+    }
+}
+
+TEST_CASE("onnx: load knows the inputs of every traceable kind") {
+    // A kind missing from onnx/arity.hpp would make load refuse every saved graph using it.
+    for (const auto& kind : jit::traceable_kinds()) {
+        INFO(kind);
+        onnx::detail::Arity arity;
+        CHECK(onnx::detail::saved_arity(kind, 1, 1, arity));
     }
 }
 

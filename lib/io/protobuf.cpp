@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -127,25 +128,19 @@ std::uint64_t ProtoReader::uint() {
 
 std::int64_t ProtoReader::int64() { return static_cast<std::int64_t>(uint()); }
 
-float ProtoReader::float32() {
-    expect(kFixed32, "a 32-bit float");
+std::uint64_t ProtoReader::fixed(std::uint32_t wire, int width, const char* what) {
+    expect(wire, what);
     pending_ = false;
-    if (rest_.size() < 4) fail(fmt::format("field {}: truncated float", field_));
-    std::uint32_t bits = 0;
-    for (int i = 0; i < 4; ++i) bits |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(rest_[i])) << (8 * i);
-    rest_.remove_prefix(4);
-    return std::bit_cast<float>(bits);
+    if (rest_.size() < static_cast<std::size_t>(width)) fail(fmt::format("field {}: truncated {}", field_, what));
+    std::uint64_t bits = 0;
+    for (int i = 0; i < width; ++i) bits |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(rest_[i])) << (8 * i);
+    rest_.remove_prefix(static_cast<std::size_t>(width));
+    return bits;
 }
 
-double ProtoReader::float64() {
-    expect(kFixed64, "a 64-bit double");
-    pending_ = false;
-    if (rest_.size() < 8) fail(fmt::format("field {}: truncated double", field_));
-    std::uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) bits |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(rest_[i])) << (8 * i);
-    rest_.remove_prefix(8);
-    return std::bit_cast<double>(bits);
-}
+float ProtoReader::float32() { return std::bit_cast<float>(static_cast<std::uint32_t>(fixed(kFixed32, 4, "a 32-bit float"))); }
+
+double ProtoReader::float64() { return std::bit_cast<double>(fixed(kFixed64, 8, "a 64-bit double")); }
 
 std::string_view ProtoReader::bytes() {
     expect(kLengthDelimited, "a length-delimited value");
@@ -167,30 +162,23 @@ void ProtoReader::ints(std::vector<std::int64_t>& out) {
     while (!packed.empty()) out.push_back(static_cast<std::int64_t>(read_varint(packed)));
 }
 
-void ProtoReader::floats(std::vector<float>& out) {
-    if (wire_ == kFixed32) {
-        out.push_back(float32());
+template <class T>
+void ProtoReader::append_fixed(std::vector<T>& out) {
+    constexpr std::uint32_t single = sizeof(T) == 4 ? kFixed32 : kFixed64;
+    if (wire_ == single) {
+        out.push_back(std::bit_cast<T>(static_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(
+            fixed(single, sizeof(T), "a fixed-width number"))));
         return;
     }
     const std::string_view packed = bytes();
-    if (packed.size() % 4 != 0) fail(fmt::format("field {}: packed floats of {} bytes", field_, packed.size()));
-    const std::size_t n = packed.size() / 4;
+    if (packed.size() % sizeof(T) != 0)
+        fail(fmt::format("field {}: {} bytes of packed {}-byte numbers", field_, packed.size(), sizeof(T)));
     const std::size_t at = out.size();
-    out.resize(at + n);
+    out.resize(at + packed.size() / sizeof(T));
     std::memcpy(out.data() + at, packed.data(), packed.size());  // little-endian, as the hosts we build for
 }
 
-void ProtoReader::doubles(std::vector<double>& out) {
-    if (wire_ == kFixed64) {
-        out.push_back(float64());
-        return;
-    }
-    const std::string_view packed = bytes();
-    if (packed.size() % 8 != 0) fail(fmt::format("field {}: packed doubles of {} bytes", field_, packed.size()));
-    const std::size_t n = packed.size() / 8;
-    const std::size_t at = out.size();
-    out.resize(at + n);
-    std::memcpy(out.data() + at, packed.data(), packed.size());
-}
+void ProtoReader::floats(std::vector<float>& out) { append_fixed(out); }
+void ProtoReader::doubles(std::vector<double>& out) { append_fixed(out); }
 
 }  // namespace tg::summary::detail

@@ -83,6 +83,9 @@ public:
 
 private:
     std::uint64_t read_varint(std::string_view& from) const;
+    std::uint64_t fixed(std::uint32_t wire, int width, const char* what);  // little-endian bits
+    template <class T>
+    void append_fixed(std::vector<T>& out);
     void expect(std::uint32_t wire, const char* what) const;
     void skip();
 

@@ -26,6 +26,7 @@
 
 #include "io/atomic_file.hpp"
 #include "jit/kernels.hpp"
+#include "onnx/arity.hpp"
 #include "onnx/proto.hpp"
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/creation.hpp"
@@ -241,6 +242,14 @@ std::int64_t elements(const Shape& s) {
     std::int64_t n = 1;
     for (auto d : s) n *= d;
     return n;
+}
+
+// ONNX's Slice / Shape bounds on a dim of `size`: negatives count from the end, both clamped
+// to [0, size], the end not before the start.
+std::pair<std::int64_t, std::int64_t> slice_range(std::int64_t start, std::int64_t end, std::int64_t size) {
+    auto clamp_index = [&](std::int64_t i) { return std::clamp(i < 0 ? i + size : i, std::int64_t{0}, size); };
+    const std::int64_t b = clamp_index(start);
+    return {b, std::max(b, clamp_index(end))};
 }
 
 double numel_of(const Shape& s) {
@@ -723,38 +732,22 @@ private:
     // How many inputs each kind's kernel reads, and which may be absent: the kernels index
     // their inputs directly, so a file must not be able to hand them fewer.
     void check_arity(const OnnxNode& n) const {
-        static const std::set<std::string, std::less<>> binary = {
-            "add", "sub", "mul", "div", "maximum", "minimum", "mm", "bmm", "embedding", "eq", "ne", "lt", "le", "gt", "ge",
-            "logical_and", "logical_or", "masked_fill", "index_select", "gather", "cross_entropy", "nll_loss"};
         const std::string& k = n.op_type;
-        const std::size_t count = n.inputs.size();
-        std::size_t lo = 1, hi = 1;
-        std::set<std::size_t> optional;
-        if (binary.count(k)) lo = hi = 2;
-        else if (k == "pow") lo = 1, hi = 2;
-        else if (k == "addmm" || k == "where") lo = hi = 3;
-        else if (k == "layer_norm" || k == "group_norm") lo = hi = 3, optional = {1, 2};
-        else if (k == "instance_norm") lo = hi = 5, optional = {1, 2, 3, 4};
-        else if (k == "linear" || k == "conv2d" || k == "conv_transpose2d") lo = hi = 3, optional = {2};
-        else if (k == "batch_norm") lo = hi = 5, optional = {1, 2, 3, 4};
-        else if (k == "cat") lo = 1, hi = count;
-        else if (k == "gru" || k == "lstm" || k == "rnn") {
-            std::int64_t layers = 1, directions = 1;
-            for (const auto& a : n.attrs) {
-                if (a.name == "num_layers" && a.type == kInt) layers = a.i;
-                if (a.name == "bidirectional" && a.type == kInt) directions = a.i != 0 ? 2 : 1;
-            }
-            if (layers < 1 || layers > 1024) fail(fmt::format("has num_layers {}", layers));
-            lo = hi = 4 + static_cast<std::size_t>(4 * layers * directions);
-            optional = {1, 2, 3};
-            for (std::size_t j = 4; j < lo; ++j)
-                if ((j - 4) % 4 >= 2) optional.insert(j);  // biases
+        std::int64_t layers = 1, directions = 1;
+        for (const auto& a : n.attrs) {
+            if (a.name == "num_layers" && a.type == kInt) layers = a.i;
+            if (a.name == "bidirectional" && a.type == kInt) directions = a.i != 0 ? 2 : 1;
         }
-        if (count < lo || count > hi)
-            fail(lo == hi ? fmt::format("has {} inputs, '{}' takes {}", count, k, lo)
-                          : fmt::format("has {} inputs, '{}' takes {} to {}", count, k, lo, hi));
+        if (layers < 1 || layers > 1024) fail(fmt::format("has num_layers {}", layers));
+        detail::Arity arity;
+        if (!detail::saved_arity(k, layers, directions, arity))
+            fail(fmt::format("is a kind this tapegrad does not know ('{}')", k));
+        const std::size_t count = n.inputs.size();
+        if (count < arity.min || count > arity.max)
+            fail(arity.min == arity.max ? fmt::format("has {} inputs, '{}' takes {}", count, k, arity.min)
+                                        : fmt::format("has {} inputs, '{}' takes at least {}", count, k, arity.min));
         for (std::size_t j = 0; j < count; ++j)
-            if (n.inputs[j].empty() && !optional.count(j)) fail(fmt::format("leaves out input {}, which '{}' needs", j, k));
+            if (n.inputs[j].empty() && !arity.optional.count(j)) fail(fmt::format("leaves out input {}, which '{}' needs", j, k));
         if (n.outputs.empty() || n.outputs[0].empty()) fail("has no output");
     }
 
@@ -1129,9 +1122,8 @@ private:
                 const auto d = static_cast<std::size_t>(wrap_axis(axes[k], dims.size()));
                 if (dims[d].batch) fail("slices the batch dim of a ConstantOfShape");
                 const std::int64_t size = dims[d].value;
-                auto clamp_index = [&](std::int64_t i) { return std::clamp(i < 0 ? i + size : i, std::int64_t{0}, size); };
-                const std::int64_t b = clamp_index(starts[k]);
-                dims[d].value = std::max(b, clamp_index(ends[k])) - b;
+                const auto [b, e] = slice_range(starts[k], ends[k], dims[d].value);
+                dims[d].value = e - b;
             }
             Slot copy;
             copy.filled = std::move(dims);
@@ -1142,8 +1134,7 @@ private:
         if (Slot& s = slot(input(0)); s.shape) {
             if (axes.size() != 1 || wrap_axis(axes[0], 1) != 0) fail("slices a shape on an axis it does not have");
             const auto n = static_cast<std::int64_t>(s.shape->size());
-            auto clamp_index = [&](std::int64_t i) { return std::clamp(i < 0 ? i + n : i, std::int64_t{0}, n); };
-            const std::int64_t b = clamp_index(starts[0]), e = std::max(b, clamp_index(ends[0]));
+            const auto [b, e] = slice_range(starts[0], ends[0], n);
             Slot copy;
             copy.shape = std::vector<Sym>(s.shape->begin() + b, s.shape->begin() + e);
             define(output(0), "output") = copy;
@@ -1156,8 +1147,7 @@ private:
         for (std::size_t k = 0; k < axes.size(); ++k) {
             const std::int64_t d = wrap_axis(axes[k], in0.size());
             const std::int64_t size = in0[static_cast<std::size_t>(d)];
-            auto clamp_index = [&](std::int64_t i) { return std::clamp(i < 0 ? i + size : i, std::int64_t{0}, size); };
-            const std::int64_t b = clamp_index(starts[k]), e = std::max(b, clamp_index(ends[k]));
+            const auto [b, e] = slice_range(starts[k], ends[k], size);
             if (in1[static_cast<std::size_t>(d)] != size) {  // the batch dim: only the whole of it
                 if (starts[k] == 0 && ends[k] >= kMaxAttributeInt) continue;
                 fail(fmt::format("slices the batch dim {} (start {}, end {}); import keeps the batch whole", d, starts[k], ends[k]));
@@ -1276,8 +1266,7 @@ private:
         const Shape s0 = shape_at(input(0), 0);
         const Shape s1 = !is_constant(input(0)) && runs_ == 2 ? shape_at(input(0), 1) : s0;
         const auto rank = static_cast<std::int64_t>(s0.size());
-        auto clamp_index = [&](std::int64_t i) { return std::clamp(i < 0 ? i + rank : i, std::int64_t{0}, rank); };
-        const std::int64_t b = clamp_index(attr_i("start", 0)), e = std::max(b, clamp_index(attr_i("end", rank)));
+        const auto [b, e] = slice_range(attr_i("start", 0), attr_i("end", rank), rank);
         std::vector<Sym> entries;
         bool batch = false;
         for (std::int64_t d = b; d < e; ++d) {
@@ -1657,6 +1646,39 @@ private:
 };
 
 }  // namespace
+
+bool detail::saved_arity(std::string_view kind, std::int64_t layers, std::int64_t directions, Arity& arity) {
+    static const std::set<std::string, std::less<>> unary = {
+        "neg", "exp", "log", "sqrt", "abs", "sign", "square", "sin", "cos", "rsqrt", "reciprocal", "expm1", "log1p",
+        "erf", "relu", "sigmoid", "tanh", "softplus", "silu", "selu", "softsign", "relu6", "hardsigmoid", "hardtanh",
+        "elu", "leaky_relu", "gelu", "softmax", "log_softmax", "logsumexp", "sum", "view", "permute", "expand",
+        "narrow", "flip", "clone", "to", "unfold", "fold", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+        "dropout", "clamp", "mean", "var", "std", "upsample_nearest2d", "pad", "logical_not", "isnan", "isinf",
+        "isfinite", "argmax", "argmin", "topk", "prod", "cumsum", "cumprod", "logcumsumexp", "roll", "repeat",
+        "split_with_sizes"};
+    static const std::set<std::string, std::less<>> binary = {
+        "add", "sub", "mul", "div", "maximum", "minimum", "mm", "bmm", "embedding", "eq", "ne", "lt", "le", "gt", "ge",
+        "logical_and", "logical_or", "masked_fill", "index_select", "gather", "cross_entropy", "nll_loss"};
+    arity = Arity{};
+    if (unary.count(kind)) arity.min = arity.max = 1;
+    else if (binary.count(kind)) arity.min = arity.max = 2;
+    else if (kind == "pow") arity.min = 1, arity.max = 2;
+    else if (kind == "addmm" || kind == "where") arity.min = arity.max = 3;
+    else if (kind == "layer_norm" || kind == "group_norm") arity.min = arity.max = 3, arity.optional = {1, 2};
+    else if (kind == "linear" || kind == "conv2d" || kind == "conv_transpose2d") arity.min = arity.max = 3, arity.optional = {2};
+    else if (kind == "batch_norm" || kind == "instance_norm") arity.min = arity.max = 5, arity.optional = {1, 2, 3, 4};
+    else if (kind == "cat") arity.min = 1, arity.max = SIZE_MAX;
+    else if (kind == "gru" || kind == "lstm" || kind == "rnn") {
+        // input, h0, c0, lengths, then (weight_ih, weight_hh, bias_ih, bias_hh) per layer and direction
+        arity.min = arity.max = 4 + static_cast<std::size_t>(4 * layers * directions);
+        arity.optional = {1, 2, 3};
+        for (std::size_t j = 4; j < arity.min; ++j)
+            if ((j - 4) % 4 >= 2) arity.optional.insert(j);
+    } else {
+        return false;
+    }
+    return true;
+}
 
 jit::Graph from_onnx(std::string_view bytes, const std::string& source, const ImportOptions& options) {
     TG_CHECK(options.max_elements > 0, "onnx import", "ImportOptions::max_elements must be positive, got {}", options.max_elements);
