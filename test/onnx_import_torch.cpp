@@ -1,7 +1,8 @@
 // The tapegrad half of test/scripts/onnx_import_torch.sh: loads each model PyTorch
 // exported (test/python/onnx_import_torch.py wrote DIR/NAME.onnx, its input and torch's
 // output as raw float32, and a manifest line "name input_dims... | output_dims..."), runs it
-// with tapegrad and requires max|tapegrad - torch| <= 1e-5 * max|torch|.
+// with tapegrad and requires max|tapegrad - torch| <= 1e-5 * max|torch|; then exports the
+// imported graph again (export_model's ONNX), imports that and requires the same.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
             const Tensor x = read_floats(dir + "/" + name + ".in", Shape(in_dims));
             const Tensor expected = read_floats(dir + "/" + name + ".out", Shape(out_dims));
             const Tensor got = graph.run({{"input", x}})[0];
+            const jit::Graph again = onnx::from_onnx(onnx::to_onnx(graph), name + " exported by tapegrad");
+            const Tensor got_again = again.run({{"input", x}})[0];
             std::map<std::string, int> kinds;
             for (const auto& node : graph.nodes()) ++kinds[node.kind];
             std::string summary;
@@ -65,15 +68,18 @@ int main(int argc, char** argv) {
                 continue;
             }
             const std::vector<float> a = got.contiguous().to_vector<float>(), b = expected.to_vector<float>();
-            double max_diff = 0, max_ref = 0;
+            const std::vector<float> c = got_again.contiguous().to_vector<float>();
+            double max_diff = 0, max_ref = 0, again_diff = 0;
             for (std::size_t i = 0; i < a.size(); ++i) {
                 max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
                 max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
+                if (i < c.size()) again_diff = std::max(again_diff, std::abs(static_cast<double>(c[i]) - b[i]));
             }
-            const bool ok = max_diff <= 1e-5 * max_ref;
-            std::printf("%s %s: %zu nodes (%s ), output %s, max|diff| %.3g, relative %.3g\n", ok ? "ok  " : "FAIL",
-                        name.c_str(), graph.nodes().size(), summary.c_str() + 1, got.sizes().str().c_str(), max_diff,
-                        max_ref > 0 ? max_diff / max_ref : max_diff);
+            const bool ok = max_diff <= 1e-5 * max_ref && c.size() == a.size() && again_diff <= 1e-5 * max_ref;
+            std::printf("%s %s: %zu nodes (%s ), output %s, max|diff| %.3g, relative %.3g; re-exported and imported: "
+                        "max|diff| %.3g\n",
+                        ok ? "ok  " : "FAIL", name.c_str(), graph.nodes().size(), summary.c_str() + 1,
+                        got.sizes().str().c_str(), max_diff, max_ref > 0 ? max_diff / max_ref : max_diff, again_diff);
             if (!ok) ++failures;
         } catch (const std::exception& e) {
             std::printf("FAIL %s: %s\n", name.c_str(), e.what());

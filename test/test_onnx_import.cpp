@@ -298,5 +298,14 @@ TEST_CASE("onnx import: malformed files throw tg::Error naming the problem") {
         onnx::ImportOptions tight;
         tight.max_elements = 5;
         REQUIRE_TG_ERROR(onnx::from_onnx(small_model(), "small", tight), "more than 5 elements");
+        onnx::ImportOptions little_work;
+        little_work.max_operations = 1000;  // the Gemm of a (2, 3) by (3, 2) fits, 100 of them do not
+        std::vector<ProtoWriter> chain;
+        for (int k = 0; k < 100; ++k)
+            chain.push_back(node("Gemm", {k == 0 ? "x" : "h" + std::to_string(k - 1), "W"}, {k == 99 ? "y" : "h" + std::to_string(k)},
+                                 {attr_int("transB", 1)}));
+        REQUIRE_TG_ERROR(onnx::from_onnx(model(chain, {initializer("W", zeros({3, 3}))}, x_in, y_out), "chain", little_work),
+                         "max_operations");
+        CHECK_NOTHROW(onnx::from_onnx(small_model(), "small", little_work));
     }
 }

@@ -61,12 +61,15 @@ void save(const jit::Graph& graph, const std::string& path);
 //
 // The file is untrusted input: a malformed, truncated or inconsistent model (sizes that
 // disagree with the data, an unknown op or dtype, a missing attribute, a value read before
-// it is defined, a tensor over `ImportOptions::max_elements`) throws a tg::Error naming
-// the file, the node and the problem.
+// it is defined, a tensor over `ImportOptions::max_elements`, a dry run over
+// `max_operations`) throws a tg::Error naming the file, the node and the problem.
 struct ImportOptions {
     // The largest tensor (elements) the import may make, weights and inferred
     // intermediates at batch 2 alike; larger needs say so instead of allocating.
     std::int64_t max_elements = std::int64_t{1} << 26;
+    // The most arithmetic the dry run may do (multiply-adds, summed over its nodes): a small
+    // file cannot keep the import busy for minutes. 2^36 is a few seconds to a minute.
+    std::int64_t max_operations = std::int64_t{1} << 36;
 };
 jit::Graph load(const std::string& path, const ImportOptions& options = {});
 // The same from the bytes of a ModelProto; `source` names it in errors.

@@ -261,7 +261,10 @@ double numel_of(const Shape& s) {
 class Importer {
 public:
     Importer(OnnxModel model, std::string source, const ImportOptions& options)
-        : m_(std::move(model)), source_(std::move(source)), max_elements_(options.max_elements) {}
+        : m_(std::move(model)),
+          source_(std::move(source)),
+          max_elements_(options.max_elements),
+          max_operations_(options.max_operations) {}
 
     Graph build() {
         TG_CHECK(max_elements_ > 0, "onnx import", "ImportOptions::max_elements must be positive, got {}", max_elements_);
@@ -537,6 +540,7 @@ private:
         for (const auto& a : args)
             if (a.defined()) largest = std::max(largest, numel_of(a.sizes()));
         double need = largest;
+        double work = 0;  // multiply-adds and the like, where more than one per output element
         static const std::set<std::string, std::less<>> broadcasting = {
             "add", "sub", "mul", "div", "maximum", "minimum", "pow", "addmm", "eq", "ne", "lt", "le", "gt", "ge",
             "logical_and", "logical_or", "where", "masked_fill"};
@@ -554,7 +558,7 @@ private:
                 n *= widest;
             }
             need = std::max(need, n);
-            if (k == "addmm") need = std::max(need, dim(1, 0) * dim(2, 1));
+            if (k == "addmm") need = std::max(need, dim(1, 0) * dim(2, 1)), work = dim(1, 0) * dim(1, 1) * dim(2, 1);
         } else if (k == "repeat") {
             need = std::max(need, numel_of(dims(0)) * product(ints("repeats")));
         } else if (k == "pad") {
@@ -574,10 +578,13 @@ private:
             need = std::max(need, numel_of(s) / std::max(along, 1.0) * numel_of(dims(1)));
         } else if (k == "mm") {
             need = std::max(need, dim(0, 0) * dim(1, 1));
+            work = dim(0, 0) * dim(0, 1) * dim(1, 1);
         } else if (k == "bmm") {
             need = std::max(need, dim(0, 0) * dim(0, 1) * dim(1, 2));
+            work = dim(0, 0) * dim(0, 1) * dim(0, 2) * dim(1, 2);
         } else if (k == "linear") {
             need = std::max(need, numel_of(dims(0)) / std::max(1.0, dim(0, dims(0).size() - 1)) * dim(1, 0));
+            work = numel_of(dims(0)) * dim(1, 0);
         } else if (k == "expand" || k == "view") {
             need = std::max(need, product(ints(k == "view" ? "shape" : "sizes")));
         } else if (k == "embedding") {
@@ -599,12 +606,14 @@ private:
             if (k == "conv2d") {
                 const double cells = dim(1, 1) * dim(1, 2) * dim(1, 3);
                 need = std::max(need, N * std::max(dim(1, 0), cells) * area);
+                work = N * dim(1, 0) * area * cells;
             } else if (k == "conv_transpose2d") {
                 const double grow = std::max(product(ints("stride")), 1.0) * product(ints("dilation"));
                 const double spatial = (dim(0, 2) + dim(1, 2) + pad) * (dim(0, 3) + dim(1, 3) + pad) * grow +
                                        sum_of(ints("output_padding")) * (dim(0, 2) + dim(0, 3) + pad) * grow;
                 need = std::max(need, N * dim(1, 1) * std::max(1.0, static_cast<double>(node.has("groups") ? node.i("groups") : 1)) *
                                           dim(1, 2) * dim(1, 3) * spatial);
+                work = numel_of(dims(0)) * dim(1, 1) * dim(1, 2) * dim(1, 3);
             } else if (k == "unfold") {
                 need = std::max(need, N * C * product(ints("kernel_size")) * area);
             } else if (k == "fold") {
@@ -613,11 +622,18 @@ private:
                 need = std::max(need, N * C * product(ints("output_size")));
             } else {
                 need = std::max(need, N * C * area);
+                work = need * product(ints("kernel"));
             }
         } else if (k == "gru" || k == "lstm" || k == "rnn") {
             const double hidden = node.has("hidden_size") ? static_cast<double>(std::abs(node.i("hidden_size"))) : 1.0;
+            const double layers = node.has("num_layers") ? static_cast<double>(std::abs(node.i("num_layers"))) : 1.0;
             need = std::max(need, numel_of(dims(0)) / std::max(1.0, dim(0, 2)) * std::max(hidden, 1.0) * 8);
+            work = numel_of(dims(0)) / std::max(1.0, dim(0, 2)) * (dim(0, 2) + hidden) * hidden * 8 * layers;
         }
+        work_ += std::max(work, need);
+        if (work_ > static_cast<double>(max_operations_))
+            fail(fmt::format("(as '{}', inputs {}) takes the import's dry run past {} operations "
+                             "(ImportOptions::max_operations)", k, input_shapes(args), max_operations_));
         if (need > static_cast<double>(max_elements_))
             fail(fmt::format("(as '{}', inputs {}) would make a tensor of about {:.3g} elements, more than "
                              "ImportOptions::max_elements ({})", k, input_shapes(args), need, max_elements_));
@@ -1636,6 +1652,8 @@ private:
     OnnxModel m_;
     std::string source_;
     std::int64_t max_elements_;
+    std::int64_t max_operations_;
+    double work_ = 0;  // the dry run's operations so far
     Graph graph_;
     std::map<std::string, Slot> slots_;
     std::set<std::string> names_;
@@ -1681,7 +1699,9 @@ bool detail::saved_arity(std::string_view kind, std::int64_t layers, std::int64_
 }
 
 jit::Graph from_onnx(std::string_view bytes, const std::string& source, const ImportOptions& options) {
-    TG_CHECK(options.max_elements > 0, "onnx import", "ImportOptions::max_elements must be positive, got {}", options.max_elements);
+    TG_CHECK(options.max_elements > 0 && options.max_operations > 0, "onnx import",
+             "ImportOptions::max_elements and max_operations must be positive, got {} and {}", options.max_elements,
+             options.max_operations);
     return Importer(parse_model(bytes, source, options.max_elements), source, options).build();
 }
 

@@ -4,7 +4,8 @@
 # chain / Flatten / Gemm / LogSoftmax), a GRU classifier and a 2-layer bidirectional LSTM with
 # torch.onnx.export (opset 17, dynamic batch) and seeded random weights, and writes an input
 # and torch's output; test/onnx_import_torch loads each .onnx with tg::onnx::load, runs it at
-# that (other) batch size and requires max|tapegrad - torch| <= 1e-5 * max|torch|.
+# that (other) batch size and requires max|tapegrad - torch| <= 1e-5 * max|torch|, and the same
+# after exporting the imported graph with tapegrad's exporter and importing that.
 # Skips (exit 0) only when /usr/bin/python3 cannot import torch (tools/check installs
 # python3-torch).
 set -euo pipefail
