@@ -24,7 +24,7 @@ struct CommonFlags {
     int epochs = 1;
     std::int64_t batch_size = 128;
     std::uint64_t seed = 0;
-    std::string logdir;
+    std::string logdir{};
     int workers = 0;
 };
 

@@ -47,17 +47,17 @@ using Attribute = std::variant<std::int64_t, double, std::vector<std::int64_t>, 
 // output. `shape` is the traced shape; with `dynamic_batch` its first dim is the batch
 // (None in TF-1, a named dim in ONNX) and may differ at run time.
 struct Value {
-    std::string name;
-    Shape shape;
+    std::string name{};
+    Shape shape{};
     Dtype dtype = kFloat32;
     bool dynamic_batch = false;
 };
 
 struct Node {
-    std::string kind;  // the op's name: "conv2d", "add", "gru", ...
-    std::vector<std::pair<std::string, Attribute>> attributes;
-    std::vector<int> inputs;   // value ids; -1 = an absent optional input (no bias)
-    std::vector<int> outputs;  // value ids
+    std::string kind{};  // the op's name: "conv2d", "add", "gru", ...
+    std::vector<std::pair<std::string, Attribute>> attributes{};
+    std::vector<int> inputs{};   // value ids; -1 = an absent optional input (no bias)
+    std::vector<int> outputs{};  // value ids
 
     bool has(const std::string& name) const;
     // Typed attribute reads; a missing or mistyped attribute throws naming the node.
@@ -146,14 +146,16 @@ private:
 
 std::ostream& operator<<(std::ostream& os, const Graph& graph);
 
+// Every member of these aggregates has an initializer ({} at least), so designated
+// initializers such as {.dynamic_batch = true} compile cleanly under -Wextra.
 struct TraceOptions {
-    std::vector<std::string> input_names;   // default "input", "input_1", ...
-    std::vector<std::string> output_names;  // default "output", "output_1", ...
+    std::vector<std::string> input_names{};   // default "input", "input_1", ...
+    std::vector<std::string> output_names{};  // default "output", "output_1", ...
     // The inputs' first dim is the batch: TF-1's shape=[None, 784].
     bool dynamic_batch = false;
     // Names for tensors the function reads that are not inputs (its weights); others
     // become constants named "const_N".
-    NamedTensors parameters;
+    NamedTensors parameters{};
 };
 
 using TracedFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
