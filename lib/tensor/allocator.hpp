@@ -36,8 +36,8 @@ private:
     BlockSource* previous_;
 };
 
-// Blocks acquire_block has taken from the system or the cache since the process started,
-// on every thread (not those a BlockSource gave): tests assert a planned run takes none.
+// Blocks acquire_block has taken from the system or the cache on the calling thread since
+// it started (not those a BlockSource gave): tests assert a planned run takes none.
 std::uint64_t block_acquisitions();
 
 // Bytes held in the cache now (for tests and tools).
