@@ -43,7 +43,11 @@ std::vector<Case> example_models() {
     return cases;
 }
 
-jit::Graph traced(Case& c) { return jit::trace(*c.model, c.example, {.dynamic_batch = true}); }
+jit::Graph traced(Case& c) {
+    jit::TraceOptions options;
+    options.dynamic_batch = true;
+    return jit::trace(*c.model, c.example, options);
+}
 
 std::vector<std::string> names_of(const jit::Graph& g, const std::vector<int>& ids) {
     std::vector<std::string> names;
@@ -301,9 +305,15 @@ TEST_CASE("onnx import: malformed files throw tg::Error naming the problem") {
         onnx::ImportOptions little_work;
         little_work.max_operations = 1000;  // the Gemm of a (2, 3) by (3, 2) fits, 100 of them do not
         std::vector<ProtoWriter> chain;
-        for (int k = 0; k < 100; ++k)
-            chain.push_back(node("Gemm", {k == 0 ? "x" : "h" + std::to_string(k - 1), "W"}, {k == 99 ? "y" : "h" + std::to_string(k)},
-                                 {attr_int("transB", 1)}));
+        std::vector<std::string> names{"x"};
+        for (int k = 0; k < 99; ++k) {
+            std::string name = "h";
+            name += std::to_string(k);
+            names.push_back(name);
+        }
+        names.push_back("y");
+        for (std::size_t k = 0; k + 1 < names.size(); ++k)
+            chain.push_back(node("Gemm", {names[k], "W"}, {names[k + 1]}, {attr_int("transB", 1)}));
         REQUIRE_TG_ERROR(onnx::from_onnx(model(chain, {initializer("W", zeros({3, 3}))}, x_in, y_out), "chain", little_work),
                          "max_operations");
         CHECK_NOTHROW(onnx::from_onnx(small_model(), "small", little_work));

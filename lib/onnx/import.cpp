@@ -40,179 +40,19 @@ namespace tg::onnx {
 
 namespace {
 
-using detail::ProtoReader;
+using detail::OnnxAttr;
+using detail::OnnxModel;
+using detail::OnnxNode;
+using detail::OnnxValueInfo;
+using detail::attr_type_name;
 using jit::Attribute;
 using jit::Graph;
 
-constexpr std::string_view kTapegradDomain = "ai.tapegrad";
+using detail::kTapegradDomain;
+using namespace detail::attr_type;
 // Attribute integers beyond this are refused: sizes, strides and pads stay far from
 // int64 overflow in the ops' own arithmetic (products of two of them fit).
 constexpr std::int64_t kMaxAttributeInt = std::int64_t{1} << 31;
-
-// ---- the parsed model ---------------------------------------------------------------------
-
-// AttributeProto.AttributeType
-enum AttrType : std::int64_t { kFloat = 1, kInt = 2, kString = 3, kTensor = 4, kGraph = 5, kFloats = 6, kInts = 7, kStrings = 8 };
-
-struct OnnxAttr {
-    std::string name;
-    std::int64_t type = 0;
-    float f = 0;
-    std::int64_t i = 0;
-    std::string s;
-    Tensor t;
-    std::vector<float> floats;
-    std::vector<std::int64_t> ints;
-    std::vector<std::string> strings;
-};
-
-struct OnnxNode {
-    std::size_t index = 0;
-    std::string op_type, domain, name;
-    std::vector<std::string> inputs, outputs;
-    std::vector<OnnxAttr> attrs;
-};
-
-struct OnnxValueInfo {
-    std::string name;
-    std::int64_t elem_type = 0;
-    bool has_shape = false;
-    std::vector<std::int64_t> dims;  // -1: symbolic (dim_param) or unknown
-};
-
-struct OnnxModel {
-    std::map<std::string, std::int64_t> opsets;  // domain -> version ("" is ai.onnx)
-    bool has_graph = false;
-    std::string graph_name;
-    std::vector<OnnxNode> nodes;
-    std::vector<detail::NamedTensor> initializers;
-    std::vector<OnnxValueInfo> inputs, outputs;
-};
-
-std::string attr_type_name(std::int64_t type) {
-    static const char* const names[] = {"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS", "STRINGS"};
-    if (type >= 0 && type < static_cast<std::int64_t>(std::size(names))) return names[type];
-    return fmt::format("type {}", type);
-}
-
-OnnxAttr read_attribute(std::string_view bytes, const std::string& context, std::int64_t max_elements) {
-    ProtoReader r(bytes, context);
-    OnnxAttr a;
-    while (r.next()) {
-        switch (r.field()) {
-            case 1: a.name = std::string(r.bytes()); break;
-            case 2: a.f = r.float32(); break;
-            case 3: a.i = r.int64(); break;
-            case 4: a.s = std::string(r.bytes()); break;
-            case 5: a.t = detail::read_tensor(r.bytes(), context + " tensor", max_elements).tensor; break;
-            case 7: r.floats(a.floats); break;
-            case 8: r.ints(a.ints); break;
-            case 9: a.strings.emplace_back(r.bytes()); break;
-            case 20: a.type = r.int64(); break;
-            default: break;  // g, graphs, sparse tensors, doc strings: skipped unread
-        }
-    }
-    if (a.type == kTensor && !a.t.defined()) r.fail(fmt::format("attribute '{}' is a TENSOR without a tensor", a.name));
-    return a;
-}
-
-OnnxValueInfo read_value_info(std::string_view bytes, const std::string& context) {
-    OnnxValueInfo v;
-    ProtoReader r(bytes, context);
-    bool tensor_type = false, other_type = false;
-    while (r.next()) {
-        if (r.field() == 1) {
-            v.name = std::string(r.bytes());
-        } else if (r.field() == 2) {  // TypeProto
-            ProtoReader type(r.bytes(), context + " type");
-            while (type.next()) {
-                if (type.field() != 1) {
-                    other_type = other_type || type.field() == 4 || type.field() == 5 || type.field() == 9;
-                    continue;
-                }
-                tensor_type = true;
-                ProtoReader tensor(type.bytes(), context + " tensor_type");
-                while (tensor.next()) {
-                    if (tensor.field() == 1) {
-                        v.elem_type = tensor.int64();
-                    } else if (tensor.field() == 2) {
-                        v.has_shape = true;
-                        ProtoReader shape(tensor.bytes(), context + " shape");
-                        while (shape.next()) {
-                            if (shape.field() != 1) continue;
-                            ProtoReader dim(shape.bytes(), context + " dim");
-                            std::int64_t value = -1;
-                            while (dim.next())
-                                if (dim.field() == 1) value = dim.int64();
-                            if (value < -1) dim.fail(fmt::format("negative dim {}", value));
-                            v.dims.push_back(value);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if (other_type || (!tensor_type && !v.name.empty()))
-        r.fail(fmt::format("'{}' is not a tensor (sequences, maps and optionals are not imported)", v.name));
-    return v;
-}
-
-OnnxModel parse_model(std::string_view bytes, const std::string& source, std::int64_t max_elements) {
-    OnnxModel m;
-    const std::string where = "onnx import: " + source;
-    ProtoReader model(bytes, where + ": ModelProto");
-    std::string_view graph_bytes;
-    while (model.next()) {
-        if (model.field() == 7) {
-            graph_bytes = model.bytes();
-            m.has_graph = true;
-        } else if (model.field() == 8) {
-            ProtoReader opset(model.bytes(), where + ": opset_import");
-            std::string domain;
-            std::int64_t version = 0;
-            while (opset.next()) {
-                if (opset.field() == 1) domain = std::string(opset.bytes());
-                else if (opset.field() == 2) version = opset.int64();
-            }
-            m.opsets[domain == "ai.onnx" ? std::string() : domain] = version;
-        }
-    }
-    if (!m.has_graph) throw Error(where + ": not an ONNX model (no graph in the ModelProto)");
-    ProtoReader graph(graph_bytes, where + ": graph");
-    while (graph.next()) {
-        switch (graph.field()) {
-            case 1: {
-                OnnxNode n;
-                n.index = m.nodes.size();
-                const std::string context = fmt::format("{}: node {}", where, n.index);
-                ProtoReader node(graph.bytes(), context);
-                while (node.next()) {
-                    switch (node.field()) {
-                        case 1: n.inputs.emplace_back(node.bytes()); break;
-                        case 2: n.outputs.emplace_back(node.bytes()); break;
-                        case 3: n.name = std::string(node.bytes()); break;
-                        case 4: n.op_type = std::string(node.bytes()); break;
-                        case 5: n.attrs.push_back(read_attribute(node.bytes(), context + " attribute", max_elements)); break;
-                        case 7: n.domain = std::string(node.bytes()); break;
-                        default: break;
-                    }
-                }
-                m.nodes.push_back(std::move(n));
-                break;
-            }
-            case 2: m.graph_name = std::string(graph.bytes()); break;
-            case 5:
-                m.initializers.push_back(detail::read_tensor(
-                    graph.bytes(), fmt::format("{}: initializer {}", where, m.initializers.size()), max_elements));
-                break;
-            case 15: graph.fail("sparse initializers are not imported");
-            case 11: m.inputs.push_back(read_value_info(graph.bytes(), where + ": graph input")); break;
-            case 12: m.outputs.push_back(read_value_info(graph.bytes(), where + ": graph output")); break;
-            default: break;
-        }
-    }
-    return m;
-}
 
 // ---- building the graph -------------------------------------------------------------------
 
@@ -1137,7 +977,6 @@ private:
             for (std::size_t k = 0; k < axes.size(); ++k) {
                 const auto d = static_cast<std::size_t>(wrap_axis(axes[k], dims.size()));
                 if (dims[d].batch) fail("slices the batch dim of a ConstantOfShape");
-                const std::int64_t size = dims[d].value;
                 const auto [b, e] = slice_range(starts[k], ends[k], dims[d].value);
                 dims[d].value = e - b;
             }
@@ -1702,7 +1541,7 @@ jit::Graph from_onnx(std::string_view bytes, const std::string& source, const Im
     TG_CHECK(options.max_elements > 0 && options.max_operations > 0, "onnx import",
              "ImportOptions::max_elements and max_operations must be positive, got {} and {}", options.max_elements,
              options.max_operations);
-    return Importer(parse_model(bytes, source, options.max_elements), source, options).build();
+    return Importer(detail::parse_model(bytes, source, options.max_elements), source, options).build();
 }
 
 jit::Graph load(const std::string& path, const ImportOptions& options) {

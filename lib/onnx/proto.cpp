@@ -152,4 +152,138 @@ NamedTensor read_tensor(std::string_view bytes, const std::string& context, std:
     return {name, t};
 }
 
+// ---- ModelProto ----
+
+std::string attr_type_name(std::int64_t type) {
+    static const char* const names[] = {"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS", "STRINGS"};
+    if (type >= 0 && type < static_cast<std::int64_t>(std::size(names))) return names[type];
+    return fmt::format("type {}", type);
+}
+
+namespace {
+
+using namespace attr_type;
+
+OnnxAttr read_attribute(std::string_view bytes, const std::string& context, std::int64_t max_elements) {
+    ProtoReader r(bytes, context);
+    OnnxAttr a;
+    while (r.next()) {
+        switch (r.field()) {
+            case 1: a.name = std::string(r.bytes()); break;
+            case 2: a.f = r.float32(); break;
+            case 3: a.i = r.int64(); break;
+            case 4: a.s = std::string(r.bytes()); break;
+            case 5: a.t = read_tensor(r.bytes(), context + " tensor", max_elements).tensor; break;
+            case 7: r.floats(a.floats); break;
+            case 8: r.ints(a.ints); break;
+            case 9: a.strings.emplace_back(r.bytes()); break;
+            case 20: a.type = r.int64(); break;
+            default: break;  // g, graphs, sparse tensors, doc strings: skipped unread
+        }
+    }
+    if (a.type == kTensor && !a.t.defined()) r.fail(fmt::format("attribute '{}' is a TENSOR without a tensor", a.name));
+    return a;
+}
+
+OnnxValueInfo read_value_info(std::string_view bytes, const std::string& context) {
+    OnnxValueInfo v;
+    ProtoReader r(bytes, context);
+    bool tensor_type = false, other_type = false;
+    while (r.next()) {
+        if (r.field() == 1) {
+            v.name = std::string(r.bytes());
+        } else if (r.field() == 2) {  // TypeProto
+            ProtoReader type(r.bytes(), context + " type");
+            while (type.next()) {
+                if (type.field() != 1) {
+                    other_type = other_type || type.field() == 4 || type.field() == 5 || type.field() == 9;
+                    continue;
+                }
+                tensor_type = true;
+                ProtoReader tensor(type.bytes(), context + " tensor_type");
+                while (tensor.next()) {
+                    if (tensor.field() == 1) {
+                        v.elem_type = tensor.int64();
+                    } else if (tensor.field() == 2) {
+                        v.has_shape = true;
+                        ProtoReader shape(tensor.bytes(), context + " shape");
+                        while (shape.next()) {
+                            if (shape.field() != 1) continue;
+                            ProtoReader dim(shape.bytes(), context + " dim");
+                            std::int64_t value = -1;
+                            while (dim.next())
+                                if (dim.field() == 1) value = dim.int64();
+                            if (value < -1) dim.fail(fmt::format("negative dim {}", value));
+                            v.dims.push_back(value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (other_type || (!tensor_type && !v.name.empty()))
+        r.fail(fmt::format("'{}' is not a tensor (sequences, maps and optionals are not imported)", v.name));
+    return v;
+}
+
+}  // namespace
+
+OnnxModel parse_model(std::string_view bytes, const std::string& source, std::int64_t max_elements) {
+    OnnxModel m;
+    const std::string where = "onnx import: " + source;
+    ProtoReader model(bytes, where + ": ModelProto");
+    std::string_view graph_bytes;
+    bool has_graph = false;
+    while (model.next()) {
+        if (model.field() == 7) {
+            graph_bytes = model.bytes();
+            has_graph = true;
+        } else if (model.field() == 8) {
+            ProtoReader opset(model.bytes(), where + ": opset_import");
+            std::string domain;
+            std::int64_t version = 0;
+            while (opset.next()) {
+                if (opset.field() == 1) domain = std::string(opset.bytes());
+                else if (opset.field() == 2) version = opset.int64();
+            }
+            m.opsets[domain == "ai.onnx" ? std::string() : domain] = version;
+        }
+    }
+    if (!has_graph) throw Error(where + ": not an ONNX model (no graph in the ModelProto)");
+    ProtoReader graph(graph_bytes, where + ": graph");
+    while (graph.next()) {
+        switch (graph.field()) {
+            case 1: {
+                OnnxNode n;
+                n.index = m.nodes.size();
+                const std::string context = fmt::format("{}: node {}", where, n.index);
+                ProtoReader node(graph.bytes(), context);
+                while (node.next()) {
+                    switch (node.field()) {
+                        case 1: n.inputs.emplace_back(node.bytes()); break;
+                        case 2: n.outputs.emplace_back(node.bytes()); break;
+                        case 3: n.name = std::string(node.bytes()); break;
+                        case 4: n.op_type = std::string(node.bytes()); break;
+                        case 5: n.attrs.push_back(read_attribute(node.bytes(), context + " attribute", max_elements)); break;
+                        case 7: n.domain = std::string(node.bytes()); break;
+                        default: break;
+                    }
+                }
+                m.nodes.push_back(std::move(n));
+                break;
+            }
+            case 2: m.graph_name = std::string(graph.bytes()); break;
+            case 5:
+                m.initializers.push_back(detail::read_tensor(
+                    graph.bytes(), fmt::format("{}: initializer {}", where, m.initializers.size()), max_elements));
+                break;
+            case 15: graph.fail("sparse initializers are not imported");
+            case 11: m.inputs.push_back(read_value_info(graph.bytes(), where + ": graph input")); break;
+            case 12: m.outputs.push_back(read_value_info(graph.bytes(), where + ": graph output")); break;
+            default: break;
+        }
+    }
+    return m;
+}
+
 }  // namespace tg::onnx::detail

@@ -1,11 +1,14 @@
-// The ONNX messages more than one file writes or reads: TensorProto (initializers, tensor
-// attributes) and ValueInfoProto (graph inputs and outputs), with onnx.proto's field
-// numbers, and the dtype codes. Internal to lib/onnx.
+// The ONNX messages to and from bytes, with onnx.proto's field numbers: TensorProto
+// (initializers, tensor attributes) and ValueInfoProto (graph inputs and outputs) both ways,
+// the dtype codes, and a whole ModelProto read into plain structs (import.cpp maps those to
+// a jit::Graph). Internal to lib/onnx.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <map>
 #include <string_view>
+#include <vector>
 
 #include "io/protobuf.hpp"
 #include "tapegrad/jit.hpp"
@@ -35,5 +38,53 @@ struct NamedTensor {
     Tensor tensor;
 };
 NamedTensor read_tensor(std::string_view bytes, const std::string& context, std::int64_t max_elements);
+
+// The domain of tapegrad's own ops in saved graphs (onnx::save).
+inline constexpr std::string_view kTapegradDomain = "ai.tapegrad";
+
+// AttributeProto.AttributeType
+namespace attr_type {
+enum AttrType : std::int64_t { kFloat = 1, kInt = 2, kString = 3, kTensor = 4, kGraph = 5, kFloats = 6, kInts = 7, kStrings = 8 };
+}
+std::string attr_type_name(std::int64_t type);  // "INTS", ... for error messages
+
+// A ModelProto's graph as read: what import needs of it, nothing interpreted yet.
+struct OnnxAttr {
+    std::string name;
+    std::int64_t type = 0;
+    float f = 0;
+    std::int64_t i = 0;
+    std::string s;
+    Tensor t;
+    std::vector<float> floats;
+    std::vector<std::int64_t> ints;
+    std::vector<std::string> strings;
+};
+
+struct OnnxNode {
+    std::size_t index = 0;  // its position in the graph, for error messages
+    std::string op_type, domain, name;
+    std::vector<std::string> inputs, outputs;
+    std::vector<OnnxAttr> attrs;
+};
+
+struct OnnxValueInfo {
+    std::string name;
+    std::int64_t elem_type = 0;
+    bool has_shape = false;
+    std::vector<std::int64_t> dims;  // -1: symbolic (dim_param) or unknown
+};
+
+struct OnnxModel {
+    std::map<std::string, std::int64_t> opsets;  // domain -> version ("" is ai.onnx)
+    std::string graph_name;
+    std::vector<OnnxNode> nodes;
+    std::vector<NamedTensor> initializers;
+    std::vector<OnnxValueInfo> inputs, outputs;
+};
+
+// Reads a ModelProto; malformed bytes throw "onnx import: <source>: <message>: ...".
+// Tensors are limited to `max_elements` each.
+OnnxModel parse_model(std::string_view bytes, const std::string& source, std::int64_t max_elements);
 
 }  // namespace tg::onnx::detail

@@ -17,14 +17,12 @@ namespace tg::onnx {
 namespace {
 
 using detail::ProtoWriter;
-
-// AttributeProto.AttributeType
-enum AttrType : std::uint64_t { kInt = 2, kString = 3, kTensor = 4, kInts = 7 };
+using namespace detail::attr_type;
 
 ProtoWriter attribute(const std::string& name, const jit::Attribute& value) {
     ProtoWriter a;  // AttributeProto: name = 1, i = 3, s = 4, t = 5, ints = 8, type = 20
     a.bytes_field(1, name);
-    AttrType type = kInt;
+    std::int64_t type = kInt;
     if (const auto* i = std::get_if<std::int64_t>(&value)) {
         a.int_field(3, *i);
     } else if (const auto* f = std::get_if<double>(&value)) {
@@ -37,7 +35,7 @@ ProtoWriter attribute(const std::string& name, const jit::Attribute& value) {
         a.bytes_field(4, std::get<std::string>(value));
         type = kString;
     }
-    a.uint_field(20, type);
+    a.int_field(20, type);
     return a;
 }
 
@@ -54,7 +52,7 @@ std::string to_saved_graph(const jit::Graph& graph, const std::string& graph_nam
         n.bytes_field(3, node.outputs.empty() ? node.kind : name(node.outputs[0]));
         n.bytes_field(4, node.kind);
         for (const auto& [key, value] : node.attributes) n.message_field(5, attribute(key, value));
-        n.bytes_field(7, "ai.tapegrad");
+        n.bytes_field(7, detail::kTapegradDomain);
         g.message_field(1, n);
     }
     g.bytes_field(2, graph_name);
@@ -66,7 +64,7 @@ std::string to_saved_graph(const jit::Graph& graph, const std::string& graph_nam
     model.bytes_field(2, "tapegrad");
     model.bytes_field(3, "0.1");
     model.message_field(7, g);
-    for (const auto& [domain, version] : {std::pair<const char*, std::int64_t>{"", kOpsetVersion}, {"ai.tapegrad", 1}}) {
+    for (const auto& [domain, version] : {std::pair<std::string_view, std::int64_t>{"", kOpsetVersion}, {detail::kTapegradDomain, 1}}) {
         ProtoWriter opset;
         opset.bytes_field(1, domain);
         opset.int_field(2, version);
