@@ -205,4 +205,29 @@ TEST_CASE("jit executor: the arena places blocks by liveness") {
     std::vector<PlannedBlock> gap = {{4096, 0, 2, 0}, {1024, 0, 0, 0}, {1024, 1, 1, 0}, {2048, 0, 2, 0}};
     CHECK(jit::detail::assign_offsets(gap) == 4096 + 2048 + 1024);
     CHECK(gap[1].offset == gap[2].offset);
+
+    // The arena hands the blocks out in the recorded order and sizes; anything else
+    // diverges it, and from then on it declines (the allocator serves).
+    jit::detail::Arena arena;
+    arena.lay_out({{1000, 0, 1, 0}, {500, 1, 1, 0}, {1000, 1, 2, -1}});
+    void* first = arena.take(1000);
+    CHECK(first != nullptr);
+    CHECK(arena.holds(first));
+    arena.end_step(0);
+    CHECK(!arena.diverged());
+    CHECK(arena.take(500) != nullptr);
+    CHECK(arena.take(1000) == nullptr);  // planned out of the arena (a fetched value)
+    arena.end_step(1);
+    CHECK(!arena.diverged());
+    arena.rewind();
+    CHECK(arena.take(1000) == first);
+    arena.end_step(0);
+    CHECK(arena.take(400) == nullptr);  // not the size recorded here
+    CHECK(arena.diverged());
+    CHECK(arena.take(1000) == nullptr);
+    arena.rewind();
+    CHECK(arena.take(1000) == first);
+    arena.end_step(0);
+    arena.end_step(1);  // step 1 took fewer blocks than recorded
+    CHECK(arena.diverged());
 }

@@ -33,6 +33,7 @@ struct ExecutionPlan {
     // The key: names as the caller gave them (a later run finds its plan without looking a
     // name up in the graph), the feeds' shapes, dtypes and contiguity, the thread count
     // (ops may allocate by it).
+    bool all_outputs = false;  // run(feeds): the graph's outputs, whatever their names
     std::vector<std::string> fetch_names, fed_names;
     std::vector<Shape> fed_shapes;
     std::vector<Dtype> fed_dtypes;
@@ -149,8 +150,10 @@ std::unique_ptr<ExecutionPlan> make_plan(const Graph& g, std::vector<int> fetch_
     return plan;
 }
 
-bool matches(const ExecutionPlan& plan, const Feeds& feeds, const std::vector<std::string>& fetches, int threads) {
-    if (plan.threads != threads || plan.fetch_names != fetches || plan.fed_names.size() != feeds.size()) return false;
+bool matches(const ExecutionPlan& plan, const Feeds& feeds, const std::vector<std::string>* fetches, int threads) {
+    if (plan.threads != threads || plan.all_outputs != (fetches == nullptr) || plan.fed_names.size() != feeds.size() ||
+        (fetches != nullptr && plan.fetch_names != *fetches))
+        return false;
     std::size_t k = 0;
     for (const auto& [name, t] : feeds) {
         if (plan.fed_names[k] != name || !t.defined() || plan.fed_shapes[k] != t.sizes() || plan.fed_dtypes[k] != t.dtype() ||
@@ -162,7 +165,8 @@ bool matches(const ExecutionPlan& plan, const Feeds& feeds, const std::vector<st
 }
 
 // Checks the feeds against their values and makes the plan for them.
-std::unique_ptr<ExecutionPlan> plan_for(const Graph& g, const Feeds& feeds, const std::vector<std::string>& fetches, int threads) {
+std::unique_ptr<ExecutionPlan> plan_for(const Graph& g, const Feeds& feeds, const std::vector<std::string>* fetches,
+                                        int threads) {
     std::vector<int> fed_ids, fetch_ids;
     for (const auto& [name, tensor] : feeds) {
         const int id = g.find(name);
@@ -175,9 +179,12 @@ std::unique_ptr<ExecutionPlan> plan_for(const Graph& g, const Feeds& feeds, cons
                  shape_text(v));
         fed_ids.push_back(id);
     }
-    for (const auto& name : fetches) fetch_ids.push_back(g.find(name));
+    if (fetches == nullptr) fetch_ids = g.outputs();
+    else
+        for (const auto& name : *fetches) fetch_ids.push_back(g.find(name));
     auto plan = make_plan(g, std::move(fetch_ids), std::move(fed_ids));
-    plan->fetch_names = fetches;
+    plan->all_outputs = fetches == nullptr;
+    if (fetches != nullptr) plan->fetch_names = *fetches;
     for (const auto& [name, t] : feeds) {
         plan->fed_names.push_back(name);
         plan->fed_shapes.push_back(t.sizes());
@@ -208,7 +215,7 @@ const void* storage_data(const Tensor& t) { return impl_of(t).storage()->data; }
 
 }  // namespace
 
-std::vector<Tensor> execute(const Graph& g, ExecutorState& state, const Feeds& feeds, const std::vector<std::string>& fetches) {
+std::vector<Tensor> execute(const Graph& g, ExecutorState& state, const Feeds& feeds, const std::vector<std::string>* fetches) {
     TG_CHECK(!tg::detail::active_tracer(), "jit", "Graph::run inside trace() is not traceable");
     const std::size_t V = g.values().size();
     ExecutionPlan* plan = nullptr;

@@ -23,8 +23,9 @@ struct ExecutorState {
     std::atomic<std::size_t> last_run_nodes{0};
 };
 
+// fetches null: the graph's outputs.
 std::vector<Tensor> execute(const Graph& graph, ExecutorState& state, const Feeds& feeds,
-                            const std::vector<std::string>& fetches);
+                            const std::vector<std::string>* fetches);
 
 // The chains fused when every output is fetched and only the placeholders are fed (what
 // Graph::str and to_dot show).

@@ -113,14 +113,13 @@ void Graph::validate() const {
 }
 
 std::vector<Tensor> Graph::run(const Feeds& feeds) const {
-    std::vector<std::string> fetches;
-    for (int id : outputs_) fetches.push_back(values_[static_cast<std::size_t>(id)].name);
-    return run(feeds, fetches);
+    TG_CHECK(executor_ != nullptr, "jit", "run on a moved-from graph");
+    return detail::execute(*this, *executor_, feeds, nullptr);
 }
 
 std::vector<Tensor> Graph::run(const Feeds& feeds, const std::vector<std::string>& fetches) const {
     TG_CHECK(executor_ != nullptr, "jit", "run on a moved-from graph");
-    return detail::execute(*this, *executor_, feeds, fetches);
+    return detail::execute(*this, *executor_, feeds, &fetches);
 }
 
 std::size_t Graph::last_run_node_count() const {

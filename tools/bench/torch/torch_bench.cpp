@@ -56,16 +56,21 @@ void run_mlp(const bench::Options& o) {
     report_train_steps(o, warmup, reps, inner, net, opt, x, y);
 }
 
+// conv(1->32)-relu-pool-conv(32->64)-relu-pool-fc(3136->1024)-relu-fc(1024->10): `cnn` and `infer_cnn`.
+torch::nn::Sequential make_cnn() {
+    namespace nn = torch::nn;
+    return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(),
+                          nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+                          nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(),
+                          nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
+                          nn::Linear(64 * 7 * 7, 1024), nn::ReLU(), nn::Linear(1024, 10));
+}
+
 // (e) small CNN, batch 64, Adam.
 void run_cnn(const bench::Options& o) {
     const auto [reps, warmup, inner] = bench::runs_of(o, 10, 2, 1);
-    namespace nn = torch::nn;
 
-    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(),
-                       nn::MaxPool2d(nn::MaxPool2dOptions(2)),
-                       nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(),
-                       nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
-                       nn::Linear(64 * 7 * 7, 1024), nn::ReLU(), nn::Linear(1024, 10));
+    torch::nn::Sequential net = make_cnn();
     torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
     auto x = torch::randn({64, 1, 28, 28});
     auto y = torch::randint(0, 10, {64}, torch::kInt64);
@@ -156,12 +161,7 @@ void run_infer_mlp(const bench::Options& o) {
 
 void run_infer_cnn(const bench::Options& o) {
     const auto runs = bench::runs_of(o, 15, 2, -1);
-    namespace nn = torch::nn;
-    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(),
-                       nn::MaxPool2d(nn::MaxPool2dOptions(2)),
-                       nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(),
-                       nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
-                       nn::Linear(64 * 7 * 7, 1024), nn::ReLU(), nn::Linear(1024, 10));
+    torch::nn::Sequential net = make_cnn();
     net->eval();
     report_inference(o, net, {1, 28, 28}, runs.reps, runs.warmup, 50, 2);
 }
