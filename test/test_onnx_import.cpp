@@ -225,6 +225,33 @@ TEST_CASE("onnx import: a hand-written model runs as written") {
     CHECK_NOTHROW(g.find("W"));
 }
 
+TEST_CASE("ProtoReader: empty packed fields are no values (fuzz finding: a memcpy from null)") {
+    ProtoWriter w;
+    w.bytes_field(4, "");  // packed floats, zero bytes
+    w.bytes_field(10, "");  // packed doubles
+    w.bytes_field(7, "");  // packed varints
+    tg::summary::detail::ProtoReader r(w.bytes(), "test");
+    std::vector<float> floats;
+    std::vector<double> doubles;
+    std::vector<std::int64_t> ints;
+    REQUIRE(r.next());
+    r.floats(floats);
+    REQUIRE(r.next());
+    r.doubles(doubles);
+    REQUIRE(r.next());
+    r.ints(ints);
+    CHECK(!r.next());
+    CHECK(floats.empty());
+    CHECK(doubles.empty());
+    CHECK(ints.empty());
+    // The same inside a model: an empty float tensor given by float_data.
+    ProtoWriter empty;
+    empty.int_field(1, 0), empty.int_field(2, 1), empty.bytes_field(8, "nothing"), empty.bytes_field(4, "");
+    const jit::Graph g = onnx::from_onnx(model({node("Concat", {"x", "nothing"}, {"y"}, {attr_int("axis", 0)})}, {empty},
+                                               {value("x", {3})}, {value("y", {3})}));
+    check_close(g.run({{"x", from_vector(std::vector<float>{1, 2, 3})}})[0], std::vector<double>{1, 2, 3});
+}
+
 TEST_CASE("onnx import: malformed files throw tg::Error naming the problem") {
     const std::string good = small_model();
     SECTION("every truncation of a valid file throws tg::Error or loads, never anything else") {

@@ -173,6 +173,7 @@ void ProtoReader::append_fixed(std::vector<T>& out) {
     const std::string_view packed = bytes();
     if (packed.size() % sizeof(T) != 0)
         fail(fmt::format("field {}: {} bytes of packed {}-byte numbers", field_, packed.size(), sizeof(T)));
+    if (packed.empty()) return;  // (an empty vector's data() may be null: no memcpy from it)
     const std::size_t at = out.size();
     out.resize(at + packed.size() / sizeof(T));
     std::memcpy(out.data() + at, packed.data(), packed.size());  // little-endian, as the hosts we build for

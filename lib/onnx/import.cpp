@@ -122,6 +122,8 @@ public:
             for (const auto& o : n.outputs) names_.insert(o), producer_.emplace(o, &n);
             for (const auto& i : n.inputs) names_.insert(i);
         }
+        for (const auto& v : m_.inputs) names_.insert(v.name);
+        for (const auto& v : m_.outputs) names_.insert(v.name);
         for (auto& init : m_.initializers) {
             if (init.name.empty()) fail_model("an initializer has no name");
             define(init.name, "initializer").constant = init.tensor;
