@@ -24,7 +24,8 @@ namespace tg::jit::detail {
 namespace {
 
 // Elements per chunk: a chain's buffers of 4 kB each stay in L1 for chains of several nodes,
-// and a multiple of every vector width, so the vectorised maps split the data as eager does.
+// and a multiple of every vector width, so the vectorised maps split the data as eager does
+// (but where rows shorter than a chunk make it a multiple of the row).
 constexpr std::int64_t kChunk = 1024;
 
 const std::map<std::string, FusedOp, std::less<>>& fusable_kinds() {
@@ -68,29 +69,45 @@ bool fusable(const Graph& g, const Node& node) {
     return full;  // the output has the shape of an operand: no broadcast grows it
 }
 
-float apply_scalar(const FusedStep& s, float x, float y) {
-    switch (s.op) {
-        case FusedOp::Add: return s.param == 1.0 ? x + y : static_cast<float>(x + s.param * y);
-        case FusedOp::Sub: return static_cast<float>(x - s.param * y);
-        case FusedOp::Mul: return x * y;
-        case FusedOp::Div: return x / y;
-        case FusedOp::Neg: return -x;
-        case FusedOp::Relu: return x > 0 ? x : 0.0f;
-        case FusedOp::LeakyRelu: return x > 0 ? x : static_cast<float>(s.param) * x;
-        default: return x;
-    }
-}
-
-// out[0..n) = step(a, b), the vectorised maps as map_floating runs them on contiguous data.
+// out[0..n) = step(a, b): one loop per op (the switch outside it, so each vectorises),
+// and the vectorised maps as map_floating runs them on contiguous data.
 void apply(const FusedStep& s, const float* a, const float* b, float* out, std::int64_t n) {
-    const auto count = static_cast<std::size_t>(n);
-    std::array<std::size_t, 1> shape{count};
+    const double p = s.param;
     switch (s.op) {
+        case FusedOp::Add:
+            if (p == 1.0)
+                for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+            else
+                for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(a[i] + p * b[i]);
+            return;
+        case FusedOp::Sub:
+            for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(a[i] - p * b[i]);
+            return;
+        case FusedOp::Mul:
+            for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+            return;
+        case FusedOp::Div:
+            for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] / b[i];
+            return;
+        case FusedOp::Neg:
+            for (std::int64_t i = 0; i < n; ++i) out[i] = -a[i];
+            return;
+        case FusedOp::Relu:
+            for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] > 0 ? a[i] : 0.0f;
+            return;
+        case FusedOp::LeakyRelu: {
+            const auto slope = static_cast<float>(p);
+            for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] > 0 ? a[i] : slope * a[i];
+            return;
+        }
         case FusedOp::Sigmoid:
         case FusedOp::Tanh: {
 #ifndef __AVX2__  // a baseline build: the dispatched kernel, as eager's map_floating picks
-            tg::detail::simd_unary(s.op == FusedOp::Tanh ? tg::detail::SimdUnary::Tanh : tg::detail::SimdUnary::Sigmoid, a, out, n);
+            tg::detail::simd_unary(s.op == FusedOp::Tanh ? tg::detail::SimdUnary::Tanh : tg::detail::SimdUnary::Sigmoid, a,
+                                   out, n);
 #else
+            const auto count = static_cast<std::size_t>(n);
+            std::array<std::size_t, 1> shape{count};
             auto x = xt::adapt(a, count, xt::no_ownership(), shape);
             auto y = xt::adapt(out, count, xt::no_ownership(), shape);
             if (s.op == FusedOp::Tanh) xt::noalias(y) = xt::tanh(x);
@@ -98,24 +115,7 @@ void apply(const FusedStep& s, const float* a, const float* b, float* out, std::
 #endif
             return;
         }
-        case FusedOp::Add:
-            if (s.param == 1.0) {
-                for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
-                return;
-            }
-            break;
-        case FusedOp::Mul:
-            for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
-            return;
-        case FusedOp::Relu:
-            for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] > 0 ? a[i] : 0.0f;
-            return;
-        default: break;
     }
-    if (is_binary(s.op))
-        for (std::int64_t i = 0; i < n; ++i) out[i] = apply_scalar(s, a[i], b[i]);
-    else
-        for (std::int64_t i = 0; i < n; ++i) out[i] = apply_scalar(s, a[i], 0.0f);
 }
 
 }  // namespace
@@ -221,8 +221,14 @@ Tensor run_fused(const FusedGroup& group, const std::vector<Tensor>& externals) 
 
     Tensor out = make_tensor(shape, kFloat32);
     float* po = impl_of(out).data_as<float>();
-    // Chunk buffers: one per member but the last (which writes the output), one per
-    // scalar or row operand. Kept per thread: a planned run allocates nothing here.
+    // Chunks never cross a row end with a row operand: rows shorter than a chunk tile it
+    // the same way every time (filled once), longer ones are read in place.
+    bool rows = false;
+    for (std::size_t e = 0; e < E; ++e) rows = rows || kinds[e] == FusedInput::Row;
+    const bool tiled = rows && cols < kChunk;
+    const std::int64_t chunk = tiled ? kChunk / cols * cols : kChunk;
+    // Chunk buffers: one per member but the last (which writes the output), one per scalar
+    // or tiled row operand. Kept per thread: a planned run allocates nothing here.
     thread_local std::vector<float> scratch;
     const std::size_t need = (S + E) * static_cast<std::size_t>(kChunk);
     if (scratch.size() < need) scratch.resize(need);
@@ -231,25 +237,22 @@ Tensor run_fused(const FusedGroup& group, const std::vector<Tensor>& externals) 
     std::vector<const float*> base(E);
     for (std::size_t e = 0; e < E; ++e) {
         base[e] = impl_of(inputs[e]).data_as<float>();
-        if (kinds[e] == FusedInput::Scalar) std::fill_n(operand_buf + e * kChunk, kChunk, base[e][0]);
+        float* dst = operand_buf + e * kChunk;
+        if (kinds[e] == FusedInput::Scalar) std::fill_n(dst, chunk, base[e][0]);
+        if (kinds[e] == FusedInput::Row && tiled)
+            for (std::int64_t r = 0; r < chunk; r += cols) std::copy_n(base[e], cols, dst + r);
     }
-    for (std::int64_t c0 = 0; c0 < n; c0 += kChunk) {
-        const std::int64_t len = std::min(kChunk, n - c0);
+    std::int64_t len = 0;
+    for (std::int64_t c0 = 0; c0 < n; c0 += len) {
+        len = std::min(chunk, n - c0);
+        if (rows && !tiled) len = std::min(len, cols - c0 % cols);
         auto operand = [&](int k) -> const float* {
             if (k < 0) return member_buf + static_cast<std::size_t>(-k - 1) * kChunk;
             const auto e = static_cast<std::size_t>(k);
             if (kinds[e] == FusedInput::Full) return base[e] + c0;
+            if (kinds[e] == FusedInput::Row && !tiled) return base[e] + c0 % cols;
             return operand_buf + e * kChunk;
         };
-        for (std::size_t e = 0; e < E; ++e)
-            if (kinds[e] == FusedInput::Row) {
-                float* dst = operand_buf + e * kChunk;
-                std::int64_t j = c0 % cols;
-                for (std::int64_t i = 0; i < len; ++i) {
-                    dst[i] = base[e][j];
-                    if (++j == cols) j = 0;
-                }
-            }
         for (std::size_t k = 0; k < S; ++k) {
             const FusedStep& s = group.steps[k];
             float* dst = k + 1 == S ? po + c0 : member_buf + k * kChunk;

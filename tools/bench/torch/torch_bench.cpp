@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kLib = "libtorch";
 constexpr const char* kWorkloads =
-    "overhead logreg matmul mlp cnn lstm lstm_fused infer_mlp infer_cnn startup";
+    "overhead logreg matmul mlp cnn lstm lstm_fused infer_mlp infer_cnn infer_chain startup";
 
 // Extra key=value fields appended to every RESULT line.
 std::string extra_fields() {
@@ -166,6 +166,20 @@ void run_infer_cnn(const bench::Options& o) {
     report_inference(o, net, {1, 28, 28}, runs.reps, runs.warmup, 50, 2);
 }
 
+// The elementwise chain of tapegrad's infer_chain, eager (no C++ graph mode to fuse it).
+void run_infer_chain(const bench::Options& o) {
+    const auto runs = bench::runs_of(o, 30, 3, 50);
+    auto a = torch::randn({4096}), b = torch::randn({4096});
+    auto x = torch::randn({64, 4096}), y = torch::randn({64, 4096});
+    torch::Tensor sink;
+    auto s = bench::time_reps(runs.warmup, runs.reps, runs.inner, [&] {
+        c10::InferenceMode guard;
+        sink = torch::tanh(x * a + b) * 2.0 - y;
+    });
+    bench::report(kLib, o.workload, "eager_us", bench::scaled(s, 1e6), "us/chain (eager, InferenceMode)", extra_fields());
+    bench::report(kLib, o.workload, "graph_us", bench::scaled(s, 1e6), "us/chain (eager, InferenceMode)", extra_fields());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -189,6 +203,7 @@ int main(int argc, char** argv) {
     else if (w == "lstm_fused") run_lstm_fused(o);
     else if (w == "infer_mlp") run_infer_mlp(o);
     else if (w == "infer_cnn") run_infer_cnn(o);
+    else if (w == "infer_chain") run_infer_chain(o);
     else {
         std::fprintf(stderr, "unknown workload '%s'\n", w.c_str());
         bench::usage(argv[0], kWorkloads);
