@@ -14,7 +14,8 @@
 // model.eval() uses the running statistics and keeps every unit. Forgetting eval() before
 // the test pass is the classic pitfall; fit() and evaluate() switch the mode themselves.
 //
-//   fashion_mnist_cnn                          3 epochs, batches of 64, Adam 2e-3, cosine decay
+//   fashion_mnist_cnn                          10 epochs, batches of 64, Adam 2e-3, cosine decay,
+//                                              random horizontal flips (test accuracy ~0.928)
 //   fashion_mnist_cnn --save cnn.tgckpt        also write the parameters and BN statistics
 //   fashion_mnist_cnn --load cnn.tgckpt        only evaluate a saved model on the test set
 //   mpirun -np 2 fashion_mnist_cnn --distributed   data-parallel over MPI (batches of --batch-size per
@@ -98,7 +99,7 @@ void print_accuracy(double accuracy, std::int64_t n) {
 
 int main(int argc, char** argv) {
     CLI::App app{"2x(conv5x5-BN-ReLU-maxpool) + dense + dropout CNN on Fashion-MNIST"};
-    examples::CommonFlags flags{.epochs = 3, .batch_size = 64};
+    examples::CommonFlags flags{.epochs = 10, .batch_size = 64};
     std::int64_t train_size = 0;
     double lr = 2e-3;
     double dropout = 0.3;
@@ -153,7 +154,11 @@ int main(int argc, char** argv) {
         // Each process takes its shard of every epoch's permutation of (seed, epoch).
         if (distributed)
             train_options.sampler = tg::distributed::DistributedSampler(n_train, true, seed).sampler();
-        data::DataLoader train_loader(data::map(train_set, normalize), train_options);
+        // Mirrored images are as plausible as the originals (shirts, shoes and bags have no
+        // handedness): flipping half of each epoch's images at random is free extra data.
+        data::DataLoader train_loader(
+            data::map_seeded(train_set, {normalize, data::transforms::random_horizontal_flip(0.5)}, seed),
+            train_options);
         say("loaded %lld training and %lld test images in %.2f s\n", static_cast<long long>(n_train),
                     static_cast<long long>(test_set.size()), examples::seconds_since(load_start));
         if (!quiet) std::cout << model << '\n';
