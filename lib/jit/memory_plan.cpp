@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <new>
-#include <numeric>
 
 namespace tg::jit::detail {
 
@@ -20,7 +19,11 @@ std::size_t assign_offsets(std::vector<PlannedBlock>& blocks) {
     std::vector<std::size_t> order;
     for (std::size_t k = 0; k < blocks.size(); ++k)
         if (blocks[k].offset >= 0) order.push_back(k);
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return blocks[a].bytes > blocks[b].bytes; });
+    // Largest first; equal sizes in the order taken (std::sort with the index as tie-break:
+    // a deterministic layout, without stable_sort's temporary buffer).
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return blocks[a].bytes != blocks[b].bytes ? blocks[a].bytes > blocks[b].bytes : a < b;
+    });
     std::vector<std::size_t> placed;  // in order of offset
     std::size_t total = 0;
     for (std::size_t k : order) {
