@@ -303,6 +303,12 @@ TEST_CASE("onnx import: malformed files throw tg::Error naming the problem") {
         REQUIRE_TG_ERROR(onnx::from_onnx(model({node("Relu", {"x"}, {"y"}, {}, "com.example")}, {}, x_in, y_out)),
                          "domain 'com.example'");
         REQUIRE_TG_ERROR(onnx::from_onnx(model({node("Relu", {"x"}, {"y"})}, {}, x_in, y_out, 9)), "opset 9");
+        ProtoWriter linear_mode;
+        linear_mode.bytes_field(1, "mode"), linear_mode.bytes_field(4, "linear"), linear_mode.uint_field(20, 3);
+        REQUIRE_TG_ERROR(onnx::from_onnx(model({node("Resize", {"x", "", "scales"}, {"y"}, {linear_mode})},
+                                               {initializer("scales", from_vector(std::vector<float>{1, 1, 2, 2}))},
+                                               {value("x", {-1, 1, 4, 4})}, y_out)),
+                         "(Resize)", "mode 'linear'");
     }
     SECTION("use before definition, cycles, double definitions, undefined outputs") {
         REQUIRE_TG_ERROR(onnx::from_onnx(model({node("Relu", {"h"}, {"y"}), node("Relu", {"x"}, {"h"})}, {}, x_in, y_out)),

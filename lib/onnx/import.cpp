@@ -765,6 +765,8 @@ private:
                  {output(0)});
         } else if (op == "GRU" || op == "LSTM" || op == "RNN") {
             import_recurrent();
+        } else if (op == "Resize") {
+            import_resize();
         } else if (op == "ConstantOfShape") {
             import_constant_of_shape();
         } else if (op == "Pad") {
@@ -1090,6 +1092,41 @@ private:
         if (runs_ == 2 && !is_constant(input(0)) && (pads[0] != 0 || pads[rank] != 0)) fail("pads the batch dim");
         const double value = present(2) ? constant_scalar(2) : 0.0;
         emit("pad", {input(0)}, {{"pads", torch_pads}, {"mode", mode->second}, {"value", value}}, {output(0)});
+    }
+
+    // Nearest-neighbour Resize as PyTorch's nn.Upsample / F.interpolate(mode="nearest")
+    // export it (asymmetric coordinates, floor): libtorch's upsample_nearest2d, by scales
+    // (source = floor(out / scale)) or by sizes (source = out * in / size).
+    void import_resize() {
+        expect_inputs(1, 4), expect_one_output();
+        if (attr_s("mode", "nearest") != "nearest" || attr_s("coordinate_transformation_mode", "half_pixel") != "asymmetric" ||
+            attr_s("nearest_mode", "round_prefer_floor") != "floor")
+            fail(fmt::format("resizes with mode '{}', coordinates '{}', nearest_mode '{}'; import maps PyTorch's nearest "
+                             "upsampling (nearest, asymmetric, floor)", attr_s("mode", "nearest"),
+                             attr_s("coordinate_transformation_mode", "half_pixel"), attr_s("nearest_mode", "round_prefer_floor")));
+        const Shape x = shape_at(input(0), 0);
+        if (x.size() != 4) fail(fmt::format("resizes a tensor of shape {}; import maps (N, C, H, W)", x));
+        const Tensor scales = present(2) ? slot(input(2)).constant : Tensor();
+        if (present(2) && !scales.defined()) fail("has scales computed in the graph; import needs them constant");
+        if (scales.defined() && scales.numel() > 0) {
+            if (scales.numel() != 4) fail(fmt::format("has {} scales for a 4-D input", scales.numel()));
+            const std::vector<double> f = scales.to(kFloat64).contiguous().to_vector<double>();
+            if (f[0] != 1.0 || f[1] != 1.0 || !(f[2] > 0) || !(f[3] > 0) || !std::isfinite(f[2]) || !std::isfinite(f[3]))
+                fail(fmt::format("has scales [{}]; import maps positive scales of H and W only", fmt::join(f, ", ")));
+            const auto oh = static_cast<double>(x[2]) * f[2], ow = static_cast<double>(x[3]) * f[3];
+            if (oh * ow * static_cast<double>(x[1]) > static_cast<double>(max_elements_))
+                fail(fmt::format("resizes {} by [{}], beyond max_elements", x, fmt::join(f, ", ")));
+            return emit("upsample_nearest2d", {input(0)},
+                        {{"output_size", Ints{static_cast<std::int64_t>(std::floor(oh)), static_cast<std::int64_t>(std::floor(ow))}},
+                         {"scale_h", f[2]}, {"scale_w", f[3]}},
+                        {output(0)});
+        }
+        if (!present(3)) fail("has neither scales nor sizes");
+        const Ints sizes = constant_ints(3);
+        if (sizes.size() != 4 || sizes[1] != x[1] || (!(runs_ == 2 && !is_constant(input(0))) && sizes[0] != x[0]))
+            fail(fmt::format("resizes {} to sizes {}; import maps sizes that change H and W only", x, Shape(sizes)));
+        emit("upsample_nearest2d", {input(0)}, {{"output_size", Ints{sizes[2], sizes[3]}}, {"scale_h", 0.0}, {"scale_w", 0.0}},
+             {output(0)});
     }
 
     void import_constant_of_shape() {

@@ -10,7 +10,8 @@ Models: an MLP (Gemm with transB, BatchNormalization in eval with trained runnin
 statistics, Relu, Dropout gone in eval, Sigmoid); a CNN (Conv with its BatchNorm, which torch
 folds into the Conv's weights, Relu, MaxPool, then x.view(x.size(0), -1): the
 Shape -> Gather -> Unsqueeze -> Concat -> Reshape chain); a second CNN (strided Conv with
-padding, LeakyReLU, AvgPool, nn.Flatten, LogSoftmax); a GRU classifier (batch_first, its
+padding, LeakyReLU, AvgPool, nn.Flatten, LogSoftmax); a CNN with nn.Upsample (Resize, nearest);
+a GRU classifier (batch_first, its
 last hidden state) and a 2-layer bidirectional LSTM tagger (batch_first: import's dynamic
 batch is the first dim).
 """
@@ -48,6 +49,21 @@ class StridedCnn(nn.Module):
 
     def forward(self, x):
         return self.body(x)
+
+
+class UpsampleCnn(nn.Module):
+    """A small decoder-style net: pooled, then nn.Upsample (a nearest Resize) back."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(1, 4, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.mix = nn.Conv2d(4, 2, 3, padding=1)
+        self.fc = nn.Linear(2 * 28 * 28, 10)
+
+    def forward(self, x):
+        x = self.up(nn.functional.max_pool2d(torch.relu(self.down(x)), 2))
+        return self.fc(torch.flatten(torch.sigmoid(self.mix(x)), 1))
 
 
 class GruClassifier(nn.Module):
@@ -90,6 +106,7 @@ def main(out_dir):
         ("mlp", mlp, (1, 784), (5, 784)),
         ("cnn", cnn, (1, 1, 28, 28), (3, 1, 28, 28)),
         ("strided_cnn", StridedCnn(), (2, 1, 28, 28), (4, 1, 28, 28)),
+        ("upsample_cnn", UpsampleCnn(), (1, 1, 28, 28), (2, 1, 28, 28)),
         ("gru", GruClassifier(), (1, 28, 28), (6, 28, 28)),
         ("lstm", LstmTagger(), (2, 7, 12), (3, 7, 12)),
     ]

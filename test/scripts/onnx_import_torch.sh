@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# ONNX import checked against PyTorch: Debian's python3-torch exports an MLP, two CNNs
+# ONNX import checked against PyTorch: Debian's python3-torch exports an MLP, three CNNs
 # (Conv / BatchNorm in eval / Relu / MaxPool / AvgPool / the x.view(x.size(0), -1) shape
-# chain / Flatten / Gemm / LogSoftmax), a GRU classifier and a 2-layer bidirectional LSTM with
-# torch.onnx.export (opset 17, dynamic batch) and seeded random weights, and writes an input
+# chain / Flatten / Gemm / LogSoftmax / nn.Upsample as Resize), a GRU classifier and a 2-layer
+# bidirectional LSTM with torch.onnx.export (opset 17, dynamic batch) and seeded random
+# weights, and writes an input
 # and torch's output; test/onnx_import_torch loads each .onnx with tg::onnx::load, runs it at
 # that (other) batch size and requires max|tapegrad - torch| <= 1e-5 * max|torch|, and the same
 # after exporting the imported graph with tapegrad's exporter and importing that.
