@@ -157,6 +157,24 @@ TEST_CASE("batch_norm and layer_norm forward and backward: thread-count invarian
     CHECK(tg::allclose(g1, serial, 1e-5, 1e-5));
 }
 
+TEST_CASE("pooling and nearest upsampling, forward, backward and double backward: same bits at 1 and 2 threads") {
+    const Tensor x0 = big({16, 32, 24, 24});  // 512 planes, each written by one thread
+    require_bitwise([&] {
+        const Tensor x = x0.detach().requires_grad_();
+        const Tensor mp = F::max_pool2d(x, {2, 2});
+        const Tensor mp3 = F::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});  // padded windows
+        const Tensor ap = F::avg_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+        const Tensor aap = F::adaptive_avg_pool2d(x, {5, 7});
+        const Tensor up = F::upsample_nearest2d(x, {40, 52});
+        const Tensor loss = tg::sum(mp * mp) + tg::sum(mp3 * mp3) + tg::sum(ap * ap) + tg::sum(aap * aap) +
+                            tg::sum(up * up);
+        // create_graph: the backward's own nodes (the scatters, the window adjoints) run twice
+        const Tensor gx = tg::autograd::grad({loss}, {x}, {.create_graph = true})[0];
+        const Tensor ggx = tg::autograd::grad({tg::sum(gx * x0)}, {x})[0];
+        return Results{mp, mp3, ap, aap, up, gx, ggx};
+    });
+}
+
 TEST_CASE("embedding, cat/stack (collation), optimizers: same bits at 1 and 2 threads") {
     const Tensor table0 = big({5000, 64});
     tg::manual_seed(2);

@@ -24,6 +24,7 @@
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg::nn::functional {
@@ -88,6 +89,17 @@ Tensor on_4d(const Tensor& input, const char* op, F&& pool) {
     return pool(input);
 }
 
+// Calls body(p) for every plane p < planes, the planes shared among threads
+// (tensor/parallel.hpp) in chunks of at least grain::cheap input elements. A plane's output
+// is written by one thread only, so results are the same bits at any thread count.
+template <class Body>
+void for_each_plane(std::int64_t planes, std::int64_t plane_elements, Body&& body) {
+    const std::int64_t per_chunk = std::max<std::int64_t>(1, detail::grain::cheap / std::max<std::int64_t>(1, plane_elements));
+    detail::parallel_for(planes, per_chunk, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t p = begin; p < end; ++p) body(p);
+    });
+}
+
 // The loop shape every pooling kernel shares: calls cell(j, hs, he, ws, we, scale) for each
 // output cell j = oh * OW + ow of one plane, with its window [hs, he) x [ws, we) clipped to
 // the input and, for averaging, 1 / the count it is divided by.
@@ -136,13 +148,14 @@ void for_each_window(const ResizeGeom& g, F&& cell) {
 
 // ---- max pooling ------------------------------------------------------------------------
 
-// A map from output cells to input cells, walked as walk(fn): fn(in, at) for every output
-// offset `at` that reads input offset `in`. Its two linear ops are the gather out[at] = x[in]
+// A map from output cells to input cells, walked plane by plane as walk(p, fn): fn(in, at)
+// for every output offset `at` of plane p that reads input offset `in` (of plane p too). Its two linear ops are the gather out[at] = x[in]
 // (0 where nothing is read) and its adjoint, the scatter-add dx[in] += grad[at]; each records
 // the other as its backward. Max pooling's winners and nearest upsampling's sources are such maps.
 template <class Walk>
 struct IndexMap {
     Walk walk;
+    std::int64_t planes, in_plane;  // in_plane: input elements per plane (the grain)
     Shape in_shape, out_shape;
     const char* op;                           // for dtype errors
     const char *gather_node, *scatter_node;  // node names: string literals
@@ -151,15 +164,19 @@ struct IndexMap {
 template <bool Scatter, class Walk>
 Tensor apply_index_map(const Tensor& t, const IndexMap<Walk>& m) {
     const Tensor ct = raw(t);
-    Tensor result = zeros(Scatter ? m.in_shape : m.out_shape, t.dtype());
+    Tensor result = make_tensor(Scatter ? m.in_shape : m.out_shape, t.dtype());  // zeroed plane by plane
+    const std::int64_t result_plane = m.planes > 0 ? result.numel() / m.planes : 0;
     detail::visit_floating(t.dtype(), m.op, [&](auto v) {
         using T = decltype(v);
         const T* src = impl_of(ct).data_as<T>();
         T* dst = impl_of(result).data_as<T>();
-        if constexpr (Scatter)
-            m.walk([&](std::int64_t in, std::int64_t at) { dst[in] += src[at]; });
-        else
-            m.walk([&](std::int64_t in, std::int64_t at) { dst[at] = src[in]; });
+        for_each_plane(m.planes, m.in_plane, [&](std::int64_t p) {
+            std::fill_n(dst + p * result_plane, result_plane, T(0));  // cells no window reads stay 0
+            if constexpr (Scatter)
+                m.walk(p, [&](std::int64_t in, std::int64_t at) { dst[in] += src[at]; });
+            else
+                m.walk(p, [&](std::int64_t in, std::int64_t at) { dst[at] = src[in]; });
+        });
     });
     if (detail::needs_grad(t))
         detail::record(Scatter ? m.scatter_node : m.gather_node, {t}, result, [m](const Tensor& h) -> GradList {
@@ -171,17 +188,16 @@ Tensor apply_index_map(const Tensor& t, const IndexMap<Walk>& m) {
 // Max pooling's map: output cell j of plane p reads its window's winner, indices[p, j] (none
 // where -1: a window wholly in the padding).
 auto winners(const Tensor& indices, const PoolGeom& g) {
-    auto walk = [indices, g](auto&& fn) {
+    auto walk = [indices, g](std::int64_t p, auto&& fn) {
         const auto* pi = impl_of(indices).data_as<std::int64_t>();
         const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-        for (std::int64_t p = 0; p < g.planes; ++p)
-            for (std::int64_t j = 0; j < out_plane; ++j) {
-                const std::int64_t i = pi[p * out_plane + j];
-                if (i >= 0) fn(p * in_plane + i, p * out_plane + j);
-            }
+        for (std::int64_t j = 0; j < out_plane; ++j) {
+            const std::int64_t i = pi[p * out_plane + j];
+            if (i >= 0) fn(p * in_plane + i, p * out_plane + j);
+        }
     };
-    return IndexMap<decltype(walk)>{walk, g.in_shape, g.out_shape, "max_pool2d", "max_pool2d_gather",
-                                    "max_pool2d_backward"};
+    return IndexMap<decltype(walk)>{walk, g.planes, g.H * g.W, g.in_shape, g.out_shape, "max_pool2d",
+                                    "max_pool2d_gather", "max_pool2d_backward"};
 }
 
 // One plane's max pooling when every window lies inside the input (no padding: the usual
@@ -319,8 +335,8 @@ Tensor max_pool_forward(const Tensor& x, const PoolGeom& g) {
         T* po = impl_of(out).data_as<T>();
         auto* pi = impl_of(indices).data_as<std::int64_t>();
         const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-        for (std::int64_t p = 0; p < g.planes; ++p)
-            plane_kernel(g, px + p * in_plane, po + p * out_plane, pi + p * out_plane);
+        for_each_plane(g.planes, in_plane,
+                       [&](std::int64_t p) { plane_kernel(g, px + p * in_plane, po + p * out_plane, pi + p * out_plane); });
     });
     if (detail::needs_grad(x))
         detail::record("max_pool2d", {x}, out, [m = winners(indices, g)](const Tensor& grad) -> GradList {
@@ -351,7 +367,7 @@ Tensor window_mean_pass(const Tensor& t, const Geom& g, const WindowMeanOp& op) 
     const std::int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
     detail::visit_floating(t.dtype(), op.forward, [&](auto v) {
         using T = decltype(v);
-        for (std::int64_t p = 0; p < g.planes; ++p) {
+        for_each_plane(g.planes, in_plane, [&](std::int64_t p) {
             const T* src = impl_of(ct).data_as<T>() + p * (Adjoint ? out_plane : in_plane);
             T* dst = impl_of(out).data_as<T>() + p * (Adjoint ? in_plane : out_plane);
             for_each_window(g, [&](std::int64_t j, std::int64_t hs, std::int64_t he, std::int64_t ws,
@@ -367,7 +383,7 @@ Tensor window_mean_pass(const Tensor& t, const Geom& g, const WindowMeanOp& op) 
                     dst[j] = static_cast<T>(sum * scale);
                 }
             });
-        }
+        });
     });
     if (detail::needs_grad(t))
         detail::record(Adjoint ? op.backward : op.forward, {t}, out, [g, op](const Tensor& h) -> GradList {
@@ -472,17 +488,17 @@ struct NearestGeom {
 
 // Nearest upsampling's map: output cell (oh, ow) of plane p reads (src_h[oh], src_w[ow]).
 auto sources(const std::shared_ptr<const NearestGeom>& g) {
-    auto walk = [g](auto&& fn) {
+    auto walk = [g](std::int64_t p, auto&& fn) {
         const ResizeGeom& r = g->size;
-        for (std::int64_t p = 0; p < r.planes; ++p)
-            for (std::int64_t oh = 0; oh < r.OH; ++oh) {
-                const std::int64_t row = p * r.H * r.W + g->src_h[static_cast<std::size_t>(oh)] * r.W;
-                const std::int64_t out_row = (p * r.OH + oh) * r.OW;
-                for (std::int64_t ow = 0; ow < r.OW; ++ow) fn(row + g->src_w[static_cast<std::size_t>(ow)], out_row + ow);
-            }
+        for (std::int64_t oh = 0; oh < r.OH; ++oh) {
+            const std::int64_t row = p * r.H * r.W + g->src_h[static_cast<std::size_t>(oh)] * r.W;
+            const std::int64_t out_row = (p * r.OH + oh) * r.OW;
+            for (std::int64_t ow = 0; ow < r.OW; ++ow) fn(row + g->src_w[static_cast<std::size_t>(ow)], out_row + ow);
+        }
     };
-    return IndexMap<decltype(walk)>{walk, g->size.in_shape, g->size.out_shape, "upsample_nearest2d",
-                                    "upsample_nearest2d", "upsample_nearest2d_backward"};
+    return IndexMap<decltype(walk)>{walk, g->size.planes, g->size.H * g->size.W, g->size.in_shape,
+                                    g->size.out_shape, "upsample_nearest2d", "upsample_nearest2d",
+                                    "upsample_nearest2d_backward"};
 }
 
 Tensor upsample_nearest(const Tensor& input, std::int64_t OH, std::int64_t OW, std::optional<double> fh,
