@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -163,3 +166,5 @@ bool gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
 
 }  // namespace autograd
 }  // namespace tg
+
+TG_PUBLIC_END

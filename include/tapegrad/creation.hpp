@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -48,3 +51,5 @@ Tensor bernoulli(const Shape& sizes, double p, Dtype dtype = kFloat32);  // 1 wi
 Tensor randperm(std::int64_t n);  // a random permutation of 0..n-1, int64
 
 }  // namespace tg
+
+TG_PUBLIC_END

@@ -25,6 +25,9 @@
 #include "tapegrad/data/idx.hpp"
 #include "tapegrad/shape.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::data {
 
@@ -279,3 +282,5 @@ private:
 };
 
 }  // namespace tg::data
+
+TG_PUBLIC_END

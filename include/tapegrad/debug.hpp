@@ -17,6 +17,9 @@
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -145,3 +148,5 @@ std::ostream& operator<<(std::ostream& os, const ActivationStats& stats);
 
 }  // namespace debug
 }  // namespace tg
+
+TG_PUBLIC_END

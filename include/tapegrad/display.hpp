@@ -12,6 +12,10 @@
 #include <map>
 #include <string>
 
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
+
 namespace tg {
 
 // MIME type -> content. Text types hold the text itself; binary types (image/png) hold
@@ -27,3 +31,5 @@ void display(const DisplayData& data);
 DisplayHandler set_display_handler(DisplayHandler handler);
 
 }  // namespace tg
+
+TG_PUBLIC_END

@@ -36,6 +36,9 @@
 
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::distributed {
 
@@ -173,3 +176,5 @@ private:
 };
 
 }  // namespace tg::distributed
+
+TG_PUBLIC_END

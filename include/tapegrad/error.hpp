@@ -4,6 +4,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
+
 namespace tg {
 
 // Every message names the operation, the shapes involved and what was expected,
@@ -14,3 +18,5 @@ public:
 };
 
 }  // namespace tg
+
+TG_PUBLIC_END

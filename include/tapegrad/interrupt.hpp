@@ -18,6 +18,9 @@
 #pragma once
 
 #include "tapegrad/error.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -44,3 +47,5 @@ private:
 };
 
 }  // namespace tg
+
+TG_PUBLIC_END

@@ -27,6 +27,9 @@
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/shape.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn {
 class Module;
@@ -170,3 +173,5 @@ Graph trace(nn::Module& module, const Tensor& example_input, const TraceOptions&
 std::vector<std::string> traceable_kinds();
 
 }  // namespace tg::jit
+
+TG_PUBLIC_END

@@ -24,6 +24,9 @@
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/tensor.hpp"
 #include "tapegrad/variable_store.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::layers {
 
@@ -79,3 +82,5 @@ Tensor batch_normalization(const Tensor& inputs, bool training, const std::strin
 Tensor dropout(const Tensor& inputs, double rate, bool training);
 
 }  // namespace tg::layers
+
+TG_PUBLIC_END

@@ -20,6 +20,9 @@
 
 #include "tapegrad/jit.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn {
 class Module;
@@ -76,3 +79,5 @@ jit::Graph load(const std::string& path, const ImportOptions& options = {});
 jit::Graph from_onnx(std::string_view bytes, const std::string& source = "<bytes>", const ImportOptions& options = {});
 
 }  // namespace tg::onnx
+
+TG_PUBLIC_END

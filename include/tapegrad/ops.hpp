@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -268,3 +271,5 @@ void set_num_threads(int threads);
 int get_num_threads();
 
 }  // namespace tg
+
+TG_PUBLIC_END

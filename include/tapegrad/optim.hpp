@@ -34,6 +34,9 @@
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/arg.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::optim {
 
@@ -524,3 +527,4 @@ void clip_grad_value_(const Tensor& parameter, double clip_value);
 
 }  // namespace tg::nn::utils
 
+TG_PUBLIC_END

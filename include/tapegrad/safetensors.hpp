@@ -21,6 +21,9 @@
 
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/serialize.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -48,3 +51,5 @@ void load_safetensors_into(const NamedTensors& targets, const std::string& path)
 void load_safetensors_into(nn::Module& module, const std::string& path);
 
 }  // namespace tg
+
+TG_PUBLIC_END

@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -46,3 +49,5 @@ void save(const nn::Module& module, const std::string& path);
 void load_into(nn::Module& module, const std::string& path);
 
 }  // namespace tg
+
+TG_PUBLIC_END

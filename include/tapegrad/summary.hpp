@@ -19,6 +19,9 @@
 
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::jit {
 class Graph;
@@ -94,3 +97,5 @@ private:
 };
 
 }  // namespace tg::summary
+
+TG_PUBLIC_END

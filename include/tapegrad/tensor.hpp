@@ -13,6 +13,9 @@
 
 #include "tapegrad/dtype.hpp"
 #include "tapegrad/shape.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -191,3 +194,5 @@ private:
 std::ostream& operator<<(std::ostream& os, const Tensor& tensor);
 
 }  // namespace tg
+
+TG_PUBLIC_END

@@ -32,6 +32,9 @@
 #include "tapegrad/optim.hpp"
 #include "tapegrad/summary.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::train {
 
@@ -306,3 +309,5 @@ Logs evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss_fn
               const std::vector<MetricPtr>& metrics = {});
 
 }  // namespace tg::train
+
+TG_PUBLIC_END

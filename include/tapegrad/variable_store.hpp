@@ -25,6 +25,9 @@
 
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -157,3 +160,5 @@ Tensor dense(const Tensor& input, std::int64_t units, const std::string& name = 
              const Initializer& kernel_initializer = {}, const Initializer& bias_initializer = {});
 
 }  // namespace tg
+
+TG_PUBLIC_END

@@ -9,6 +9,9 @@
 
 #include "tapegrad/creation.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg {
 
@@ -35,3 +38,5 @@ Tensor from_xarray(const xt::xexpression<E>& expression) {
 }
 
 }  // namespace tg
+
+TG_PUBLIC_END

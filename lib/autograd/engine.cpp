@@ -4,13 +4,15 @@
 // Without retain_graph each node frees its saved tensors as soon as it has run.
 #include "autograd/engine.hpp"
 
-#include <queue>
+#include <algorithm>
+#include <typeinfo>
 
 #include "autograd/anomaly.hpp"
 #include "autograd/record.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
+#include "tensor/small_objects.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace tg {
@@ -85,46 +87,118 @@ struct Capture {
     Tensor grad;
 };
 
-// One backward pass. `captures` (for autograd::grad) receive the gradient arriving at
-// their edge; with `accumulate` false, leaves' .grad() are left alone.
-void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads, bool keep_graph,
+// What a backward pass needs besides the nodes: kept per thread between passes, so a small
+// graph (per-example training, the REPL) allocates none of it (issue 15, per-op overhead).
+// A pass can start inside another (a hook or a backward closure calling autograd::grad):
+// each pass leases its own scratch from this thread's spares and returns it cleared.
+// Vectors that outlive their use by a few microseconds, recycled on this thread instead of
+// freed and allocated again: a node's input buffer (the gradients summed for it) and a
+// released node's edge list (attach_node takes it for the next recorded op). At most
+// kMaxSpares of each are kept.
+constexpr std::size_t kMaxSpares = 64;
+struct SpareVectors {
+    std::vector<std::vector<Tensor>> buffers;
+    std::vector<std::vector<Edge>> edge_lists;
+};
+SpareVectors& spares() {
+    thread_local SpareVectors lists;
+    return lists;
+}
+
+template <class T>
+void recycle(std::vector<std::vector<T>>& into, std::vector<T>&& v) {
+    v.clear();
+    if (v.capacity() != 0 && into.size() < kMaxSpares) into.push_back(std::move(v));
+}
+
+struct PassScratch {
+    std::vector<Node*> visited;        // every node of the pass, to reset its bookkeeping
+    std::vector<Node*> stack;          // the counting walk's work list
+    std::vector<Node*> ready;          // a heap: the newest complete node on top
+    std::vector<std::shared_ptr<Node>> keep_alive;  // edges of released nodes, dropped at the end
+};
+
+class ScratchLease {
+public:
+    ScratchLease() {
+        if (spares().empty()) {
+            scratch_ = std::make_unique<PassScratch>();
+        } else {
+            scratch_ = std::move(spares().back());
+            spares().pop_back();
+        }
+    }
+    ~ScratchLease() {
+        scratch_->visited.clear();
+        scratch_->stack.clear();
+        scratch_->ready.clear();
+        scratch_->keep_alive.clear();  // may free whole released graphs (Node::~Node drains them)
+        spares().push_back(std::move(scratch_));
+    }
+    ScratchLease(const ScratchLease&) = delete;
+    ScratchLease& operator=(const ScratchLease&) = delete;
+    PassScratch& operator*() { return *scratch_; }
+
+private:
+    static std::vector<std::unique_ptr<PassScratch>>& spares() {
+        thread_local std::vector<std::unique_ptr<PassScratch>> list;
+        return list;
+    }
+    std::unique_ptr<PassScratch> scratch_;
+};
+
+bool is_accumulator(const Node& node) { return typeid(node) == typeid(AccumulateGrad); }
+
+// One backward pass from roots[i] seeded with root_grads[i]. `captures` (for
+// autograd::grad) receive the gradient arriving at their edge; with `accumulate` false,
+// leaves' .grad() are left alone. The roots' nodes stay alive through `roots`.
+void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, bool keep_graph,
                   bool create_graph, bool accumulate, std::vector<Capture>& captures) {
+    ScratchLease lease;
+    PassScratch& scratch = *lease;
     // 1. Count each node's consumers with an explicit stack (no recursion: tapes can be
-    //    100k nodes deep). `alive` keeps every node of the pass alive and lets us reset
-    //    the per-node bookkeeping at the end, even when an exception leaves early.
-    std::vector<std::shared_ptr<Node>> alive;
+    //    100k nodes deep). The nodes are alive while the pass runs: the roots hold them, and
+    //    a released node's edges move to keep_alive instead of being dropped. `visited` lets
+    //    us reset the per-node bookkeeping at the end, even when an exception leaves early.
     struct ResetBookkeeping {
-        std::vector<std::shared_ptr<Node>>& nodes;
+        std::vector<Node*>& nodes;
         ~ResetBookkeeping() {
-            for (auto& n : nodes) {
+            for (Node* n : nodes) {
                 NodeAccess::pending_consumers(*n) = 0;
                 NodeAccess::visited(*n) = false;
                 NodeAccess::input_buffer(*n).clear();
             }
         }
-    } reset{alive};
-    std::vector<Node*> stack;
-    auto visit = [&](const std::shared_ptr<Node>& node) {
+    } reset{scratch.visited};
+    std::vector<Node*>& stack = scratch.stack;
+    auto visit = [&](Node* node) {
         if (NodeAccess::visited(*node)) return;
         NodeAccess::visited(*node) = true;
-        alive.push_back(node);
-        stack.push_back(node.get());
+        scratch.visited.push_back(node);
+        stack.push_back(node);
     };
-    for (const auto& root : roots) visit(root.node);
+    for (std::size_t i = 0; i < num_roots; ++i) visit(roots[i].node.get());
     while (!stack.empty()) {
         Node* node = stack.back();
         stack.pop_back();
         for (const auto& edge : node->next_edges()) {
             if (!edge.node) continue;
             ++NodeAccess::pending_consumers(*edge.node);
-            visit(edge.node);
+            visit(edge.node.get());
         }
     }
 
     // 2. Seed the input buffers with the root gradients.
-    auto add_to_buffer = [&](Node* node, std::uint32_t nr, Tensor grad) {
+    auto add_to_buffer = [&](Node* node, std::uint32_t nr, Tensor&& grad) {
         auto& buffer = NodeAccess::input_buffer(*node);
-        if (buffer.empty()) buffer.resize(node->outputs().size());
+        if (buffer.empty()) {
+            auto& spare = spares().buffers;
+            if (!spare.empty()) {
+                buffer = std::move(spare.back());
+                spare.pop_back();
+            }
+            buffer.resize(node->outputs().size());
+        }
         Tensor& sum = buffer[nr];
         if (!sum.defined())
             sum = std::move(grad);
@@ -134,17 +208,23 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
         else
             sum = sum + grad;
     };
-    for (std::size_t i = 0; i < roots.size(); ++i)
+    for (std::size_t i = 0; i < num_roots; ++i)
         add_to_buffer(roots[i].node.get(), roots[i].input_nr, std::move(root_grads[i]));
 
     // 3. Run nodes whose gradients are complete, newest first.
     auto later_first = [](Node* a, Node* b) { return a->sequence_nr() < b->sequence_nr(); };
-    std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
-    for (const auto& root : roots)
-        if (NodeAccess::pending_consumers(*root.node) == 0) {
-            NodeAccess::pending_consumers(*root.node) = -1;  // queued once even if given twice
-            ready.push(root.node.get());
+    std::vector<Node*>& ready = scratch.ready;
+    auto make_ready = [&](Node* node) {
+        ready.push_back(node);
+        std::push_heap(ready.begin(), ready.end(), later_first);
+    };
+    for (std::size_t i = 0; i < num_roots; ++i) {
+        Node* root = roots[i].node.get();
+        if (NodeAccess::pending_consumers(*root) == 0) {
+            NodeAccess::pending_consumers(*root) = -1;  // queued once even if given twice
+            make_ready(root);
         }
+    }
 
     std::vector<std::function<void()>> callbacks;
     struct CallbackScope {
@@ -154,23 +234,23 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
     } callback_scope(&callbacks);
     AutoGradMode grad_mode(create_graph);
     while (!ready.empty()) {
-        Node* node = ready.top();
-        ready.pop();
+        std::pop_heap(ready.begin(), ready.end(), later_first);
+        Node* node = ready.back();
+        ready.pop_back();
         std::vector<Tensor> grads = std::move(NodeAccess::input_buffer(*node));
         grads.resize(node->outputs().size());
         bool any_defined = false;
         for (std::uint32_t i = 0; i < grads.size(); ++i) {
-            grads[i] = apply_hooks(*node, i, std::move(grads[i]));
+            if (!NodeAccess::hooks(*node).empty()) grads[i] = apply_hooks(*node, i, std::move(grads[i]));
             if (grads[i].defined()) any_defined = true;
         }
-        auto* accumulator = dynamic_cast<AccumulateGrad*>(node);
-        if (accumulator && grads[0].defined()) grads[0] = accumulator->run_leaf_hooks(grads[0]);
+        auto* accumulator = is_accumulator(*node) ? static_cast<AccumulateGrad*>(node) : nullptr;
+        if (accumulator && grads[0].defined()) grads[0] = accumulator->run_leaf_hooks(std::move(grads[0]));
         for (auto& capture : captures)
             if (capture.node == node && grads[capture.output_nr].defined())
                 capture.grad = grads[capture.output_nr];
 
         std::vector<Tensor> input_grads;
-        const auto edges = node->next_edges();  // copy: release() may clear them
         if (any_defined && !(accumulator && !accumulate)) {
             TG_CHECK(!node->released(), node->name(),
                      "trying to backward through the graph a second time (the first backward "
@@ -179,15 +259,21 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
             input_grads = node->apply(std::move(grads));
             if (detail::anomaly_enabled()) detail::anomaly_check_backward(*node, input_grads);
         }
-        if (!keep_graph && !accumulator) {
+        recycle(spares().buffers, std::move(grads));  // apply() takes the values, not the vector
+        auto& edges = NodeAccess::edges(*node);
+        const bool release = !keep_graph && !accumulator;
+        const std::size_t first_kept = scratch.keep_alive.size();
+        if (release) {
             node->release();
-            NodeAccess::edges(*node).clear();
             NodeAccess::mark_released(*node);
+            // The edges leave the node, but their nodes must live until the pass ends:
+            // keep_alive[first_kept + i] is edge i's node from here on.
+            for (auto& edge : edges) scratch.keep_alive.push_back(std::move(edge.node));
         }
         for (std::size_t i = 0; i < edges.size(); ++i) {
             const Edge& edge = edges[i];
-            if (!edge.node) continue;
-            Node* next = edge.node.get();
+            Node* next = release ? scratch.keep_alive[first_kept + i].get() : edge.node.get();
+            if (!next) continue;
             if (i < input_grads.size() && input_grads[i].defined()) {
                 const TensorMeta& expected = next->outputs()[edge.input_nr];
                 TG_CHECK(input_grads[i].sizes() == expected.sizes, node->name(),
@@ -196,14 +282,25 @@ void run_backward(const std::vector<Edge>& roots, std::vector<Tensor> root_grads
                          input_grads[i].sizes(), i, expected.sizes);
                 add_to_buffer(next, edge.input_nr, std::move(input_grads[i]));
             }
-            if (--NodeAccess::pending_consumers(*next) == 0) ready.push(next);
+            if (--NodeAccess::pending_consumers(*next) == 0) make_ready(next);
         }
+        if (release) recycle(spares().edge_lists, std::move(edges));
     }
     // 4. Callbacks queued by hooks during the pass (a callback may queue more).
     for (std::size_t i = 0; i < callbacks.size(); ++i) {
         auto callback = std::move(callbacks[i]);
         callback();
     }
+}
+
+// Where backward from output `index` starts: its grad_fn (or its accumulator, for a leaf).
+Edge root_edge(const Tensor& t, std::string_view op, std::size_t index) {
+    detail::check_defined(t, op);
+    TG_CHECK(t.requires_grad(), op,
+             "output {} (shape {}) does not require grad and has no grad_fn: no input of "
+             "the computation had requires_grad_(), or it ran under NoGradGuard",
+             index, t.sizes());
+    return detail::gradient_edge(t);
 }
 
 Tensor default_root_grad(const Tensor& t, const Tensor& given, std::string_view op) {
@@ -224,20 +321,30 @@ void collect_roots(const std::vector<Tensor>& tensors, const std::vector<Tensor>
     TG_CHECK(grads.empty() || grads.size() == tensors.size(), op,
              "{} outputs but {} gradients given", tensors.size(), grads.size());
     for (std::size_t i = 0; i < tensors.size(); ++i) {
-        const Tensor& t = tensors[i];
-        detail::check_defined(t, op);
-        TG_CHECK(t.requires_grad(), op,
-                 "output {} (shape {}) does not require grad and has no grad_fn: no input of "
-                 "the computation had requires_grad_(), or it ran under NoGradGuard",
-                 i, t.sizes());
-        roots.push_back(detail::gradient_edge(t));
-        root_grads.push_back(default_root_grad(t, grads.empty() ? Tensor() : grads[i], op));
+        roots.push_back(root_edge(tensors[i], op, i));
+        root_grads.push_back(default_root_grad(tensors[i], grads.empty() ? Tensor() : grads[i], op));
     }
 }
 
 }  // namespace
 
 namespace detail {
+
+std::vector<Edge> take_spare_edges() {
+    auto& lists = spares().edge_lists;
+    if (lists.empty()) return {};
+    std::vector<Edge> edges = std::move(lists.back());
+    lists.pop_back();
+    return edges;
+}
+
+void backward_one(const Tensor& output, const Tensor& gradient, bool retain_graph, bool create_graph) {
+    // Tensor::backward: one root, so no vectors of roots (per-op overhead, issue 15).
+    Edge root = root_edge(output, "backward", 0);
+    Tensor root_grad = default_root_grad(output, gradient, "backward");
+    std::vector<Capture> none;
+    run_backward(&root, &root_grad, 1, retain_graph || create_graph, create_graph, true, none);
+}
 
 Edge gradient_edge(const Tensor& t) {
     auto& impl = impl_of(t);
@@ -246,7 +353,7 @@ Edge gradient_edge(const Tensor& t) {
     if (meta->grad_fn) return {meta->grad_fn, meta->output_nr};
     std::shared_ptr<Node> accumulator = meta->grad_accumulator.lock();
     if (!accumulator) {
-        accumulator = std::make_shared<AccumulateGrad>(t.unsafe_impl_ptr());
+        accumulator = detail::make_pooled<AccumulateGrad>(t.unsafe_impl_ptr());
         meta->grad_accumulator = accumulator;
     }
     return {accumulator, 0};
@@ -268,7 +375,8 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
     std::vector<Tensor> root_grads;
     collect_roots(tensors, grad_tensors, "backward", roots, root_grads);
     std::vector<Capture> none;
-    run_backward(roots, std::move(root_grads), retain_graph || create_graph, create_graph, true, none);
+    run_backward(roots.data(), root_grads.data(), roots.size(), retain_graph || create_graph, create_graph, true,
+                 none);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -285,7 +393,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
         Edge edge = detail::gradient_edge(inputs[i]);
         captures.push_back({edge.node.get(), edge.input_nr, {}});
     }
-    run_backward(roots, std::move(root_grads), retain_graph || create_graph, create_graph, false,
+    run_backward(roots.data(), root_grads.data(), roots.size(), retain_graph || create_graph, create_graph, false,
                  captures);
     std::vector<Tensor> result;
     for (std::size_t i = 0; i < captures.size(); ++i) {

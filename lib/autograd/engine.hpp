@@ -10,6 +10,13 @@ namespace tg::detail {
 // first use). Invalid when t does not require grad.
 Edge gradient_edge(const Tensor& t);
 
+// Tensor::backward: backward from one output (gradient undefined: ones for a one-element output).
+void backward_one(const Tensor& output, const Tensor& gradient, bool retain_graph, bool create_graph);
+
+// An empty edge list, with room from a node the engine released on this thread when there
+// is one (attach_node: no allocation for most recorded ops).
+std::vector<Edge> take_spare_edges();
+
 // Grants the engine access to a node's protected parts.
 }  // namespace tg::detail
 

@@ -16,6 +16,9 @@ Node::Node() : sequence_nr_(next_sequence_nr++) {}
 // edges to the list, and whichever of them it held last dies in the loop below, not
 // inside this destructor.
 Node::~Node() {
+    // A node the engine released (or a leaf's accumulator) has no edges: nothing to hand
+    // over, and no thread_local to look up (per-op overhead, issue 15).
+    if (next_edges_.empty()) return;
     thread_local std::vector<std::shared_ptr<Node>> pending;
     thread_local bool draining = false;
     for (auto& edge : next_edges_)

@@ -83,6 +83,7 @@ void attach_node(std::shared_ptr<FunctionNode> node, const Tensor* inputs, std::
                  Tensor* const* outputs, std::size_t num_outputs) {
     if (const auto& scope = current_scope_path()) NodeAccess::scope(*node) = scope;
     auto& edges = NodeAccess::edges(*node);
+    edges = take_spare_edges();
     edges.reserve(num_inputs);
     for (std::size_t i = 0; i < num_inputs; ++i)
         edges.push_back(inputs[i].requires_grad() ? gradient_edge(inputs[i]) : Edge{});

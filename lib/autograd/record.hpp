@@ -18,6 +18,7 @@
 
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tensor/small_objects.hpp"
 
 namespace tg::detail {
 
@@ -102,7 +103,7 @@ void record_closure(std::string_view name, const Tensor* inputs, std::size_t num
                     std::size_t num_outputs, F&& backward) {
     // What the node keeps is exactly what its SavedTensors counted: one way to count.
     using Closure = std::decay_t<F>;
-    attach_node(std::make_shared<ClosureNode<Closure>>(name, Closure(std::forward<F>(backward)),
+    attach_node(make_pooled<ClosureNode<Closure>>(name, Closure(std::forward<F>(backward)),
                                                        take_pending_saved_bytes()),
                 inputs, num_inputs, outputs, num_outputs);
 }

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tapegrad/export.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::nn {
@@ -49,7 +50,7 @@ public:
                          const Tensor& output) = 0;
 };
 // Installed observers (innermost last); empty almost always.
-const std::vector<ModuleCallObserver*>& module_observers();
+TG_API const std::vector<ModuleCallObserver*>& module_observers();  // exported for test_debug
 void add_module_observer(ModuleCallObserver* observer);
 void remove_module_observer(ModuleCallObserver* observer);
 

@@ -4,9 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tapegrad/export.hpp"
+
 namespace tg::summary::detail {
 
-std::uint32_t crc32c(const void* data, std::size_t size);
+TG_API std::uint32_t crc32c(const void* data, std::size_t size);  // exported for test_summary
 
 // TFRecord stores masked CRCs, so a CRC computed over data that itself holds CRCs does
 // not degenerate: rotate right by 15 bits and add a constant.

@@ -23,42 +23,6 @@ Shape::Shape(std::size_t count, std::int64_t value) {
     size_ = count;
 }
 
-Shape::Shape(const Shape& other) : Shape(other.data_, other.size_) {}
-
-// An empty inline Shape taking other's elements: copies an inline buffer, steals a heap one.
-Shape::Shape(Shape&& other) noexcept { *this = std::move(other); }
-
-Shape& Shape::operator=(const Shape& other) {
-    if (this == &other) return *this;
-    size_ = 0;
-    reserve(other.size_);
-    std::copy(other.data_, other.data_ + other.size_, data_);
-    size_ = other.size_;
-    return *this;
-}
-
-Shape& Shape::operator=(Shape&& other) noexcept {
-    if (this == &other) return *this;
-    if (other.data_ == other.inline_) {
-        size_ = 0;
-        reserve(other.size_);  // no allocation: other.size_ <= kInline <= capacity_
-        std::copy(other.inline_, other.inline_ + other.size_, data_);
-    } else {  // steal the heap buffer
-        if (data_ != inline_) delete[] data_;
-        data_ = other.data_;
-        capacity_ = other.capacity_;
-        other.data_ = other.inline_;
-        other.capacity_ = kInline;
-    }
-    size_ = other.size_;
-    other.size_ = 0;
-    return *this;
-}
-
-Shape::~Shape() {
-    if (data_ != inline_) delete[] data_;
-}
-
 void Shape::reserve(std::size_t capacity) {
     if (capacity <= capacity_) return;
     std::size_t grown = std::max(capacity, capacity_ * 2);
@@ -92,13 +56,10 @@ void Shape::resize(std::size_t count, std::int64_t value) {
     size_ = count;
 }
 
-std::int64_t Shape::numel() const {
-    // Zeros first: [0, 2^62, 2^62] holds no element even though 2^62 * 2^62 overflows.
+// Zeros first: [0, 2^62, 2^62] holds no element even though 2^62 * 2^62 overflows.
+std::int64_t Shape::numel_past_overflow() const {
     if (std::find(data_, data_ + size_, 0) != data_ + size_) return 0;
-    std::int64_t n = 1;
-    for (std::size_t i = 0; i < size_; ++i)
-        if (__builtin_mul_overflow(n, data_[i], &n)) return std::numeric_limits<std::int64_t>::max();
-    return n;
+    return std::numeric_limits<std::int64_t>::max();
 }
 
 std::string Shape::str() const {
@@ -108,10 +69,6 @@ std::string Shape::str() const {
         s += std::to_string(data_[i]);
     }
     return s + "]";
-}
-
-bool operator==(const Shape& a, const Shape& b) {
-    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
 }
 
 std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape.str(); }

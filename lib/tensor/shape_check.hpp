@@ -13,5 +13,12 @@ namespace tg::detail {
 // zeros as ones bounds every stride too, so a shape like [0, 2^63-1, 2^63-1] is refused
 // rather than accepted with overflowed strides. Shapes from files and users pass through it.
 std::string shape_problem(const Shape& sizes, Dtype dtype);
+// shape_problem(sizes, dtype).empty() without building a string: make_tensor's check.
+inline bool shape_fits(const Shape& sizes, Dtype dtype) {
+    std::int64_t bytes = static_cast<std::int64_t>(element_size(dtype));
+    for (const std::int64_t size : sizes)
+        if (size < 0 || __builtin_mul_overflow(bytes, size > 0 ? size : 1, &bytes)) return false;
+    return true;
+}
 
 }  // namespace tg::detail

@@ -163,8 +163,7 @@ std::shared_ptr<Node> Tensor::grad_fn() const {
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
-    autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},
-                       retain_graph, create_graph);
+    detail::backward_one(*this, gradient, retain_graph, create_graph);
 }
 
 Tensor Tensor::detach() const {

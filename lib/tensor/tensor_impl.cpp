@@ -10,6 +10,7 @@
 #include "tensor/check.hpp"
 #include "tensor/interrupt.hpp"
 #include "tensor/shape_check.hpp"
+#include "tensor/small_objects.hpp"
 
 namespace tg {
 
@@ -61,22 +62,22 @@ Shape contiguous_strides(const Shape& sizes) {
 Tensor make_tensor(const Shape& sizes, Dtype dtype) {
     // Every new tensor passes here: after this check no size, stride or byte count of it
     // can overflow, whatever the shape came from (a user, a file).
-    if (const std::string why = detail::shape_problem(sizes, dtype); !why.empty()) detail::fail("empty", why);
+    if (!detail::shape_fits(sizes, dtype)) detail::fail("empty", detail::shape_problem(sizes, dtype));
     detail::check_interrupt();  // Ctrl-C in a REPL: stop at the next op (tapegrad/interrupt.hpp)
     const std::size_t bytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
     std::shared_ptr<Storage> storage;
     try {
-        storage = std::make_shared<Storage>(bytes);
+        storage = detail::make_pooled<Storage>(bytes);
     } catch (const std::bad_alloc&) {
         detail::fail("empty", fmt::format("cannot allocate {} bytes for a {} tensor of shape {}", bytes,
                                           dtype_name(dtype), sizes));
     }
-    return Tensor(std::make_shared<TensorImpl>(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype));
+    return Tensor(detail::make_pooled<TensorImpl>(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype));
 }
 
 Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, std::int64_t offset) {
     const auto& b = impl_of(base);
-    return Tensor(std::make_shared<TensorImpl>(b.storage(), sizes, strides, offset, b.dtype()));
+    return Tensor(detail::make_pooled<TensorImpl>(b.storage(), sizes, strides, offset, b.dtype()));
 }
 
 }  // namespace tg

@@ -8,6 +8,7 @@
 
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tensor/small_objects.hpp"
 
 namespace tg {
 
@@ -34,6 +35,10 @@ struct Storage {
 
 // Allocated only for tensors that take part in autograd (or carry a name).
 struct AutogradMeta {
+    // From the small-object lists (tensor/small_objects.hpp): every recorded op's output has one.
+    static void* operator new(std::size_t bytes) { return detail::small_object_alloc(bytes); }
+    static void operator delete(void* block, std::size_t bytes) noexcept { detail::small_object_free(block, bytes); }
+
     bool requires_grad = false;
     bool retains_grad = false;
     Tensor grad;

@@ -4,6 +4,9 @@
 #include <string>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::data {
 
@@ -14,3 +17,5 @@ namespace tg::data {
 Tensor load_idx(const std::string& path, bool as_float = false);
 
 }  // namespace tg::data
+
+TG_PUBLIC_END

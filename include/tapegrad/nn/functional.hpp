@@ -7,6 +7,9 @@
 
 #include "tapegrad/ops.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn::functional {
 
@@ -300,3 +303,5 @@ private:
 Tensor interpolate(const Tensor& input, const InterpolateFuncOptions& options);
 
 }  // namespace tg::nn::functional
+
+TG_PUBLIC_END

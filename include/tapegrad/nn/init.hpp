@@ -14,6 +14,9 @@
 #include <utility>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn::init {
 
@@ -75,3 +78,5 @@ inline Initializer glorot_uniform(double gain = 1.0) { return xavier_uniform(gai
 inline Initializer glorot_normal(double gain = 1.0) { return xavier_normal(gain); }
 
 }  // namespace tg::nn::init
+
+TG_PUBLIC_END

@@ -8,6 +8,9 @@
 #include "tapegrad/arg.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn {
 
@@ -97,3 +100,5 @@ TG_DECLARE_LOSS(KLDivLoss, LossOptions);
 #undef TG_DECLARE_LOSS
 
 }  // namespace tg::nn
+
+TG_PUBLIC_END

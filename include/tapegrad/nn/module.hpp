@@ -31,7 +31,10 @@
 #include "tapegrad/serialize.hpp"
 #include "tapegrad/arg.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/export.hpp"
 
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn {
 
@@ -220,3 +223,5 @@ public:
 };
 
 }  // namespace tg::nn
+
+TG_PUBLIC_END

@@ -22,6 +22,9 @@
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::detail {
 // {k} -> {k, k}; {h, w} stays; anything else (or a value below min) throws naming the owner
@@ -644,3 +647,5 @@ public:
 };
 
 }  // namespace tg::nn
+
+TG_PUBLIC_END

@@ -32,6 +32,9 @@
 
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/export.hpp"
+
+TG_PUBLIC_BEGIN
 
 namespace tg::nn {
 
@@ -269,3 +272,5 @@ Tensor gru_gates(const Tensor& gi, const Tensor& gh, const Tensor& h);
 }  // namespace functional
 
 }  // namespace tg::nn
+
+TG_PUBLIC_END
