@@ -18,11 +18,13 @@
 #include <string_view>
 #include <vector>
 
+#include "tapegrad/export.hpp"
+
 namespace tg::summary::detail {
 
 enum WireType : std::uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
-class ProtoWriter {
+class TG_API ProtoWriter {  // exported for test_onnx_import
 public:
     // Field kinds by wire type. Each field is written only when called (no proto3
     // "default value is omitted" logic: callers skip what they do not want to send).

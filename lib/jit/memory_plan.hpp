@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "tapegrad/export.hpp"
 #include "tensor/allocator.hpp"
 
 namespace tg::jit::detail {
@@ -28,7 +29,7 @@ struct PlannedBlock {
 // Places the blocks with offset 0 (the others stay out) in one arena: largest first, each at
 // the lowest offset whose gap is free for its whole lifetime (the greedy-by-size strategy of
 // TF-Lite's arena planner and ONNX Runtime's memory planner). Returns the arena's size.
-std::size_t assign_offsets(std::vector<PlannedBlock>& blocks);
+TG_API std::size_t assign_offsets(std::vector<PlannedBlock>& blocks);  // exported for test_jit_exec
 
 // Installed during a plan's first run: takes nothing, remembers every block the steps take.
 class BlockRecorder final : public tg::detail::BlockSource {

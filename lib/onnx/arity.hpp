@@ -9,6 +9,8 @@
 #include <set>
 #include <string_view>
 
+#include "tapegrad/export.hpp"
+
 namespace tg::onnx::detail {
 
 struct Arity {
@@ -17,6 +19,6 @@ struct Arity {
 };
 
 // False when `kind` is not listed. `layers` and `directions` size the recurrent kinds.
-bool saved_arity(std::string_view kind, std::int64_t layers, std::int64_t directions, Arity& arity);
+TG_API bool saved_arity(std::string_view kind, std::int64_t layers, std::int64_t directions, Arity& arity);
 
 }  // namespace tg::onnx::detail

@@ -27,7 +27,7 @@ std::string onnx_type_name(std::int64_t type);  // "FLOAT16", ... for error mess
 // The dim_param a dynamic batch dim is written with.
 inline constexpr std::string_view kBatchDim = "batch";
 
-ProtoWriter tensor_proto(const std::string& name, const Tensor& t);
+TG_API ProtoWriter tensor_proto(const std::string& name, const Tensor& t);  // exported for test_onnx_import
 ProtoWriter value_info(const std::string& name, const jit::Value& v);
 
 // A TensorProto read back: the name and the tensor (a copy of the file's bytes). Sizes are

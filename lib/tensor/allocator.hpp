@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tapegrad/export.hpp"
+
 namespace tg::detail {
 
 // A block of at least `bytes` (64-byte aligned); `capacity` receives its real size, which
@@ -38,7 +40,7 @@ private:
 
 // Blocks acquire_block has taken from the system or the cache on the calling thread since
 // it started (not those a BlockSource gave): tests assert a planned run takes none.
-std::uint64_t block_acquisitions();
+TG_API std::uint64_t block_acquisitions();  // exported for test_jit_exec
 
 // Bytes held in the cache now (for tests and tools).
 std::size_t cached_block_bytes();

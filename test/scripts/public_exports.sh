@@ -28,7 +28,7 @@ done < <(find include/tapegrad -name '*.hpp' | sort)
 
 lib=$(readlink -f "$BUILD/lib/libtapegrad.so")
 exported=$(nm -D --defined-only -C "$lib")
-for symbol in 'tg::Tensor::backward(' 'tg::matmul(' 'tg::nn::Module::' 'tg::optim::Adam::step(' 'tg::Shape::reserve('; do
+for symbol in 'tg::Tensor::backward(' 'tg::matmul(' 'tg::nn::Module::' 'tg::optim::Adam::Adam(' 'tg::Shape::reserve('; do
     grep -qF -- "$symbol" <<<"$exported" || { echo "FAIL: $lib does not export $symbol"; fail=1; }
 done
 if grep -qF 'tg::detail::small_object_alloc(' <<<"$exported"; then
