@@ -59,7 +59,7 @@ private:
 //           case 1: inputs.emplace_back(r.bytes()); break;
 //           default: break;            // unknown or unread fields are skipped by next()
 //       }
-class ProtoReader {
+class TG_API ProtoReader {  // exported for test_onnx_import
 public:
     ProtoReader(std::string_view bytes, std::string context) : rest_(bytes), context_(std::move(context)) {}
 

@@ -51,7 +51,7 @@ private:
 // the recording had a block of that size there. Anything else (an op that allocates
 // otherwise than it did when recorded) diverges: from then on every block comes from the
 // allocator, and the plan is recorded again on its next run.
-class Arena final : public tg::detail::BlockSource {
+class TG_API Arena final : public tg::detail::BlockSource {
 public:
     void lay_out(std::vector<PlannedBlock> blocks);
     std::size_t bytes() const { return bytes_; }
