@@ -12,6 +12,8 @@
 #include "tapegrad/creation.hpp"
 #include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
+#include "tensor/elementwise.hpp"
+#include "tensor/trace.hpp"
 #include "tensor/small_objects.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -24,6 +26,23 @@ namespace {
 bool exclusively_owned(const Tensor& t) {
     return t.is_contiguous() && t.unsafe_impl_ptr().use_count() == 1 &&
            t.unsafe_impl()->storage().use_count() == 1 && !t.requires_grad();
+}
+
+// grad += incoming where both are contiguous with the same shape and float dtype and no
+// tracer listens: the kernel alone, the same bits as add_, without add_'s in-place checks,
+// broadcasting and trace hook, which were half the cost of accumulating a scalar's
+// gradient (per-op overhead, issue 15). add_ serves every other case.
+void accumulate_into(Tensor& grad, const Tensor& incoming) {
+    if (grad.sizes() == incoming.sizes() && grad.dtype() == incoming.dtype() && is_floating_point(grad.dtype()) &&
+        grad.is_contiguous() && incoming.is_contiguous() && detail::active_tracer() == nullptr) {
+        detail::visit_floating(grad.dtype(), "AccumulateGrad", [&](auto v) {
+            using T = decltype(v);
+            detail::binary_loop<T, T, T>(grad, incoming, grad, [](T x, T y) { return x + y; });
+        });
+        detail::bump_version(grad);
+        return;
+    }
+    grad.add_(incoming);
 }
 
 // The sink of a leaf's gradients: adds them into the leaf's .grad(). Holds the leaf
@@ -56,7 +75,7 @@ public:
             return {};
         }
         if (grad.defined()) {
-            grad.add_(incoming);
+            accumulate_into(grad, incoming);
         } else if (exclusively_owned(incoming)) {
             grad = std::move(incoming);  // nobody else sees this buffer: take it
         } else {
@@ -156,6 +175,7 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
                   bool create_graph, bool accumulate, std::vector<Capture>& captures) {
     ScratchLease lease;
     PassScratch& scratch = *lease;
+    SpareVectors& spare = spares();  // one thread_local lookup per pass
     // 1. Count each node's consumers with an explicit stack (no recursion: tapes can be
     //    100k nodes deep). The nodes are alive while the pass runs: the roots hold them, and
     //    a released node's edges move to keep_alive instead of being dropped. `visited` lets
@@ -192,10 +212,9 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
     auto add_to_buffer = [&](Node* node, std::uint32_t nr, Tensor&& grad) {
         auto& buffer = NodeAccess::input_buffer(*node);
         if (buffer.empty()) {
-            auto& spare = spares().buffers;
-            if (!spare.empty()) {
-                buffer = std::move(spare.back());
-                spare.pop_back();
+            if (!spare.buffers.empty()) {
+                buffer = std::move(spare.buffers.back());
+                spare.buffers.pop_back();
             }
             buffer.resize(node->outputs().size());
         }
@@ -259,7 +278,7 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
             input_grads = node->apply(std::move(grads));
             if (detail::anomaly_enabled()) detail::anomaly_check_backward(*node, input_grads);
         }
-        recycle(spares().buffers, std::move(grads));  // apply() takes the values, not the vector
+        recycle(spare.buffers, std::move(grads));  // apply() takes the values, not the vector
         auto& edges = NodeAccess::edges(*node);
         const bool release = !keep_graph && !accumulator;
         const std::size_t first_kept = scratch.keep_alive.size();
@@ -284,7 +303,7 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
             }
             if (--NodeAccess::pending_consumers(*next) == 0) make_ready(next);
         }
-        if (release) recycle(spares().edge_lists, std::move(edges));
+        if (release) recycle(spare.edge_lists, std::move(edges));
     }
     // 4. Callbacks queued by hooks during the pass (a callback may queue more).
     for (std::size_t i = 0; i < callbacks.size(); ++i) {
@@ -351,12 +370,8 @@ Edge gradient_edge(const Tensor& t) {
     AutogradMeta* meta = impl.autograd();
     if (!meta || !meta->requires_grad) return {};
     if (meta->grad_fn) return {meta->grad_fn, meta->output_nr};
-    std::shared_ptr<Node> accumulator = meta->grad_accumulator.lock();
-    if (!accumulator) {
-        accumulator = detail::make_pooled<AccumulateGrad>(t.unsafe_impl_ptr());
-        meta->grad_accumulator = accumulator;
-    }
-    return {accumulator, 0};
+    if (!meta->grad_accumulator) meta->grad_accumulator = detail::make_pooled<AccumulateGrad>(t.unsafe_impl_ptr());
+    return {meta->grad_accumulator, 0};
 }
 
 }  // namespace detail

@@ -25,7 +25,7 @@ struct Tape {
 const Node* accumulator_of(const Tensor& t) {
     if (!t.defined() || !t.is_leaf() || !t.requires_grad()) return nullptr;
     const AutogradMeta* meta = impl_of(t).autograd();
-    return meta ? meta->grad_accumulator.lock().get() : nullptr;
+    return meta ? meta->grad_accumulator.get() : nullptr;
 }
 
 Tape collect(const Tensor& output, const NamedTensors& parameters, std::string_view op) {

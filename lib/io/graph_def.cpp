@@ -87,7 +87,7 @@ std::string slash_path(std::string name) {
 const Node* accumulator_of(const Tensor& t) {
     if (!t.defined() || !t.is_leaf() || !t.requires_grad()) return nullptr;
     const AutogradMeta* meta = impl_of(t).autograd();
-    return meta ? meta->grad_accumulator.lock().get() : nullptr;
+    return meta ? meta->grad_accumulator.get() : nullptr;
 }
 
 // The finished GraphDef: its nodes (field 1) and then the producer version (field 4).

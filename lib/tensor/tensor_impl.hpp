@@ -44,7 +44,10 @@ struct AutogradMeta {
     Tensor grad;
     std::shared_ptr<Node> grad_fn;  // null for leaves
     std::uint32_t output_nr = 0;    // which output of grad_fn this tensor is
-    std::weak_ptr<Node> grad_accumulator;  // leaves: shared by every use of the leaf
+    // Leaves: the node every use of the leaf sends its gradient to. Held strongly (it holds
+    // the leaf weakly and has no edges, so it keeps neither the leaf nor a tape alive): a
+    // weak handle made each iteration of a per-example loop build and free it again.
+    std::shared_ptr<Node> grad_accumulator;
     std::vector<Node::GradHook> leaf_hooks;
     std::string name;
 };
