@@ -2,6 +2,8 @@
 #include "tensor/parallel.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -9,6 +11,10 @@ extern "C" int tg_openmp_wait_policy_linked();  // lib/tensor/openmp_wait_policy
 
 namespace tg::detail {
 namespace {
+
+// True once the count was asked for (TG_NUM_THREADS, OMP_NUM_THREADS, set_num_threads):
+// then it is used as given, whatever else runs on the machine.
+std::atomic<bool> count_requested{std::getenv("TG_NUM_THREADS") != nullptr || std::getenv("OMP_NUM_THREADS") != nullptr};
 
 // TG_NUM_THREADS if set to a positive integer, else OpenMP's default (OMP_NUM_THREADS, or
 // the CPUs this process may run on).
@@ -36,8 +42,43 @@ std::atomic<int>& thread_count() {
 int num_threads() { return thread_count().load(std::memory_order_relaxed); }
 
 void set_threads(int threads) {
+    count_requested.store(true, std::memory_order_relaxed);
     thread_count().store(threads, std::memory_order_relaxed);
     omp_set_num_threads(threads);
+}
+
+namespace {
+
+// The CPUs other processes leave idle: this process's CPUs minus the runnable tasks of the
+// whole system (/proc/loadavg's fourth field, "running/total"), not counting the calling
+// thread itself. Read at most every 20 ms (a read is a few microseconds); 0 when unknown.
+int idle_cpus() {
+    using Clock = std::chrono::steady_clock;
+    static std::atomic<Clock::rep> next_read{0};
+    static std::atomic<int> idle{0};
+    const Clock::rep now = Clock::now().time_since_epoch().count();
+    if (now < next_read.load(std::memory_order_relaxed)) return idle.load(std::memory_order_relaxed);
+    next_read.store(now + std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(20)).count(),
+                    std::memory_order_relaxed);
+    int result = 0;
+    if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+        double one, five, fifteen;
+        int running = 0, total = 0;
+        if (std::fscanf(f, "%lf %lf %lf %d/%d", &one, &five, &fifteen, &running, &total) == 5 && running >= 1)
+            result = std::max(1, omp_get_num_procs() - (running - 1));
+        std::fclose(f);
+    }
+    idle.store(result, std::memory_order_relaxed);
+    return result;
+}
+
+}  // namespace
+
+int team_threads() {
+    const int n = num_threads();
+    if (n <= 1 || count_requested.load(std::memory_order_relaxed)) return n;
+    const int idle = idle_cpus();
+    return idle > 0 ? std::min(n, idle) : n;
 }
 
 }  // namespace tg::detail

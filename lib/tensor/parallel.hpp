@@ -36,11 +36,16 @@ inline constexpr double serial_gemm_macs = 8e6;
 int num_threads();
 // Sets it (and the calling thread's OpenMP count, which OpenBLAS's GEMMs follow).
 void set_threads(int threads);
+// The threads a team may use now: num_threads(), or fewer while the count is the default
+// (no set_num_threads, TG_NUM_THREADS or OMP_NUM_THREADS) and other processes keep CPUs
+// busy (parallel.cpp): a second thread beside a busy process cost more than it gave (the
+// `contended` bench). Chunking never depends on it, so results do not either.
+int team_threads();
 
 // Before a call into OpenBLAS or oneDNN, which size their OpenMP teams by the calling
 // thread's own count: a thread other than the one that called set_num_threads gets it too.
 // `n` below num_threads() keeps a small call off the pool (grain::serial_gemm_macs).
-inline void sync_library_threads(int n = num_threads()) {
+inline void sync_library_threads(int n = team_threads()) {
     if (!omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
 }
 
@@ -82,9 +87,14 @@ void run_chunks(std::int64_t chunks, ChunkFn&& chunk) {
         if (chunks == 1) chunk(std::int64_t{0});
         return;
     }
+    const int team = static_cast<int>(std::min<std::int64_t>(chunks, team_threads()));
+    if (team <= 1) {  // the same chunks, in order, on this thread
+        for (std::int64_t c = 0; c < chunks; ++c) chunk(c);
+        return;
+    }
     std::exception_ptr error;
     std::mutex error_mutex;
-#pragma omp parallel num_threads(static_cast<int>(chunks))
+#pragma omp parallel num_threads(team)
     {
         const std::int64_t team = omp_get_num_threads();
         for (std::int64_t c = omp_get_thread_num(); c < chunks; c += team) {
