@@ -163,6 +163,32 @@ TEST_CASE("onnx: save and load give back the example models, bit for bit") {
     }
 }
 
+TEST_CASE("onnx: loading a training-mode graph leaves its running statistics as saved") {
+    // load runs each node once to infer shapes; a training-mode batch norm would update the
+    // running statistics it read, so the dry run gives it copies.
+    manual_seed(3);
+    FashionCnn model;
+    model.train();
+    jit::TraceOptions options;
+    options.dynamic_batch = true;
+    const jit::Graph g = jit::trace(model, randn({2, 1, 28, 28}), options);
+    TempDir dir;
+    onnx::save(g, dir.file("train.tg.onnx"));
+    const jit::Graph loaded = onnx::load(dir.file("train.tg.onnx"));
+    int statistics = 0;
+    for (const auto& [id, saved] : g.initializers()) {
+        if (g.value(id).name.find("running") == std::string::npos) continue;
+        ++statistics;
+        INFO(g.value(id).name);
+        Tensor reloaded;
+        for (const auto& [loaded_id, t] : loaded.initializers())
+            if (loaded.value(loaded_id).name == g.value(id).name) reloaded = t;
+        REQUIRE(reloaded.defined());
+        CHECK(same_bits(reloaded, saved));
+    }
+    CHECK(statistics == 4);  // bn1 and bn2: mean and var
+}
+
 TEST_CASE("onnx: load knows the inputs of every traceable kind") {
     // A kind missing from onnx/arity.hpp would make load refuse every saved graph using it.
     for (const auto& kind : jit::traceable_kinds()) {

@@ -281,8 +281,9 @@ private:
         for (int r = 0; r < runs; ++r) {
             std::vector<Tensor> args;
             for (const auto& name : inputs) args.push_back(name.empty() ? Tensor() : at(name, r));
-            // A training-mode batch norm updates its running statistics: not the weights' own.
-            if (kind == "batch_norm")
+            // A training-mode batch or instance norm updates its running statistics (inputs 1
+            // and 2): the dry run must not change the weights it loaded.
+            if (kind == "batch_norm" || kind == "instance_norm")
                 for (std::size_t k = 1; k < 3 && k < args.size(); ++k)
                     if (args[k].defined()) args[k] = args[k].clone();
             check_budget(node, args);
