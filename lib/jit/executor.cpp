@@ -55,14 +55,14 @@ struct ExecutionPlan {
 ExecutorState::ExecutorState() = default;
 ExecutorState::~ExecutorState() = default;
 
-namespace {
-
 std::string shape_text(const Value& v) {
     std::vector<std::string> dims;
     for (std::size_t d = 0; d < v.shape.size(); ++d)
         dims.push_back(d == 0 && v.dynamic_batch ? std::string("N") : std::to_string(v.shape[d]));
     return fmt::format("{}[{}]", dtype_name(v.dtype), fmt::join(dims, ", "));
 }
+
+namespace {
 
 // Which nodes the fetches need: walk back from them, stopping at fed values.
 std::vector<bool> needed_nodes(const Graph& g, const std::vector<int>& fetch_ids, const std::vector<bool>& fed) {

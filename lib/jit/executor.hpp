@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "jit/fusion.hpp"
@@ -22,6 +23,9 @@ struct ExecutorState {
     std::vector<std::unique_ptr<ExecutionPlan>> plans;
     std::atomic<std::size_t> last_run_nodes{0};
 };
+
+// "float32[N, 784]": a value's dtype and shape, N for a dynamic batch (errors, printing).
+std::string shape_text(const Value& v);
 
 // fetches null: the graph's outputs.
 std::vector<Tensor> execute(const Graph& graph, ExecutorState& state, const Feeds& feeds,

@@ -43,13 +43,6 @@ std::string attribute_str(const Attribute& a) {
         a);
 }
 
-std::string shape_str(const Value& v) {
-    std::vector<std::string> dims;
-    for (std::size_t d = 0; d < v.shape.size(); ++d)
-        dims.push_back(d == 0 && v.dynamic_batch ? std::string("N") : std::to_string(v.shape[d]));
-    return fmt::format("{}[{}]", dtype_name(v.dtype), fmt::join(dims, ", "));
-}
-
 }  // namespace
 
 bool Node::has(const std::string& name) const {
@@ -129,16 +122,16 @@ std::size_t Graph::last_run_node_count() const {
 std::string Graph::str() const {
     std::string s = "graph(";
     std::vector<std::string> ins;
-    for (int id : inputs_) ins.push_back(fmt::format("%{}: {}", values_[static_cast<std::size_t>(id)].name, shape_str(values_[static_cast<std::size_t>(id)])));
+    for (int id : inputs_) ins.push_back(fmt::format("%{}: {}", values_[static_cast<std::size_t>(id)].name, detail::shape_text(values_[static_cast<std::size_t>(id)])));
     s += fmt::format("{}) {{\n", fmt::join(ins, ", "));
     for (const auto& [id, data] : initializers_)
         s += fmt::format("  %{}: {} = initializer\n", values_[static_cast<std::size_t>(id)].name,
-                         shape_str(values_[static_cast<std::size_t>(id)]));
+                         detail::shape_text(values_[static_cast<std::size_t>(id)]));
     auto node_line = [&](const Node& node, const char* indent) {
         std::vector<std::string> outs, args, attrs;
         for (int id : node.outputs)
             outs.push_back(id >= 0 ? fmt::format("%{}: {}", values_[static_cast<std::size_t>(id)].name,
-                                                 shape_str(values_[static_cast<std::size_t>(id)]))
+                                                 detail::shape_text(values_[static_cast<std::size_t>(id)]))
                                    : std::string("_"));
         for (int id : node.inputs) args.push_back(id >= 0 ? "%" + values_[static_cast<std::size_t>(id)].name : std::string("None"));
         for (const auto& [key, value] : node.attributes) attrs.push_back(fmt::format("{}={}", key, attribute_str(value)));
@@ -184,12 +177,12 @@ std::string Graph::to_dot() const {
     for (int id : inputs_) {
         const auto& v = values_[static_cast<std::size_t>(id)];
         producer[static_cast<std::size_t>(id)] = fmt::format("v{}", id);
-        s += fmt::format("  v{} [shape=ellipse, label={}];\n", id, quoted(v.name + "\n" + shape_str(v)));
+        s += fmt::format("  v{} [shape=ellipse, label={}];\n", id, quoted(v.name + "\n" + detail::shape_text(v)));
     }
     for (const auto& [id, data] : initializers_) {
         const auto& v = values_[static_cast<std::size_t>(id)];
         producer[static_cast<std::size_t>(id)] = fmt::format("v{}", id);
-        s += fmt::format("  v{} [shape=box, style=dashed, label={}];\n", id, quoted(v.name + "\n" + shape_str(v)));
+        s += fmt::format("  v{} [shape=box, style=dashed, label={}];\n", id, quoted(v.name + "\n" + detail::shape_text(v)));
     }
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
         const Node& node = nodes_[n];
@@ -199,7 +192,7 @@ std::string Graph::to_dot() const {
         for (int id : node.inputs)
             if (id >= 0 && !producer[static_cast<std::size_t>(id)].empty())
                 s += fmt::format("  {} -> n{} [label={}];\n", producer[static_cast<std::size_t>(id)], n,
-                                 quoted(shape_str(values_[static_cast<std::size_t>(id)])));
+                                 quoted(detail::shape_text(values_[static_cast<std::size_t>(id)])));
         for (int id : node.outputs)
             if (id >= 0) producer[static_cast<std::size_t>(id)] = fmt::format("n{}", n);
     }

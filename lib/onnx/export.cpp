@@ -131,6 +131,10 @@ public:
 private:
     const std::string& name(int id) const { return g_.value(id).name; }
     const jit::Value& value(int id) const { return g_.value(id); }
+    // The name of node input k; empty for an absent optional input (ONNX's "no input").
+    std::string input_name(const Node& n, std::size_t k) const {
+        return k < n.inputs.size() && n.inputs[k] >= 0 ? name(n.inputs[k]) : std::string();
+    }
 
     [[noreturn]] void unsupported(const Node& node, const std::string& why) const {
         const std::string where = node.outputs.empty() || node.outputs[0] < 0 ? node.kind : name(node.outputs[0]);
@@ -155,9 +159,7 @@ private:
     std::string tmp() { return fresh("t"); }
 
     void emit(const Node& n) {
-        auto in = [&](std::size_t k) -> std::string {
-            return k < n.inputs.size() && n.inputs[k] >= 0 ? name(n.inputs[k]) : std::string();
-        };
+        auto in = [&](std::size_t k) { return input_name(n, k); };
         const std::string out = n.outputs.empty() ? std::string() : name(n.outputs[0]);
         const Dtype dt = n.outputs.empty() ? kFloat32 : value(n.outputs[0]).dtype;
         const std::string& k = n.kind;
@@ -560,7 +562,7 @@ private:
     // layer and instance normalisation. False when the kind is neither.
     bool emit_normalization(const Node& n, const std::string& out, Dtype dt) {
         const std::string& k = n.kind;
-        auto in = [&](std::size_t i) { return i < n.inputs.size() && n.inputs[i] >= 0 ? name(n.inputs[i]) : std::string(); };
+        auto in = [&](std::size_t k) { return input_name(n, k); };
         if (k == "layer_norm") {
             const Shape normalized(n.ints("normalized_shape"));
             std::vector<std::string> ins{in(0), in(1).empty() ? constant(ones(normalized, dt)) : in(1)};
