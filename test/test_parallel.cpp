@@ -2,7 +2,11 @@
 // is not a reduction gives the same bits at 1 and 2 threads; reductions give the same bits
 // twice at one thread count and agree closely across counts; gradients check at 2 threads.
 // Sizes are above the grains, so the 2-thread runs really split the work.
+#include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <memory>
+#include <string>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -198,6 +202,89 @@ TEST_CASE("embedding, cat/stack (collation), optimizers: same bits at 1 and 2 th
         }
         return Results{e, table.grad(), tg::stack(items), tg::cat(items, 0), p.detach(), q.detach()};
     });
+}
+
+// Adam's vectorised update (lib/optim/adam.cpp): an odd length, so chunks end in partial
+// vectors; AMSGrad and AdamW's decoupled decay take the other template paths. The values
+// are checked against the update written out per element in float64 (torch.optim.Adam's
+// formula), and the bits at 1 and 2 threads against each other.
+TEST_CASE("Adam, AdamW with amsgrad: vectorised update matches the formula, same bits at 1 and 2 threads") {
+    const std::int64_t n = 100003;
+    const Tensor p0 = big({n}, tg::kFloat32, 11), g0 = big({n}, tg::kFloat32, 12);
+    auto run = [&](bool decoupled, bool amsgrad) {
+        Tensor p = p0.clone().requires_grad_();
+        std::unique_ptr<tg::optim::Optimizer> opt;
+        if (decoupled)
+            opt = std::make_unique<tg::optim::AdamW>(std::vector<Tensor>{p},
+                                                     tg::optim::AdamWOptions(1e-2).weight_decay(0.1).amsgrad(amsgrad));
+        else
+            opt = std::make_unique<tg::optim::Adam>(std::vector<Tensor>{p},
+                                                    tg::optim::AdamOptions(1e-2).weight_decay(0.05).amsgrad(amsgrad));
+        for (int step = 1; step <= 2; ++step) {
+            p.set_grad(g0 * (step == 1 ? 1.0 : -0.5));
+            opt->step();
+        }
+        return p.detach();
+    };
+    for (const bool decoupled : {false, true})
+        for (const bool amsgrad : {false, true}) {
+            INFO("decoupled " << decoupled << ", amsgrad " << amsgrad);
+            require_bitwise([&] { return Results{run(decoupled, amsgrad)}; });
+            // the same two steps in float64, element by element
+            const std::vector<double> p_in = p0.to_vector<double>(), g_in = g0.to_vector<double>();
+            const std::vector<double> got = run(decoupled, amsgrad).to_vector<double>();
+            const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = decoupled ? 0.1 : 0.05;
+            double worst = 0;
+            for (std::int64_t i = 0; i < n; i += 997) {
+                double p = p_in[i], m = 0, v = 0, vmax = 0;
+                for (int step = 1; step <= 2; ++step) {
+                    const double g = g_in[i] * (step == 1 ? 1.0 : -0.5);
+                    if (decoupled) p *= 1 - lr * wd;
+                    const double d = decoupled ? g : g + wd * p;
+                    m = b1 * m + (1 - b1) * d;
+                    v = b2 * v + (1 - b2) * d * d;
+                    vmax = std::max(vmax, v);
+                    const double second = amsgrad ? vmax : v;
+                    const double bias1 = 1 - std::pow(b1, step), bias2 = 1 - std::pow(b2, step);
+                    p -= lr / bias1 * m / (std::sqrt(second) / std::sqrt(bias2) + eps);
+                }
+                worst = std::max(worst, std::abs(got[i] - p));
+            }
+            CHECK(worst < 1e-5);
+        }
+}
+
+// The optimizer's scan of every gradient for NaN/Inf before a step (lib/autograd/anomaly.cpp)
+// runs in chunks: a bad value in the last chunk, or only in its final partial vector, is
+// still found at 2 threads.
+TEST_CASE("non-finite gradient scan: found in any chunk at 2 threads") {
+    ThreadCount t(2);
+    const std::int64_t n = 300001;
+    for (const std::int64_t at : {std::int64_t{0}, n / 2 + 1, n - 1}) {
+        for (const double bad : {std::nan(""), -std::numeric_limits<double>::infinity()}) {
+            INFO("at " << at << ", value " << bad);
+            Tensor p = tg::zeros({n}).requires_grad_();
+            tg::optim::SGD opt({p}, tg::optim::SGDOptions(0.1));
+            std::vector<float> g(static_cast<std::size_t>(n), 1.0f);
+            g[static_cast<std::size_t>(at)] = static_cast<float>(bad);
+            p.set_grad(tg::from_vector(g, {n}));
+            REQUIRE_TG_ERROR(opt.step(), "SGD", std::isnan(bad) ? "non-finite gradient (nan)" : "non-finite gradient (-inf)",
+                             "at element " + std::to_string(at));
+            CHECK(tg::sum(p).item<double>() == 0.0);  // unchanged
+        }
+    }
+    // an Inf early and a NaN in the last chunk: the first non-finite element is reported
+    Tensor p = tg::zeros({n}).requires_grad_();
+    tg::optim::SGD opt({p}, tg::optim::SGDOptions(0.1));
+    std::vector<float> g(static_cast<std::size_t>(n), 1.0f);
+    g[5] = std::numeric_limits<float>::infinity();
+    g[static_cast<std::size_t>(n - 1)] = std::nanf("");
+    p.set_grad(tg::from_vector(g, {n}));
+    REQUIRE_TG_ERROR(opt.step(), "SGD", "non-finite gradient (inf)", "at element 5");
+    // a finite gradient steps
+    p.set_grad(tg::ones({n}));
+    opt.step();
+    CHECK(tg::sum(p).item<double>() == Approx(-0.1 * static_cast<double>(n)).epsilon(1e-6));
 }
 
 TEST_CASE("gradchecks pass at 2 threads through the parallel kernels") {
