@@ -287,6 +287,29 @@ TEST_CASE("non-finite gradient scan: found in any chunk at 2 threads") {
     CHECK(tg::sum(p).item<double>() == Approx(-0.1 * static_cast<double>(n)).epsilon(1e-6));
 }
 
+// oneDNN convolutions keep one plan per thread count (lib/tensor/direct_conv.cpp): switching
+// the count back and forth in one process runs each count's own plan. The forward splits
+// over outputs (same bits at 1 and 2 threads); the gradients may sum in another order, so
+// they agree closely across counts and repeat their bits at one count.
+TEST_CASE("conv2d forward and backward: plans per thread count, results per count repeat") {
+    const Tensor x0 = big({8, 16, 20, 20}), w0 = big({32, 16, 3, 3}, tg::kFloat32, 8), b0 = big({32}, tg::kFloat32, 9);
+    auto run = [&](int threads) {
+        ThreadCount t(threads);
+        const Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+        const Tensor y = F::conv2d(x, w, b, {1, 1}, {1, 1});
+        tg::sum(y * y).backward();
+        return Results{y.detach(), x.grad(), w.grad(), b.grad()};
+    };
+    const Results one = run(1), two = run(2), one_again = run(1), two_again = run(2);
+    CHECK(bytes_of(one[0]) == bytes_of(two[0]));
+    for (std::size_t i = 0; i < one.size(); ++i) {
+        INFO("result " << i);
+        CHECK(bytes_of(one[i]) == bytes_of(one_again[i]));
+        CHECK(bytes_of(two[i]) == bytes_of(two_again[i]));
+        CHECK(tg::allclose(one[i], two[i], 1e-4, 1e-3));
+    }
+}
+
 TEST_CASE("gradchecks pass at 2 threads through the parallel kernels") {
     ThreadCount t(2);
     // A few float64 inputs that vary, inside tensors large enough to be split among threads.

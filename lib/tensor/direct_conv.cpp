@@ -162,14 +162,19 @@ std::optional<Plan> build_plan(Pass pass, const ConvGeometry& g, bool bias) {
     }
 }
 
-using Key = std::array<std::int64_t, 18>;
+using Key = std::array<std::int64_t, 19>;
 
-// The plan for (pass, geometry, bias), built on first use; nullptr when oneDNN declines.
-const Plan* plan_for(Pass pass, const ConvGeometry& g, bool bias) {
+// The plan for (pass, geometry, bias, threads), built on first use; nullptr when oneDNN
+// declines. The thread count is part of the key: oneDNN sizes a primitive's work split for
+// the OpenMP count at its creation and runs that many threads whatever the count at
+// execution. Keyed on geometry alone, the first step's team stuck: a plan built while the
+// adaptive count read a busy machine ran one thread on an idle one, and one built on an
+// idle machine ran two beside a busy process (the `contended` bench's 0.97x).
+const Plan* plan_for(Pass pass, const ConvGeometry& g, bool bias, int threads) {
     static std::mutex mutex;
     static std::map<Key, std::optional<Plan>> plans;
     const Key key{static_cast<std::int64_t>(pass), bias, g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.dh,
-                  g.dw, g.pt, g.pl, g.OH, g.OW, g.groups};
+                  g.dw, g.pt, g.pl, g.OH, g.OW, g.groups, threads};
     std::lock_guard lock(mutex);
     auto it = plans.find(key);
     // A program that convolves ever new shapes must not grow this without bound; a
@@ -187,10 +192,10 @@ bool usable(const ConvGeometry& g) {
     return g.N * g.C * g.H * g.W < limit && g.N * g.O * g.OH * g.OW < limit && g.O * g.C * g.kh * g.kw < limit;
 }
 
-// Runs `plan` on the caller's buffers (one per plan.args entry, in order).
+// Runs `plan` on the caller's buffers (one per plan.args entry, in order), with the OpenMP
+// count it was built for (run sets it).
 void execute(const Plan& plan, const std::vector<void*>& buffers) {
     thread_local Scratch scratch;
-    sync_library_threads();
     thread_local dnnl::stream stream(cpu_engine());
     auto& e = cpu_engine();
     std::unordered_map<int, dnnl::memory> args;
@@ -223,7 +228,8 @@ void execute(const Plan& plan, const std::vector<void*>& buffers) {
 template <class... Pointers>
 bool run(Pass pass, const ConvGeometry& g, bool bias, Pointers... pointers) {
     if (!usable(g)) return false;
-    const Plan* plan = plan_for(pass, g, bias);
+    sync_library_threads();
+    const Plan* plan = plan_for(pass, g, bias, omp_get_max_threads());  // the count oneDNN builds and runs for
     if (!plan) return false;
     try {
         execute(*plan, {const_cast<void*>(static_cast<const void*>(pointers))...});
