@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <string>
 
 extern "C" int tg_openmp_wait_policy_linked();  // lib/tensor/openmp_wait_policy.cpp
@@ -110,6 +112,29 @@ int team_threads() {
     if (n <= 1 || count_requested.load(std::memory_order_relaxed)) return n;
     const int idle = idle_cpus();
     return idle > 0 ? std::min(n, idle) : n;
+}
+
+void run_chunks_on_team(std::int64_t chunks, void (*chunk)(void* context, std::int64_t c), void* context) {
+    const int team = static_cast<int>(std::min<std::int64_t>(chunks, team_threads()));
+    if (team <= 1) {  // the same chunks, in order, on this thread
+        for (std::int64_t c = 0; c < chunks; ++c) chunk(context, c);
+        return;
+    }
+    std::exception_ptr error;
+    std::mutex error_mutex;
+#pragma omp parallel num_threads(team)
+    {
+        const std::int64_t team = omp_get_num_threads();
+        for (std::int64_t c = omp_get_thread_num(); c < chunks; c += team) {
+            try {
+                chunk(context, c);
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+            }
+        }
+    }
+    if (error) std::rethrow_exception(error);
 }
 
 }  // namespace tg::detail

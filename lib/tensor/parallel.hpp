@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <exception>
-#include <mutex>
+#include <memory>
+#include <type_traits>
 
 #include <omp.h>
 
@@ -79,34 +79,26 @@ inline std::int64_t chunk_begin(std::int64_t n, std::int64_t chunks, std::int64_
     return std::min(n, first + (raw - first) / quantum * quantum);
 }
 
+// Runs chunk(context, c) for c in [0, chunks) (chunks >= 2) on a team of at most
+// team_threads() threads, one team thread per chunk, or in order on this thread when the
+// team would be one; the first exception a chunk throws is rethrown here (parallel.cpp).
+// Not a template: one OpenMP region for the whole library, where one per kernel (833 of
+// them, 347 kB of code with their exception plumbing) made a quarter of its size.
+void run_chunks_on_team(std::int64_t chunks, void (*chunk)(void* context, std::int64_t c), void* context);
+
 // Calls chunk(c) for c in [0, chunks), in parallel, one team thread per chunk.
-// Exceptions thrown by a chunk are rethrown here (the first one).
+// Exceptions thrown by a chunk are rethrown here (the first one). A single chunk (small
+// work, the per-op path) runs inline, without an indirect call.
 template <class ChunkFn>
 void run_chunks(std::int64_t chunks, ChunkFn&& chunk) {
     if (chunks <= 1) {
         if (chunks == 1) chunk(std::int64_t{0});
         return;
     }
-    const int team = static_cast<int>(std::min<std::int64_t>(chunks, team_threads()));
-    if (team <= 1) {  // the same chunks, in order, on this thread
-        for (std::int64_t c = 0; c < chunks; ++c) chunk(c);
-        return;
-    }
-    std::exception_ptr error;
-    std::mutex error_mutex;
-#pragma omp parallel num_threads(team)
-    {
-        const std::int64_t team = omp_get_num_threads();
-        for (std::int64_t c = omp_get_thread_num(); c < chunks; c += team) {
-            try {
-                chunk(c);
-            } catch (...) {
-                std::lock_guard lock(error_mutex);
-                if (!error) error = std::current_exception();
-            }
-        }
-    }
-    if (error) std::rethrow_exception(error);
+    using Fn = std::remove_reference_t<ChunkFn>;
+    run_chunks_on_team(
+        chunks, [](void* f, std::int64_t c) { (*static_cast<Fn*>(f))(c); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(chunk))));
 }
 
 // Runs body(begin, end) over [0, n) in `chunks` pieces whose boundaries are chunk_begin's.
