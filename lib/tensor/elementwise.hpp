@@ -22,6 +22,25 @@
 
 namespace tg::detail {
 
+// Bool and int64 operands and bool results (comparisons, masks, predicates, conversions
+// to or from them) are off the training path: their maps run one general strided loop,
+// out of line, the same for contiguous and strided tensors (the compiler still vectorises
+// its unit-stride case). Float maps keep a loop per stride pattern plus the contiguous
+// one: four dtypes of those in every op were a fifth of the library (issue 15, size).
+template <class Out, class In>
+inline constexpr bool compact_map = std::is_same_v<Out, bool> || std::is_integral_v<In>;
+
+template <class Out, class In, class F>
+[[gnu::noinline]] void unary_row(Out* o, std::int64_t so, const In* x, std::int64_t sx, std::int64_t n, F& f) {
+    for (std::int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
+}
+
+template <class Out, class A, class B, class F>
+[[gnu::noinline]] void binary_row(Out* o, std::int64_t so, const A* x, std::int64_t sa, const B* y, std::int64_t sb,
+                                  std::int64_t n, F& f) {
+    for (std::int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa], y[i * sb]);
+}
+
 // out[i] = f(a[i]) with a's elements read as In, written as Out; out has a's shape.
 // Shared among threads from `grain` elements on (parallel.hpp): pass grain::costly for
 // an f that costs more than a few instructions.
@@ -29,6 +48,20 @@ template <class Out, class In, class F>
 void unary_loop(const Tensor& a, const Tensor& out, F&& f, std::int64_t grain = grain::cheap) {
     const In* pa = impl_of(a).data_as<In>();
     Out* po = impl_of(out).data_as<Out>();
+    if constexpr (compact_map<Out, In>) {
+        if (a.is_contiguous() && out.is_contiguous()) {
+            parallel_for_aligned(po, a.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
+                unary_row(po + begin, 1, pa + begin, 1, end - begin, f);
+            });
+        } else {
+            parallel_for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())},
+                                     grain, [&](const StridedRow<2>& r) {
+                                         unary_row(po + r.offsets[0], r.strides[0], pa + r.offsets[1], r.strides[1],
+                                                   r.count, f);
+                                     });
+        }
+        return;
+    }
     if (a.is_contiguous() && out.is_contiguous()) {
         parallel_for_aligned(po, a.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
             for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
@@ -50,6 +83,23 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F&& f, std
     const B* pb = impl_of(b).data_as<B>();
     Out* po = impl_of(out).data_as<Out>();
     const Shape& shape = out.sizes();
+    if constexpr (compact_map<Out, A>) {
+        if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.sizes() == shape &&
+            b.sizes() == shape) {
+            parallel_for_aligned(po, out.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
+                binary_row(po + begin, 1, pa + begin, 1, pb + begin, 1, end - begin, f);
+            });
+        } else {
+            parallel_for_each_row<3>(shape,
+                                     {out.strides(), broadcast_strides(a.sizes(), a.strides(), shape),
+                                      broadcast_strides(b.sizes(), b.strides(), shape)},
+                                     grain, [&](const StridedRow<3>& r) {
+                                         binary_row(po + r.offsets[0], r.strides[0], pa + r.offsets[1], r.strides[1],
+                                                    pb + r.offsets[2], r.strides[2], r.count, f);
+                                     });
+        }
+        return;
+    }
     if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.sizes() == shape &&
         b.sizes() == shape) {
         parallel_for_aligned(po, out.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
