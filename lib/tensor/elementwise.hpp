@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -23,110 +24,107 @@
 namespace tg::detail {
 
 // Bool and int64 operands and bool results (comparisons, masks, predicates, conversions
-// to or from them) are off the training path: their maps run one general strided loop,
-// out of line, the same for contiguous and strided tensors (the compiler still vectorises
-// its unit-stride case). Float maps keep a loop per stride pattern plus the contiguous
-// one: four dtypes of those in every op were a fifth of the library (issue 15, size).
+// to or from them) are off the training path: their maps run one general strided loop
+// over rows (unary_row/binary_row), driven by the non-template run_unary_rows/
+// run_binary_rows (elementwise.cpp) for contiguous and strided tensors alike. Float maps
+// keep their loops inline, one per stride pattern plus the contiguous one: four dtypes
+// of those in every op were a fifth of the library (issue 15, size).
 template <class Out, class In>
 inline constexpr bool compact_map = std::is_same_v<Out, bool> || std::is_integral_v<In>;
 
+// A row of a compact map: `r` holds element offsets and strides from the operands' base
+// pointers; `f` points to the map's function object.
+using UnaryRow = void (*)(const void* f, void* out, const void* a, const StridedRow<2>& r);
+using BinaryRow = void (*)(const void* f, void* out, const void* a, const void* b, const StridedRow<3>& r);
+
 template <class Out, class In, class F>
-[[gnu::noinline]] void unary_row(Out* o, std::int64_t so, const In* x, std::int64_t sx, std::int64_t n, F& f) {
-    for (std::int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
+void unary_row(const void* f, void* out, const void* a, const StridedRow<2>& r) {
+    const F& fn = *static_cast<const F*>(f);
+    Out* o = static_cast<Out*>(out) + r.offsets[0];
+    const In* x = static_cast<const In*>(a) + r.offsets[1];
+    for (std::int64_t i = 0; i < r.count; ++i) o[i * r.strides[0]] = fn(x[i * r.strides[1]]);
 }
 
 template <class Out, class A, class B, class F>
-[[gnu::noinline]] void binary_row(Out* o, std::int64_t so, const A* x, std::int64_t sa, const B* y, std::int64_t sb,
-                                  std::int64_t n, F& f) {
-    for (std::int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa], y[i * sb]);
+void binary_row(const void* f, void* out, const void* a, const void* b, const StridedRow<3>& r) {
+    const F& fn = *static_cast<const F*>(f);
+    Out* o = static_cast<Out*>(out) + r.offsets[0];
+    const A* x = static_cast<const A*>(a) + r.offsets[1];
+    const B* y = static_cast<const B*>(b) + r.offsets[2];
+    for (std::int64_t i = 0; i < r.count; ++i) o[i * r.strides[0]] = fn(x[i * r.strides[1]], y[i * r.strides[2]]);
 }
+
+// Runs `row` over all of out (a, b broadcast to its shape), the rows shared among threads
+// from `grain` elements on; a contiguous map is cut into plain unit-stride rows.
+void run_unary_rows(const Tensor& a, const Tensor& out, std::int64_t grain, UnaryRow row, const void* f);
+void run_binary_rows(const Tensor& a, const Tensor& b, const Tensor& out, std::int64_t grain, BinaryRow row,
+                     const void* f);
 
 // out[i] = f(a[i]) with a's elements read as In, written as Out; out has a's shape.
 // Shared among threads from `grain` elements on (parallel.hpp): pass grain::costly for
 // an f that costs more than a few instructions.
 template <class Out, class In, class F>
 void unary_loop(const Tensor& a, const Tensor& out, F&& f, std::int64_t grain = grain::cheap) {
-    const In* pa = impl_of(a).data_as<In>();
-    Out* po = impl_of(out).data_as<Out>();
     if constexpr (compact_map<Out, In>) {
+        run_unary_rows(a, out, grain, &unary_row<Out, In, std::remove_cvref_t<F>>, std::addressof(f));
+    } else {
+        const In* pa = impl_of(a).data_as<In>();
+        Out* po = impl_of(out).data_as<Out>();
         if (a.is_contiguous() && out.is_contiguous()) {
             parallel_for_aligned(po, a.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
-                unary_row(po + begin, 1, pa + begin, 1, end - begin, f);
+                for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
             });
-        } else {
-            parallel_for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())},
-                                     grain, [&](const StridedRow<2>& r) {
-                                         unary_row(po + r.offsets[0], r.strides[0], pa + r.offsets[1], r.strides[1],
-                                                   r.count, f);
-                                     });
+            return;
         }
-        return;
+        parallel_for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())},
+                                 grain, [&](const StridedRow<2>& r) {
+                                     Out* o = po + r.offsets[0];
+                                     const In* x = pa + r.offsets[1];
+                                     for (std::int64_t i = 0; i < r.count; ++i)
+                                         o[i * r.strides[0]] = f(x[i * r.strides[1]]);
+                                 });
     }
-    if (a.is_contiguous() && out.is_contiguous()) {
-        parallel_for_aligned(po, a.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
-        });
-        return;
-    }
-    parallel_for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())}, grain,
-                    [&](const StridedRow<2>& r) {
-                        Out* o = po + r.offsets[0];
-                        const In* x = pa + r.offsets[1];
-                        for (std::int64_t i = 0; i < r.count; ++i) o[i * r.strides[0]] = f(x[i * r.strides[1]]);
-                    });
 }
 
 // out[i] = f(a[i], b[i]) with a and b broadcast to out's shape.
 template <class Out, class A, class B, class F>
 void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F&& f, std::int64_t grain = grain::cheap) {
-    const A* pa = impl_of(a).data_as<A>();
-    const B* pb = impl_of(b).data_as<B>();
-    Out* po = impl_of(out).data_as<Out>();
-    const Shape& shape = out.sizes();
     if constexpr (compact_map<Out, A>) {
+        run_binary_rows(a, b, out, grain, &binary_row<Out, A, B, std::remove_cvref_t<F>>, std::addressof(f));
+    } else {
+        const A* pa = impl_of(a).data_as<A>();
+        const B* pb = impl_of(b).data_as<B>();
+        Out* po = impl_of(out).data_as<Out>();
+        const Shape& shape = out.sizes();
         if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.sizes() == shape &&
             b.sizes() == shape) {
             parallel_for_aligned(po, out.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
-                binary_row(po + begin, 1, pa + begin, 1, pb + begin, 1, end - begin, f);
+                for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
             });
-        } else {
-            parallel_for_each_row<3>(shape,
-                                     {out.strides(), broadcast_strides(a.sizes(), a.strides(), shape),
-                                      broadcast_strides(b.sizes(), b.strides(), shape)},
-                                     grain, [&](const StridedRow<3>& r) {
-                                         binary_row(po + r.offsets[0], r.strides[0], pa + r.offsets[1], r.strides[1],
-                                                    pb + r.offsets[2], r.strides[2], r.count, f);
-                                     });
+            return;
         }
-        return;
+        parallel_for_each_row<3>(shape,
+                                 {out.strides(), broadcast_strides(a.sizes(), a.strides(), shape),
+                                  broadcast_strides(b.sizes(), b.strides(), shape)},
+                                 grain, [&](const StridedRow<3>& r) {
+                                     Out* o = po + r.offsets[0];
+                                     const A* x = pa + r.offsets[1];
+                                     const B* y = pb + r.offsets[2];
+                                     const auto so = r.strides[0], sa = r.strides[1], sb = r.strides[2];
+                                     if (so == 1 && sa == 1 && sb == 1) {
+                                         for (std::int64_t i = 0; i < r.count; ++i) o[i] = f(x[i], y[i]);
+                                     } else if (so == 1 && sa == 1 && sb == 0) {
+                                         const B yv = *y;
+                                         for (std::int64_t i = 0; i < r.count; ++i) o[i] = f(x[i], yv);
+                                     } else if (so == 1 && sa == 0 && sb == 1) {
+                                         const A xv = *x;
+                                         for (std::int64_t i = 0; i < r.count; ++i) o[i] = f(xv, y[i]);
+                                     } else {
+                                         for (std::int64_t i = 0; i < r.count; ++i)
+                                             o[i * so] = f(x[i * sa], y[i * sb]);
+                                     }
+                                 });
     }
-    if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.sizes() == shape &&
-        b.sizes() == shape) {
-        parallel_for_aligned(po, out.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
-        });
-        return;
-    }
-    parallel_for_each_row<3>(shape,
-                    {out.strides(), broadcast_strides(a.sizes(), a.strides(), shape),
-                     broadcast_strides(b.sizes(), b.strides(), shape)},
-                    grain, [&](const StridedRow<3>& r) {
-                        Out* o = po + r.offsets[0];
-                        const A* x = pa + r.offsets[1];
-                        const B* y = pb + r.offsets[2];
-                        const auto so = r.strides[0], sa = r.strides[1], sb = r.strides[2];
-                        if (so == 1 && sa == 1 && sb == 1) {
-                            for (std::int64_t i = 0; i < r.count; ++i) o[i] = f(x[i], y[i]);
-                        } else if (so == 1 && sa == 1 && sb == 0) {
-                            const B yv = *y;
-                            for (std::int64_t i = 0; i < r.count; ++i) o[i] = f(x[i], yv);
-                        } else if (so == 1 && sa == 0 && sb == 1) {
-                            const A xv = *x;
-                            for (std::int64_t i = 0; i < r.count; ++i) o[i] = f(xv, y[i]);
-                        } else {
-                            for (std::int64_t i = 0; i < r.count; ++i) o[i * so] = f(x[i * sa], y[i * sb]);
-                        }
-                    });
 }
 
 // A new tensor f(a) of a's shape and dtype (numeric dtypes).
