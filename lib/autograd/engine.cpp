@@ -223,7 +223,7 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
             sum = std::move(grad);
         else if (!GradMode::is_enabled() && sum.sizes() == grad.sizes() && sum.dtype() == grad.dtype() &&
                  exclusively_owned(sum))
-            sum.add_(grad);  // a gradient used by several consumers: no new tensor per addend
+            accumulate_into(sum, grad);  // a gradient used by several consumers: no new tensor per addend
         else
             sum = sum + grad;
     };

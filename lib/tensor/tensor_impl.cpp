@@ -30,6 +30,21 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape stri
       offset_(offset),
       numel_(sizes_.numel()),
       dtype_(dtype) {
+    finish_construction();
+}
+
+TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, const Shape& sizes, Dtype dtype)
+    : storage_(std::move(storage)), sizes_(sizes), strides_(sizes), offset_(0), numel_(sizes_.numel()),
+      dtype_(dtype) {
+    std::int64_t stride = 1;  // as contiguous_strides
+    for (std::size_t d = sizes_.size(); d-- > 0;) {
+        strides_[d] = stride;
+        stride *= sizes_[d] > 0 ? sizes_[d] : 1;
+    }
+    finish_construction();
+}
+
+void TensorImpl::finish_construction() {
     if (auto* tracer = detail::active_tracer()) tracer->created(this);
     // Contiguous = row-major with no gaps; dims of size 1 may have any stride.
     contiguous_ = true;
@@ -72,7 +87,7 @@ Tensor make_tensor(const Shape& sizes, Dtype dtype) {
         detail::fail("empty", fmt::format("cannot allocate {} bytes for a {} tensor of shape {}", bytes,
                                           dtype_name(dtype), sizes));
     }
-    return Tensor(detail::make_pooled<TensorImpl>(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype));
+    return Tensor(detail::make_pooled<TensorImpl>(std::move(storage), sizes, dtype));
 }
 
 Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, std::int64_t offset) {

@@ -56,6 +56,10 @@ class TensorImpl {
 public:
     TensorImpl(std::shared_ptr<Storage> storage, Shape sizes, Shape strides, std::int64_t offset,
                Dtype dtype);
+    // A new contiguous tensor over all of `storage` (make_tensor): sizes copied once and
+    // strides written in place, where the general form above took both by value and moved
+    // them in again (three 6-dim copies per new tensor; per-op overhead, issue 15).
+    TensorImpl(std::shared_ptr<Storage> storage, const Shape& sizes, Dtype dtype);
 
     const std::shared_ptr<Storage>& storage() const { return storage_; }
     const Shape& sizes() const { return sizes_; }
@@ -76,6 +80,8 @@ public:
     bool requires_grad() const { return autograd_ && autograd_->requires_grad; }
 
 private:
+    void finish_construction();  // tracer report, contiguity
+
     std::shared_ptr<Storage> storage_;
     Shape sizes_;
     Shape strides_;
