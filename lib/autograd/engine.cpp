@@ -32,10 +32,13 @@ bool exclusively_owned(const Tensor& t) {
 // tracer listens: the kernel alone, the same bits as add_, without add_'s in-place checks,
 // broadcasting and trace hook, which were half the cost of accumulating a scalar's
 // gradient (per-op overhead, issue 15). add_ serves every other case.
+// Both are defined: read through TensorImpl, inline.
 void accumulate_into(Tensor& grad, const Tensor& incoming) {
-    if (grad.sizes() == incoming.sizes() && grad.dtype() == incoming.dtype() && is_floating_point(grad.dtype()) &&
-        grad.is_contiguous() && incoming.is_contiguous() && detail::active_tracer() == nullptr) {
-        detail::visit_floating(grad.dtype(), "AccumulateGrad", [&](auto v) {
+    const TensorImpl& g = impl_of(grad);
+    const TensorImpl& in = impl_of(incoming);
+    if (g.sizes() == in.sizes() && g.dtype() == in.dtype() && is_floating_point(g.dtype()) && g.is_contiguous() &&
+        in.is_contiguous() && detail::active_tracer() == nullptr) {
+        detail::visit_floating(g.dtype(), "AccumulateGrad", [&](auto v) {
             using T = decltype(v);
             detail::binary_loop<T, T, T>(grad, incoming, grad, [](T x, T y) { return x + y; });
         });

@@ -63,20 +63,24 @@ void run_binary_rows(const Tensor& a, const Tensor& b, const Tensor& out, std::i
 // out[i] = f(a[i]) with a's elements read as In, written as Out; out has a's shape.
 // Shared among threads from `grain` elements on (parallel.hpp): pass grain::costly for
 // an f that costs more than a few instructions.
+// The loops read their operands (defined tensors) through TensorImpl, inline: the Tensor
+// accessors are calls into the library, a dozen per scalar op (issue 15, per-op overhead).
 template <class Out, class In, class F>
 void unary_loop(const Tensor& a, const Tensor& out, F&& f, std::int64_t grain = grain::cheap) {
     if constexpr (compact_map<Out, In>) {
         run_unary_rows(a, out, grain, &unary_row<Out, In, std::remove_cvref_t<F>>, std::addressof(f));
     } else {
-        const In* pa = impl_of(a).data_as<In>();
-        Out* po = impl_of(out).data_as<Out>();
-        if (a.is_contiguous() && out.is_contiguous()) {
-            parallel_for_aligned(po, a.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
+        const TensorImpl& ia = impl_of(a);
+        const TensorImpl& io = impl_of(out);
+        const In* pa = ia.data_as<In>();
+        Out* po = io.data_as<Out>();
+        if (ia.is_contiguous() && io.is_contiguous()) {
+            parallel_for_aligned(po, ia.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
             });
             return;
         }
-        parallel_for_each_row<2>(out.sizes(), {out.strides(), broadcast_strides(a.sizes(), a.strides(), out.sizes())},
+        parallel_for_each_row<2>(io.sizes(), {io.strides(), broadcast_strides(ia.sizes(), ia.strides(), io.sizes())},
                                  grain, [&](const StridedRow<2>& r) {
                                      Out* o = po + r.offsets[0];
                                      const In* x = pa + r.offsets[1];
@@ -92,20 +96,23 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F&& f, std
     if constexpr (compact_map<Out, A>) {
         run_binary_rows(a, b, out, grain, &binary_row<Out, A, B, std::remove_cvref_t<F>>, std::addressof(f));
     } else {
-        const A* pa = impl_of(a).data_as<A>();
-        const B* pb = impl_of(b).data_as<B>();
-        Out* po = impl_of(out).data_as<Out>();
-        const Shape& shape = out.sizes();
-        if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous() && a.sizes() == shape &&
-            b.sizes() == shape) {
-            parallel_for_aligned(po, out.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
+        const TensorImpl& ia = impl_of(a);
+        const TensorImpl& ib = impl_of(b);
+        const TensorImpl& io = impl_of(out);
+        const A* pa = ia.data_as<A>();
+        const B* pb = ib.data_as<B>();
+        Out* po = io.data_as<Out>();
+        const Shape& shape = io.sizes();
+        if (ia.is_contiguous() && ib.is_contiguous() && io.is_contiguous() && ia.sizes() == shape &&
+            ib.sizes() == shape) {
+            parallel_for_aligned(po, io.numel(), grain, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
             });
             return;
         }
         parallel_for_each_row<3>(shape,
-                                 {out.strides(), broadcast_strides(a.sizes(), a.strides(), shape),
-                                  broadcast_strides(b.sizes(), b.strides(), shape)},
+                                 {io.strides(), broadcast_strides(ia.sizes(), ia.strides(), shape),
+                                  broadcast_strides(ib.sizes(), ib.strides(), shape)},
                                  grain, [&](const StridedRow<3>& r) {
                                      Out* o = po + r.offsets[0];
                                      const A* x = pa + r.offsets[1];
@@ -179,9 +186,9 @@ Tensor map_floating(const Tensor& a, std::string_view op, F&& f, V&& vectorized,
 // which 4 ran, and made binary loops a quarter of the library's code (issue 15, size).
 template <class F>
 Tensor map_binary(const Tensor& a, const Tensor& b, Dtype compute, Dtype result, std::string_view op, F&& f) {
-    const Shape shape = broadcast_shape(a.sizes(), b.sizes(), op);
-    const Tensor ca = a.dtype() == compute ? a : a.to(compute);
-    const Tensor cb = b.dtype() == compute ? b : b.to(compute);
+    const Shape shape = broadcast_shape(a.sizes(), b.sizes(), op);  // checked: a and b are defined
+    const Tensor ca = impl_of(a).dtype() == compute ? a : a.to(compute);
+    const Tensor cb = impl_of(b).dtype() == compute ? b : b.to(compute);
     Tensor out = make_tensor(shape, result);
     visit_dtype(compute, [&](auto v) {
         using T = decltype(v);
