@@ -13,6 +13,7 @@
 // tracer says so.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -64,8 +65,18 @@ public:
     virtual void assigned(const Tensor& target, const Tensor& value) = 0;
 };
 
+// How many threads have a tracer installed. While none has, active_tracer() answers from
+// this one shared load: a thread_local read in a shared library is a call into the dynamic
+// linker (__tls_get_addr, ~13 instructions), and every new tensor and op asks (a dozen
+// times per scalar op; issue 15, per-op overhead). A thread that installs a tracer counts
+// itself first, so it always reads its own count as non-zero.
+extern std::atomic<int> threads_tracing;
+Tracer* thread_tracer();
+
 // The tracer active on this thread (null when not tracing).
-Tracer* active_tracer();
+inline Tracer* active_tracer() {
+    return threads_tracing.load(std::memory_order_relaxed) == 0 ? nullptr : thread_tracer();
+}
 Tracer* exchange_tracer(Tracer* tracer);
 
 inline void trace_op(Tracer& tracer, std::string_view kind, std::vector<Tensor> inputs, const Tensor& output,
