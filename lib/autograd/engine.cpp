@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <typeinfo>
+#include <utility>
 
 #include "autograd/anomaly.hpp"
 #include "autograd/record.hpp"
@@ -100,9 +101,6 @@ Tensor apply_hooks(Node& node, std::uint32_t output_nr, Tensor grad) {
     return grad;
 }
 
-// Callbacks queued (autograd::queue_callback) during the innermost running backward pass.
-thread_local std::vector<std::function<void()>>* queued_callbacks = nullptr;
-
 struct Capture {
     Node* node;
     std::uint32_t output_nr;
@@ -122,10 +120,6 @@ struct SpareVectors {
     std::vector<std::vector<Tensor>> buffers;
     std::vector<std::vector<Edge>> edge_lists;
 };
-SpareVectors& spares() {
-    thread_local SpareVectors lists;
-    return lists;
-}
 
 template <class T>
 void recycle(std::vector<std::vector<T>>& into, std::vector<T>&& v) {
@@ -140,14 +134,30 @@ struct PassScratch {
     std::vector<std::shared_ptr<Node>> keep_alive;  // edges of released nodes, dropped at the end
 };
 
+// All of the engine's per-thread state, in one thread_local that a pass looks up once: in a
+// shared library every thread_local lookup is a call into the dynamic linker, and three
+// separate ones cost a dozen per pass (issue 15, per-op overhead).
+struct EngineThread {
+    std::vector<std::unique_ptr<PassScratch>> scratch;  // spare PassScratch, one per nested pass
+    SpareVectors spare;
+    // Callbacks queued (autograd::queue_callback) during the innermost running backward pass.
+    std::vector<std::function<void()>>* queued_callbacks = nullptr;
+};
+// Not inlined: inline, GCC re-derives the address from the thread_local at every use instead
+// of keeping it (a __tls_get_addr call each time, 11 in a pass over four nodes).
+[[gnu::noinline]] EngineThread& engine_thread() {
+    thread_local EngineThread state;
+    return state;
+}
+
 class ScratchLease {
 public:
-    ScratchLease() {
-        if (spares().empty()) {
+    explicit ScratchLease(std::vector<std::unique_ptr<PassScratch>>& spares) : spares_(spares) {
+        if (spares_.empty()) {
             scratch_ = std::make_unique<PassScratch>();
         } else {
-            scratch_ = std::move(spares().back());
-            spares().pop_back();
+            scratch_ = std::move(spares_.back());
+            spares_.pop_back();
         }
     }
     ~ScratchLease() {
@@ -155,17 +165,14 @@ public:
         scratch_->stack.clear();
         scratch_->ready.clear();
         scratch_->keep_alive.clear();  // may free whole released graphs (Node::~Node drains them)
-        spares().push_back(std::move(scratch_));
+        spares_.push_back(std::move(scratch_));
     }
     ScratchLease(const ScratchLease&) = delete;
     ScratchLease& operator=(const ScratchLease&) = delete;
     PassScratch& operator*() { return *scratch_; }
 
 private:
-    static std::vector<std::unique_ptr<PassScratch>>& spares() {
-        thread_local std::vector<std::unique_ptr<PassScratch>> list;
-        return list;
-    }
+    std::vector<std::unique_ptr<PassScratch>>& spares_;
     std::unique_ptr<PassScratch> scratch_;
 };
 
@@ -176,9 +183,11 @@ bool is_accumulator(const Node& node) { return typeid(node) == typeid(Accumulate
 // leaves' .grad() are left alone. The roots' nodes stay alive through `roots`.
 void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, bool keep_graph,
                   bool create_graph, bool accumulate, std::vector<Capture>& captures) {
-    ScratchLease lease;
+    EngineThread& thread = engine_thread();  // the pass's one thread_local lookup
+    ScratchLease lease(thread.scratch);
     PassScratch& scratch = *lease;
-    SpareVectors& spare = spares();  // one thread_local lookup per pass
+    SpareVectors& spare = thread.spare;
+    Node*& running_node = detail::current_node_slot();
     // 1. Count each node's consumers with an explicit stack (no recursion: tapes can be
     //    100k nodes deep). The nodes are alive while the pass runs: the roots hold them, and
     //    a released node's edges move to keep_alive instead of being dropped. `visited` lets
@@ -250,10 +259,12 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
 
     std::vector<std::function<void()>> callbacks;
     struct CallbackScope {
-        std::vector<std::function<void()>>* outer = queued_callbacks;
-        explicit CallbackScope(std::vector<std::function<void()>>* mine) { queued_callbacks = mine; }
-        ~CallbackScope() { queued_callbacks = outer; }
-    } callback_scope(&callbacks);
+        std::vector<std::function<void()>>*& queued;
+        std::vector<std::function<void()>>* outer;
+        CallbackScope(std::vector<std::function<void()>>*& slot, std::vector<std::function<void()>>* mine)
+            : queued(slot), outer(std::exchange(slot, mine)) {}
+        ~CallbackScope() { queued = outer; }
+    } callback_scope(thread.queued_callbacks, &callbacks);
     AutoGradMode grad_mode(create_graph);
     while (!ready.empty()) {
         std::pop_heap(ready.begin(), ready.end(), later_first);
@@ -277,7 +288,7 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
             TG_CHECK(!node->released(), node->name(),
                      "trying to backward through the graph a second time (the first backward "
                      "freed it); call backward(grad, /*retain_graph=*/true) the first time");
-            detail::RunningNodeScope running(node);
+            detail::RunningNodeScope running(running_node, node);
             input_grads = node->apply(std::move(grads));
             if (detail::anomaly_enabled()) detail::anomaly_check_backward(*node, input_grads);
         }
@@ -353,7 +364,7 @@ void collect_roots(const std::vector<Tensor>& tensors, const std::vector<Tensor>
 namespace detail {
 
 std::vector<Edge> take_spare_edges() {
-    auto& lists = spares().edge_lists;
+    auto& lists = engine_thread().spare.edge_lists;
     if (lists.empty()) return {};
     std::vector<Edge> edges = std::move(lists.back());
     lists.pop_back();
@@ -382,9 +393,10 @@ Edge gradient_edge(const Tensor& t) {
 namespace autograd {
 
 void queue_callback(std::function<void()> callback) {
-    TG_CHECK(queued_callbacks != nullptr, "queue_callback", "no backward pass is running on this thread");
+    auto* queued = engine_thread().queued_callbacks;
+    TG_CHECK(queued != nullptr, "queue_callback", "no backward pass is running on this thread");
     TG_CHECK(static_cast<bool>(callback), "queue_callback", "the callback is empty");
-    queued_callbacks->push_back(std::move(callback));
+    queued->push_back(std::move(callback));
 }
 
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,

@@ -20,11 +20,7 @@ thread_local std::size_t pending_saved_bytes = 0;
 
 Node* current_node() { return running_node; }
 
-Node* exchange_current_node(Node* node) {
-    Node* previous = running_node;
-    running_node = node;
-    return previous;
-}
+Node*& current_node_slot() { return running_node; }
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
     if (!GradMode::is_enabled()) return false;

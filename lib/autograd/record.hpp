@@ -14,6 +14,7 @@
 #include <optional>
 #include <type_traits>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autograd.hpp"
@@ -133,12 +134,15 @@ void record(std::string_view name, const std::vector<Tensor>& inputs, Tensor& ou
 
 // The node being applied by the engine on this thread (null outside backward).
 Node* current_node();
-Node* exchange_current_node(Node* node);
+// This thread's slot of it: the engine looks it up once per pass and sets it around each
+// node it runs (RunningNodeScope), not twice per node.
+Node*& current_node_slot();
 struct RunningNodeScope {
-    explicit RunningNodeScope(Node* node) : previous(exchange_current_node(node)) {}
-    ~RunningNodeScope() { exchange_current_node(previous); }
+    RunningNodeScope(Node*& slot, Node* node) : slot(slot), previous(std::exchange(slot, node)) {}
+    ~RunningNodeScope() { slot = previous; }
     RunningNodeScope(const RunningNodeScope&) = delete;
     RunningNodeScope& operator=(const RunningNodeScope&) = delete;
+    Node*& slot;
     Node* previous;
 };
 
