@@ -28,7 +28,7 @@ void Shape::reserve(std::size_t capacity) {
     std::size_t grown = std::max(capacity, capacity_ * 2);
     auto* fresh = new std::int64_t[grown];
     std::copy(data_, data_ + size_, fresh);
-    if (data_ != inline_) delete[] data_;
+    if (data_ != inline_.data()) delete[] data_;
     data_ = fresh;
     capacity_ = grown;
 }
