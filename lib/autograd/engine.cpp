@@ -309,7 +309,7 @@ void run_backward(const Edge* roots, Tensor* root_grads, std::size_t num_roots, 
             if (!next) continue;
             if (i < input_grads.size() && input_grads[i].defined()) {
                 const TensorMeta& expected = next->outputs()[edge.input_nr];
-                TG_CHECK(input_grads[i].sizes() == expected.sizes, node->name(),
+                TG_CHECK(impl_of(input_grads[i]).sizes() == expected.sizes, node->name(),
                          "internal: backward produced a gradient of shape {} for input {} of "
                          "shape {}",
                          input_grads[i].sizes(), i, expected.sizes);

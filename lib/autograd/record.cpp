@@ -33,13 +33,13 @@ SavedTensor::SavedTensor(const Tensor& tensor, bool is_output)
     : is_output_(is_output) {
     if (!tensor.defined()) return;
     data_ = is_output ? tensor.detach() : tensor;
-    version_ = tensor.version();
+    version_ = impl_of(tensor).storage()->version;
     pending_saved_bytes += bytes();
 }
 
 Tensor SavedTensor::unpack() const {
     if (!data_.defined()) return {};
-    if (data_.version() != version_) {
+    if (impl_of(data_).storage()->version != version_) {
         std::string op = running_node ? std::string(running_node->name()) : std::string("backward");
         throw Error(fmt::format(
             "{}: a tensor of shape {} saved for the backward pass was modified in place after "
@@ -60,7 +60,9 @@ Tensor SavedTensor::unpack() const {
 }
 
 std::size_t SavedTensor::bytes() const {
-    return data_.defined() ? static_cast<std::size_t>(data_.numel()) * element_size(data_.dtype()) : 0;
+    if (!data_.defined()) return 0;
+    const TensorImpl& impl = impl_of(data_);
+    return static_cast<std::size_t>(impl.numel()) * element_size(impl.dtype());
 }
 
 std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grad_outputs) {
@@ -82,12 +84,12 @@ void attach_node(std::shared_ptr<FunctionNode> node, const Tensor* inputs, std::
     edges = take_spare_edges();
     edges.reserve(num_inputs);
     for (std::size_t i = 0; i < num_inputs; ++i)
-        edges.push_back(inputs[i].requires_grad() ? gradient_edge(inputs[i]) : Edge{});
+        edges.push_back(requires_grad_of(inputs[i]) ? gradient_edge(inputs[i]) : Edge{});
     auto& metas = NodeAccess::outputs(*node);
     metas.reserve(num_outputs);
     for (std::size_t k = 0; k < num_outputs; ++k) {
         Tensor& out = *outputs[k];
-        metas.push_back({out.sizes(), out.dtype()});
+        metas.push_back({impl_of(out).sizes(), impl_of(out).dtype()});
         auto& meta = impl_of(out).ensure_autograd();
         meta.requires_grad = true;
         meta.grad_fn = node;

@@ -20,16 +20,24 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/tensor.hpp"
 #include "tensor/small_objects.hpp"
+#include "tensor/tensor_impl.hpp"
 
 namespace tg::detail {
 
 using GradList = std::vector<Tensor>;
 
+// Tensor::requires_grad() read inline (the method is a call into the library, and every
+// recorded op asks it of each input several times; issue 15, per-op overhead).
+inline bool requires_grad_of(const Tensor& t) {
+    const TensorImpl* impl = t.unsafe_impl();
+    return impl && impl->requires_grad();
+}
+
 // True when grad mode is on and any input requires grad: only then is a node recorded.
-inline bool needs_grad(const Tensor& a) { return GradMode::is_enabled() && a.requires_grad(); }
+inline bool needs_grad(const Tensor& a) { return GradMode::is_enabled() && requires_grad_of(a); }
 template <class... Ts>
 bool needs_grad(const Tensor& a, const Ts&... rest) {
-    return GradMode::is_enabled() && (a.requires_grad() || (rest.requires_grad() || ...));
+    return GradMode::is_enabled() && (requires_grad_of(a) || (requires_grad_of(rest) || ...));
 }
 bool needs_grad(const std::vector<Tensor>& inputs);
 
