@@ -17,9 +17,10 @@ using detail::SavedTensor;
 
 namespace {
 
-// Arithmetic never runs on bool: bool operands count as int64.
+// Arithmetic never runs on bool: bool operands count as int64. Called after
+// check_operands, so the dtypes are read through TensorImpl, inline.
 Dtype arithmetic_dtype(const Tensor& a, const Tensor& b) {
-    const Dtype d = promote_types(a.dtype(), b.dtype());
+    const Dtype d = promote_types(impl_of(a).dtype(), impl_of(b).dtype());
     return d == kBool ? kInt64 : d;
 }
 

@@ -2,6 +2,7 @@
 
 #include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
+#include "tensor/tensor_impl.hpp"
 
 namespace tg::detail {
 
@@ -42,10 +43,14 @@ Tensor sum_to_shape(const Tensor& grad, const Shape& shape) {
 
 namespace tg::detail {
 
+// sizes() checks that t is defined; the rest is read through TensorImpl, inline.
+InputInfo::InputInfo(const Tensor& t)
+    : sizes(t.sizes()), dtype(impl_of(t).dtype()), requires_grad(impl_of(t).requires_grad()) {}
+
 Tensor InputInfo::reduce(const Tensor& grad) const {
     if (!requires_grad) return {};
-    Tensor g = sum_to_shape(grad, sizes);
-    return g.dtype() == dtype ? g : g.to(dtype);
+    Tensor g = sum_to_shape(grad, sizes);  // defined: sum_to_shape checked grad
+    return impl_of(g).dtype() == dtype ? g : g.to(dtype);
 }
 
 }  // namespace tg::detail

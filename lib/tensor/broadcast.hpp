@@ -28,7 +28,7 @@ struct InputInfo {
     Shape sizes;
     Dtype dtype;
     bool requires_grad;
-    explicit InputInfo(const Tensor& t) : sizes(t.sizes()), dtype(t.dtype()), requires_grad(t.requires_grad()) {}
+    explicit InputInfo(const Tensor& t);
     // The gradient for this input from a gradient over the broadcast output shape;
     // undefined when the input needs none.
     Tensor reduce(const Tensor& grad) const;
