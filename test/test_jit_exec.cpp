@@ -5,6 +5,8 @@
 
 #include "jit/memory_plan.hpp"
 #include "tensor/allocator.hpp"
+#include "tensor/packed_linear.hpp"
+#include "tensor/tensor_impl.hpp"
 
 #include "test_support.hpp"
 
@@ -230,4 +232,174 @@ TEST_CASE("jit executor: the arena places blocks by liveness") {
     arena.end_step(0);
     arena.end_step(1);  // step 1 took fewer blocks than recorded
     CHECK(arena.diverged());
+}
+
+// ---- optimize_for_inference: linear layers on packed weights ----------------------------
+
+namespace {
+
+// max |got - want| / max |want|, with want computed in float64.
+double relative_error(const Tensor& got, const Tensor& want) {
+    REQUIRE(got.sizes() == want.sizes());
+    const auto g = got.to_vector<double>(), w = want.to_vector<double>();
+    double worst = 0, scale = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) {
+        worst = std::max(worst, std::abs(g[i] - w[i]));
+        scale = std::max(scale, std::abs(w[i]));
+    }
+    return worst / std::max(scale, 1e-30);
+}
+
+Tensor parameter(const nn::Module& net, const std::string& name) {
+    for (const auto& [key, t] : net.named_parameters())
+        if (key == name) return t;
+    FAIL("no parameter " << name);
+    return {};
+}
+
+// Linear (+ activation) layers of `net` in float64: (name of weight's module, activation).
+Tensor float64_forward(const nn::Module& net, const Tensor& x, const std::vector<std::pair<std::string, char>>& layers) {
+    NoGradGuard no_grad;
+    Tensor h = x.to(kFloat64);
+    for (const auto& [module, activation] : layers) {
+        h = matmul(h, parameter(net, module + ".weight").to(kFloat64).t());
+        for (const auto& [key, t] : net.named_parameters())
+            if (key == module + ".bias") h = h + t.to(kFloat64);
+        if (activation == 'r') h = relu(h);
+        if (activation == 't') h = tanh(h);
+    }
+    return h;
+}
+
+std::string first_output_of(const jit::Graph& g, const std::string& kind) {
+    for (const auto& node : g.nodes())
+        if (node.kind == kind) return g.value(node.outputs[0]).name;
+    FAIL("no " << kind << " node");
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("optimize_for_inference: linear layers match a float64 reference at any batch") {
+    manual_seed(21);
+    nn::Sequential relu_mlp(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 10));
+    nn::Sequential tanh_mlp(nn::Linear(nn::LinearOptions(48, 96).bias(false)), nn::Tanh(), nn::Linear(96, 8));
+    const jit::Graph plain = jit::trace(relu_mlp, randn({4, 784}), dynamic_batch());
+    const jit::Graph fast = jit::optimize_for_inference(plain);
+    const jit::Graph fast_tanh = jit::optimize_for_inference(jit::trace(tanh_mlp, randn({4, 48}), dynamic_batch()));
+    CHECK_FALSE(plain.optimized_for_inference());
+    CHECK(fast.optimized_for_inference());
+    for (std::int64_t batch : {1, 64, 3, 1, 200}) {
+        INFO("batch " << batch);
+        for (int round = 0; round < 2; ++round) {  // the first run makes the plan, the second uses it
+            const Tensor x = randn({batch, 784}), x48 = randn({batch, 48});
+            CHECK(relative_error(fast.run({{"input", x}})[0], float64_forward(relu_mlp, x, {{"0", 'r'}, {"2", '-'}})) < 1e-5);
+            CHECK(relative_error(fast_tanh.run({{"input", x48}})[0], float64_forward(tanh_mlp, x48, {{"0", 't'}, {"2", '-'}})) < 1e-5);
+        }
+    }
+    CHECK(plain.run({{"input", randn({2, 784})}})[0].sizes() == Shape{2, 10});  // the original graph is untouched
+}
+
+TEST_CASE("optimize_for_inference: weight changes made through tapegrad are seen") {
+    manual_seed(22);
+    nn::Sequential mlp(nn::Linear(64, 128), nn::ReLU(), nn::Linear(128, 10));
+    const jit::Graph fast = jit::optimize_for_inference(jit::trace(mlp, randn({32, 64}), dynamic_batch()));
+    const std::vector<std::pair<std::string, char>> layers{{"0", 'r'}, {"2", '-'}};
+    const Tensor x = randn({32, 64});
+    CHECK(relative_error(fast.run({{"input", x}})[0], float64_forward(mlp, x, layers)) < 1e-5);
+    {
+        NoGradGuard no_grad;
+        parameter(mlp, "0.weight").mul_(-0.5);  // an in-place op bumps the version
+    }
+    CHECK(relative_error(fast.run({{"input", x}})[0], float64_forward(mlp, x, layers)) < 1e-5);
+    optim::SGD sgd(mlp.parameters(), optim::SGDOptions(0.5));
+    for (int step = 0; step < 2; ++step) {
+        sgd.zero_grad();
+        mlp.forward(x).pow(2).sum().backward();
+        sgd.step();
+        CHECK(relative_error(fast.run({{"input", x}})[0], float64_forward(mlp, x, layers)) < 1e-5);
+    }
+}
+
+TEST_CASE("optimize_for_inference: a fetched linear output keeps its negatives") {
+    manual_seed(23);
+    nn::Sequential mlp(nn::Linear(16, 32), nn::ReLU(), nn::Linear(32, 4));
+    const jit::Graph fast = jit::optimize_for_inference(jit::trace(mlp, randn({8, 16}), dynamic_batch()));
+    const std::string hidden = first_output_of(fast, "linear"), activated = first_output_of(fast, "relu");
+    const Tensor x = randn({8, 16});
+    const auto fetched = fast.run({{"input", x}}, {hidden, activated, "output"});
+    const Tensor want_hidden = float64_forward(mlp, x, {{"0", '-'}});
+    CHECK(want_hidden.min().item<double>() < 0);  // else the check below proves nothing
+    CHECK(relative_error(fetched[0], want_hidden) < 1e-5);
+    CHECK(relative_error(fetched[1], relu(want_hidden)) < 1e-5);
+    CHECK(relative_error(fetched[2], float64_forward(mlp, x, {{"0", 'r'}, {"2", '-'}})) < 1e-5);
+    // Fetching only the output again (the ReLU may now join the linear) agrees.
+    CHECK(relative_error(fast.run({{"input", x}})[0], float64_forward(mlp, x, {{"0", 'r'}, {"2", '-'}})) < 1e-5);
+}
+
+TEST_CASE("optimize_for_inference: runs from several threads at once agree") {
+    manual_seed(24);
+    nn::Sequential mlp(nn::Linear(32, 64), nn::ReLU(), nn::Linear(64, 4));
+    const jit::Graph fast = jit::optimize_for_inference(jit::trace(mlp, randn({8, 32}), dynamic_batch()));
+    std::vector<Tensor> inputs, wants;
+    for (int k = 0; k < 4; ++k) {
+        inputs.push_back(randn({8 + k, 32}));
+        wants.push_back(fast.run({{"input", inputs.back()}})[0]);
+        CHECK(relative_error(wants.back(), float64_forward(mlp, inputs.back(), {{"0", 'r'}, {"2", '-'}})) < 1e-5);
+    }
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                const int k = (t + i) % 4;
+                if (!bitwise_equal(fast.run({{"input", inputs[k]}})[0], wants[k])) ++wrong;
+            }
+        });
+    for (auto& th : threads) th.join();
+    CHECK(wrong.load() == 0);
+}
+
+TEST_CASE("PackedLinear: matches a double loop and re-packs exactly when the weights change") {
+    manual_seed(25);
+    const std::int64_t rows = 5, in = 40, out = 24;
+    for (bool with_bias : {false, true})
+        for (bool with_relu : {false, true}) {
+            INFO("bias " << with_bias << ", relu " << with_relu);
+            auto kernel = tg::detail::PackedLinear::make(rows, in, out, with_bias, with_relu);
+            if (!kernel) {
+                WARN("oneDNN is not compiled in or declines this shape: the executor keeps eager linear");
+                return;
+            }
+            Tensor x = randn({rows, in}), w = randn({out, in}), b = randn({out}), y = empty({rows, out});
+            auto check_against_loop = [&] {
+                REQUIRE(kernel->run(x.data_ptr<float>(), tg::impl_of(w).storage(), w.data_ptr<float>(),
+                                    with_bias ? b.data_ptr<float>() : nullptr, y.data_ptr<float>()));
+                const auto xv = x.to_vector<double>(), wv = w.to_vector<double>(), bv = b.to_vector<double>(),
+                           yv = y.to_vector<double>();
+                double worst = 0;
+                for (std::int64_t r = 0; r < rows; ++r)
+                    for (std::int64_t o = 0; o < out; ++o) {
+                        double acc = with_bias ? bv[std::size_t(o)] : 0.0;
+                        for (std::int64_t i = 0; i < in; ++i) acc += xv[std::size_t(r * in + i)] * wv[std::size_t(o * in + i)];
+                        if (with_relu) acc = std::max(acc, 0.0);
+                        worst = std::max(worst, std::abs(yv[std::size_t(r * out + o)] - acc));
+                    }
+                CHECK(worst < 1e-4);
+            };
+            check_against_loop();
+            const std::uint64_t packs = kernel->packs();
+            check_against_loop();
+            CHECK(kernel->packs() == packs);  // same storage, same version: the packed copy serves
+            {
+                NoGradGuard no_grad;
+                w.mul_(-2.0);  // version bump
+            }
+            check_against_loop();
+            CHECK(kernel->packs() <= packs + 1);
+            w = randn({out, in});  // another storage
+            check_against_loop();
+            CHECK(kernel->packs() <= packs + 2);
+            if (packs > 0) CHECK(kernel->packs() == packs + 2);  // blocked weights: each change re-packed once
+        }
 }

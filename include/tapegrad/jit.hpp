@@ -135,6 +135,8 @@ public:
     }
     // Checks ids, producers before consumers and that every kind has an executor kernel.
     void validate() const;
+    // Whether this graph came from optimize_for_inference (below).
+    bool optimized_for_inference() const { return optimized_for_inference_; }
 
 private:
     std::vector<Value> values_;
@@ -145,9 +147,22 @@ private:
     // it fresh ones). Plans refer to nodes and values by id, never by address.
     mutable std::shared_ptr<detail::ExecutorState> executor_ = detail::new_executor_state();
     void forget_plans() { executor_ = detail::new_executor_state(); }
+    bool optimized_for_inference_ = false;
+    friend Graph optimize_for_inference(Graph graph);
 };
 
 std::ostream& operator<<(std::ostream& os, const Graph& graph);
+
+// The graph for serving (torch.jit.optimize_for_inference; TF-1's optimize_for_inference
+// tool). Its runs compute each float32 linear layer whose weight is an initializer on
+// oneDNN's inner product, with the weight reordered once into the blocked layout that
+// kernel reads fastest and a following ReLU applied as it writes the output (when nothing
+// else reads or fetches the linear's own output). Results match the plain graph's to
+// float32 rounding, not bitwise (another summation order). The packed copy is remade when
+// a weight changes through tapegrad (in-place ops, optimizer steps: its version());
+// writes through data_ptr() are not seen. Without oneDNN, and for shapes it declines, runs
+// are those of the plain graph. docs/graphs-and-onnx.md, "Inference kernels".
+Graph optimize_for_inference(Graph graph);
 
 // Every member of these aggregates has an initializer ({} at least), so designated
 // initializers such as {.dynamic_batch = true} compile cleanly under -Wextra.

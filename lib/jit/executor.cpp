@@ -4,6 +4,7 @@
 #include "jit/executor.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,11 +14,22 @@
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/creation.hpp"
 #include "tensor/check.hpp"
+#include "tensor/packed_linear.hpp"
 #include "tensor/tensor_impl.hpp"
 #include "tensor/trace.hpp"
 
 namespace tg::jit::detail {
+
+// A linear step of an optimize_for_inference graph: its packed kernel, made by the first
+// run (which knows the input's rows), and whether the ReLU that read its output joined it.
+struct PackedLinearStep {
+    bool relu = false;
+    std::once_flag made;
+    std::unique_ptr<tg::detail::PackedLinear> kernel;
+    std::int64_t rows = 0;
+};
 
 // One step of a plan: a node, or a fused chain (run at its last member's place).
 struct PlanStep {
@@ -27,6 +39,7 @@ struct PlanStep {
     std::vector<int> inputs;       // value ids the step reads (-1: an absent optional input)
     std::vector<int> outputs;      // value ids it defines (-1: unused)
     std::vector<int> release;      // values read here for the last time (and not fetched)
+    std::shared_ptr<PackedLinearStep> packed;  // a linear step on packed weights, or null
 };
 
 struct ExecutionPlan {
@@ -77,6 +90,72 @@ std::vector<bool> needed_nodes(const Graph& g, const std::vector<int>& fetch_ids
             if (id >= 0) needed_value[static_cast<std::size_t>(id)] = true;
     }
     return runs;
+}
+
+// optimize_for_inference: a linear step whose weight (and bias) are initializers the run
+// does not feed gets a packed kernel; a ReLU step that is the sole reader of its output
+// (not fetched) joins it and is dropped.
+void pack_linear_steps(const Graph& g, std::vector<PlanStep>& steps, const std::vector<bool>& fed,
+                       const std::vector<bool>& fetched) {
+    std::vector<bool> frozen(g.values().size(), false);
+    for (const auto& [id, data] : g.initializers())
+        frozen[static_cast<std::size_t>(id)] = !fed[static_cast<std::size_t>(id)] && data.defined() && data.dtype() == kFloat32;
+    std::vector<int> readers(g.values().size(), 0);
+    for (const PlanStep& step : steps)
+        for (int id : step.inputs)
+            if (id >= 0) ++readers[static_cast<std::size_t>(id)];
+    auto kind = [&](const PlanStep& step) -> const std::string& { return g.nodes()[static_cast<std::size_t>(step.node)].kind; };
+    std::vector<bool> dropped(steps.size(), false);
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        PlanStep& step = steps[s];
+        if (step.kernel == nullptr || kind(step) != "linear" || step.inputs.size() != 3 || step.outputs.size() != 1) continue;
+        const int w = step.inputs[1], b = step.inputs[2], y = step.outputs[0];
+        if (w < 0 || !frozen[static_cast<std::size_t>(w)] || (b >= 0 && !frozen[static_cast<std::size_t>(b)]) || y < 0) continue;
+        step.packed = std::make_shared<PackedLinearStep>();
+        if (fetched[static_cast<std::size_t>(y)] || readers[static_cast<std::size_t>(y)] != 1) continue;
+        for (std::size_t r = s + 1; r < steps.size(); ++r) {
+            PlanStep& reader = steps[r];
+            if (std::find(reader.inputs.begin(), reader.inputs.end(), y) == reader.inputs.end()) continue;
+            if (reader.kernel != nullptr && kind(reader) == "relu" && reader.outputs.size() == 1 && reader.outputs[0] >= 0) {
+                step.packed->relu = true;
+                step.outputs = reader.outputs;
+                dropped[r] = true;
+            }
+            break;
+        }
+    }
+    std::size_t kept = 0;
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        if (dropped[s]) continue;
+        if (kept != s) steps[kept] = std::move(steps[s]);  // (a self-move would empty its vectors)
+        ++kept;
+    }
+    steps.resize(kept);
+}
+
+// The packed step's output, or an undefined tensor when the packed kernel cannot serve
+// these arguments (the caller then runs the node's eager kernel).
+Tensor run_packed_linear(PackedLinearStep& packed, const std::vector<Tensor>& args) {
+    const Tensor &x = args[0], &w = args[1], &b = args[2];
+    auto plain_float = [](const Tensor& t, std::int64_t dims) {
+        return t.defined() && t.dtype() == kFloat32 && t.is_contiguous() && (dims < 0 || t.dim() == dims);
+    };
+    if (!plain_float(x, -1) || x.dim() < 1 || !plain_float(w, 2) || w.size(0) <= 0 || w.size(1) <= 0 ||
+        x.size(-1) != w.size(1) || (b.defined() && (!plain_float(b, 1) || b.size(0) != w.size(0))))
+        return {};
+    const std::int64_t rows = x.numel() / w.size(1);
+    std::call_once(packed.made, [&] {
+        packed.kernel = tg::detail::PackedLinear::make(rows, w.size(1), w.size(0), b.defined(), packed.relu);
+        packed.rows = rows;
+    });
+    if (!packed.kernel || packed.rows != rows) return {};
+    Shape shape = x.sizes();
+    shape[shape.size() - 1] = w.size(0);
+    Tensor y = empty(shape, kFloat32);
+    if (!packed.kernel->run(x.data_ptr<float>(), impl_of(w).storage(), w.data_ptr<float>(),
+                            b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>()))
+        return {};
+    return y;
 }
 
 std::unique_ptr<ExecutionPlan> make_plan(const Graph& g, std::vector<int> fetch_ids, std::vector<int> fed_ids) {
@@ -132,6 +211,7 @@ std::unique_ptr<ExecutionPlan> make_plan(const Graph& g, std::vector<int> fetch_
             if (id >= 0 && fed[static_cast<std::size_t>(id)]) id = -1;  // a fed value keeps its feed
         plan->steps.push_back(std::move(step));
     }
+    if (g.optimized_for_inference()) pack_linear_steps(g, plan->steps, fed, fetched);
     // Release points: after the last step that reads a value; a value no step reads, after
     // the step that makes it. Fetched values stay.
     std::vector<int> last_reader(V, -1);
@@ -283,9 +363,12 @@ std::vector<Tensor> execute(const Graph& g, ExecutorState& state, const Feeds& f
                     }
                     results.push_back(local[static_cast<std::size_t>(group.output)]);
                 }
+            } else if (Tensor y = step.packed ? run_packed_linear(*step.packed, args) : Tensor(); y.defined()) {
+                results.push_back(std::move(y));
             } else {
                 const Node& node = g.nodes()[static_cast<std::size_t>(step.node)];
                 results = (*step.kernel)(node, args);
+                if (step.packed && step.packed->relu) results[0] = relu(results[0]);
                 TG_CHECK(results.size() >= node.outputs.size(), "jit", "kernel '{}' returned {} tensors, the node has {} outputs",
                          node.kind, results.size(), node.outputs.size());
             }

@@ -45,6 +45,12 @@ std::string attribute_str(const Attribute& a) {
 
 }  // namespace
 
+Graph optimize_for_inference(Graph graph) {
+    graph.optimized_for_inference_ = true;
+    graph.forget_plans();
+    return graph;
+}
+
 bool Node::has(const std::string& name) const {
     return std::any_of(attributes.begin(), attributes.end(), [&](const auto& a) { return a.first == name; });
 }

@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,6 +20,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "tensor/check.hpp"
+#include "tensor/dnnl_support.hpp"
 #include "tensor/parallel.hpp"
 
 namespace tg::detail {
@@ -45,36 +45,6 @@ struct Plan {
     dnnl::memory::desc scratchpad;
 };
 
-dnnl::engine& cpu_engine() {
-    static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-    return engine;
-}
-
-// Scratch for blocked copies and the primitive's scratchpad, per thread and kept between
-// calls: a fresh multi-megabyte buffer per call would fault its pages in every step.
-class Scratch {
-public:
-    void* get(std::size_t slot, std::size_t bytes) {
-        if (slot >= buffers_.size()) buffers_.resize(slot + 1);
-        Buffer& b = buffers_[slot];
-        if (bytes > b.capacity) {
-            b.data.reset(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64})));
-            b.capacity = bytes;
-        }
-        return b.data.get();
-    }
-
-private:
-    struct Free {
-        void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{64}); }
-    };
-    struct Buffer {
-        std::unique_ptr<std::byte, Free> data;
-        std::size_t capacity = 0;
-    };
-    std::vector<Buffer> buffers_;
-};
-
 using Dims = dnnl::memory::dims;
 using Tag = dnnl::memory::format_tag;
 constexpr auto f32 = dnnl::memory::data_type::f32;
@@ -82,7 +52,7 @@ constexpr auto f32 = dnnl::memory::data_type::f32;
 Arg make_arg(int id, bool output, const dnnl::memory::desc& plain, const dnnl::memory::desc& chosen) {
     Arg a{id, output, plain, chosen, std::nullopt};
     if (plain != chosen) {
-        auto& e = cpu_engine();
+        auto& e = dnnl_cpu_engine();
         a.reorder = output ? dnnl::reorder(dnnl::reorder::primitive_desc(e, chosen, e, plain))
                            : dnnl::reorder(dnnl::reorder::primitive_desc(e, plain, e, chosen));
     }
@@ -113,7 +83,7 @@ std::optional<Plan> build_plan(Pass pass, const ConvGeometry& g, bool bias) {
     const dnnl::memory::desc any_src(src, f32, act), any_w(weights, f32, wt), any_dst(dst, f32, act);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // ours, per thread: calls may run concurrently
-    auto& e = cpu_engine();
+    auto& e = dnnl_cpu_engine();
     try {
         const auto forward_desc =
             bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
@@ -195,9 +165,8 @@ bool usable(const ConvGeometry& g) {
 // Runs `plan` on the caller's buffers (one per plan.args entry, in order), with the OpenMP
 // count it was built for (run sets it).
 void execute(const Plan& plan, const std::vector<void*>& buffers) {
-    thread_local Scratch scratch;
-    thread_local dnnl::stream stream(cpu_engine());
-    auto& e = cpu_engine();
+    dnnl::stream& stream = dnnl_thread_stream();
+    auto& e = dnnl_cpu_engine();
     std::unordered_map<int, dnnl::memory> args;
     std::vector<std::pair<dnnl::memory, dnnl::memory>> results;  // (chosen, plain) to reorder back
     for (std::size_t i = 0; i < plan.args.size(); ++i) {
@@ -207,7 +176,7 @@ void execute(const Plan& plan, const std::vector<void*>& buffers) {
             args.emplace(a.id, user);
             continue;
         }
-        dnnl::memory mine(a.chosen, e, scratch.get(i, a.chosen.get_size()));
+        dnnl::memory mine(a.chosen, e, dnnl_scratch(i, a.chosen.get_size()));
         if (a.output)
             results.emplace_back(mine, user);
         else
@@ -215,7 +184,7 @@ void execute(const Plan& plan, const std::vector<void*>& buffers) {
         args.emplace(a.id, mine);
     }
     args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(plan.scratchpad, e, scratch.get(plan.args.size(), plan.scratchpad.get_size())));
+                 dnnl::memory(plan.scratchpad, e, dnnl_scratch(plan.args.size(), plan.scratchpad.get_size())));
     plan.primitive.execute(stream, args);
     for (std::size_t i = 0, r = 0; i < plan.args.size(); ++i)
         if (plan.args[i].output && plan.args[i].reorder) {

@@ -1,6 +1,7 @@
 // Inference at batch 1 and 64: the `mlp` and `cnn` workloads' nets (cnn's in eval mode)
-// run forward only, eagerly under NoGradGuard and as a jit::Graph traced once (plan, arena
-// and fusion made by the first runs, which the warm-up absorbs). The libtorch twin
+// run forward only, eagerly under NoGradGuard, as a jit::Graph traced once (plan, arena
+// and fusion made by the first runs, which the warm-up absorbs) and as that graph through
+// jit::optimize_for_inference (linear layers on packed weights). The libtorch twin
 // (torch/torch_bench.cpp) runs its eager forward, the fastest of NoGradGuard and
 // InferenceMode, and reports it under both metric names: it has no C++ graph mode.
 #include <tapegrad/tapegrad.hpp>
@@ -43,11 +44,22 @@ void report_inference(const bench::Options& o, nn::Module& net, const tg::Shape&
                          static_cast<long long>(batch));
             std::exit(1);
         }
+        // The same graph through optimize_for_inference (linear layers on packed weights):
+        // another summation order, so close to eager rather than bitwise.
+        const tg::jit::Graph packed = tg::jit::optimize_for_inference(graph);
+        auto packed_time = bench::time_reps(warmup, reps, inner, [&] { sink = packed.run({{"input", x}})[0]; });
+        if (!tg::allclose(sink, want, 1e-4, 1e-5)) {
+            std::fprintf(stderr, "%s: the packed graph's output differs from eager's at batch %lld\n", o.workload.c_str(),
+                         static_cast<long long>(batch));
+            std::exit(1);
+        }
         const std::string b = "b" + std::to_string(batch);
         bench::report(bench::kTapegrad, o.workload, ("eager_" + b + "_us").c_str(), bench::scaled(eager, 1e6),
                       "us/forward (eager, NoGradGuard)", bench::openblas_threads_field());
         bench::report(bench::kTapegrad, o.workload, ("graph_" + b + "_us").c_str(), bench::scaled(traced, 1e6),
                       "us/forward (jit::Graph::run)", bench::openblas_threads_field());
+        bench::report(bench::kTapegrad, o.workload, ("graph_packed_" + b + "_us").c_str(), bench::scaled(packed_time, 1e6),
+                      "us/forward (optimize_for_inference graph)", bench::openblas_threads_field());
     }
 }
 

@@ -123,8 +123,8 @@ void run_lstm_fused(const bench::Options& o) {
 // infer_mlp / infer_cnn: forward only at batch 1 and 64, eager under the faster of
 // NoGradGuard and InferenceMode (both printed). libtorch's C++ API has no graph mode to
 // set against tapegrad's jit::Graph, so its eager time is reported under both metric
-// names (eager_bN_us, graph_bN_us): the table then reads tapegrad eager vs libtorch and
-// tapegrad graph vs libtorch.
+// names (eager_bN_us, graph_bN_us, graph_packed_bN_us): the table then reads tapegrad
+// eager, graph and optimize_for_inference graph each vs libtorch.
 void report_inference(const bench::Options& o, torch::nn::Sequential& net, std::vector<int64_t> sample, int reps,
                       int warmup, int inner1, int inner64) {
     for (int64_t batch : {int64_t(1), int64_t(64)}) {
@@ -149,6 +149,8 @@ void report_inference(const bench::Options& o, torch::nn::Sequential& net, std::
         bench::report(kLib, o.workload, ("eager_" + b + "_us").c_str(), best, "us/forward (eager, best guard)",
                       extra_fields());
         bench::report(kLib, o.workload, ("graph_" + b + "_us").c_str(), best, "us/forward (eager, best guard)",
+                      extra_fields());
+        bench::report(kLib, o.workload, ("graph_packed_" + b + "_us").c_str(), best, "us/forward (eager, best guard)",
                       extra_fields());
     }
 }
