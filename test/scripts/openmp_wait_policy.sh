@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one thread pool (docs/design.md, "Threads: one OpenMP pool"): libtapegrad loads
 # OpenBLAS's OpenMP build whatever Debian's alternatives point libopenblas.so.0 at, and
-# libgomp starts with passive waiting (spin count 0) unless the user chose a policy.
+# libgomp starts with a short spin (GOMP_SPINCOUNT=3000) unless the user chose a policy.
 set -euo pipefail
 BUILD=${BUILD:-build}
 bin="$BUILD/test/test_parallel"
@@ -19,7 +19,10 @@ echo "libtapegrad loads $blas"
 spin() { env "$@" OMP_DISPLAY_ENV=verbose "$bin" "set_num_threads governs*" 2>&1 | sed -n "s/.*GOMP_SPINCOUNT = '\([0-9]*\)'.*/\1/p" | head -1; }
 default=$(spin -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT)
 echo "GOMP_SPINCOUNT by default: $default"
-[ "$default" = "0" ]
+[ "$default" = "3000" ]
+passive=$(spin -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive)
+echo "GOMP_SPINCOUNT with OMP_WAIT_POLICY=passive: $passive"
+[ "$passive" = "0" ]
 active=$(spin -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active)
 echo "GOMP_SPINCOUNT with OMP_WAIT_POLICY=active: $active"
 [ -n "$active" ] && [ "$active" != "0" ]

@@ -1,7 +1,7 @@
 // `tg_bench grain`: where splitting a loop over two OpenMP threads starts to pay, the
 // measurement behind lib/tensor/parallel.hpp's grain sizes. For each size n it times a
 // cheap map (y = a + b) and a costly one (y = exp(a)) serially and split in two halves on
-// the pool tapegrad uses (libgomp, passive waiting as libtapegrad sets it), and prints
+// the pool tapegrad uses (libgomp, with the short spin libtapegrad sets), and prints
 // the speedup; a grain is the n from which the split version wins clearly.
 // Run it with both cores free of other work, or its crossover says little.
 #include <cmath>
