@@ -95,6 +95,34 @@ TEST_CASE("elementwise maps and their broadcasts: same bits at 1 and 2 threads")
     });
 }
 
+TEST_CASE("in-place maps equal their out-of-place forms bit for bit, also when operands overlap") {
+    // In place, the kernels take another loop (restrict-qualified rows, elementwise.hpp):
+    // it must give the very bits of the out-of-place op, at either thread count, from the
+    // first element to the last partial vector.
+    for (std::int64_t n : {1, 7, 4099, 200003}) {
+        INFO("n = " << n);
+        const Tensor a = big({n}), b = big({n}, tg::kFloat32, 8), d = big({n}, tg::kFloat64, 9);
+        require_bitwise([&] {
+            Tensor sum = a.clone(), product = a.clone(), scaled = a.clone(), shifted = a.clone(), wide = d.clone();
+            sum.add_(b, 0.5);
+            product.mul_(b);
+            scaled.mul_(3.0);
+            shifted.add_(-1.25);
+            wide.sub_(d * 2.0);
+            CHECK(bytes_of(sum) == bytes_of(a + b * 0.5));
+            CHECK(bytes_of(product) == bytes_of(a * b));
+            CHECK(bytes_of(scaled) == bytes_of(a * 3.0));
+            CHECK(bytes_of(shifted) == bytes_of(a - 1.25));
+            CHECK(bytes_of(wide) == bytes_of(d - d * 2.0));
+            return Results{sum, product, scaled, shifted, wide};
+        });
+    }
+    // An operand that is the target itself, or overlaps it, takes the general loop.
+    Tensor self = tg::arange(0, 10, 1, tg::kFloat32);
+    self.add_(self);
+    CHECK(self.to_vector<float>() == std::vector<float>{0, 2, 4, 6, 8, 10, 12, 14, 16, 18});
+}
+
 TEST_CASE("backward of elementwise ops: same bits at 1 and 2 threads") {
     const Tensor a0 = big({400, 500}), b0 = big({500}, tg::kFloat32, 3);
     require_bitwise([&] {
