@@ -53,6 +53,22 @@ std::uint64_t blocks_taken_by_planned_run(const jit::Graph& g, const Tensor& x, 
     return tg::detail::block_acquisitions() - before;
 }
 
+// Four threads run `g` 50 times each on inputs[k] at once; how many results were not
+// wants[k] bit for bit.
+int wrong_concurrent_runs(const jit::Graph& g, const std::vector<Tensor>& inputs, const std::vector<Tensor>& wants) {
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                const std::size_t k = static_cast<std::size_t>(t + i) % inputs.size();
+                if (!bitwise_equal(g.run({{"input", inputs[k]}})[0], wants[k])) ++wrong;
+            }
+        });
+    for (auto& th : threads) th.join();
+    return wrong.load();
+}
+
 }  // namespace
 
 TEST_CASE("jit executor: a planned MLP run takes no blocks from the allocator and matches eager bit for bit") {
@@ -180,17 +196,7 @@ TEST_CASE("jit executor: runs from several threads at once agree with eager") {
         inputs.push_back(randn({8 + k, 32}));
         wants.push_back(eager(mlp, inputs.back()));
     }
-    std::atomic<int> wrong{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&, t] {
-            for (int i = 0; i < 50; ++i) {
-                const int k = (t + i) % 4;
-                if (!bitwise_equal(g.run({{"input", inputs[k]}})[0], wants[k])) ++wrong;
-            }
-        });
-    for (auto& th : threads) th.join();
-    CHECK(wrong.load() == 0);
+    CHECK(wrong_concurrent_runs(g, inputs, wants) == 0);
 }
 
 TEST_CASE("jit executor: the arena places blocks by liveness") {
@@ -347,17 +353,7 @@ TEST_CASE("optimize_for_inference: runs from several threads at once agree") {
         wants.push_back(fast.run({{"input", inputs.back()}})[0]);
         CHECK(relative_error(wants.back(), float64_forward(mlp, inputs.back(), {{"0", 'r'}, {"2", '-'}})) < 1e-5);
     }
-    std::atomic<int> wrong{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&, t] {
-            for (int i = 0; i < 50; ++i) {
-                const int k = (t + i) % 4;
-                if (!bitwise_equal(fast.run({{"input", inputs[k]}})[0], wants[k])) ++wrong;
-            }
-        });
-    for (auto& th : threads) th.join();
-    CHECK(wrong.load() == 0);
+    CHECK(wrong_concurrent_runs(fast, inputs, wants) == 0);
 }
 
 TEST_CASE("PackedLinear: matches a double loop and re-packs exactly when the weights change") {
