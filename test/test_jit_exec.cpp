@@ -399,3 +399,19 @@ TEST_CASE("PackedLinear: matches a double loop and re-packs exactly when the wei
             if (packs > 0) CHECK(kernel->packs() == packs + 2);  // blocked weights: each change re-packed once
         }
 }
+
+TEST_CASE("optimize_for_inference: an input the packed kernel cannot take runs the eager kernels") {
+    manual_seed(26);
+    nn::Linear layer(16, 8);
+    // The linear reads a transposed (non-contiguous) input, which the packed kernel declines
+    // at run time: eager linear runs, then the ReLU the step absorbed.
+    auto fn = [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{relu(layer.forward(in[0].t()))}; };
+    jit::TraceOptions options;
+    options.parameters = layer.named_parameters();
+    const jit::Graph fast = jit::optimize_for_inference(jit::trace(fn, {randn({16, 4})}, options));
+    const Tensor x = randn({16, 4});
+    NoGradGuard no_grad;
+    const Tensor want = relu(matmul(x.t().to(kFloat64), layer.weight.to(kFloat64).t()) + layer.bias.to(kFloat64));
+    CHECK(want.min().item<double>() == 0.0);  // the ReLU clipped something
+    CHECK(relative_error(fast.run({{"input", x}})[0], want) < 1e-5);
+}

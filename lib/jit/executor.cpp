@@ -13,8 +13,8 @@
 #include "jit/memory_plan.hpp"
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/error.hpp"
-#include "tapegrad/ops.hpp"
 #include "tapegrad/creation.hpp"
+#include "tapegrad/ops.hpp"
 #include "tensor/check.hpp"
 #include "tensor/packed_linear.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -368,9 +368,9 @@ std::vector<Tensor> execute(const Graph& g, ExecutorState& state, const Feeds& f
             } else {
                 const Node& node = g.nodes()[static_cast<std::size_t>(step.node)];
                 results = (*step.kernel)(node, args);
-                if (step.packed && step.packed->relu) results[0] = relu(results[0]);
                 TG_CHECK(results.size() >= node.outputs.size(), "jit", "kernel '{}' returned {} tensors, the node has {} outputs",
                          node.kind, results.size(), node.outputs.size());
+                if (step.packed && step.packed->relu) results[0] = relu(results[0]);  // the ReLU it absorbed
             }
             args.clear();
             bool diverged_here = false;
