@@ -11,6 +11,15 @@
 #include <functional>
 #include <vector>
 
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tensor/cpu_load.hpp"
 #include "test_support.hpp"
 
 using tg::Tensor;
@@ -82,6 +91,57 @@ TEST_CASE("TG_NUM_THREADS sets the thread count at start") {
         return;
     }
     CHECK(tg::get_num_threads() == std::atoi(env));
+}
+
+TEST_CASE("idle CPUs: other processes' busy time, averaged and rounded to whole CPUs") {
+    using tg::detail::idle_cpus_of;
+    CHECK(idle_cpus_of(2, 0.0, 0.1) == 2);
+    CHECK(idle_cpus_of(2, -0.015, 0.1) == 2);  // tick-sampled busy time can fall below our own
+    CHECK(idle_cpus_of(2, 0.04, 0.1) == 2);    // a neighbour at 0.4 CPU leaves both
+    CHECK(idle_cpus_of(2, 0.06, 0.1) == 1);    // one at 0.6 takes one
+    CHECK(idle_cpus_of(2, 0.1, 0.1) == 1);     // a busy loop
+    CHECK(idle_cpus_of(2, 0.3, 0.1) == 1);     // never fewer than one
+    CHECK(idle_cpus_of(8, 0.34, 0.1) == 5);
+    CHECK(idle_cpus_of(8, 0.36, 0.1) == 4);
+    CHECK(idle_cpus_of(2, 0.1, 0.0) == 0);     // no window: unknown
+    CHECK(idle_cpus_of(0, 0.1, 0.1) == 0);
+}
+
+TEST_CASE("idle CPUs: two spinning processes read as busy neighbours") {
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    REQUIRE(sched_getaffinity(0, sizeof mask, &mask) == 0);
+    const int cpus = CPU_COUNT(&mask);
+    if (cpus < 2) {
+        SUCCEED("one CPU: nothing to take away");
+        return;
+    }
+    // Two children spin for at most two seconds (bounded even if this test dies first).
+    std::vector<pid_t> children;
+    for (int i = 0; i < 2; ++i) {
+        const pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+            volatile unsigned long spins = 0;
+            while (std::chrono::steady_clock::now() < end) spins = spins + 1;
+            _exit(0);
+        }
+        children.push_back(pid);
+    }
+    // Windows of at least 100 ms: the first read may only start one.
+    int idle = 0;
+    for (int read = 0; read < 4; ++read) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        idle = tg::detail::idle_cpus();
+    }
+    for (const pid_t pid : children) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    }
+    INFO("CPUs " << cpus << ", idle read " << idle);
+    CHECK(idle >= 1);
+    CHECK(idle <= cpus - 1);  // at least one CPU's worth taken by the two spinners
 }
 
 TEST_CASE("elementwise maps and their broadcasts: same bits at 1 and 2 threads") {

@@ -1,16 +1,12 @@
 // The thread count every parallel kernel and every GEMM uses (tg::set_num_threads).
 #include "tensor/parallel.hpp"
 
-#include <dirent.h>
+#include "tensor/cpu_load.hpp"
 
 #include <atomic>
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <mutex>
-#include <string>
 
 extern "C" int tg_openmp_wait_policy_linked();  // lib/tensor/openmp_wait_policy.cpp
 
@@ -51,61 +47,6 @@ void set_threads(int threads) {
     thread_count().store(threads, std::memory_order_relaxed);
     omp_set_num_threads(threads);
 }
-
-namespace {
-
-// This process's runnable threads (state R in /proc/self/task/*/stat), the calling one
-// included; 0 when unknown.
-int own_running_threads() {
-    int running = 0;
-    DIR* dir = opendir("/proc/self/task");
-    if (dir == nullptr) return 0;
-    while (const dirent* entry = readdir(dir)) {
-        if (entry->d_name[0] == '.') continue;
-        char path[64];
-        std::snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", entry->d_name);
-        std::FILE* f = std::fopen(path, "r");
-        if (f == nullptr) continue;
-        char line[512];
-        const std::size_t n = std::fread(line, 1, sizeof line - 1, f);
-        std::fclose(f);
-        line[n] = '\0';
-        // "tid (comm) S ...": the state follows the last ')' (comm may hold spaces and parens).
-        const char* close = std::strrchr(line, ')');
-        if (close != nullptr && close[1] == ' ' && close[2] == 'R') ++running;
-    }
-    closedir(dir);
-    return running;
-}
-
-// The CPUs other processes leave idle: this process's CPUs minus the runnable tasks of the
-// whole system (/proc/loadavg's fourth field, "running/total") that are not this process's
-// own threads (our OpenMP workers finishing a region must not count as a busy neighbour:
-// they did, and the 2-core MLP step fell back to one thread). Read at most every 20 ms
-// (both reads take some microseconds); 0 when unknown.
-int idle_cpus() {
-    using Clock = std::chrono::steady_clock;
-    static std::atomic<Clock::rep> next_read{0};
-    static std::atomic<int> idle{0};
-    const Clock::rep now = Clock::now().time_since_epoch().count();
-    if (now < next_read.load(std::memory_order_relaxed)) return idle.load(std::memory_order_relaxed);
-    next_read.store(now + std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(20)).count(),
-                    std::memory_order_relaxed);
-    int result = 0;
-    if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-        double one, five, fifteen;
-        int running = 0, total = 0;
-        if (std::fscanf(f, "%lf %lf %lf %d/%d", &one, &five, &fifteen, &running, &total) == 5 && running >= 1) {
-            const int others = std::max(0, running - std::max(1, own_running_threads()));
-            result = std::max(1, omp_get_num_procs() - others);
-        }
-        std::fclose(f);
-    }
-    idle.store(result, std::memory_order_relaxed);
-    return result;
-}
-
-}  // namespace
 
 int team_threads() {
     const int n = num_threads();
