@@ -23,21 +23,20 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <type_traits>
 #include <vector>
 
 #include "autograd/record.hpp"
 #include "ops/kernel_helpers.hpp"
-#include "tensor/trace.hpp"
 #include "tapegrad/creation.hpp"
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/ops.hpp"
+#include "tensor/aligned_buffer.hpp"
 #include "tensor/direct_conv.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/tensor_impl.hpp"
+#include "tensor/trace.hpp"
 
 namespace tg::nn::functional {
 
@@ -99,36 +98,15 @@ struct ConvGeom {
 constexpr std::int64_t kColumnBudget = std::int64_t{4} << 20;
 
 // Per-thread scratch for the im2col columns and the (O, nb * L) rows around the GEMMs,
-// kept between calls. A fresh multi-megabyte buffer per call is an mmap whose pages fault
-// in on first touch (and the kernel zeroes them); in a training loop that was most of a
-// convolution's time. Only the kernels below touch it, never a tapegrad op, so nested
-// convolutions (double backward) cannot alias it while it is in use.
-class Scratch {
-public:
-    template <class T>
-    T* get(std::int64_t count) {
-        const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(T);
-        if (bytes > capacity_) {
-            data_.reset(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64})));
-            capacity_ = bytes;
-        }
-        return reinterpret_cast<T*>(data_.get());
-    }
-
-private:
-    struct Free {
-        void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{64}); }
-    };
-    std::unique_ptr<std::byte, Free> data_;
-    std::size_t capacity_ = 0;
-};
-
+// kept between calls (tensor/aligned_buffer.hpp says why). Only the kernels below touch it,
+// never a tapegrad op, so nested convolutions (double backward) cannot alias it while it
+// is in use.
 enum ScratchSlot { kColumns, kRows };
 
 template <class T>
 T* scratch(ScratchSlot slot, std::int64_t count) {
-    thread_local Scratch buffers[2];
-    return buffers[slot].get<T>(count);
+    thread_local detail::ScratchBuffer buffers[2];
+    return static_cast<T*>(buffers[slot].get(static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(T)));
 }
 
 std::int64_t batch_chunk(const ConvGeom& g) {

@@ -8,11 +8,11 @@
 // a release beyond that frees for real.
 #include "tensor/allocator.hpp"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <map>
-
-#include <malloc.h>
 #include <mutex>
 #include <new>
 #include <vector>

@@ -4,11 +4,11 @@
 
 #include <atomic>
 #include <mutex>
-#include <new>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "tensor/aligned_buffer.hpp"
 #include "tensor/dnnl_support.hpp"
 #include "tensor/parallel.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -19,10 +19,6 @@ namespace {
 
 using Tag = dnnl::memory::format_tag;
 constexpr auto f32 = dnnl::memory::data_type::f32;
-
-std::shared_ptr<void> aligned_buffer(std::size_t bytes) {
-    return {::operator new(bytes, std::align_val_t{64}), [](void* p) { ::operator delete(p, std::align_val_t{64}); }};
-}
 
 // The memory objects of one call in flight, made once and pointed at each call's buffers:
 // making five dnnl::memory objects per call would cost a tenth of a batch-1 layer.
@@ -36,6 +32,7 @@ struct Bindings {
 // (direct_conv.cpp, plan_for), so each count gets its own.
 struct Variant {
     int threads = 0;
+    bool declined = false;  // oneDNN has only its reference kernel at this count: run() says no
     dnnl::inner_product_forward::primitive_desc pd;
     dnnl::inner_product_forward primitive;
     bool plain_weights = false;  // the kernel reads (out, in) as it is: nothing to pack
@@ -66,10 +63,11 @@ public:
         return omp_get_max_threads();
     }
 
-    // Null when oneDNN has only its reference kernel for this shape (slower than sgemm).
+    // Null when oneDNN has only its reference kernel for this shape (slower than sgemm); the
+    // answer is kept either way, so a declined count costs one primitive_desc, not one a call.
     Variant* variant(int threads) {
         for (auto& v : variants_)
-            if (v->threads == threads) return v.get();
+            if (v->threads == threads) return v->declined ? nullptr : v.get();
         auto v = std::make_unique<Variant>();
         v->threads = threads;
         auto& e = dnnl_cpu_engine();
@@ -85,7 +83,11 @@ public:
         const auto desc = bias_ ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, weights, bias, dst)
                                 : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, weights, dst);
         v->pd = dnnl::inner_product_forward::primitive_desc(desc, attr, e);
-        if (std::string(v->pd.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+        if (std::string(v->pd.impl_info_str()).rfind("ref", 0) == 0) {
+            v->declined = true;
+            variants_.push_back(std::move(v));
+            return nullptr;
+        }
         v->primitive = dnnl::inner_product_forward(v->pd);
         v->plain_weights = v->pd.weights_desc() == dnnl::memory::desc({out_, in_}, f32, Tag::oi);
         variants_.push_back(std::move(v));
@@ -97,7 +99,7 @@ public:
             return;
         auto& e = dnnl_cpu_engine();
         const dnnl::memory::desc plain({out_, in_}, f32, Tag::oi);
-        auto packed = aligned_buffer(v.pd.weights_desc().get_size());
+        auto packed = shared_aligned_buffer(v.pd.weights_desc().get_size());
         dnnl::memory from(plain, e, const_cast<float*>(w)), to(v.pd.weights_desc(), e, packed.get());
         dnnl::reorder(from, to).execute(dnnl_thread_stream(), from, to);
         dnnl_thread_stream().wait();
