@@ -2,22 +2,22 @@
 // is not a reduction gives the same bits at 1 and 2 threads; reductions give the same bits
 // twice at one thread count and agree closely across counts; gradients check at 2 threads.
 // Sizes are above the grains, so the 2-thread runs really split the work.
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
-#include <cstring>
-#include <functional>
+#include <thread>
 #include <vector>
 
+#include <omp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <thread>
 
 #include "tensor/cpu_load.hpp"
 #include "test_support.hpp"
@@ -376,26 +376,54 @@ TEST_CASE("non-finite gradient scan: found in any chunk at 2 threads") {
 }
 
 // oneDNN convolutions keep one plan per thread count (lib/tensor/direct_conv.cpp): switching
-// the count back and forth in one process runs each count's own plan. The forward splits
-// over outputs (same bits at 1 and 2 threads); the gradients may sum in another order, so
-// they agree closely across counts and repeat their bits at one count.
+// the count back and forth in one process runs each count's own plan. At 2 threads a batch
+// of 8 runs as 8 one-sample pieces, one of 11 as five pieces of 2 and a last of 1
+// (batch_pieces), and a weight gradient sums the pieces' partial gradients. The forward
+// gives the same bits at 1 and 2 threads; the gradients may sum in another order, so each
+// count repeats its own bits and both agree with float64 (im2col and dgemm, not oneDNN) to
+// float32 rounding of the largest element.
 TEST_CASE("conv2d forward and backward: plans per thread count, results per count repeat") {
-    const Tensor x0 = big({8, 16, 20, 20}), w0 = big({32, 16, 3, 3}, tg::kFloat32, 8), b0 = big({32}, tg::kFloat32, 9);
-    auto run = [&](int threads) {
+    const std::int64_t batch = GENERATE(8, 11);
+    INFO("batch " << batch);
+    const Tensor x0 = big({batch, 16, 20, 20}), w0 = big({32, 16, 3, 3}, tg::kFloat32, 8), b0 = big({32}, tg::kFloat32, 9);
+    auto run = [&](int threads, tg::Dtype dtype) {
         ThreadCount t(threads);
-        const Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+        const Tensor x = x0.to(dtype).detach().requires_grad_(), w = w0.to(dtype).detach().requires_grad_(),
+                     b = b0.to(dtype).detach().requires_grad_();
         const Tensor y = F::conv2d(x, w, b, {1, 1}, {1, 1});
         tg::sum(y * y).backward();
         return Results{y.detach(), x.grad(), w.grad(), b.grad()};
     };
-    const Results one = run(1), two = run(2), one_again = run(1), two_again = run(2);
+    const Results exact = run(1, tg::kFloat64);
+    const Results one = run(1, tg::kFloat32), two = run(2, tg::kFloat32), one_again = run(1, tg::kFloat32),
+                  two_again = run(2, tg::kFloat32);
     CHECK(bytes_of(one[0]) == bytes_of(two[0]));
     for (std::size_t i = 0; i < one.size(); ++i) {
         INFO("result " << i);
         CHECK(bytes_of(one[i]) == bytes_of(one_again[i]));
         CHECK(bytes_of(two[i]) == bytes_of(two_again[i]));
-        CHECK(tg::allclose(one[i], two[i], 1e-4, 1e-3));
+        const double scale = tg::max(tg::abs(exact[i])).item<double>();
+        CHECK(tg::max(tg::abs(one[i].to(tg::kFloat64) - exact[i])).item<double>() <= 1e-5 * scale);
+        CHECK(tg::max(tg::abs(two[i].to(tg::kFloat64) - exact[i])).item<double>() <= 1e-5 * scale);
     }
+}
+
+// A GEMM below the grain runs with the calling thread's OpenMP count at 1, and convolution
+// pieces are built at 1 (LibraryThreads); the count the thread had comes back afterwards,
+// so a caller's own OpenBLAS or OpenMP work after ours runs with the count it set.
+TEST_CASE("library calls give the calling thread its OpenMP count back") {
+    ThreadCount t(2);
+    REQUIRE(omp_get_max_threads() == 2);
+    const Tensor small = tg::mm(big({8, 16}), big({16, 8}, tg::kFloat32, 8));
+    CHECK(small.size(0) == 8);
+    CHECK(omp_get_max_threads() == 2);
+    const Tensor x = big({8, 4, 12, 12}).requires_grad_(), w = big({8, 4, 3, 3}, tg::kFloat32, 8).requires_grad_();
+    tg::sum(F::conv2d(x, w, Tensor(), {1, 1}, {1, 1})).backward();
+    CHECK(omp_get_max_threads() == 2);
+    omp_set_num_threads(3);  // a thread's own count, not tapegrad's, is what comes back
+    (void)tg::mm(big({8, 16}), big({16, 8}, tg::kFloat32, 8));
+    CHECK(omp_get_max_threads() == 3);
+    omp_set_num_threads(2);
 }
 
 TEST_CASE("gradchecks pass at 2 threads through the parallel kernels") {

@@ -163,14 +163,19 @@ bool usable(const ConvGeometry& g) {
 }
 
 // Runs `plan` on the caller's buffers (one per plan.args entry, in order), with the OpenMP
-// count it was built for (run sets it).
-void execute(const Plan& plan, const std::vector<void*>& buffers) {
+// count it was built for (run sets it). Bit i of `prepared` says buffer i is already in the
+// layout the primitive chose (a weight reordered once for all pieces of a batch).
+void execute(const Plan& plan, const std::vector<void*>& buffers, unsigned prepared = 0) {
     dnnl::stream& stream = dnnl_thread_stream();
     auto& e = dnnl_cpu_engine();
     std::unordered_map<int, dnnl::memory> args;
     std::vector<std::pair<dnnl::memory, dnnl::memory>> results;  // (chosen, plain) to reorder back
     for (std::size_t i = 0; i < plan.args.size(); ++i) {
         const Arg& a = plan.args[i];
+        if (a.reorder && (prepared >> i & 1u)) {
+            args.emplace(a.id, dnnl::memory(a.chosen, e, buffers[i]));
+            continue;
+        }
         dnnl::memory user(a.plain, e, buffers[i]);
         if (!a.reorder) {
             args.emplace(a.id, user);
@@ -194,14 +199,106 @@ void execute(const Plan& plan, const std::vector<void*>& buffers) {
     stream.wait();
 }
 
+// Batch pieces. oneDNN splits one call's work evenly over its team, so every convolution
+// ends when the slower thread does; the two vCPUs here are not alike (the second ran the
+// CNN step 12-25% slower than the first, varying by the hour), and the faster one waited
+// out the difference at every call. Cut into more pieces of the batch than there are
+// threads, each run by a one-thread primitive on whichever team thread is free next
+// (run_chunks claims chunks as threads come free), the faster thread takes more pieces.
+// The count depends only on the batch and get_num_threads(), never on the team of the
+// moment, so results repeat for a given thread count.
+std::int64_t batch_pieces(const ConvGeometry& g) {
+    const std::int64_t threads = num_threads();
+    if (threads < 2 || g.N < 2 * threads || omp_in_parallel() || serial_thread) return 1;
+    return std::min<std::int64_t>(g.N, 4 * threads);
+}
+
+// The element offset of sample n in an (N, C, H, W) tensor of this geometry's input or output.
+std::int64_t input_offset(const ConvGeometry& g, std::int64_t n) { return n * g.C * g.H * g.W; }
+std::int64_t output_offset(const ConvGeometry& g, std::int64_t n) { return n * g.O * g.OH * g.OW; }
+
+// Scratch slots of the calling thread that execute() does not use (it takes 0..args).
+constexpr std::size_t kSharedWeightsSlot = 8, kPartialsSlot = 9;
+
+// Runs `pass` over g's batch in `pieces` pieces of at most `per` samples. `buffers` are the
+// whole call's (run's order); batch-major ones are offset per piece; the weight, read by
+// every piece of a forward or input-gradient pass, is reordered once; a weight gradient is
+// summed over the pieces' partial gradients in piece order.
+void run_pieces(Pass pass, const ConvGeometry& g, std::int64_t pieces, const Plan& plan,
+                const Plan& last_plan, std::int64_t per, const std::vector<void*>& buffers) {
+    const std::size_t weight_index = pass == Pass::BackwardWeights ? 2 : 1;
+    const Arg& weight_arg = plan.args[weight_index];
+    std::vector<void*> shared = buffers;
+    unsigned prepared = 0;
+    if (pass != Pass::BackwardWeights && weight_arg.reorder &&
+        weight_arg.chosen == last_plan.args[weight_index].chosen) {
+        auto& e = dnnl_cpu_engine();
+        void* blocked = dnnl_scratch(kSharedWeightsSlot, weight_arg.chosen.get_size());
+        dnnl::memory from(weight_arg.plain, e, buffers[weight_index]), to(weight_arg.chosen, e, blocked);
+        weight_arg.reorder->execute(dnnl_thread_stream(), from, to);
+        dnnl_thread_stream().wait();
+        shared[weight_index] = blocked;
+        prepared = 1u << weight_index;
+    }
+    const std::int64_t weight_elements = g.O * (g.C / g.groups) * g.kh * g.kw;
+    float* partials = pass == Pass::BackwardWeights
+                          ? static_cast<float*>(dnnl_scratch(kPartialsSlot, std::size_t(pieces * weight_elements) * sizeof(float)))
+                          : nullptr;
+    auto offset = [](void* p, std::int64_t elements) { return static_cast<void*>(static_cast<float*>(p) + elements); };
+    run_chunks(pieces, [&](std::int64_t piece) {
+        const std::int64_t n0 = piece * per;
+        std::vector<void*> mine = shared;
+        switch (pass) {
+            case Pass::Forward:  // x, w, out (, bias)
+                mine[0] = offset(shared[0], input_offset(g, n0));
+                mine[2] = offset(shared[2], output_offset(g, n0));
+                break;
+            case Pass::BackwardData:  // grad_out, w, grad_in
+                mine[0] = offset(shared[0], output_offset(g, n0));
+                mine[2] = offset(shared[2], input_offset(g, n0));
+                break;
+            case Pass::BackwardWeights:  // x, grad_out, grad_w
+                mine[0] = offset(shared[0], input_offset(g, n0));
+                mine[1] = offset(shared[1], output_offset(g, n0));
+                mine[2] = partials + piece * weight_elements;
+                break;
+        }
+        execute(piece + 1 == pieces ? last_plan : plan, mine, prepared);
+    });
+    if (pass == Pass::BackwardWeights) {
+        float* grad_w = static_cast<float*>(buffers[2]);
+        parallel_for(weight_elements, grain::cheap / std::max<std::int64_t>(pieces, 1), [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t i = b; i < e; ++i) {
+                float total = partials[i];
+                for (std::int64_t p = 1; p < pieces; ++p) total += partials[p * weight_elements + i];
+                grad_w[i] = total;
+            }
+        });
+    }
+}
+
 template <class... Pointers>
 bool run(Pass pass, const ConvGeometry& g, bool bias, Pointers... pointers) {
     if (!usable(g)) return false;
-    sync_library_threads();
-    const Plan* plan = plan_for(pass, g, bias, omp_get_max_threads());  // the count oneDNN builds and runs for
-    if (!plan) return false;
+    const std::vector<void*> buffers{const_cast<void*>(static_cast<const void*>(pointers))...};
     try {
-        execute(*plan, {const_cast<void*>(static_cast<const void*>(pointers))...});
+        if (const std::int64_t wanted = batch_pieces(g); wanted > 1) {
+            const std::int64_t per = (g.N + wanted - 1) / wanted, pieces = (g.N + per - 1) / per;
+            ConvGeometry piece = g, last = g;
+            piece.N = per;
+            last.N = g.N - per * (pieces - 1);
+            const LibraryThreads one(1);  // one-thread primitives: each piece runs on one team thread
+            const Plan* plan = plan_for(pass, piece, bias, 1);
+            const Plan* last_plan = plan ? plan_for(pass, last, bias, 1) : nullptr;
+            if (plan && last_plan) {
+                run_pieces(pass, g, pieces, *plan, *last_plan, per, buffers);
+                return true;
+            }
+        }
+        const LibraryThreads library;
+        const Plan* plan = plan_for(pass, g, bias, library.count());  // the count oneDNN builds and runs for
+        if (!plan) return false;
+        execute(*plan, buffers);
     } catch (const dnnl::error& e) {
         fail("conv2d", std::string("oneDNN failed to run a convolution: ") + e.what());
     }

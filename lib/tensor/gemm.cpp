@@ -55,7 +55,7 @@ template <class T>
 void gemm(Transpose trans_a, Transpose trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
     if (m == 0 || n == 0) return;
-    sync_library_threads(double(m) * double(n) * double(k) < grain::serial_gemm_macs ? 1 : team_threads());
+    const LibraryThreads library(double(m) * double(n) * double(k) < grain::serial_gemm_macs ? 1 : team_threads());
     const auto ta = to_cblas(trans_a), tb = to_cblas(trans_b);
     if constexpr (std::is_same_v<T, float>) {
 #ifdef TG_HAVE_DNNL

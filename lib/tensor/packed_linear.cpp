@@ -55,12 +55,11 @@ public:
     DnnlPackedLinear(std::int64_t rows, std::int64_t in, std::int64_t out, bool bias, bool relu)
         : rows_(rows), in_(in), out_(out), bias_(bias), relu_(relu) {}
 
-    // The count this call runs with: one thread below the GEMM grain (a batch-1 layer),
-    // the team otherwise; made current for oneDNN.
+    // The count a call runs with: one thread below the GEMM grain (a batch-1 layer), the
+    // team otherwise.
     int call_threads() const {
         const double macs = double(rows_) * double(in_) * double(out_);
-        sync_library_threads(macs < grain::serial_gemm_macs ? 1 : team_threads());
-        return omp_get_max_threads();
+        return macs < grain::serial_gemm_macs ? 1 : team_threads();
     }
 
     // Null when oneDNN has only its reference kernel for this shape (slower than sgemm); the
@@ -130,7 +129,8 @@ public:
 
     bool run(const float* x, const std::shared_ptr<Storage>& w_storage, const float* w, const float* b,
              float* y) override {
-        const int threads = call_threads();
+        const LibraryThreads library(call_threads());
+        const int threads = library.count();
         try {
             Variant* v = nullptr;
             std::shared_ptr<void> packed;
@@ -166,7 +166,8 @@ public:
     // Makes the primitive for the current thread count: false when oneDNN declines the shape.
     bool prepare() {
         try {
-            const int threads = call_threads();
+            const LibraryThreads library(call_threads());
+            const int threads = library.count();
             std::lock_guard lock(mutex_);
             return variant(threads) != nullptr;
         } catch (const dnnl::error&) {

@@ -63,10 +63,13 @@ void run_chunks_on_team(std::int64_t chunks, void (*chunk)(void* context, std::i
     }
     std::exception_ptr error;
     std::mutex error_mutex;
+    // Each thread claims the next chunk as it comes free: where chunks outnumber the team (a
+    // convolution's batch pieces), a faster CPU takes more of them. Which thread runs a
+    // chunk never changes what the chunk computes.
+    std::atomic<std::int64_t> next{0};
 #pragma omp parallel num_threads(team)
     {
-        const std::int64_t team = omp_get_num_threads();
-        for (std::int64_t c = omp_get_thread_num(); c < chunks; c += team) {
+        for (std::int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
             try {
                 chunk(context, c);
             } catch (...) {

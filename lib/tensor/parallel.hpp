@@ -42,12 +42,34 @@ void set_threads(int threads);
 // `contended` bench). Chunking never depends on it, so results do not either.
 int team_threads();
 
-// Before a call into OpenBLAS or oneDNN, which size their OpenMP teams by the calling
-// thread's own count: a thread other than the one that called set_num_threads gets it too.
-// `n` below num_threads() keeps a small call off the pool (grain::serial_gemm_macs).
-inline void sync_library_threads(int n = team_threads()) {
-    if (!omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
-}
+// Around a call into OpenBLAS or oneDNN, which size their OpenMP teams by the calling
+// thread's own count: makes that count `n` (a thread other than the one that called
+// set_num_threads gets it too; `n` below num_threads() keeps a small call off the pool,
+// grain::serial_gemm_macs) and gives the thread its own count back at the end of the scope,
+// so a caller's BLAS calls after ours run with the count it set, not with the one our last
+// small GEMM or one-thread convolution piece needed. Inside a parallel region it does
+// nothing: the libraries run such a call on the calling thread.
+class LibraryThreads {
+public:
+    explicit LibraryThreads(int n = team_threads()) {
+        if (omp_in_parallel()) return;
+        if (const int own = omp_get_max_threads(); own != n) {
+            omp_set_num_threads(n);
+            restore_ = own;
+        }
+    }
+    ~LibraryThreads() {
+        if (restore_ > 0) omp_set_num_threads(restore_);
+    }
+    LibraryThreads(const LibraryThreads&) = delete;
+    LibraryThreads& operator=(const LibraryThreads&) = delete;
+
+    // The count the libraries see now: what a oneDNN primitive must be built for.
+    int count() const { return omp_get_max_threads(); }
+
+private:
+    int restore_ = 0;
+};
 
 // True on threads that must not start OpenMP teams of their own: DataLoader workers
 // already run beside the main thread's pool (each would get a team: oversubscription).
