@@ -205,12 +205,25 @@ void execute(const Plan& plan, const std::vector<void*>& buffers, unsigned prepa
 // out the difference at every call. Cut into more pieces of the batch than there are
 // threads, each run by a one-thread primitive on whichever team thread is free next
 // (run_chunks claims chunks as threads come free), the faster thread takes more pieces.
-// The count depends only on the batch and get_num_threads(), never on the team of the
-// moment, so results repeat for a given thread count.
-std::int64_t batch_pieces(const ConvGeometry& g) {
+// The count depends only on the batch and get_num_threads(), never on the size of a team
+// of two or more, so results repeat for a given thread count. A weight gradient keeps one partial
+// gradient per piece: where those would pass kMaxPartialBytes (wide layers on many
+// threads: 512x512x3x3 on 16 threads would hold 600 MB) it runs on one primitive instead.
+constexpr std::int64_t kMaxPartialBytes = std::int64_t(16) << 20;
+
+std::int64_t weight_elements(const ConvGeometry& g) { return g.O * (g.C / g.groups) * g.kh * g.kw; }
+
+std::int64_t batch_pieces(Pass pass, const ConvGeometry& g) {
     const std::int64_t threads = num_threads();
     if (threads < 2 || g.N < 2 * threads || omp_in_parallel() || serial_thread) return 1;
-    return std::min<std::int64_t>(g.N, 4 * threads);
+    // A default count beside busy processes can leave a team of one (team_threads): the
+    // pieces would then run one after another, which a whole-batch primitive does better.
+    if (team_threads() < 2) return 1;
+    const std::int64_t pieces = std::min<std::int64_t>(g.N, 4 * threads);
+    if (pass == Pass::BackwardWeights &&
+        pieces * weight_elements(g) * std::int64_t(sizeof(float)) > kMaxPartialBytes)
+        return 1;
+    return pieces;
 }
 
 // The element offset of sample n in an (N, C, H, W) tensor of this geometry's input or output.
@@ -240,9 +253,9 @@ void run_pieces(Pass pass, const ConvGeometry& g, std::int64_t pieces, const Pla
         shared[weight_index] = blocked;
         prepared = 1u << weight_index;
     }
-    const std::int64_t weight_elements = g.O * (g.C / g.groups) * g.kh * g.kw;
+    const std::int64_t weight_count = weight_elements(g);
     float* partials = pass == Pass::BackwardWeights
-                          ? static_cast<float*>(dnnl_scratch(kPartialsSlot, std::size_t(pieces * weight_elements) * sizeof(float)))
+                          ? static_cast<float*>(dnnl_scratch(kPartialsSlot, std::size_t(pieces * weight_count) * sizeof(float)))
                           : nullptr;
     auto offset = [](void* p, std::int64_t elements) { return static_cast<void*>(static_cast<float*>(p) + elements); };
     run_chunks(pieces, [&](std::int64_t piece) {
@@ -260,17 +273,17 @@ void run_pieces(Pass pass, const ConvGeometry& g, std::int64_t pieces, const Pla
             case Pass::BackwardWeights:  // x, grad_out, grad_w
                 mine[0] = offset(shared[0], input_offset(g, n0));
                 mine[1] = offset(shared[1], output_offset(g, n0));
-                mine[2] = partials + piece * weight_elements;
+                mine[2] = partials + piece * weight_count;
                 break;
         }
         execute(piece + 1 == pieces ? last_plan : plan, mine, prepared);
     });
     if (pass == Pass::BackwardWeights) {
         float* grad_w = static_cast<float*>(buffers[2]);
-        parallel_for(weight_elements, grain::cheap / std::max<std::int64_t>(pieces, 1), [&](std::int64_t b, std::int64_t e) {
+        parallel_for(weight_count, grain::cheap / std::max<std::int64_t>(pieces, 1), [&](std::int64_t b, std::int64_t e) {
             for (std::int64_t i = b; i < e; ++i) {
                 float total = partials[i];
-                for (std::int64_t p = 1; p < pieces; ++p) total += partials[p * weight_elements + i];
+                for (std::int64_t p = 1; p < pieces; ++p) total += partials[p * weight_count + i];
                 grad_w[i] = total;
             }
         });
@@ -282,7 +295,7 @@ bool run(Pass pass, const ConvGeometry& g, bool bias, Pointers... pointers) {
     if (!usable(g)) return false;
     const std::vector<void*> buffers{const_cast<void*>(static_cast<const void*>(pointers))...};
     try {
-        if (const std::int64_t wanted = batch_pieces(g); wanted > 1) {
+        if (const std::int64_t wanted = batch_pieces(pass, g); wanted > 1) {
             const std::int64_t per = (g.N + wanted - 1) / wanted, pieces = (g.N + per - 1) / per;
             ConvGeometry piece = g, last = g;
             piece.N = per;
