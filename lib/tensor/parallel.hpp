@@ -102,13 +102,14 @@ inline std::int64_t chunk_begin(std::int64_t n, std::int64_t chunks, std::int64_
 }
 
 // Runs chunk(context, c) for c in [0, chunks) (chunks >= 2) on a team of at most
-// team_threads() threads, one team thread per chunk, or in order on this thread when the
-// team would be one; the first exception a chunk throws is rethrown here (parallel.cpp).
+// team_threads() threads, each thread taking the next chunk as it comes free, or in order
+// on this thread when the team would be one; the first exception a chunk throws is
+// rethrown here (parallel.cpp).
 // Not a template: one OpenMP region for the whole library, where one per kernel (833 of
 // them, 347 kB of code with their exception plumbing) made a quarter of its size.
 void run_chunks_on_team(std::int64_t chunks, void (*chunk)(void* context, std::int64_t c), void* context);
 
-// Calls chunk(c) for c in [0, chunks), in parallel, one team thread per chunk.
+// Calls chunk(c) for c in [0, chunks), in parallel, each chunk on one team thread.
 // Exceptions thrown by a chunk are rethrown here (the first one). A single chunk (small
 // work, the per-op path) runs inline, without an indirect call.
 template <class ChunkFn>
