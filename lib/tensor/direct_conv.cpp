@@ -206,8 +206,8 @@ void execute(const Plan& plan, const std::vector<void*>& buffers, unsigned prepa
 // threads, each run by a one-thread primitive on whichever team thread is free next
 // (run_chunks claims chunks as threads come free), the faster thread takes more pieces.
 // The count depends only on the batch and get_num_threads(), never on the size of a team
-// of two or more, so results repeat for a given thread count. A weight gradient keeps one partial
-// gradient per piece: where those would pass kMaxPartialBytes (wide layers on many
+// of two or more, so results repeat for a given thread count. A weight gradient keeps one
+// partial gradient per piece: where those would pass kMaxPartialBytes (wide layers on many
 // threads: 512x512x3x3 on 16 threads would hold 600 MB) it runs on one primitive instead.
 constexpr std::int64_t kMaxPartialBytes = std::int64_t(16) << 20;
 
@@ -254,9 +254,9 @@ void run_pieces(Pass pass, const ConvGeometry& g, std::int64_t pieces, const Pla
         prepared = 1u << weight_index;
     }
     const std::int64_t weight_count = weight_elements(g);
-    float* partials = pass == Pass::BackwardWeights
-                          ? static_cast<float*>(dnnl_scratch(kPartialsSlot, std::size_t(pieces * weight_count) * sizeof(float)))
-                          : nullptr;
+    const std::size_t partial_bytes = std::size_t(pieces * weight_count) * sizeof(float);
+    float* partials =
+        pass == Pass::BackwardWeights ? static_cast<float*>(dnnl_scratch(kPartialsSlot, partial_bytes)) : nullptr;
     auto offset = [](void* p, std::int64_t elements) { return static_cast<void*>(static_cast<float*>(p) + elements); };
     run_chunks(pieces, [&](std::int64_t piece) {
         const std::int64_t n0 = piece * per;
